@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-stamp
+PYTHON3 ?= python3
+
+.PHONY: setup dot demo test lint bench fuzz clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Graphviz's `dot` renders the diagrams; install it when missing.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    echo "Installing Graphviz (dot) with apt-get..."; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "Graphviz's 'dot' program is missing: install it (brew install graphviz, conda install graphviz, or https://graphviz.org/download/)"; exit 1; \
+	  fi; }
+
+setup: $(STAMP) dot
+
+demo: setup
+	$(VENV)/bin/tinygrad-lc demo
+
+lint: setup
+	$(VENV)/bin/ruff check tinygrad_lc tests examples benchmarks
+
+test: setup lint
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(PY) -m benchmarks
+
+fuzz: setup
+	HYPOTHESIS_PROFILE=ci $(PY) -m tests.fuzz_graphs --examples 10000
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,21 @@
+"""tinygrad_lc: reverse-mode autodiff on NumPy for the lecture "Loss Functions, SVM, Softmax".
+
+>>> import numpy as np
+>>> import tinygrad_lc as tg
+>>> W = tg.Tensor(np.ones((4, 3)), requires_grad=True, name="W")
+>>> loss = (tg.Tensor(np.ones((2, 4))) @ W).sum()
+>>> loss.backward()
+>>> W.grad.shape
+(4, 3)
+"""
+
+from .functional import concatenate, exp, log, matmul, maximum, stack
+from .modes import detect_anomaly, enable_grad, no_grad, scope
+from .tensor import AnomalyError, Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "AnomalyError", "no_grad", "enable_grad", "scope", "detect_anomaly",
+    "maximum", "exp", "log", "matmul", "concatenate", "stack",
+]

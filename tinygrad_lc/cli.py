@@ -1,0 +1,39 @@
+"""The ``tinygrad-lc`` command line: one sub-command per module in ``tinygrad_lc/commands``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# sub-command name -> module in tinygrad_lc.commands exposing `add_arguments(p)` and `run(args)`
+COMMANDS = {
+    "demo": "Run the lecture end to end and write out/report.html.",
+    "train": "Train a linear classifier with SGD.",
+    "graph": "Render the lecture's full loss as a Graphviz diagram.",
+    "gradcheck": "Check the lecture losses' gradients numerically.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinygrad-lc",
+        description="Linear classifiers, SVM and softmax losses as computation graphs.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"tinygrad_lc.commands.{name}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``tinygrad-lc`` and ``python -m tinygrad_lc``."""
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

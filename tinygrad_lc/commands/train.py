@@ -1,0 +1,12 @@
+"""`tinygrad-lc train` (placeholder until its issue lands)."""
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    print("tinygrad-lc train: not implemented yet")
+    return 1

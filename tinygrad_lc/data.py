@@ -1,0 +1,462 @@
+"""Datasets for the lecture: CIFAR-10, scikit-learn's 8x8 digits, and the usual preprocessing.
+
+``load_cifar10`` reads the official "CIFAR-10 python version" archive, downloading it once into
+a cache folder; the archive is checksummed, extracted defensively, and its pickled batches are
+read with an unpickler that only accepts numpy arrays and builtin containers.
+``train_val_split`` and ``preprocess`` turn any image array into the design matrices used by
+the linear SVM and softmax classifiers (mean image subtracted, bias trick applied).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import http.client
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+import numpy as np
+
+__all__ = ["load_cifar10", "load_digits", "preprocess", "train_val_split"]
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # published by the dataset authors
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_FOLDER = "cifar-10-batches-py"
+_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+_TEST_BATCH = "test_batch"
+_IMAGE_SIZE = 3 * 32 * 32
+_CHUNK = 1 << 16
+_TIMEOUT = 60.0
+
+
+def _urlopen(url: str) -> Any:
+    """Open ``url`` for reading; a separate function so tests can serve bytes without a network."""
+    return urllib.request.urlopen(url, timeout=_TIMEOUT)
+
+
+def _default_root() -> Path:
+    env = os.environ.get("TINYGRAD_LC_DATA")
+    return Path(env) if env else Path("~/.cache/tinygrad_lc").expanduser()
+
+
+def _md5_of_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)  # integrity check, not security
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checksum_error(what: str, expected: str, actual: str) -> ValueError:
+    return ValueError(
+        f"load_cifar10: the MD5 checksum of {what} is {actual}, expected {expected}; "
+        "the file is incomplete or not the official CIFAR-10 archive. Delete it and try again."
+    )
+
+
+def _by_hand_hint(archive: Path) -> str:
+    return f"Download {CIFAR10_URL} by hand and save it as {archive}, then call load_cifar10 again."
+
+
+def _progress_bar(total: int | None) -> Any:
+    try:
+        from tqdm import tqdm  # optional extra: without it we download silently
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=CIFAR10_ARCHIVE)
+
+
+def _stream_to(url: str, out: BinaryIO) -> tuple[str, int, int | None]:
+    """Copy the response body into ``out``; return (md5 hex digest, bytes read, announced size)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    received = 0
+    with _urlopen(url) as response:
+        headers = getattr(response, "headers", None)
+        length = headers.get("Content-Length") if headers is not None else None
+        total = int(length) if length is not None else None
+        bar = _progress_bar(total)
+        try:
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+    return digest.hexdigest(), received, total
+
+
+def _download(archive: Path) -> None:
+    """Download the archive next to ``archive`` and move it into place only once verified."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    # A temp file in the same folder makes the final os.replace atomic.
+    fd, tmp_name = tempfile.mkstemp(dir=archive.parent, prefix=f".{CIFAR10_ARCHIVE}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                actual, received, total = _stream_to(CIFAR10_URL, out)
+            except (OSError, http.client.HTTPException) as exc:
+                raise RuntimeError(
+                    f"load_cifar10 could not download {CIFAR10_URL} ({exc}). {_by_hand_hint(archive)}"
+                ) from exc
+        if total is not None and received != total:
+            raise RuntimeError(
+                f"load_cifar10: the download of {CIFAR10_URL} stopped after {received} of "
+                f"{total} bytes. {_by_hand_hint(archive)}"
+            )
+        if actual != CIFAR10_MD5:
+            raise _checksum_error(f"the file downloaded from {CIFAR10_URL}", CIFAR10_MD5, actual)
+        os.replace(tmp, archive)
+    except BaseException:
+        # Also on KeyboardInterrupt: a partial download must never be mistaken for the archive.
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    name = member.name
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+        raise ValueError(
+            f"load_cifar10 refused the archive member {name!r}: it would be written outside the "
+            "target folder (absolute path or '..')."
+        )
+    if member.issym() or member.islnk():
+        # The real archive has no links, and links are how extraction escapes its folder.
+        raise ValueError(
+            f"load_cifar10 refused the archive member {name!r}: it is a link to "
+            f"{member.linkname!r}, and the CIFAR-10 archive contains only files and folders."
+        )
+    if not (member.isfile() or member.isdir()):
+        raise ValueError(
+            f"load_cifar10 refused the archive member {name!r}: expected a regular file or "
+            "folder, got a device, FIFO or other special member."
+        )
+
+
+def _extract(archive: Path, root: Path) -> None:
+    """Extract the batches folder of ``archive`` into ``root`` all at once or not at all."""
+    actual = _md5_of_file(archive)
+    if actual != CIFAR10_MD5:
+        raise _checksum_error(str(archive), CIFAR10_MD5, actual)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".cifar-10-extract-"))
+    try:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = tar.getmembers()  # reads to the end, so truncation shows up here
+                for member in members:
+                    _check_member(member)
+                # The "data" filter (Python >= 3.11.4) is a second line of defence.
+                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(tmp, members=members, **extra)
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise ValueError(
+                f"load_cifar10 could not extract {archive}: the archive is truncated or corrupt "
+                f"({type(exc).__name__}: {exc}). Delete it and try again."
+            ) from exc
+        extracted = tmp / CIFAR10_FOLDER
+        if not extracted.is_dir():
+            raise ValueError(
+                f"load_cifar10: the archive {archive} has no {CIFAR10_FOLDER}/ folder; "
+                "expected the official CIFAR-10 python version."
+            )
+        try:
+            os.rename(extracted, root / CIFAR10_FOLDER)
+        except OSError:
+            if not (root / CIFAR10_FOLDER).is_dir():  # another process may have won the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _encode_latin1(text: Any, encoding: Any = "latin1") -> bytes:
+    # Python 3 pickles bytes at protocol 2 as _codecs.encode(str, "latin1"); allow only that.
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(
+            "load_cifar10 refused the global _codecs.encode: it is allowed only to rebuild bytes "
+            f"from a str with the latin1 codec, got {type(text).__name__} and {encoding!r}."
+        )
+    return text.encode("latin-1")
+
+
+_NDARRAY_RECONSTRUCT = np.ndarray.__reduce__(np.empty(0))[0]  # avoids importing numpy.core
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): _NDARRAY_RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _NDARRAY_RECONSTRUCT,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _encode_latin1,
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickler that can only build numpy arrays and builtin containers."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"load_cifar10 refused to unpickle the global {module}.{name}: a CIFAR-10 batch "
+                "holds only numpy arrays and builtin containers, so this file is not trustworthy."
+            ) from None
+
+
+def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read one batch file; return images (n, 32, 32, 3) uint8 and labels (n,) int64."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"load_cifar10: the batch file {path} is missing; delete the folder {path.parent} "
+            "so it is extracted again from the archive."
+        )
+    try:
+        with open(path, "rb") as f:
+            batch = _BatchUnpickler(f, encoding="bytes").load()  # written by Python 2
+    except pickle.UnpicklingError as exc:
+        raise pickle.UnpicklingError(f"{exc} (in {path})") from exc
+    except Exception as exc:
+        raise ValueError(f"load_cifar10 could not read the batch file {path}: {exc}") from exc
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        found = sorted(map(repr, batch)) if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(
+            f"load_cifar10: the batch file {path} should be a dict with keys b'data' and "
+            f"b'labels', got {found}."
+        )
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+            and data.shape[1] == _IMAGE_SIZE):
+        shape = getattr(data, "shape", None)
+        raise ValueError(
+            f"load_cifar10: in the batch file {path}, b'data' should be a uint8 array of shape "
+            f"(n, {_IMAGE_SIZE}), got {type(data).__name__} of shape {shape} "
+            f"and dtype {getattr(data, 'dtype', None)}."
+        )
+    labels = np.asarray(labels)
+    n = data.shape[0]
+    if labels.shape != (n,) or labels.dtype.kind not in "iu" or (
+            n and (labels.min() < 0 or labels.max() > 9)):
+        raise ValueError(
+            f"load_cifar10: in the batch file {path}, b'labels' should be {n} integers in 0..9, "
+            f"got shape {labels.shape} and dtype {labels.dtype}."
+        )
+    # Each row is three 32x32 planes (R, G, B); move channels last for (n, 32, 32, 3).
+    images = np.ascontiguousarray(data.reshape(n, 3, 32, 32).transpose(0, 2, 3, 1))
+    return images, labels.astype(np.int64)
+
+
+def load_cifar10(
+    root: str | os.PathLike[str] | None = None, download: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Load CIFAR-10, downloading and extracting the official archive on first use.
+
+    Parameters
+    ----------
+    root : str or path-like, optional
+        Folder holding ``cifar-10-batches-py/`` or ``cifar-10-python.tar.gz``. Defaults to
+        ``$TINYGRAD_LC_DATA`` or, when that is unset, ``~/.cache/tinygrad_lc``.
+    download : bool, default True
+        Download the archive (about 163 MB, with a tqdm progress bar when tqdm is installed)
+        when neither the folder nor the archive is in ``root``.
+
+    Returns
+    -------
+    X_train : numpy.ndarray
+        uint8 images of shape (50000, 32, 32, 3), channels R, G, B last.
+    y_train : numpy.ndarray
+        int64 labels in 0..9, shape (50000,).
+    X_test : numpy.ndarray
+        uint8 images of shape (10000, 32, 32, 3).
+    y_test : numpy.ndarray
+        int64 labels, shape (10000,).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``download`` is False and nothing is in ``root``; the message gives the path to use.
+    RuntimeError
+        The download failed (offline, interrupted); the message says where to put the archive.
+    ValueError
+        A checksum mismatch, a truncated archive, an unsafe archive member or a malformed batch.
+    pickle.UnpicklingError
+        A batch file tries to load anything but numpy arrays and builtin containers.
+
+    Examples
+    --------
+    >>> X_train, y_train, X_test, y_test = load_cifar10()  # doctest: +SKIP
+    >>> X_train.shape, X_train.dtype, y_train[:3]  # doctest: +SKIP
+    ((50000, 32, 32, 3), dtype('uint8'), array([6, 9, 9]))
+    """
+    root = Path(root).expanduser() if root is not None else _default_root()
+    folder, archive = root / CIFAR10_FOLDER, root / CIFAR10_ARCHIVE
+    if not folder.is_dir():
+        if not archive.is_file():
+            if not download:
+                raise FileNotFoundError(
+                    f"load_cifar10 found neither {folder} nor {archive}, and download=False. "
+                    + _by_hand_hint(archive)
+                )
+            _download(archive)
+        _extract(archive, root)
+    train = [_load_batch(folder / name) for name in _TRAIN_BATCHES]
+    X_test, y_test = _load_batch(folder / _TEST_BATCH)
+    X_train = np.concatenate([images for images, _ in train])
+    y_train = np.concatenate([labels for _, labels in train])
+    return X_train, y_train, X_test, y_test
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Load the 8x8 handwritten digits shipped with scikit-learn (no download needed).
+
+    Returns
+    -------
+    X : numpy.ndarray
+        float64 array of shape (1797, 64), pixel values 0..16; ``X.reshape(-1, 8, 8)`` gives
+        the images.
+    y : numpy.ndarray
+        int64 labels 0..9, shape (1797,).
+
+    Raises
+    ------
+    ImportError
+        scikit-learn is not installed (it comes with ``pip install 'tinygrad_lc[demo]'``).
+
+    Examples
+    --------
+    >>> X, y = load_digits()  # doctest: +SKIP
+    >>> X.shape, y.shape, X.reshape(-1, 8, 8).shape  # doctest: +SKIP
+    ((1797, 64), (1797,), (1797, 8, 8))
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_load_digits
+    except ImportError as exc:
+        raise ImportError(
+            "load_digits needs scikit-learn, which is not installed; install it with "
+            "pip install 'tinygrad_lc[demo]'."
+        ) from exc
+    bunch = sklearn_load_digits()
+    return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
+
+
+def train_val_split(
+    X: np.ndarray, y: np.ndarray, num_val: int, seed: int | np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split off a random validation set of ``num_val`` examples.
+
+    Parameters
+    ----------
+    X, y : numpy.ndarray
+        Examples and labels with the same first dimension.
+    num_val : int
+        Number of validation examples, ``0 <= num_val < len(X)``.
+    seed : int or numpy.random.Generator, optional
+        Seed for ``np.random.default_rng``; the same seed gives the same split.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(X_train, y_train, X_val, y_val)``.
+
+    Examples
+    --------
+    >>> X, y = np.arange(10).reshape(5, 2), np.arange(5)
+    >>> X_train, y_train, X_val, y_val = train_val_split(X, y, num_val=2, seed=0)
+    >>> X_train.shape, X_val.shape
+    ((3, 2), (2, 2))
+    >>> sorted(np.concatenate([y_train, y_val]).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
+        raise ValueError(
+            f"train_val_split expected X and y with the same number of examples, got shapes "
+            f"{X.shape} and {y.shape}."
+        )
+    if isinstance(num_val, bool) or not isinstance(num_val, (int, np.integer)):
+        raise ValueError(f"train_val_split expected an integer num_val, got {num_val!r}.")
+    if not 0 <= num_val < len(X):
+        raise ValueError(
+            f"train_val_split expected 0 <= num_val < len(X) = {len(X)}, got num_val={num_val}."
+        )
+    order = np.random.default_rng(seed).permutation(len(X))
+    val, train = order[:num_val], order[num_val:]
+    return X[train], y[train], X[val], y[val]
+
+
+def preprocess(
+    X_train: np.ndarray, *others: np.ndarray, bias: bool = True, dtype: Any = np.float64
+) -> tuple[np.ndarray, ...]:
+    """Flatten, subtract the training mean image, and append a bias column of ones.
+
+    The mean comes from ``X_train`` only, so no information leaks from validation or test
+    data. Appending a constant 1 to each row (the "bias trick") folds the bias ``b`` into
+    the weights: ``x @ W + b == [x, 1] @ [W; b]``.
+
+    Parameters
+    ----------
+    X_train : numpy.ndarray
+        Training examples, shape (N, ...) with N >= 1, e.g. (N, 32, 32, 3) uint8 images.
+    *others : numpy.ndarray
+        More sets (validation, test) with the same per-example shape as ``X_train``.
+    bias : bool, default True
+        Append a column of ones.
+    dtype : numpy floating dtype, default numpy.float64
+        dtype of the results (float32 halves the memory for CIFAR-10).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        One (N_i, D + bias) array per input, in the order given. A tuple even for a single
+        input, so write ``X_train, = preprocess(X_train)``.
+
+    Examples
+    --------
+    >>> X = np.array([[[0, 2]], [[2, 4]]], dtype=np.uint8)  # two 1x2 images
+    >>> X_train, = preprocess(X)
+    >>> X_train
+    array([[-1., -1.,  1.],
+           [ 1.,  1.,  1.]])
+    >>> X_train, X_test = preprocess(X, np.array([[[1, 1]]]), bias=False)
+    >>> X_test
+    array([[ 0., -2.]])
+    """
+    X_train = np.asarray(X_train)
+    if X_train.ndim == 0 or len(X_train) == 0:
+        raise ValueError(
+            f"preprocess expected a non-empty X_train of shape (N, ...), got shape {X_train.shape}."
+        )
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"preprocess expected a floating dtype, got {dtype}.")
+    arrays = [X_train]
+    for other in others:
+        other = np.asarray(other)
+        if other.shape[1:] != X_train.shape[1:] or other.ndim == 0:
+            raise ValueError(
+                f"preprocess expected every array to have the per-example shape "
+                f"{X_train.shape[1:]} of X_train (shape {X_train.shape}), got shape {other.shape}."
+            )
+        arrays.append(other)
+    mean = X_train.reshape(len(X_train), -1).mean(axis=0, dtype=np.float64)
+    results = []
+    for X in arrays:
+        flat = X.reshape(len(X), -1)
+        # Subtract straight into the output so float32 results never need a float64 copy.
+        out = np.empty((flat.shape[0], flat.shape[1] + int(bias)), dtype=dtype)
+        np.subtract(flat, mean, out=out[:, : flat.shape[1]])
+        if bias:
+            out[:, -1] = 1.0
+        results.append(out)
+    return tuple(results)

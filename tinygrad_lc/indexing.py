@@ -1,0 +1,78 @@
+"""Index normalisation for ``Tensor.__getitem__``: what NumPy accepts, checked and explained.
+
+The backward of indexing scatters the gradient back. Plain assignment is right when no position
+is picked twice; ``np.add.at`` (much slower) is needed only when an index repeats, so the
+uniqueness of the picked positions is decided here, once, in the forward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _component(x, where: str = "getitem"):
+    """One entry of an index tuple, with Tensors and lists turned into integer/bool arrays."""
+    from .tensor import Tensor
+
+    if isinstance(x, Tensor):
+        x = x.data
+    if isinstance(x, list):
+        x = np.asarray(x)
+        if x.size == 0:
+            x = x.astype(np.intp)
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "iub":
+            raise IndexError(
+                f"{where}: index arrays must hold integers or booleans, got dtype {x.dtype} "
+                "(make label tensors with dtype=np.int64)"
+            )
+        return x
+    if x is None or x is Ellipsis or isinstance(x, slice | int | np.integer):
+        return x
+    raise IndexError(
+        f"{where}: unsupported index of type {type(x).__name__}; use ints, slices, None, "
+        "Ellipsis, integer arrays or boolean masks"
+    )
+
+
+def prepare_index(index, shape: tuple) -> tuple[object, bool]:
+    """Return ``(index, unique)``: the normalised index and whether it picks no position twice.
+
+    >>> prepare_index((np.arange(3), np.array([0, 2, 2])), (3, 4))[1]
+    True
+    >>> prepare_index(np.array([1, 1]), (3,))[1]
+    False
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    parts = tuple(_component(x) for x in parts)
+    norm = parts if isinstance(index, tuple) else parts[0]
+    arrays = [x for x in parts if isinstance(x, np.ndarray)]
+    if not arrays:
+        return norm, True  # basic indexing never picks a position twice
+    if len(arrays) == 1 and arrays[0].dtype == bool:
+        return norm, True
+    consumed = sum(
+        x.ndim if isinstance(x, np.ndarray) and x.dtype == bool else (x is not None and x is not Ellipsis)
+        for x in parts
+    )
+    dim, picks, sizes = 0, [], []
+    for x in parts:
+        if x is None:
+            continue
+        if x is Ellipsis:
+            dim += len(shape) - consumed
+        elif isinstance(x, np.ndarray) and x.dtype == bool:
+            picks.extend(np.nonzero(x))
+            sizes.extend(shape[dim : dim + x.ndim])
+            dim += x.ndim
+        elif isinstance(x, np.ndarray):
+            picks.append(x)
+            sizes.append(shape[dim] if dim < len(shape) else 1)
+            dim += 1
+        else:
+            dim += 1
+    try:
+        flat = np.ravel_multi_index(np.broadcast_arrays(*picks), sizes, mode="wrap").ravel()
+    except ValueError:
+        return norm, False  # let the forward raise its own error; add.at is always correct
+    return norm, bool(np.unique(flat).size == flat.size)

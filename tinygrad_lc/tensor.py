@@ -1,0 +1,510 @@
+"""The ``Tensor`` and the reverse-mode graph walk.
+
+A ``Tensor`` wraps an ``np.ndarray``. Every op on tensors that require grad records its inputs
+(``parents``) and one vector-Jacobian product per input (from the table in ``ops.py``);
+``backward()`` walks that graph once in reverse creation order, without recursion.
+
+The engine does, once and for all ops: broadcasting checks, summing gradients back to each
+input's shape, casting gradients to each input's dtype, skipping inputs that need no gradient,
+accumulating gradients that arrive along several paths, and keeping gradient arrays from
+aliasing each other or any tensor's data.
+"""
+
+from __future__ import annotations
+
+import itertools
+from numbers import Number
+
+import numpy as np
+
+from .ops import OPS
+
+# Recording modes, switched by the context managers in ``modes.py``.
+_grad_enabled = True
+_scope = ""
+_anomaly = False
+_kink_log: list | None = None  # gradcheck collects (tensor, kink state) here when set
+_clock = itertools.count(1)  # creation order doubles as a topological order
+_last_mutation = 0  # clock value of the most recent in-place change of any tensor
+
+_FLOAT_KINDS = "f"
+_CASTABLE_KINDS = "iub"
+
+
+class AnomalyError(RuntimeError):
+    """Raised inside ``detect_anomaly()`` by the first op producing NaN or inf."""
+
+    def __init__(self, message: str, tensor: Tensor | None = None):
+        super().__init__(message)
+        self.tensor = tensor
+
+
+def _to_array(data, dtype, where: str) -> np.ndarray:
+    """Turn user data into an ndarray of a supported dtype, or say what is wrong."""
+    if isinstance(data, Tensor):
+        data = data._data
+    try:
+        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{where}: cannot make an array from {type(data).__name__}: {exc}") from None
+    kind = arr.dtype.kind
+    if dtype is None and kind in _CASTABLE_KINDS:
+        arr = arr.astype(np.float64)
+    elif kind not in _FLOAT_KINDS and kind not in _CASTABLE_KINDS:
+        raise TypeError(
+            f"{where}: unsupported data of dtype {arr.dtype} ({type(data).__name__}); "
+            "expected real numbers (float, int or bool)"
+        )
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for reverse-mode autodiff.
+
+    Parameters
+    ----------
+    data : scalar, nested list or np.ndarray
+        Floating data keeps its dtype (float64 or float32); integer and bool data becomes
+        float64 unless ``dtype`` says otherwise. Data is shared with an ndarray of the same
+        dtype, like ``np.asarray``, except when ``requires_grad=True``: parameters get their
+        own copy, so in-place updates (optimizer steps) never write into the caller's array.
+    requires_grad : bool
+        Whether ``backward()`` should compute a gradient for this tensor.
+    dtype : numpy dtype, optional
+    name : str, optional
+        Shown in diagrams and error messages.
+
+    Examples
+    --------
+    >>> w = Tensor([1.0, -2.0, 3.0], requires_grad=True, name="w")
+    >>> loss = (w * w).sum()
+    >>> loss.backward()
+    >>> w.grad
+    array([ 2., -4.,  6.])
+    """
+
+    __slots__ = (
+        "_data", "grad", "requires_grad", "name", "parents", "scope",
+        "_opdef", "_vjps", "_kw", "_seq", "_mut", "_version", "_pg", "_where", "_note",
+        "__weakref__",
+    )
+    __array_ufunc__ = None  # make `ndarray * Tensor` defer to Tensor.__rmul__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        arr = _to_array(data, dtype, "Tensor")
+        if requires_grad:
+            if arr.dtype.kind not in _FLOAT_KINDS:
+                raise TypeError(
+                    f"Tensor: requires_grad=True needs floating data, got dtype {arr.dtype}; "
+                    "gradients exist only for float32/float64 tensors"
+                )
+            arr = np.array(arr, copy=True)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a str, got {type(name).__name__}")
+        _init(self, arr, bool(requires_grad), None, (), None, None)
+        self.name = name
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def data(self) -> np.ndarray:
+        """The values, an ``np.ndarray``. Assigning a new array counts as an in-place change."""
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        arr = _to_array(value, self._data.dtype, "Tensor.data")
+        if arr.shape != self._data.shape:
+            raise ValueError(
+                f"Tensor.data: new value has shape {arr.shape}, expected {self._data.shape}"
+            )
+        self._data = arr
+        self._bump_version()
+
+    def _bump_version(self) -> None:
+        """Record an in-place change so a backward needing the old value can refuse to run."""
+        global _last_mutation
+        _last_mutation = self._mut = next(_clock)
+        self._version += 1
+
+    @property
+    def version(self) -> int:
+        """How many times the data was changed in place through the API."""
+        return self._version
+
+    @property
+    def op(self) -> str | None:
+        """Name of the op that produced this tensor; None for a leaf."""
+        return None if self._opdef is None else self._opdef.name
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._opdef is None
+
+    shape = property(lambda self: self._data.shape, doc="Shape of the data.")
+    ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
+    size = property(lambda self: self._data.size, doc="Number of entries.")
+    dtype = property(lambda self: self._data.dtype, doc="NumPy dtype of the data.")
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len: a 0-d tensor has no length")
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", threshold=20, precision=4)
+        extra = "".join(
+            [
+                f", dtype={self._data.dtype}" if self._data.dtype != np.float64 else "",
+                ", requires_grad=True" if self.requires_grad else "",
+                f", op={self.op!r}" if self._opdef is not None else "",
+                f", name={self.name!r}" if self.name else "",
+            ]
+        )
+        return f"Tensor({body}{extra})"
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item: needs a tensor with one element, got shape {self.shape}")
+        return self._data.item()
+
+    __float__ = lambda self: float(self.item())
+
+    def numpy(self) -> np.ndarray:
+        """The data as an ndarray (shared, not copied)."""
+        return self._data
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this data, cut from the graph."""
+        return _make(self._data, False, None, (), None, None)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (sets ``grad`` to None)."""
+        self.grad = None
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, grad=None) -> None:
+        """Compute gradients of this tensor w.r.t. every tensor in its graph that requires grad.
+
+        Parameters
+        ----------
+        grad : array_like, optional
+            The upstream gradient, shaped like this tensor. Defaults to 1 for a one-element tensor.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad, so no graph was recorded; "
+                "create the inputs with requires_grad=True (and not inside no_grad())"
+            )
+        if grad is None:
+            if self._data.size != 1:
+                raise RuntimeError(
+                    f"backward: called without `grad` on a tensor of shape {self.shape}; "
+                    "reduce it to a scalar first (e.g. .sum()) or pass grad= of that shape"
+                )
+            g = np.ones(self.shape, dtype=self.dtype)
+        else:
+            g = np.array(_to_array(grad, self.dtype, "backward"), copy=True)
+            if g.shape != self.shape:
+                raise ValueError(f"backward: grad has shape {g.shape}, expected {self.shape}")
+        _run_backward(self, g)
+
+    # ------------------------------------------------------------------ ops (see ops.py)
+    def __add__(self, other): return _binary("add", self, other)
+    def __radd__(self, other): return _binary("add", other, self)
+    def __sub__(self, other): return _binary("sub", self, other)
+    def __rsub__(self, other): return _binary("sub", other, self)
+    def __mul__(self, other): return _binary("mul", self, other)
+    def __rmul__(self, other): return _binary("mul", other, self)
+    def __truediv__(self, other): return _binary("div", self, other)
+    def __rtruediv__(self, other): return _binary("div", other, self)
+    def __matmul__(self, other): return matmul(self, other)
+    def __rmatmul__(self, other): return matmul(other, self)
+    def __neg__(self): return _apply("neg", (self,))
+
+    def __pow__(self, p):
+        if isinstance(p, Tensor) or not isinstance(p, Number | np.number) or isinstance(p, complex):
+            raise TypeError(
+                f"pow: the exponent must be a constant real number, got {type(p).__name__}"
+            )
+        return _apply("pow", (self,), {"p": p})
+
+    def __rpow__(self, base):
+        if not isinstance(base, Number | np.number) or isinstance(base, complex) or base <= 0:
+            raise TypeError(f"pow: a constant base must be a positive number, got {base!r}")
+        return _apply("rpow", (self,), {"base": base})
+
+    def exp(self) -> Tensor: return _apply("exp", (self,))
+    def abs(self) -> Tensor: return _apply("abs", (self,))
+    def relu(self) -> Tensor: return _apply("relu", (self,))
+
+    def log(self) -> Tensor:
+        _check_domain("log", self)
+        return _apply("log", (self,))
+
+    def sqrt(self) -> Tensor:
+        _check_domain("sqrt", self)
+        return _apply("sqrt", (self,))
+
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        return _reduce("sum", self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        return _reduce("mean", self, axis, keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        if self._data.size == 0:
+            raise ValueError(f"max: cannot take the max of an empty tensor of shape {self.shape}")
+        return _reduce("max", self, axis, keepdims)
+
+    def logsumexp(self, axis=None, keepdims: bool = False) -> Tensor:
+        return _reduce("logsumexp", self, axis, keepdims)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _apply("log_softmax", (self,), {"axis": _check_axis("log_softmax", self, axis)})
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _apply("softmax", (self,), {"axis": _check_axis("softmax", self, axis)})
+
+    def reshape(self, *shape) -> Tensor:
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+        try:
+            new = np.reshape(self._data, shape).shape
+        except (ValueError, TypeError):
+            raise ValueError(f"reshape: cannot reshape shape {self.shape} into {shape}") from None
+        return _apply("reshape", (self,), {"shape": new})
+
+    def transpose(self, *axes) -> Tensor:
+        axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
+        if axes and sorted(a % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
+        return _apply("transpose", (self,), {"axes": axes or None})
+
+    T = property(lambda self: self.transpose(), doc="The transpose (axes reversed).")
+
+    def __getitem__(self, index) -> Tensor:
+        from .indexing import prepare_index
+
+        index, unique = prepare_index(index, self.shape)
+        try:
+            return _apply("getitem", (self,), {"index": index, "unique": unique})
+        except IndexError as exc:
+            raise IndexError(f"getitem: {exc} (tensor shape {self.shape})") from None
+
+
+# ---------------------------------------------------------------------- building the graph
+def _init(t, data, requires_grad, opdef, parents, vjps, kw):
+    t._data = data
+    t.grad = None
+    t.requires_grad = requires_grad
+    t.name = None
+    t.parents = parents
+    t.scope = _scope
+    t._opdef = opdef
+    t._vjps = vjps
+    t._kw = kw
+    t._seq = next(_clock)
+    t._mut = 0
+    t._version = 0
+    t._pg = None
+    t._where = None
+    t._note = None
+
+
+_new = object.__new__
+
+
+def _make(data, requires_grad, opdef, parents, vjps, kw) -> Tensor:
+    t = _new(Tensor)
+    _init(t, data, requires_grad, opdef, parents, vjps, kw)
+    return t
+
+
+def _apply(name: str, parents: tuple, kw: dict | None = None) -> Tensor:
+    """Run op ``name`` forward on ``parents`` and record it when any parent requires grad."""
+    opdef = OPS[name]
+    datas = [p._data for p in parents]
+    out, vjps = opdef.fwd(*datas, **kw) if kw else opdef.fwd(*datas)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if _grad_enabled and any(p.requires_grad for p in parents):
+        t = _make(out, True, opdef, parents, vjps, kw)
+    else:
+        t = _make(out, False, None, (), None, None)
+    if _kink_log is not None and opdef.kink is not None:
+        _kink_log.append((name, _scope, opdef.kink(*datas, **(kw or {}))))
+    if _anomaly:
+        from .anomaly import check_forward
+
+        check_forward(t, opdef, parents)
+    return t
+
+
+def _const(x, like: np.ndarray, where: str) -> Tensor:
+    """Wrap a number or array operand as a constant leaf, in the other operand's float dtype."""
+    if isinstance(x, bool | int | float | np.number) and not isinstance(x, complex):
+        kind = like.dtype.kind
+        arr = np.asarray(x, dtype=like.dtype if kind in _FLOAT_KINDS else np.float64)
+    elif isinstance(x, np.ndarray | list | tuple):
+        arr = np.asarray(x)
+        if arr.dtype.kind in _CASTABLE_KINDS:
+            arr = arr.astype(like.dtype if like.dtype.kind in _FLOAT_KINDS else np.float64)
+        elif arr.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(f"{where}: unsupported operand of dtype {arr.dtype}")
+    else:
+        raise TypeError(
+            f"{where}: unsupported operand type {type(x).__name__}; "
+            "expected a Tensor, an ndarray or a real number"
+        )
+    return _make(arr, False, None, (), None, None)
+
+
+def _binary(name: str, a, b) -> Tensor:
+    """An elementwise op of two operands, either of which may be a constant."""
+    if type(a) is not Tensor:
+        a = _const(a, b._data, name)
+    elif type(b) is not Tensor:
+        b = _const(b, a._data, name)
+    try:
+        return _apply(name, (a, b))
+    except ValueError:
+        if a._data.shape != b._data.shape:
+            try:
+                np.broadcast_shapes(a._data.shape, b._data.shape)
+            except ValueError:
+                raise ValueError(
+                    f"{name}: shapes {a._data.shape} and {b._data.shape} cannot be broadcast "
+                    "together (trailing dimensions must match or be 1)"
+                ) from None
+        raise
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product of 1-D or 2-D tensors, ``a @ b``.
+
+    >>> (Tensor([[1.0, 2.0]]) @ Tensor([[3.0], [4.0]])).item()
+    11.0
+    """
+    if type(a) is not Tensor:
+        a = _const(a, b._data, "matmul")
+    if type(b) is not Tensor:
+        b = _const(b, a._data, "matmul")
+    sa, sb = a._data.shape, b._data.shape
+    if not (1 <= len(sa) <= 2 and 1 <= len(sb) <= 2):
+        raise ValueError(f"matmul: supports 1-D and 2-D operands, got shapes {sa} and {sb}")
+    if sa[-1] != sb[0]:
+        raise ValueError(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {sb[0]})")
+    return _apply("matmul", (a, b))
+
+
+def _check_axis(where: str, t: Tensor, axis):
+    """Validate an axis (int, tuple of ints or None) against the tensor's dimensions."""
+    axes = () if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+    for ax in axes:
+        if not isinstance(ax, int | np.integer) or not -max(t.ndim, 1) <= ax < max(t.ndim, 1):
+            raise ValueError(f"{where}: axis {axis!r} is out of range for shape {t.shape}")
+    if t.ndim == 0 and axes and where not in ("sum", "mean"):
+        raise ValueError(f"{where}: axis {axis!r} given for a 0-d tensor")
+    return axis
+
+
+def _reduce(name: str, t: Tensor, axis, keepdims: bool) -> Tensor:
+    if t.ndim == 0:
+        axis = None  # NumPy accepts axis 0/-1 on 0-d arrays for sums; treat it as "all"
+    return _apply(name, (t,), {"axis": _check_axis(name, t, axis), "keepdims": bool(keepdims)})
+
+
+def _check_domain(name: str, t: Tensor) -> None:
+    """Refuse negative inputs to log/sqrt (they would silently give NaN)."""
+    d = t._data
+    if d.size and d.min() < 0:
+        bad = int((d < 0).sum())
+        raise ValueError(
+            f"{name}: input has {bad} negative entr{'y' if bad == 1 else 'ies'} "
+            f"(min {d.min():.4g}); {name} is defined for x >= 0 only"
+        )
+
+
+# ---------------------------------------------------------------------- walking the graph
+def _reachable(root: Tensor) -> list:
+    """Every tensor requiring grad that ``root`` depends on, latest first (a topological order)."""
+    seen = {root}
+    stack = [root]
+    nodes = [root]
+    while stack:
+        for p in stack.pop().parents:
+            if p.requires_grad and p not in seen:
+                seen.add(p)
+                stack.append(p)
+                nodes.append(p)
+    nodes.sort(key=_seq_of, reverse=True)
+    return nodes
+
+
+def _seq_of(t: Tensor) -> int:
+    return t._seq
+
+
+def _unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``g`` over the axes that broadcasting added or stretched to reach ``shape``."""
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g
+
+
+def _run_backward(root: Tensor, g: np.ndarray) -> None:
+    nodes = _reachable(root)
+    root._pg = g
+    owned = set()  # ids of arrays already handed out as some tensor's .grad
+    try:
+        for t in nodes:
+            g = t._pg
+            if g is None:
+                continue
+            t._pg = None
+            opdef = t._opdef
+            if opdef is not None:
+                if opdef.needs_values and _last_mutation > t._seq:
+                    _check_unchanged(t)
+                for p, vjp in zip(t.parents, t._vjps):
+                    if not p.requires_grad:
+                        continue
+                    pg = vjp(g)
+                    shape = p._data.shape
+                    if pg.shape != shape:
+                        pg = _unbroadcast(pg, shape)
+                    if pg.dtype != p._data.dtype:
+                        pg = pg.astype(p._data.dtype)
+                    if _anomaly:
+                        from .anomaly import check_backward
+
+                        check_backward(t, p, pg)
+                    q = p._pg
+                    p._pg = pg if q is None else q + pg
+            if t.grad is None:
+                # a view or an array already given to another tensor would alias: copy it
+                if type(g) is not np.ndarray or g.base is not None or id(g) in owned:
+                    g = np.array(g)
+                owned.add(id(g))
+                t.grad = g
+            else:
+                t.grad += g
+    finally:
+        for t in nodes:
+            t._pg = None
+
+
+def _check_unchanged(t: Tensor) -> None:
+    """Refuse to differentiate through a value that was changed in place after the forward."""
+    for x in (t, *t.parents):
+        if x._mut > t._seq:
+            label = f"'{x.name}' " if x.name else ""
+            raise RuntimeError(
+                f"backward: tensor {label}of shape {x.shape} (version {x._version}) was changed "
+                f"in place after op '{t.op}' used it; its gradient would be wrong. "
+                "Recompute the forward pass after changing it."
+            )
