@@ -1,10 +1,7 @@
 """Datasets for the lecture: CIFAR-10, scikit-learn's 8x8 digits, and the usual preprocessing.
 
-``load_cifar10`` reads the official "CIFAR-10 python version" archive, downloading it once into
-a cache folder; the archive is checksummed, extracted defensively, and its pickled batches are
-read with an unpickler that only accepts numpy arrays and builtin containers.
-``train_val_split`` and ``preprocess`` turn any image array into the design matrices used by
-the linear SVM and softmax classifiers (mean image subtracted, bias trick applied).
+The CIFAR-10 archive is checksummed, extracted defensively, and its pickled batches are read
+with an unpickler that only builds numpy arrays and builtin containers.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ import tempfile
 import urllib.request
 import zlib
 from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -43,11 +41,6 @@ def _urlopen(url: str) -> Any:
     return urllib.request.urlopen(url, timeout=_TIMEOUT)
 
 
-def _default_root() -> Path:
-    env = os.environ.get("TINYGRAD_LC_DATA")
-    return Path(env) if env else Path("~/.cache/tinygrad_lc").expanduser()
-
-
 def _md5_of_file(path: Path) -> str:
     digest = hashlib.md5(usedforsecurity=False)  # integrity check, not security
     with open(path, "rb") as f:
@@ -56,10 +49,10 @@ def _md5_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _checksum_error(what: str, expected: str, actual: str) -> ValueError:
+def _checksum_error(what: str, actual: str, advice: str) -> ValueError:
     return ValueError(
-        f"load_cifar10: the MD5 checksum of {what} is {actual}, expected {expected}; "
-        "the file is incomplete or not the official CIFAR-10 archive. Delete it and try again."
+        f"load_cifar10: the MD5 checksum of {what} is {actual}, expected {CIFAR10_MD5}; "
+        f"it is incomplete or not the official CIFAR-10 archive. {advice}"
     )
 
 
@@ -71,53 +64,49 @@ def _progress_bar(total: int | None) -> Any:
     try:
         from tqdm import tqdm  # optional extra: without it we download silently
     except ImportError:
-        return None
+        return SimpleNamespace(update=lambda n: None, close=lambda: None)
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=CIFAR10_ARCHIVE)
 
 
-def _stream_to(url: str, out: BinaryIO) -> tuple[str, int, int | None]:
-    """Copy the response body into ``out``; return (md5 hex digest, bytes read, announced size)."""
+def _stream_to(url: str, out: BinaryIO) -> str:
+    """Copy the response body into ``out`` and return its MD5 hex digest."""
     digest = hashlib.md5(usedforsecurity=False)
     received = 0
     with _urlopen(url) as response:
-        headers = getattr(response, "headers", None)
-        length = headers.get("Content-Length") if headers is not None else None
-        total = int(length) if length is not None else None
+        length = response.headers.get("Content-Length")
+        total = int(length) if length else None
         bar = _progress_bar(total)
         try:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 out.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
+                bar.update(len(chunk))
         finally:
-            if bar is not None:
-                bar.close()
-    return digest.hexdigest(), received, total
+            bar.close()
+    if total is not None and received != total:  # a dropped connection can look like EOF
+        raise ConnectionError(f"the transfer stopped after {received} of {total} bytes")
+    return digest.hexdigest()
 
 
 def _download(archive: Path) -> None:
     """Download the archive next to ``archive`` and move it into place only once verified."""
     archive.parent.mkdir(parents=True, exist_ok=True)
     # A temp file in the same folder makes the final os.replace atomic.
-    fd, tmp_name = tempfile.mkstemp(dir=archive.parent, prefix=f".{CIFAR10_ARCHIVE}.", suffix=".part")
+    fd, tmp_name = tempfile.mkstemp(dir=archive.parent, prefix=f".{CIFAR10_ARCHIVE}.")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
             try:
-                actual, received, total = _stream_to(CIFAR10_URL, out)
+                actual = _stream_to(CIFAR10_URL, out)
             except (OSError, http.client.HTTPException) as exc:
+                hint = _by_hand_hint(archive)
                 raise RuntimeError(
-                    f"load_cifar10 could not download {CIFAR10_URL} ({exc}). {_by_hand_hint(archive)}"
+                    f"load_cifar10 could not download {CIFAR10_URL} ({exc}). {hint}"
                 ) from exc
-        if total is not None and received != total:
-            raise RuntimeError(
-                f"load_cifar10: the download of {CIFAR10_URL} stopped after {received} of "
-                f"{total} bytes. {_by_hand_hint(archive)}"
-            )
         if actual != CIFAR10_MD5:
-            raise _checksum_error(f"the file downloaded from {CIFAR10_URL}", CIFAR10_MD5, actual)
+            advice = f"It was not kept. {_by_hand_hint(archive)}"
+            raise _checksum_error(f"the file downloaded from {CIFAR10_URL}", actual, advice)
         os.replace(tmp, archive)
     except BaseException:
         # Also on KeyboardInterrupt: a partial download must never be mistaken for the archive.
@@ -129,29 +118,23 @@ def _download(archive: Path) -> None:
 def _check_member(member: tarfile.TarInfo) -> None:
     name = member.name
     parts = PurePosixPath(name.replace("\\", "/")).parts
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
-        raise ValueError(
-            f"load_cifar10 refused the archive member {name!r}: it would be written outside the "
-            "target folder (absolute path or '..')."
-        )
-    if member.issym() or member.islnk():
+    if name.startswith(("/", "\\")) or name[1:2] == ":" or ".." in parts:
+        reason = "it would land outside the target folder (absolute path or '..')"
+    elif member.issym() or member.islnk():
         # The real archive has no links, and links are how extraction escapes its folder.
-        raise ValueError(
-            f"load_cifar10 refused the archive member {name!r}: it is a link to "
-            f"{member.linkname!r}, and the CIFAR-10 archive contains only files and folders."
-        )
-    if not (member.isfile() or member.isdir()):
-        raise ValueError(
-            f"load_cifar10 refused the archive member {name!r}: expected a regular file or "
-            "folder, got a device, FIFO or other special member."
-        )
+        reason = f"it is a link to {member.linkname!r}, expected only files and folders"
+    elif not (member.isfile() or member.isdir()):
+        reason = "it is a device, FIFO or other special file, expected only files and folders"
+    else:
+        return
+    raise ValueError(f"load_cifar10 refused the archive member {name!r}: {reason}.")
 
 
 def _extract(archive: Path, root: Path) -> None:
     """Extract the batches folder of ``archive`` into ``root`` all at once or not at all."""
     actual = _md5_of_file(archive)
     if actual != CIFAR10_MD5:
-        raise _checksum_error(str(archive), CIFAR10_MD5, actual)
+        raise _checksum_error(str(archive), actual, "Delete it and try again.")
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".cifar-10-extract-"))
     try:
         try:
@@ -169,10 +152,7 @@ def _extract(archive: Path, root: Path) -> None:
             ) from exc
         extracted = tmp / CIFAR10_FOLDER
         if not extracted.is_dir():
-            raise ValueError(
-                f"load_cifar10: the archive {archive} has no {CIFAR10_FOLDER}/ folder; "
-                "expected the official CIFAR-10 python version."
-            )
+            raise ValueError(f"load_cifar10 expected a {CIFAR10_FOLDER}/ folder in {archive}.")
         try:
             os.rename(extracted, root / CIFAR10_FOLDER)
         except OSError:
@@ -226,32 +206,29 @@ def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as f:
             batch = _BatchUnpickler(f, encoding="bytes").load()  # written by Python 2
     except pickle.UnpicklingError as exc:
-        raise pickle.UnpicklingError(f"{exc} (in {path})") from exc
+        raise pickle.UnpicklingError(f"{exc} Refused file: {path}") from exc
     except Exception as exc:
         raise ValueError(f"load_cifar10 could not read the batch file {path}: {exc}") from exc
+
+    def bad(expected: str, got: str) -> ValueError:
+        return ValueError(f"load_cifar10: the batch file {path} should hold {expected}, got {got}.")
+
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         found = sorted(map(repr, batch)) if isinstance(batch, dict) else type(batch).__name__
-        raise ValueError(
-            f"load_cifar10: the batch file {path} should be a dict with keys b'data' and "
-            f"b'labels', got {found}."
-        )
+        raise bad("a dict with keys b'data' and b'labels'", str(found))
     data, labels = batch[b"data"], batch[b"labels"]
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
             and data.shape[1] == _IMAGE_SIZE):
-        shape = getattr(data, "shape", None)
-        raise ValueError(
-            f"load_cifar10: in the batch file {path}, b'data' should be a uint8 array of shape "
-            f"(n, {_IMAGE_SIZE}), got {type(data).__name__} of shape {shape} "
-            f"and dtype {getattr(data, 'dtype', None)}."
-        )
-    labels = np.asarray(labels)
+        got = f"{type(data).__name__} {getattr(data, 'dtype', '')} {getattr(data, 'shape', '')}"
+        raise bad(f"b'data' as a uint8 array of shape (n, {_IMAGE_SIZE})", got)
+    try:
+        labels = np.asarray(labels)
+    except (ValueError, TypeError):  # ragged lists; reported just below
+        labels = np.asarray(None)
     n = data.shape[0]
     if labels.shape != (n,) or labels.dtype.kind not in "iu" or (
             n and (labels.min() < 0 or labels.max() > 9)):
-        raise ValueError(
-            f"load_cifar10: in the batch file {path}, b'labels' should be {n} integers in 0..9, "
-            f"got shape {labels.shape} and dtype {labels.dtype}."
-        )
+        raise bad(f"b'labels' as {n} integers in 0..9", f"{labels.dtype} {labels.shape}")
     # Each row is three 32x32 planes (R, G, B); move channels last for (n, 32, 32, 3).
     images = np.ascontiguousarray(data.reshape(n, 3, 32, 32).transpose(0, 2, 3, 1))
     return images, labels.astype(np.int64)
@@ -273,14 +250,9 @@ def load_cifar10(
 
     Returns
     -------
-    X_train : numpy.ndarray
-        uint8 images of shape (50000, 32, 32, 3), channels R, G, B last.
-    y_train : numpy.ndarray
-        int64 labels in 0..9, shape (50000,).
-    X_test : numpy.ndarray
-        uint8 images of shape (10000, 32, 32, 3).
-    y_test : numpy.ndarray
-        int64 labels, shape (10000,).
+    X_train, y_train, X_test, y_test : numpy.ndarray
+        uint8 images of shapes (50000, 32, 32, 3) and (10000, 32, 32, 3), channels R, G, B
+        last, and int64 labels 0..9 of shapes (50000,) and (10000,).
 
     Raises
     ------
@@ -299,7 +271,9 @@ def load_cifar10(
     >>> X_train.shape, X_train.dtype, y_train[:3]  # doctest: +SKIP
     ((50000, 32, 32, 3), dtype('uint8'), array([6, 9, 9]))
     """
-    root = Path(root).expanduser() if root is not None else _default_root()
+    if root is None:
+        root = os.environ.get("TINYGRAD_LC_DATA") or "~/.cache/tinygrad_lc"
+    root = Path(root).expanduser()
     folder, archive = root / CIFAR10_FOLDER, root / CIFAR10_ARCHIVE
     if not folder.is_dir():
         if not archive.is_file():
@@ -322,11 +296,9 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    X : numpy.ndarray
-        float64 array of shape (1797, 64), pixel values 0..16; ``X.reshape(-1, 8, 8)`` gives
-        the images.
-    y : numpy.ndarray
-        int64 labels 0..9, shape (1797,).
+    X, y : numpy.ndarray
+        float64 pixels 0..16 of shape (1797, 64), ``X.reshape(-1, 8, 8)`` gives the images;
+        int64 labels 0..9 of shape (1797,).
 
     Raises
     ------
@@ -366,8 +338,7 @@ def train_val_split(
 
     Returns
     -------
-    tuple of numpy.ndarray
-        ``(X_train, y_train, X_val, y_val)``.
+    X_train, y_train, X_val, y_val : numpy.ndarray
 
     Examples
     --------
@@ -449,14 +420,14 @@ def preprocess(
                 f"{X_train.shape[1:]} of X_train (shape {X_train.shape}), got shape {other.shape}."
             )
         arrays.append(other)
-    mean = X_train.reshape(len(X_train), -1).mean(axis=0, dtype=np.float64)
+    D = int(np.prod(X_train.shape[1:]))
+    mean = X_train.reshape(len(X_train), D).mean(axis=0, dtype=np.float64)
     results = []
     for X in arrays:
-        flat = X.reshape(len(X), -1)
         # Subtract straight into the output so float32 results never need a float64 copy.
-        out = np.empty((flat.shape[0], flat.shape[1] + int(bias)), dtype=dtype)
-        np.subtract(flat, mean, out=out[:, : flat.shape[1]])
+        out = np.empty((len(X), D + int(bias)), dtype=dtype)
+        np.subtract(X.reshape(len(X), D), mean, out=out[:, :D])
         if bias:
-            out[:, -1] = 1.0
+            out[:, D] = 1.0
         results.append(out)
     return tuple(results)
