@@ -325,14 +325,50 @@ def _apply(name: str, parents: tuple, kw: dict | None = None) -> Tensor:
     opdef = OPS[name]
     datas = [p._data for p in parents]
     out, vjps = opdef.fwd(*datas, **kw) if kw else opdef.fwd(*datas)
-    if type(out) is not np.ndarray:
+    record = False
+    if _grad_enabled:
+        for p in parents:
+            if p.requires_grad:
+                record = True
+                break
+    return _finish(opdef, out, vjps, parents, kw, record, datas)
+
+
+def _apply2(name: str, a: Tensor, b: Tensor) -> Tensor:
+    """``_apply`` for the two-input ops, the hot path of elementwise arithmetic."""
+    opdef = OPS[name]
+    out, vjps = opdef.fwd(a._data, b._data)
+    record = _grad_enabled and (a.requires_grad or b.requires_grad)
+    return _finish(opdef, out, vjps, (a, b), None, record, None)
+
+
+def _finish(opdef, out, vjps, parents, kw, record, datas) -> Tensor:
+    if out.__class__ is not np.ndarray:
         out = np.asarray(out)
-    if _grad_enabled and any(p.requires_grad for p in parents):
-        t = _make(out, True, opdef, parents, vjps, kw)
+    t = _new(Tensor)
+    t._data = out
+    t.grad = None
+    t.name = None
+    t.scope = _scope
+    t._seq = next(_clock)
+    t._mut = 0
+    t._version = 0
+    t._pg = None
+    t._where = None
+    t._note = None
+    if record:
+        t.requires_grad = True
+        t.parents = parents
+        t._opdef = opdef
+        t._vjps = vjps
+        t._kw = kw
     else:
-        t = _make(out, False, None, (), None, None)
+        t.requires_grad = False
+        t.parents = ()
+        t._opdef = t._vjps = t._kw = None
     if _kink_log is not None and opdef.kink is not None:
-        _kink_log.append((name, _scope, opdef.kink(*datas, **(kw or {}))))
+        datas = datas or [p._data for p in parents]
+        _kink_log.append((opdef.name, _scope, opdef.kink(*datas, **(kw or {}))))
     if _anomaly:
         from .anomaly import check_forward
 
@@ -366,7 +402,7 @@ def _binary(name: str, a, b) -> Tensor:
     elif type(b) is not Tensor:
         b = _const(b, a._data, name)
     try:
-        return _apply(name, (a, b))
+        return _apply2(name, a, b)
     except ValueError:
         if a._data.shape != b._data.shape:
             try:
@@ -394,7 +430,7 @@ def matmul(a, b) -> Tensor:
         raise ValueError(f"matmul: supports 1-D and 2-D operands, got shapes {sa} and {sb}")
     if sa[-1] != sb[0]:
         raise ValueError(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {sb[0]})")
-    return _apply("matmul", (a, b))
+    return _apply2("matmul", a, b)
 
 
 def _check_axis(where: str, t: Tensor, axis):
@@ -459,7 +495,6 @@ def _unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
 def _run_backward(root: Tensor, g: np.ndarray) -> None:
     nodes = _reachable(root)
     root._pg = g
-    owned = set()  # ids of arrays already handed out as some tensor's .grad
     try:
         for t in nodes:
             g = t._pg
@@ -474,6 +509,8 @@ def _run_backward(root: Tensor, g: np.ndarray) -> None:
                     if not p.requires_grad:
                         continue
                     pg = vjp(g)
+                    if pg is g:
+                        pg = g.copy()  # an identity VJP (add) must not share t's gradient array
                     shape = p._data.shape
                     if pg.shape != shape:
                         pg = _unbroadcast(pg, shape)
@@ -486,10 +523,8 @@ def _run_backward(root: Tensor, g: np.ndarray) -> None:
                     q = p._pg
                     p._pg = pg if q is None else q + pg
             if t.grad is None:
-                # a view or an array already given to another tensor would alias: copy it
-                if type(g) is not np.ndarray or g.base is not None or id(g) in owned:
-                    g = np.array(g)
-                owned.add(id(g))
+                if g.__class__ is not np.ndarray or g.base is not None:
+                    g = np.array(g)  # a view (of another gradient) or a NumPy scalar: own it
                 t.grad = g
             else:
                 t.grad += g

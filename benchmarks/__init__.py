@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (python -m benchmarks) prints ratios against plain NumPy, same run."""

@@ -1,0 +1,136 @@
+"""Engine overhead: a chain of small elementwise ops on a (10,) tensor, forward + backward.
+
+Each step of the chain cycles through ``* c``, ``+ d``, ``exp``, ``log``, ``- d``, ``/ c``, so
+the values stay O(1) however long the chain.
+Plain NumPy does the same forward and the reverse by hand, saving what the reverse needs; HIPS
+autograd and PyTorch (when installed) run the same chain, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_lc import Tensor
+
+from .common import best_time, table
+
+C = np.linspace(0.5, 1.5, 10)
+D = np.linspace(-0.1, 0.1, 10)
+
+
+_STEP = [
+    lambda h, c, d: h * c,
+    lambda h, c, d: h + d,
+    lambda h, c, d: h.exp(),
+    lambda h, c, d: h.log(),
+    lambda h, c, d: h - d,
+    lambda h, c, d: h / c,
+]
+
+
+def chain_tinygrad(length: int) -> np.ndarray:
+    x = Tensor(np.ones(10), requires_grad=True)
+    c, d = Tensor(C), Tensor(D)
+    h = x
+    for i in range(length):
+        h = _STEP[i % 6](h, c, d)
+    h.backward(np.ones(10))
+    return x.grad
+
+
+def chain_numpy(length: int) -> np.ndarray:
+    h = np.ones(10)
+    saved = []
+    for i in range(length):
+        k = i % 6
+        if k == 0:
+            h = h * C
+        elif k == 1:
+            h = h + D
+        elif k == 2:
+            h = np.exp(h)
+            saved.append(h)  # exp's derivative is its output
+        elif k == 3:
+            saved.append(h)  # log's derivative needs its input
+            h = np.log(h)
+        elif k == 4:
+            h = h - D
+        else:
+            h = h / C
+    g = np.ones(10)
+    for i in reversed(range(length)):
+        k = i % 6
+        if k == 0:
+            g = g * C
+        elif k == 2:
+            g = g * saved.pop()
+        elif k == 3:
+            g = g / saved.pop()
+        elif k == 5:
+            g = g / C
+    return g
+
+
+def chain_autograd(length: int):
+    try:
+        import autograd.numpy as anp
+        from autograd import grad
+    except ImportError:
+        return None
+
+    _STEP_NP = [lambda h: h * C, lambda h: h + D, anp.exp, anp.log, lambda h: h - D,
+                lambda h: h / C]
+
+    def f(x):
+        h = x
+        for i in range(length):
+            h = _STEP_NP[i % 6](h)
+        return anp.sum(h)
+
+    return lambda: grad(f)(np.ones(10))
+
+
+def chain_torch(length: int):
+    try:
+        import torch
+    except ImportError:
+        return None
+    c, d = torch.tensor(C), torch.tensor(D)
+
+    def run():
+        x = torch.ones(10, dtype=torch.float64, requires_grad=True)
+        h = x
+        for i in range(length):
+            h = _STEP[i % 6](h, c, d)
+        h.sum().backward()
+        return x.grad
+
+    return run
+
+
+def run() -> str:
+    n = 2000
+    assert np.allclose(chain_tinygrad(n), chain_numpy(n))
+    plain = best_time(lambda: chain_numpy(n)) / n * 1e6
+    ours = best_time(lambda: chain_tinygrad(n)) / n * 1e6
+    rows = [("plain NumPy (forward + hand reverse)", plain, 1.0),
+            ("tinygrad_lc (build + backward)", ours, ours / plain)]
+    for label, maker in (("HIPS autograd", chain_autograd), ("PyTorch eager", chain_torch)):
+        fn = maker(n)
+        if fn is not None:
+            t = best_time(fn, repeat=3) / n * 1e6
+            rows.append((label, t, t / plain))
+    out = table("Per-op overhead: chain of 2,000 elementwise ops on a (10,) tensor (target <= 3x)",
+                ("implementation", "us/op", "ratio vs NumPy"), rows)
+    long_rows = []
+    for n in (10_000, 100_000):
+        t = best_time(lambda n=n: chain_tinygrad(n), repeat=3)
+        p = best_time(lambda n=n: chain_numpy(n), repeat=3)
+        long_rows.append((f"{n:,} ops", t, t / n * 1e6, p, t / p))
+    out += table("Long chains: time linear in length (no recursion)",
+                 ("chain", "tinygrad_lc s", "us/op", "NumPy s", "ratio"), long_rows)
+    return out
+
+
+if __name__ == "__main__":
+    print(run())
