@@ -71,6 +71,55 @@ def chain_numpy(length: int) -> np.ndarray:
     return g
 
 
+def chain_params_tinygrad(length: int) -> np.ndarray:
+    """The same chain with ``c`` and ``d`` as parameters: every op also feeds their gradients."""
+    x = Tensor(np.ones(10), requires_grad=True)
+    c, d = Tensor(C, requires_grad=True), Tensor(D, requires_grad=True)
+    h = x
+    for i in range(length):
+        h = _STEP[i % 6](h, c, d)
+    h.backward(np.ones(10))
+    return c.grad
+
+
+def chain_params_numpy(length: int) -> np.ndarray:
+    h = np.ones(10)
+    saved = []
+    for i in range(length):
+        k = i % 6
+        saved.append(h)  # every op's input: the parameter gradients need them
+        if k == 0:
+            h = h * C
+        elif k == 1:
+            h = h + D
+        elif k == 2:
+            h = np.exp(h)
+        elif k == 3:
+            h = np.log(h)
+        elif k == 4:
+            h = h - D
+        else:
+            h = h / C
+    g, gc, gd = np.ones(10), np.zeros(10), np.zeros(10)
+    for i in reversed(range(length)):
+        k, x = i % 6, saved.pop()
+        if k == 0:
+            gc = gc + g * x
+            g = g * C
+        elif k == 1:
+            gd = gd + g
+        elif k == 2:
+            g = g * np.exp(x)
+        elif k == 3:
+            g = g / x
+        elif k == 4:
+            gd = gd - g
+        else:
+            gc = gc - g * x / (C * C)
+            g = g / C
+    return gc
+
+
 def chain_autograd(length: int):
     try:
         import autograd.numpy as anp
@@ -120,8 +169,15 @@ def run() -> str:
         if fn is not None:
             t = best_time(fn, repeat=3) / n * 1e6
             rows.append((label, t, t / plain))
-    out = table("Per-op overhead: chain of 2,000 elementwise ops on a (10,) tensor (target <= 3x)",
-                ("implementation", "us/op", "ratio vs NumPy"), rows)
+    out = table("Per-op overhead: chain of 2,000 elementwise ops on a (10,) tensor, constants "
+                "c, d (target <= 3x)", ("implementation", "us/op", "ratio vs NumPy"), rows)
+    assert np.allclose(chain_params_tinygrad(n), chain_params_numpy(n))
+    plain = best_time(lambda: chain_params_numpy(n)) / n * 1e6
+    ours = best_time(lambda: chain_params_tinygrad(n)) / n * 1e6
+    out += table("Per-op overhead: the same chain with c, d as parameters (their gradients too)",
+                 ("implementation", "us/op", "ratio vs NumPy"),
+                 [("plain NumPy (forward + hand reverse)", plain, 1.0),
+                  ("tinygrad_lc (build + backward)", ours, ours / plain)])
     long_rows = []
     for n in (10_000, 100_000):
         t = best_time(lambda n=n: chain_tinygrad(n), repeat=3)

@@ -215,13 +215,24 @@ def softmax(a, *, axis=-1):
 
 
 # ---------------------------------------------------------------- linear algebra
+def _at_g(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """A^T G computed as (G^T A)^T into a Fortran-ordered array of its own.
+
+    With OpenBLAS the skinny product G^T A is 1.1-1.6x faster than A^T G for a weight
+    gradient of shape (3073, 10) (measured by benchmarks/losses.py); writing it through the
+    transposed view of an F-ordered result avoids a copy.
+    """
+    out = np.empty((a.shape[1], g.shape[1]), dtype=np.result_type(a, g), order="F")
+    np.matmul(g.T, a, out=out.T)
+    return out
+
+
 @op("matmul", 2)
 def matmul(a, b):
     # d(AB) = dA B + A dB, so gA = G B^T and gB = A^T G (1-D operands as row/column vectors)
     out = a @ b
     if a.ndim == 2 and b.ndim == 2:
-        # (G^T A)^T runs faster than A^T G for the skinny weight gradient with OpenBLAS.
-        return out, (lambda g: g @ b.T, lambda g: (g.T @ a).T)
+        return out, (lambda g: g @ b.T, lambda g: _at_g(a, g))
     if a.ndim == 1 and b.ndim == 2:
         return out, (lambda g: b @ g, lambda g: np.outer(a, g))
     if a.ndim == 2 and b.ndim == 1:

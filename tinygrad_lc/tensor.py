@@ -402,7 +402,8 @@ def _binary(name: str, a, b) -> Tensor:
     elif type(b) is not Tensor:
         b = _const(b, a._data, name)
     try:
-        return _apply2(name, a, b)
+        opdef = OPS[name]
+        out, vjps = opdef.fwd(a._data, b._data)
     except ValueError:
         if a._data.shape != b._data.shape:
             try:
@@ -413,6 +414,8 @@ def _binary(name: str, a, b) -> Tensor:
                     "together (trailing dimensions must match or be 1)"
                 ) from None
         raise
+    record = _grad_enabled and (a.requires_grad or b.requires_grad)
+    return _finish(opdef, out, vjps, (a, b), None, record, None)
 
 
 def matmul(a, b) -> Tensor:
@@ -514,8 +517,9 @@ def _run_backward(root: Tensor, g: np.ndarray) -> None:
                     shape = p._data.shape
                     if pg.shape != shape:
                         pg = _unbroadcast(pg, shape)
-                    if pg.dtype != p._data.dtype:
-                        pg = pg.astype(p._data.dtype)
+                    dtype = p._data.dtype
+                    if pg.dtype is not dtype and pg.dtype != dtype:
+                        pg = pg.astype(dtype)
                     if _anomaly:
                         from .anomaly import check_backward
 
