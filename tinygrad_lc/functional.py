@@ -74,7 +74,9 @@ def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
         np.concatenate([np.empty(t.shape, dtype=np.int8) for t in ts], axis=axis)
     except (ValueError, np.exceptions.AxisError) as exc:
         shapes = ", ".join(str(t.shape) for t in ts)
-        raise ValueError(f"concatenate: cannot join shapes {shapes} on axis {axis}: {exc}") from None
+        raise ValueError(
+            f"concatenate: cannot join shapes {shapes} on axis {axis}: {exc}"
+        ) from None
     return _apply("concatenate", ts, {"axis": axis})
 
 

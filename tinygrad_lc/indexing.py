@@ -52,7 +52,8 @@ def prepare_index(index, shape: tuple) -> tuple[object, bool]:
     if len(arrays) == 1 and arrays[0].dtype == bool:
         return norm, True
     consumed = sum(
-        x.ndim if isinstance(x, np.ndarray) and x.dtype == bool else (x is not None and x is not Ellipsis)
+        x.ndim if isinstance(x, np.ndarray) and x.dtype == bool
+        else (x is not None and x is not Ellipsis)
         for x in parts
     )
     dim, picks, sizes = 0, [], []

@@ -1,4 +1,4 @@
-"""Context managers that switch how the engine records: ``no_grad``, ``scope``, ``detect_anomaly``."""
+"""Context managers switching how the engine records: ``no_grad``, ``scope``, ``detect_anomaly``."""
 
 from __future__ import annotations
 

@@ -173,7 +173,7 @@ def _max_kink(a, *, axis=None, keepdims=False):
 def max_(a, *, axis=None, keepdims=False):
     # d max(a) = upstream gradient at the argmax, split evenly among ties
     m = np.max(a, axis=axis, keepdims=True)
-    out = m if keepdims else (np.max(a) if axis is None else np.squeeze(m, axis))
+    out = m if keepdims else (m.reshape(()) if axis is None else np.squeeze(m, axis))
 
     def vjp(g):
         hit = a == m

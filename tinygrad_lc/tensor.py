@@ -46,7 +46,9 @@ def _to_array(data, dtype, where: str) -> np.ndarray:
     try:
         arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as exc:
-        raise TypeError(f"{where}: cannot make an array from {type(data).__name__}: {exc}") from None
+        raise TypeError(
+            f"{where}: cannot make an array from {type(data).__name__}: {exc}"
+        ) from None
     kind = arr.dtype.kind
     if dtype is None and kind in _CASTABLE_KINDS:
         arr = arr.astype(np.float64)
