@@ -99,7 +99,8 @@ def run() -> str:
             for n in (200, 1000):
                 X, y, W = _problem(n, dtype)
                 ours = _ours(loss_fn, X, y, W)
-                ref = lambda f=numpy_fn, W=W, X=X, y=y, r=dtype(REG): f(W, X, y, r)
+                reg = dtype(REG)
+                ref = lambda f=numpy_fn, W=W, X=X, y=y, r=reg: f(W, X, y, r)
                 l_ours, g_ours = ours()
                 l_ref, g_ref = ref()
                 tol = 1e-10 if dtype == np.float64 else 1e-4
