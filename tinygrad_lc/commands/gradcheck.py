@@ -1,12 +1,159 @@
-"""`tinygrad-lc gradcheck` (placeholder until its issue lands)."""
+"""`tinygrad-lc gradcheck`: check the lecture losses' gradients against central differences.
+
+Three checks per loss, all in float64:
+
+1. ``gradcheck`` of the data loss with respect to the scores of the lecture's worked example
+   (the cat, car and frog images), every entry;
+2. ``gradcheck`` of the full loss ``loss(X @ W, y) + reg * R(W)`` with respect to W on a
+   small random problem, every entry (steps that cross a hinge are reported as kinks);
+3. ``grad_check_sparse`` of the same full loss on a digits-sized problem (W of 65 x 10),
+   at ``--num-checks`` random entries, as in the classic assignment.
+
+The exit status is 0 when every check passes and 1 otherwise.
+"""
+
+from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+LOSSES = ("svm", "softmax")
+REGULARIZERS = ("l2", "l1", "elastic_net")
+ELASTIC_BETA = 0.5  # beta of elastic_net(W, beta) in these checks
+SPARSE_TOLERANCE = 1e-6  # relative error a float64 central difference easily meets off kinks
+
+# The lecture's worked example: rows are the cat, car and frog images, columns the class
+# scores for cat, car and frog (the slide draws them as columns).
+LECTURE_SCORES = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
+LECTURE_LABELS = np.array([0, 1, 2])
+LECTURE_NAMES = ("cat", "car", "frog")
+
+
+@dataclass
+class CheckResult:
+    """One check: what was checked, whether it passed, the worst relative error, the text."""
+
+    loss: str
+    what: str
+    passed: bool
+    rel_error: float
+    kinks: int
+    text: str
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("--loss", choices=(*LOSSES, "both"), default="both",
+                   help="which data loss to check (default: both)")
+    p.add_argument("--regularizer", choices=REGULARIZERS, default="l2",
+                   help="regularizer R(W) in the full loss (default: l2)")
+    p.add_argument("--reg", type=float, default=0.1,
+                   help="regularization strength in the full loss (default: 0.1)")
+    p.add_argument("--num-checks", type=int, default=10,
+                   help="random entries for grad_check_sparse (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random problems")
+    p.add_argument("--localize", action="store_true",
+                   help="also check every op's own derivative and name the first wrong one")
+
+
+def data_loss(name: str):
+    """The data loss function of ``tinygrad_lc.losses`` called ``name`` ("svm"|"softmax")."""
+    from .. import losses
+
+    return {"svm": losses.svm_loss, "softmax": losses.softmax_loss}[name]
+
+
+def regularizer(name: str):
+    """``R(W)`` for ``name`` in REGULARIZERS (elastic_net with beta = ELASTIC_BETA)."""
+    from .. import regularizers
+
+    if name == "elastic_net":
+        return lambda W: regularizers.elastic_net(W, ELASTIC_BETA)
+    return getattr(regularizers, name)
+
+
+def _rel_error_off_kinks(check) -> float:
+    """Largest relative error over the entries whose step met no kink."""
+    from ..gradcheck import rel_error
+
+    keep = np.ones(check.analytic.shape, dtype=bool)
+    for k in check.kinks:
+        keep[k.index] = False
+    return rel_error(check.analytic[keep], check.numerical[keep])
+
+
+def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_checks: int = 10,
+               seed: int = 0, localize: bool = False) -> list[CheckResult]:
+    """Run the three checks of this command for one loss and return their results.
+
+    Examples
+    --------
+    >>> results = check_loss("softmax", num_checks=3)
+    >>> [r.passed for r in results], all(r.rel_error < 1e-6 for r in results)
+    ([True, True, True], True)
+    """
+    from ..gradcheck import grad_check_sparse, gradcheck_report
+    from ..tensor import Tensor
+
+    f = data_loss(loss)
+    R = regularizer(regularizer_name)
+    rng = np.random.default_rng(seed)
+    results = []
+
+    scores = Tensor(LECTURE_SCORES.copy(), requires_grad=True, name="scores")
+    report = gradcheck_report(lambda s: f(s, LECTURE_LABELS), scores, localize=localize)
+    results.append(CheckResult(loss, "d loss / d scores, lecture example (3 x 3)", report.passed,
+                               _rel_error_off_kinks(report.inputs[0]), report.kink_count,
+                               str(report)))
+
+    X, y = rng.standard_normal((8, 5)), rng.integers(0, 4, 8)
+    W = Tensor(rng.standard_normal((5, 4)), requires_grad=True, name="W")
+    full = lambda W: f(Tensor(X) @ W, y) + reg * R(W)
+    report = gradcheck_report(full, W, localize=localize)
+    results.append(CheckResult(loss, f"d full loss / d W, random X (8 x 5), W (5 x 4), "
+                               f"{reg:g} * {regularizer_name}", report.passed,
+                               _rel_error_off_kinks(report.inputs[0]), report.kink_count,
+                               str(report)))
+
+    # digits-sized: 100 mean-subtracted "images" of 64 pixels plus the bias column
+    Xd = np.hstack([rng.normal(0.0, 5.0, (100, 64)), np.ones((100, 1))])
+    yd = rng.integers(0, 10, 100)
+    Wd = Tensor(rng.normal(0.0, 1e-2, (65, 10)), requires_grad=True, name="W")
+    big = lambda W: f(Tensor(Xd) @ W, yd) + reg * R(W)
+    big(Wd).backward()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        errors = grad_check_sparse(big, Wd, Wd.grad, num_checks=num_checks, seed=seed)
+    lines = out.getvalue().splitlines()
+    off_kink = [e for e, line in zip(errors, lines) if "kink" not in line]
+    worst = max(off_kink, default=0.0)
+    passed = bool(worst < SPARSE_TOLERANCE)
+    verdict = "passed" if passed else "FAILED"
+    text = "\n".join([f"grad_check_sparse {verdict} (tolerance {SPARSE_TOLERANCE:g} off kinks)",
+                      *[f"  {line}" for line in lines]])
+    results.append(CheckResult(loss, f"d full loss / d W, {num_checks} random entries of a "
+                               "digits-sized W (65 x 10)", passed, float(worst),
+                               len(errors) - len(off_kink), text))
+    return results
 
 
 def run(args: argparse.Namespace) -> int:
-    print("tinygrad-lc gradcheck: not implemented yet")
-    return 1
+    if args.num_checks < 1:
+        raise SystemExit(f"tinygrad-lc gradcheck: --num-checks must be at least 1, "
+                         f"got {args.num_checks}")
+    names = LOSSES if args.loss == "both" else (args.loss,)
+    ok = True
+    for loss in names:
+        print(f"== {loss} loss ==")
+        for r in check_loss(loss, args.regularizer, args.reg, args.num_checks, args.seed,
+                            args.localize):
+            print(f"-- {r.what}")
+            print(r.text)
+            print(f"   max relative error {r.rel_error:.2e}")
+            ok &= r.passed
+        print()
+    print("all gradient checks passed" if ok else "SOME GRADIENT CHECKS FAILED")
+    return 0 if ok else 1
