@@ -1,12 +1,167 @@
-"""`tinygrad-lc graph` (placeholder until its issue lands)."""
+"""`tinygrad-lc graph`: the lecture's full loss ``loss(X @ W + b, y) + reg * R(W)`` as a diagram.
+
+The example is the lecture's smallest: N = 3 images of D = 4 pixels (cat, dog, ship), C = 3
+classes, the weights W (4, 3) and bias b (3,) of the lecture's 4-pixel cat picture.
+
+``python -m tinygrad_lc.commands.graph --refresh-docs`` re-runs the code blocks of
+``docs/diagrams.md`` from the repository root, which redraws the images under ``docs/img/``.
+"""
+
+from __future__ import annotations
 
 import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .. import viz
+from ..tensor import Tensor
+
+# The lecture's 4-pixel images, one per row: the cat (56, 231, 24, 2), then a dog and a ship.
+LECTURE_X = ((56.0, 231.0, 24.0, 2.0), (10.0, 200.0, 120.0, 30.0), (200.0, 20.0, 40.0, 250.0))
+# W and b of the lecture's cat example, transposed to (D, C) so that scores = X @ W + b.
+LECTURE_W = ((0.2, 1.5, 0.0), (-0.5, 1.3, 0.25), (0.1, 2.1, 0.2), (2.0, 0.0, -0.3))
+LECTURE_B = (1.1, 3.2, -1.2)
+LECTURE_Y = (0, 1, 2)  # cat, dog, ship
+LOSSES = ("svm", "softmax")
+REGULARIZERS = ("l2", "l1", "elastic_net")
+
+
+def lecture_loss(loss: str = "svm", reg: str = "l2", reg_strength: float = 0.1,
+                 beta: float = 0.5) -> Tensor:
+    """The lecture's full loss on its small example: ``loss(X @ W + b, y) + reg * R(W)``.
+
+    Parameters
+    ----------
+    loss : {"svm", "softmax"}
+    reg : {"l2", "l1", "elastic_net"}
+    reg_strength : float
+        The regularization strength (lambda).
+    beta : float
+        Weight of the squared term of ``elastic_net``.
+
+    Returns
+    -------
+    Tensor
+        The scalar loss; X, W and b are named leaves of its graph (W and b require grad).
+
+    Examples
+    --------
+    The cat's scores are the lecture's -96.8 (cat), 437.9 (dog), 60.75 (ship):
+
+    >>> round(lecture_loss("svm", "l2", reg_strength=0.0).item(), 2)  # the data loss alone
+    590.32
+    >>> round(lecture_loss("svm", "l2").item(), 2)  # plus 0.1 * sum(W**2) = 0.1 * 12.84
+    591.6
+    """
+    from .. import losses, regularizers
+
+    if loss not in LOSSES:
+        raise ValueError(f"lecture_loss: loss must be one of {LOSSES}, got {loss!r}")
+    if reg not in REGULARIZERS:
+        raise ValueError(f"lecture_loss: reg must be one of {REGULARIZERS}, got {reg!r}")
+    X = Tensor(np.array(LECTURE_X), name="X")
+    W = Tensor(np.array(LECTURE_W), requires_grad=True, name="W")
+    b = Tensor(np.array(LECTURE_B), requires_grad=True, name="b")
+    y = np.array(LECTURE_Y)
+    data_loss = getattr(losses, f"{loss}_loss")(X @ W + b, y)
+    penalty = regularizers.elastic_net(W, beta) if reg == "elastic_net" else (
+        getattr(regularizers, reg)(W))
+    return data_loss + reg_strength * penalty
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    p.description = (
+        "Render the lecture's full loss, loss(X @ W + b, y) + reg * R(W), on its small example "
+        "(3 images of 4 pixels, 3 classes) as a Graphviz diagram, and print the file written."
+    )
+    p.add_argument("--loss", choices=LOSSES, default="svm", help="data loss (default: svm)")
+    p.add_argument("--reg", choices=REGULARIZERS, default="l2",
+                   help="regularizer R(W) (default: l2)")
+    p.add_argument("--reg-strength", type=float, default=0.1, metavar="LAMBDA",
+                   help="regularization strength (default: 0.1)")
+    p.add_argument("--beta", type=float, default=0.5,
+                   help="weight of the squared term of elastic_net (default: 0.5)")
+    p.add_argument("--show", type=_show_list, default=("shape",), metavar="LIST",
+                   help="comma-separated subset of shape,data,grad to print in each tensor box "
+                        "(default: shape); with grad, backward() runs first")
+    p.add_argument("--collapse", nargs="?", const="all", default=None, metavar="SCOPES",
+                   help="draw scopes as single boxes: all of them (no value) or a "
+                        "comma-separated list such as l2,svm_loss")
+    p.add_argument("--rankdir", choices=viz.RANKDIRS, default="LR",
+                   help="layout direction (default: LR, inputs left, loss right)")
+    p.add_argument("--max-nodes", type=int, default=None, metavar="N",
+                   help=f"draw at most N tensors (default: {viz.DEFAULT_MAX_NODES})")
+    p.add_argument("-o", "--output", type=_output_path, default=Path("out/graph.svg"),
+                   metavar="FILE", help="file to write; the suffix picks the format "
+                   f"({', '.join(viz.FORMATS)}; default: out/graph.svg)")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("tinygrad-lc graph: not implemented yet")
-    return 1
+    root = lecture_loss(args.loss, args.reg, args.reg_strength, args.beta)
+    if "grad" in args.show:
+        root.backward()
+    collapse = None if args.collapse is None else (
+        True if args.collapse == "all" else tuple(s for s in args.collapse.split(",") if s))
+    try:
+        path = viz.render(root, args.output, show=args.show, rankdir=args.rankdir,
+                          max_nodes=args.max_nodes, collapse=collapse)
+    except viz.GraphvizNotFoundError as exc:
+        print(f"tinygrad-lc graph: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+def _show_list(text: str) -> tuple[str, ...]:
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in items if s not in viz.SHOW_OPTIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown {', '.join(unknown)}; choose from {','.join(viz.SHOW_OPTIONS)}")
+    return items
+
+
+def _output_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in viz.FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must end in one of {', '.join(viz.FORMATS)} (the suffix picks the format)")
+    return path
+
+
+# ---------------------------------------------------------------------- the docs' images
+def python_blocks(markdown: str) -> list[str]:
+    """The ```python code blocks of a Markdown text, in order.
+
+    >>> python_blocks("text\\n```python\\nx = 1\\n```\\n")
+    ['x = 1\\n']
+    """
+    return re.findall(r"^```python\n(.*?)^```", markdown, flags=re.MULTILINE | re.DOTALL)
+
+
+def refresh_docs(markdown: str | Path | None = None) -> None:
+    """Run the python blocks of ``docs/diagrams.md`` from the repository root (redraws docs/img)."""
+    markdown = Path(markdown or Path(__file__).resolve().parents[2] / "docs" / "diagrams.md")
+    if not markdown.is_file():
+        raise FileNotFoundError(f"refresh_docs: no {markdown}; run this from a source checkout")
+    old = os.getcwd()
+    os.chdir(markdown.parent.parent)
+    try:
+        namespace: dict = {"__name__": "__docs__"}
+        for block in python_blocks(markdown.read_text(encoding="utf-8")):
+            exec(compile(block, str(markdown), "exec"), namespace)
+    finally:
+        os.chdir(old)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m tinygrad_lc.commands.graph",
+                                     description="Redraw the images of docs/diagrams.md.")
+    parser.add_argument("--refresh-docs", action="store_true", required=True,
+                        help="run the python blocks of docs/diagrams.md from the repo root")
+    parser.parse_args()
+    refresh_docs()

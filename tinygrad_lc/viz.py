@@ -1,0 +1,486 @@
+"""Computation graphs as Graphviz diagrams: ``draw_graph`` builds them, ``render`` writes files.
+
+The drawing walks the graph behind a tensor breadth first from the root, without recursion,
+and numbers the nodes in that walk order, so the same graph always gives the same DOT source.
+
+- Tensors are boxes: parameters (leaves with ``requires_grad``) blue, inputs grey, constants
+  from Python numbers small and white with their value, other tensors white; the root is
+  green with a double border.
+- Ops are yellow ellipses named after the op (``matmul``, ``add``, ``maximum``, ``sum``, ...)
+  with one edge per input, so ``x * x`` has two edges from ``x``.
+- Scopes (``tg.scope`` and the losses' and regularizers' own) are clusters nested by their
+  "/" path; ``collapse`` draws a whole scope as one purple box.
+- Tensors holding NaN or inf, and ops flagged by ``tg.detect_anomaly()``, are red with a note.
+- Past ``max_nodes`` tensors (default 500) one dashed box says how many were left out.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import graphviz
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["draw_graph", "render", "GraphvizNotFoundError", "DEFAULT_MAX_NODES", "FORMATS"]
+
+DEFAULT_MAX_NODES = 500  # keeps an accidental 100k-op graph to a drawing dot can lay out
+FORMATS = (".svg", ".png", ".pdf", ".dot")
+SHOW_OPTIONS = ("shape", "data", "grad")
+RANKDIRS = ("LR", "RL", "TB", "BT")
+SMALL = 12  # tensors with at most this many entries show their values, larger ones min/max
+
+_FONT = "Helvetica,Arial,sans-serif"
+_MONO = "Menlo,Consolas,DejaVu Sans Mono,monospace"
+_GREY = "#5f6368"
+_GRAD = "#9a4d00"
+_RED = "#c62828"
+_INSTALL = (
+    "Install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
+    "(macOS), `conda install graphviz`, or see https://graphviz.org/download/"
+)
+_STYLES = {
+    "param": {"fillcolor": "#d4e4f7", "color": "#2f6aa7", "penwidth": "1.6"},
+    "input": {"fillcolor": "#ececec", "color": "#8a8a8a"},
+    "const": {"fillcolor": "#ffffff", "color": "#b0b0b0", "fontsize": "10",
+              "width": "0.3", "height": "0.25", "margin": "0.04,0.02"},
+    "value": {"fillcolor": "#ffffff", "color": "#6b6b6b"},
+    "group": {"fillcolor": "#e6def4", "color": "#6a4fa3", "penwidth": "1.6", "shape": "box3d",
+              "style": "filled"},
+    "root": {"fillcolor": "#d5ecd0", "color": "#2e7d32", "penwidth": "1.6", "peripheries": "2"},
+    "bad": {"fillcolor": "#f9d4d4", "color": _RED, "penwidth": "2", "fontcolor": _RED},
+}
+_OP_STYLE = {"shape": "ellipse", "style": "filled", "fillcolor": "#fff1bf", "color": "#c49a1a",
+             "fontsize": "11", "width": "0.3", "height": "0.3", "margin": "0.06,0.02"}
+_LEFT = ' ALIGN="LEFT" BALIGN="LEFT"'  # value grids line up on the left edge
+_CLUSTER_FILLS = ("#f3f5fb", "#e7ebf6", "#dbe1f1")
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is missing, so only the DOT source could be written."""
+
+
+class _Unit:
+    """One box of the drawing: a tensor (with its op ellipse), or a collapsed scope."""
+
+    __slots__ = ("index", "tensor", "group", "members")
+
+    def __init__(self, index: int, tensor: Tensor, group: str | None):
+        self.index = index
+        self.tensor = tensor  # for a collapsed scope: its output, the first member reached
+        self.group = group
+        self.members = [tensor]
+
+
+def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: str = "LR",
+               max_nodes: int | None = None, *, collapse: bool | str | Iterable[str] | None = None,
+               ) -> graphviz.Digraph:
+    """Draw the computation graph behind ``root`` as a ``graphviz.Digraph``.
+
+    Parameters
+    ----------
+    root : Tensor
+        Usually the loss; drawn green with a double border.
+    show : iterable of {"shape", "data", "grad"}, or a comma-separated str
+        What each tensor box shows besides its name: shape and dtype, the values (tensors of
+        up to 12 entries, rounded; larger ones min and max), the gradient (after
+        ``backward()``; "grad: not computed" before).
+    rankdir : {"LR", "RL", "TB", "BT"}
+        Graphviz direction: inputs on the left, root on the right for "LR".
+    max_nodes : int, optional
+        The most tensors to draw (each computed tensor also gets its op ellipse). The rest
+        is counted in one dashed "N nodes not shown" box. Default ``DEFAULT_MAX_NODES`` (500).
+    collapse : True, str or iterable of str, optional
+        Scopes to draw as a single box labelled with the scope's name, its op count and its
+        output: ``True`` for every outermost scope, or names such as ``("l2",)``, matching a
+        full "/" path or its last part.
+
+    Returns
+    -------
+    graphviz.Digraph
+        ``.source`` is the DOT text; Jupyter displays it inline.
+
+    Examples
+    --------
+    >>> import tinygrad_lc as tg
+    >>> x = tg.Tensor([1.0, 2.0], requires_grad=True, name="x")
+    >>> g = draw_graph((x * x).sum())
+    >>> g.source.count("t2 -> op1")  # x (node t2) feeds the mul op twice
+    2
+    """
+    if not isinstance(root, Tensor):
+        raise TypeError(f"draw_graph: root must be a Tensor, got {type(root).__name__}")
+    show = _check_show(show)
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw_graph: rankdir must be one of {RANKDIRS}, got {rankdir!r}")
+    if max_nodes is None:
+        max_nodes = DEFAULT_MAX_NODES
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int | np.integer):
+        raise TypeError(f"draw_graph: max_nodes must be an int or None, got {max_nodes!r}")
+    if max_nodes < 1:
+        raise ValueError(f"draw_graph: max_nodes must be at least 1, got {max_nodes}")
+    units, edges, hidden = _walk(root, _grouper(collapse), int(max_nodes))
+    return _build(units, edges, hidden, int(max_nodes), root, show, rankdir)
+
+
+def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw) -> Path:
+    """Write the diagram of ``root`` to ``path``; the suffix picks the format.
+
+    The DOT source is always written next to it (``loss.svg`` -> ``loss.dot``), also when
+    Graphviz's ``dot`` program is missing; then ``GraphvizNotFoundError`` says how to get it.
+
+    Parameters
+    ----------
+    root : Tensor or graphviz.Digraph
+        A tensor is drawn with ``draw_graph(root, **kw)``; a Digraph is written as it is.
+    path : str or Path
+        Ends in .svg, .png, .pdf or .dot. Missing parent folders are created.
+    **kw
+        ``show``, ``rankdir``, ``max_nodes``, ``collapse`` as in ``draw_graph``.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, tinygrad_lc as tg
+    >>> w = tg.Tensor([1.0], requires_grad=True, name="w")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     render((w * 2).sum(), f"{d}/graph.dot").read_text().startswith("digraph")
+    True
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ValueError(
+            f"render: cannot tell the format of {str(path)!r}: the suffix must be one of "
+            f"{', '.join(FORMATS)}, got {path.suffix or 'none'!r}"
+        )
+    if isinstance(root, graphviz.Digraph):
+        if kw:
+            raise TypeError(f"render: options {sorted(kw)} apply to a Tensor, not to a Digraph")
+        graph = root
+    else:
+        graph = draw_graph(root, **kw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dot_path = path.with_suffix(".dot")
+    dot_path.write_text(graph.source, encoding="utf-8")
+    if path.suffix.lower() == ".dot":
+        return path
+    if path.suffix.lower() == ".png" and "dpi" not in graph.graph_attr:
+        graph = graph.copy()
+        graph.graph_attr["dpi"] = "150"  # crisp on slides; SVG and PDF scale anyway
+    try:
+        data = graph.pipe(format=path.suffix.lower()[1:])
+    except graphviz.ExecutableNotFound as exc:
+        raise GraphvizNotFoundError(
+            f"render: Graphviz's `dot` program is not on PATH, so {path} was not drawn; "
+            f"its DOT source is in {dot_path}. {_INSTALL}; then run this again or "
+            f"`dot -T{path.suffix.lower()[1:]} {dot_path} -o {path}`"
+        ) from exc
+    path.write_bytes(data)
+    return path
+
+
+# ---------------------------------------------------------------------- checking arguments
+def _check_show(show) -> frozenset:
+    if isinstance(show, str):
+        show = [s.strip() for s in show.split(",") if s.strip()]
+    try:
+        items = frozenset(show)
+    except TypeError:
+        raise TypeError(
+            f"draw_graph: show must be an iterable of str, got {type(show).__name__}"
+        ) from None
+    unknown = sorted(str(s) for s in items - set(SHOW_OPTIONS))
+    if unknown:
+        raise ValueError(f"draw_graph: show may hold {SHOW_OPTIONS}, got unknown {unknown}")
+    return items
+
+
+def _grouper(collapse) -> Callable[[str], str | None]:
+    """Map a scope path to the collapsed scope containing it (outermost match), or None."""
+    if collapse is None or collapse is False:
+        return lambda scope: None
+    if isinstance(collapse, str):
+        collapse = [collapse]
+    names = None if collapse is True else frozenset(collapse)
+    if names is not None and not all(isinstance(n, str) and n for n in names):
+        raise TypeError(f"draw_graph: collapse must be True or scope names, got {collapse!r}")
+    cache: dict[str, str | None] = {"": None}
+
+    def group_of(scope: str) -> str | None:
+        if scope not in cache:
+            parts = scope.split("/")
+            cache[scope] = next(
+                ("/".join(parts[: i + 1]) for i in range(len(parts))
+                 if names is None or parts[i] in names or "/".join(parts[: i + 1]) in names),
+                None,
+            )
+        return cache[scope]
+
+    return group_of
+
+
+# ---------------------------------------------------------------------- walking the graph
+def _walk(root: Tensor, group_of, limit: int):
+    """Breadth-first from root: the drawn units, their edges, and how many units were hidden.
+
+    An edge (src, dst) runs from unit src into unit dst's op (or its collapsed box); src -1 is
+    the "not shown" box. Tensor edges keep duplicates (``x * x``), edges of boxes do not.
+    """
+    units: list[_Unit] = []
+    unit_of: dict[int, int] = {}  # id(tensor) -> unit index, -1 when past the limit
+    group_index: dict[str, int] = {}
+    hidden = 0
+    edges: list[tuple[int, int]] = []
+    seen_edges: set[tuple[int, int]] = set()
+
+    def reach(t: Tensor) -> None:
+        nonlocal hidden
+        group = group_of(t.scope)
+        if group is not None and group in group_index:
+            idx = group_index[group]
+            if idx >= 0:
+                units[idx].members.append(t)
+        else:
+            idx = len(units) if len(units) < limit else -1
+            if idx >= 0:
+                units.append(_Unit(idx, t, group))
+            else:
+                hidden += 1
+            if group is not None:
+                group_index[group] = idx
+        unit_of[id(t)] = idx
+
+    reach(root)
+    queue = deque([root])
+    while queue:
+        t = queue.popleft()
+        idx = unit_of[id(t)]
+        for p in t.parents:
+            if id(p) not in unit_of:
+                reach(p)
+                queue.append(p)
+            src = unit_of[id(p)]
+            if idx < 0 or src == idx:
+                continue
+            if src >= 0 and units[idx].group is None:
+                edges.append((src, idx))
+            elif (src, idx) not in seen_edges:
+                seen_edges.add((src, idx))
+                edges.append((src, idx))
+    return units, edges, hidden
+
+
+# ---------------------------------------------------------------------- building the DOT
+def _build(units, edges, hidden, limit, root, show, rankdir) -> graphviz.Digraph:
+    g = graphviz.Digraph(
+        "computation_graph",
+        graph_attr={"rankdir": rankdir, "fontname": _FONT, "nodesep": "0.25",
+                    "ranksep": "0.35", "bgcolor": "white", "pad": "0.15"},
+        node_attr={"fontname": _FONT, "fontsize": "12", "shape": "box",
+                   "style": "rounded,filled", "margin": "0.1,0.05"},
+        edge_attr={"color": "#707070", "arrowsize": "0.6"},
+    )
+    clusters: dict[str, graphviz.Digraph] = {}
+
+    def holder(path: str) -> graphviz.Digraph:
+        if not path:
+            return g
+        parts = path.split("/")
+        for depth, part in enumerate(parts):
+            sub = "/".join(parts[: depth + 1])
+            if sub not in clusters:
+                clusters[sub] = graphviz.Digraph(
+                    f"cluster_{len(clusters)}",
+                    graph_attr={"label": _html([(f"<B>{_esc(part)}</B>", "")]),
+                                "labeljust": "l", "style": "rounded,filled",
+                                "fillcolor": _CLUSTER_FILLS[min(depth, 2)],
+                                "color": "#8e99c2", "fontcolor": "#2c3a6b", "fontsize": "12"},
+                )
+        return clusters[path]
+
+    lines: list[tuple[str, str, dict]] = []  # edges, written after the clusters
+    incoming: dict[int, list[int]] = {}
+    for src, dst in edges:
+        incoming.setdefault(dst, []).append(src)
+    for u in sorted(units, key=lambda u: u.tensor._seq):
+        t, i = u.tensor, u.index
+        if u.group is not None:
+            target, node = holder(u.group.rpartition("/")[0]), f"g{i}"
+            target.node(node, _group_label(u, show), **_style(u, "group", root))
+        else:
+            target, node = holder(t.scope), f"t{i}"
+            target.node(node, _tensor_label(t, show), **_style(u, _kind(t), root))
+            if t.op is not None:
+                bad = {"color": _RED, "fontcolor": _RED, "penwidth": "2"} if t._note else {}
+                target.node(f"op{i}", _op_label(t), **{**_OP_STYLE, **bad})
+                lines.append((f"op{i}", node, {}))
+                node = f"op{i}"
+        for src in incoming.get(i, ()):
+            if src < 0:
+                lines.append(("more", node, {"style": "dashed"}))
+            else:
+                lines.append((f"g{src}" if units[src].group is not None else f"t{src}", node, {}))
+    if hidden:
+        g.node("more", _html([(f"<B>{hidden:,} nodes not shown</B>", ""),
+                              (_small(f"max_nodes={limit}"), "")]),
+               shape="note", style="filled,dashed", fillcolor="#f4f4f4", color="#8a8a8a")
+    # deepest clusters first, so each is complete when copied into its parent
+    for path in sorted(clusters, key=lambda p: -p.count("/")):
+        parent = path.rpartition("/")[0]
+        (clusters[parent] if parent else g).subgraph(clusters[path])
+    for tail, head, attrs in lines:
+        g.edge(tail, head, **attrs)
+    return g
+
+
+def _kind(t: Tensor) -> str:
+    if not t.is_leaf:
+        return "value"
+    if t.requires_grad:
+        return "param"
+    return "const" if t.name is None and t.size == 1 else "input"
+
+
+def _style(u: _Unit, kind: str, root: Tensor) -> dict:
+    style = dict(_STYLES[kind])
+    if any(m is root for m in u.members):
+        style.update(_STYLES["root"])
+    if any(_problems(m) for m in u.members):
+        style.update(_STYLES["bad"])
+    return style
+
+
+# ---------------------------------------------------------------------- labels
+def _esc(text: str) -> str:
+    return html.escape(str(text), quote=False)
+
+
+def _font(lines: list[str], color: str, face: str | None = None) -> str:
+    """Escaped lines in a 10 pt font of one colour (monospace for value grids)."""
+    face_attr = f' FACE="{face}"' if face else ""
+    body = "<BR/>".join(_esc(line) for line in lines)
+    return f'<FONT POINT-SIZE="10" COLOR="{color}"{face_attr}>{body}</FONT>'
+
+
+def _small(text: str, color: str = _GREY) -> str:
+    return _font([text], color)
+
+
+def _mono(lines: list[str], color: str = "#202124") -> str:
+    return _font(lines, color, _MONO)
+
+
+def _html(rows: list[tuple[str, str]]) -> str:
+    """An HTML-like label: one table row per (content, extra TD attributes)."""
+    cells = "".join(f"<TR><TD{attrs}>{content}</TD></TR>" for content, attrs in rows)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
+
+
+def _number(v) -> str:
+    """A value compactly, to 4 significant digits: 1.0, 0.1, 25000.0, 1e-05, nan."""
+    v = float(v)
+    return repr(v) if not np.isfinite(v) else repr(float(f"{v:.4g}"))
+
+
+def _values(a: np.ndarray, with_shape: bool) -> list[str]:
+    """Small arrays as a grid of rounded entries, one line per row; large ones as min and max."""
+    if a.ndim == 0:
+        return [_number(a)]
+    if a.size <= SMALL:
+        if a.ndim > 2:
+            return np.array2string(a, precision=3, separator=", ", suppress_small=True,
+                                   floatmode="maxprec_equal").splitlines()
+        finite = np.abs(a[np.isfinite(a)])
+        # rounding noise such as 5.6e-15 next to entries of size 100 reads as 0
+        a = np.where(np.abs(a) < 1e-12 * (finite.max() if finite.size else 0), 0.0, a)
+        cells = [[f"{v:.4g}" for v in row] for row in np.atleast_2d(a)]
+        width = max((len(c) for row in cells for c in row), default=0)
+        return ["  ".join(c.rjust(width) for c in row) for row in cells] or ["(empty)"]
+    finite = a[np.isfinite(a)]
+    span = "no finite entries" if finite.size == 0 else (
+        f"min {_number(finite.min())}, max {_number(finite.max())}")
+    return [f"{a.shape}: {span}" if with_shape else span]
+
+
+def _nonfinite(a: np.ndarray | None) -> str | None:
+    """'2 NaN, 1 inf' when the array holds any, else None."""
+    if a is None or a.dtype.kind != "f" or np.isfinite(a).all():
+        return None
+    nan, inf = int(np.isnan(a).sum()), int(np.isinf(a).sum())
+    return ", ".join(s for s in (f"{nan} NaN" if nan else "", f"{inf} inf" if inf else "") if s)
+
+
+def _problems(t: Tensor) -> list[str]:
+    """Notes that make a tensor red: NaN/inf in its data or grad, or an anomaly note."""
+    notes = []
+    bad = _nonfinite(t.data)
+    if bad:
+        notes.append(f"holds {bad}")
+    bad_grad = _nonfinite(t.grad)
+    if bad_grad:
+        notes.append(f"grad holds {bad_grad}")
+    if t._note:
+        notes.append(t._note)
+    return notes
+
+
+def _tensor_rows(t: Tensor, show: frozenset) -> list[tuple[str, str]]:
+    """Shape, data and grad rows of a tensor box (everything but its name)."""
+    rows = []
+    if "shape" in show:
+        rows.append((_small(f"{t.shape} {t.dtype}"), ""))
+    if "data" in show:
+        rows.append((_mono(_values(t.data, "shape" not in show)), _LEFT))
+    if "grad" in show and t.requires_grad:
+        if t.grad is None:
+            rows.append((_small("grad: not computed", _GRAD), ""))
+        else:
+            lines = _values(t.grad, "shape" not in show)
+            if len(lines) == 1:
+                rows.append((_mono([f"grad: {lines[0]}"], _GRAD), _LEFT))
+            else:
+                rows.append((_mono(["grad:", *lines], _GRAD), _LEFT))
+    return rows
+
+
+def _note_rows(notes: list[str]) -> list[tuple[str, str]]:
+    lines = [line for note in notes for line in textwrap.wrap(note, 36)]
+    return [(_font(lines, _RED), "")] if lines else []
+
+
+def _tensor_label(t: Tensor, show: frozenset) -> str:
+    notes = _note_rows(_problems(t))
+    if _kind(t) == "const":
+        return _html([(_esc(_number(t.data.reshape(()))), ""), *notes])
+    rows = [(f"<B>{_esc(t.name)}</B>", "")] if t.name else []
+    rows += _tensor_rows(t, show) + notes
+    return _html(rows or [(" ", "")])
+
+
+def _op_label(t: Tensor) -> str:
+    kw = t._kw or {}
+    details = [f"axis={kw['axis']}"] if kw.get("axis") is not None else []
+    details += ["keepdims"] if kw.get("keepdims") else []
+    details += [f"{k}={_number(kw[k])}" for k in ("p", "base") if k in kw]
+    rows = [(_esc(t.op), "")] + ([(_small(", ".join(details)), "")] if details else [])
+    return _html(rows)
+
+
+def _group_label(u: _Unit, show: frozenset) -> str:
+    ops = sum(m.op is not None for m in u.members)
+    name = u.group.rpartition("/")[2]
+    rows = [(f"<B>{_esc(name)}</B>", ""), (_small(f"{ops} op{'s' * (ops != 1)}"), "")]
+    rows += _tensor_rows(u.tensor, show)
+    bad = sorted((m for m in u.members if _problems(m)), key=lambda m: m._seq)
+    if bad:  # the earliest tensor with a problem is where it started
+        rows += _note_rows([f"{bad[0].op or 'input'}: {_problems(bad[0])[0]}"])
+    return _html(rows)
