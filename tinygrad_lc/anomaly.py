@@ -1,4 +1,20 @@
-"""Checks run only inside ``detect_anomaly()``: find the first op producing NaN or inf."""
+"""Checks run only inside ``detect_anomaly()``: find the first op producing NaN or inf.
+
+The engine calls :func:`check_forward` on every op output and :func:`check_backward` on every
+gradient an op's VJP hands to an input, but only while ``tinygrad_lc.tensor._anomaly`` is set;
+outside the context manager neither is imported nor called. The first failure raises
+``AnomalyError`` with the op, its scope, the input shapes and the user's file:line, and leaves
+the message on the node (``t._note``) so diagrams can colour it.
+
+>>> import tinygrad_lc as tg
+>>> x = tg.Tensor([1.0, 0.0], requires_grad=True)
+>>> with tg.detect_anomaly():
+...     y = x.sqrt().sum()
+...     y.backward()
+Traceback (most recent call last):
+...
+tinygrad_lc.tensor.AnomalyError: sqrt: backward gradient for input 0 (shape (2,)) holds 1 inf ...
+"""
 
 from __future__ import annotations
 
@@ -16,26 +32,38 @@ def user_frame() -> str:
     """The file:line of the innermost caller outside this package (where the user built the op)."""
     frame = sys._getframe(1)
     while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_PACKAGE_DIR + os.sep) and "contextlib" not in filename:
-            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        filename = frame.f_code.co_filename
+        path = os.path.abspath(filename)
+        if not path.startswith(_PACKAGE_DIR + os.sep) and os.path.basename(path) != "contextlib.py":
+            return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"
 
 
-def _bad_counts(a: np.ndarray) -> str | None:
+def _bad_counts(a) -> str | None:
+    """'2 NaN and 1 inf' for an array holding non-finite values, None when all are finite."""
+    a = np.asarray(a)
     if a.dtype.kind != "f" or np.isfinite(a).all():
         return None
     nan, inf = int(np.isnan(a).sum()), int(np.isinf(a).sum())
     return " and ".join(s for s in (f"{nan} NaN" if nan else "", f"{inf} inf" if inf else "") if s)
 
 
+def _label(t: Tensor, i: int) -> str:
+    name = f" '{t.name}'" if t.name else ""
+    return f"input {i}{name} (shape {t.shape})"
+
+
 def _describe(t: Tensor) -> str:
     shapes = ", ".join(str(p.shape) for p in t.parents) or "none"
-    return f"(scope '{t.scope or '<top>'}', input shapes {shapes}); created at {t._where}"
+    where = t._where or (
+        "an unrecorded line (the forward ran outside detect_anomaly(); run it inside to see where)"
+    )
+    return f"(scope '{t.scope or '<top>'}', input shapes {shapes}); created at {where}"
 
 
 def check_forward(t: Tensor, opdef, parents: tuple) -> None:
+    """Record where ``t`` was made; raise if its value holds NaN or inf."""
     t._where = user_frame()
     if t.parents == () and parents:
         t.parents = parents  # keep the inputs so the message and the diagram can show them
@@ -43,11 +71,17 @@ def check_forward(t: Tensor, opdef, parents: tuple) -> None:
     bad = _bad_counts(t._data)
     if bad:
         t._note = f"{opdef.name}: forward output holds {bad}"
-        raise AnomalyError(f"{t._note} {_describe(t)}", t)
+        # a non-finite input means the bad values came from outside this op
+        inherited = [f"{_label(p, i)} already held {b}"
+                     for i, p in enumerate(parents) if (b := _bad_counts(p._data))]
+        extra = f"; {', '.join(inherited)}" if inherited else ""
+        raise AnomalyError(f"{t._note}{extra} {_describe(t)}", t)
 
 
-def check_backward(t: Tensor, parent: Tensor, grad: np.ndarray) -> None:
-    bad = _bad_counts(np.asarray(grad))
+def check_backward(t: Tensor, parent: Tensor, grad) -> None:
+    """Raise if the gradient op ``t`` sends to ``parent`` holds NaN or inf."""
+    bad = _bad_counts(grad)
     if bad:
-        t._note = f"{t.op}: backward gradient for an input of shape {parent.shape} holds {bad}"
+        i = next(k for k, p in enumerate(t.parents) if p is parent)
+        t._note = f"{t.op}: backward gradient for {_label(parent, i)} holds {bad}"
         raise AnomalyError(f"{t._note} {_describe(t)}", t)
