@@ -1,0 +1,245 @@
+"""The lecture's data losses on a batch of class scores: multiclass SVM (hinge) and softmax.
+
+Scores are (N, C): one row per example, classes last. Labels ``y`` are N integers in [0, C).
+Both losses are composed from Tensor ops, so their graphs render and gradient checks exercise
+the engine; each opens its own ``tg.scope`` so diagrams draw it as one cluster.
+
+Conventions
+-----------
+- ``svm_loss`` computes ``max(0, margin)`` with ``relu``, whose derivative at exactly 0 is 0:
+  a margin of exactly 0 adds nothing to the loss and nothing to the gradient, as in the usual
+  vectorized hinge gradient ``(margins > 0)``.
+- ``class_reduction="mean"`` divides each example's sum by the number of terms summed:
+  C - 1 (the wrong classes) by default, C with ``include_correct=True``.
+- ``softmax_loss`` is the natural-log cross-entropy. The lecture slide's 0.89 for the cat
+  image is ``-log10(0.13)``; this module's value is ``-ln(0.13) = 2.04``.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+from .modes import scope
+from .tensor import Tensor
+
+__all__ = ["svm_loss", "softmax_loss", "check_labels"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+_CLASS_REDUCTIONS = ("sum", "mean")
+
+
+def check_labels(where: str, y, n: int, num_classes: int) -> np.ndarray:
+    """Return ``y`` as a 1-D integer array of length ``n`` with values in [0, num_classes).
+
+    ``y`` may be an integer ndarray, a list of ints or a Tensor of ints
+    (``Tensor(y, dtype=np.int64)``). Anything else raises a ValueError naming ``where``.
+
+    >>> check_labels("svm_loss", [0, 2, 1], 3, 3)
+    array([0, 2, 1])
+    >>> check_labels("svm_loss", np.array([0.0, 1.0]), 2, 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: svm_loss: labels y must be integers, got dtype float64...
+    """
+    arr = y.data if isinstance(y, Tensor) else y
+    if not isinstance(arr, np.ndarray):
+        try:
+            arr = np.asarray(arr)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(
+                f"{where}: cannot read labels y of type {type(y).__name__}: {exc}"
+            ) from None
+    if arr.dtype.kind not in "iu":
+        hint = ""
+        if arr.dtype.kind == "f" and arr.size and np.all(arr == np.round(arr)):
+            hint = "; the values are whole numbers, so convert them with y.astype(np.int64)"
+        elif arr.dtype.kind == "f" and not arr.size:
+            hint = "; an empty list becomes float64: pass np.array([], dtype=np.int64)"
+        raise ValueError(
+            f"{where}: labels y must be integers, got dtype {arr.dtype}{hint} "
+            "(a label Tensor needs dtype=np.int64)"
+        )
+    if arr.shape != (n,):
+        raise ValueError(
+            f"{where}: labels y must have shape ({n},), one per row of scores, got {arr.shape}"
+        )
+    lo, hi = arr.min(), arr.max()
+    if lo < 0 or hi >= num_classes:
+        bad = int(np.flatnonzero((arr < 0) | (arr >= num_classes))[0])
+        raise ValueError(
+            f"{where}: labels y must lie in [0, {num_classes - 1}] for {num_classes} classes, "
+            f"got values from {lo} to {hi} (first bad: y[{bad}] = {arr[bad]})"
+        )
+    return arr
+
+
+def _check_scores(where: str, scores) -> Tensor:
+    """Scores as a 2-D, non-empty, finite Tensor (ndarrays are wrapped as constants)."""
+    if not isinstance(scores, Tensor):
+        try:
+            scores = Tensor(scores)
+        except TypeError as exc:
+            raise TypeError(f"{where}: scores must be a Tensor or an array, got {exc}") from None
+    if scores.ndim != 2:
+        raise ValueError(
+            f"{where}: scores must be 2-D (N examples, C classes), got shape {scores.shape}"
+        )
+    n, c = scores.shape
+    if n == 0 or c == 0:
+        raise ValueError(f"{where}: scores of shape {scores.shape} hold no examples or no classes")
+    s = scores.data
+    # one cheap sum first; the full scan only runs when something is off (or the sum overflowed)
+    if not np.isfinite(s.sum()) and not np.isfinite(s).all():
+        bad = int((~np.isfinite(s)).sum())
+        raise ValueError(
+            f"{where}: scores hold {bad} NaN or infinite value(s) of {s.size}; "
+            "the loss would be NaN (did training diverge? try a smaller learning rate)"
+        )
+    return scores
+
+
+def _check_choice(where: str, name: str, value, allowed: tuple) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(
+            f"{where}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+        )
+
+
+def _check_flag(where: str, name: str, value) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
+
+
+def _correct_mask(y: np.ndarray, shape: tuple) -> np.ndarray:
+    """Boolean (N, C) mask with one True per row, at the correct class."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[np.arange(shape[0]), y] = True
+    return mask
+
+
+def svm_loss(
+    scores,
+    y,
+    delta: float = 1.0,
+    squared: bool = False,
+    include_correct: bool = False,
+    class_reduction: str = "sum",
+    reduction: str = "mean",
+) -> Tensor:
+    """Multiclass SVM (hinge) loss: ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + delta)``.
+
+    Parameters
+    ----------
+    scores : Tensor or ndarray, shape (N, C)
+        Class scores, one row per example.
+    y : int ndarray, list of ints or int Tensor, shape (N,)
+        Correct class of each example, in [0, C).
+    delta : float
+        The margin (>= 0).
+    squared : bool
+        Square each hinge term (the "squared hinge" / L2-SVM).
+    include_correct : bool
+        Also sum the term j = y_i, which is always ``delta`` (``delta**2`` when squared).
+    class_reduction : {"sum", "mean"}
+        Sum the terms of an example, or average them (over C - 1 terms, or C with
+        ``include_correct``).
+    reduction : {"mean", "sum", "none"}
+        Average or sum over the examples, or return the (N,) per-example losses.
+
+    Returns
+    -------
+    Tensor
+        A scalar, or shape (N,) for ``reduction="none"``.
+
+    Examples
+    --------
+    The lecture's cat, car and frog images (scores per row, classes cat, car, frog):
+
+    >>> import numpy as np
+    >>> s = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
+    >>> svm_loss(s, [0, 1, 2], reduction="none").data
+    array([ 2.9,  0. , 12.9])
+    >>> round(svm_loss(s, [0, 1, 2]).item(), 2)
+    5.27
+    """
+    where = "svm_loss"
+    s = _check_scores(where, scores)
+    if isinstance(delta, bool) or not isinstance(delta, Real):
+        raise TypeError(f"{where}: delta must be a real number, got {type(delta).__name__}")
+    if not math.isfinite(delta) or delta < 0:
+        raise ValueError(f"{where}: delta must be a finite number >= 0, got {delta!r}")
+    _check_flag(where, "squared", squared)
+    _check_flag(where, "include_correct", include_correct)
+    _check_choice(where, "class_reduction", class_reduction, _CLASS_REDUCTIONS)
+    _check_choice(where, "reduction", reduction, _REDUCTIONS)
+    n, c = s.shape
+    terms = c if include_correct else c - 1
+    if class_reduction == "mean" and terms == 0:
+        raise ValueError(
+            f"{where}: class_reduction='mean' averages over the C - 1 = 0 wrong classes of "
+            "scores with C = 1 column; use class_reduction='sum' or include_correct=True"
+        )
+    y = check_labels(where, y, n, c)
+
+    is_correct = _correct_mask(y, s.shape)
+    offset = np.full(s.shape, delta, dtype=s.dtype)
+    if not include_correct:
+        # a constant -1 margin: relu gives 0 with no kink nearby; its inputs cancel (s_y - s_y)
+        offset[is_correct] = -1.0
+    with scope(where):
+        with scope("margins"):
+            correct = s[is_correct, None]  # (N, 1): s_{y_i}, one True per row, in row order
+            margins = s - correct + offset
+        hinge = margins.relu()
+        if squared:
+            hinge = hinge**2
+        per_class = terms if class_reduction == "mean" else 1
+        if reduction == "none":
+            out = hinge.sum(axis=1)
+            return out / per_class if per_class != 1 else out
+        if reduction == "sum":
+            return hinge.sum() / per_class if per_class != 1 else hinge.sum()
+        return hinge.sum() / (n * per_class)
+
+
+def softmax_loss(scores, y, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy: ``L_i = -log(exp(s_{y_i}) / sum_j exp(s_j))`` (natural log).
+
+    Computed as ``-log_softmax(s)[y_i]``, with the row maximum shifted out inside
+    ``log_softmax``, so scores of +-1e4 give the exact, finite loss and gradient.
+
+    Parameters
+    ----------
+    scores : Tensor or ndarray, shape (N, C)
+    y : int ndarray, list of ints or int Tensor, shape (N,)
+    reduction : {"mean", "sum", "none"}
+        Average or sum over the examples, or return the (N,) per-example losses.
+
+    Returns
+    -------
+    Tensor
+        A scalar, or shape (N,) for ``reduction="none"``.
+
+    Examples
+    --------
+    The lecture's cat image: probabilities 0.13, 0.87, 0.00, loss -ln(0.13) = 2.04.
+
+    >>> round(softmax_loss([[3.2, 5.1, -1.7]], [0]).item(), 2)
+    2.04
+    >>> softmax_loss([[1e4, -1e4]], [1]).item()
+    20000.0
+    """
+    where = "softmax_loss"
+    s = _check_scores(where, scores)
+    _check_choice(where, "reduction", reduction, _REDUCTIONS)
+    n, c = s.shape
+    y = check_labels(where, y, n, c)
+    with scope(where):
+        picked = s.log_softmax(axis=1)[_correct_mask(y, s.shape)]  # log p_{y_i}, in row order
+        if reduction == "none":
+            return -picked
+        total = picked.sum()
+        return total / -n if reduction == "mean" else -total

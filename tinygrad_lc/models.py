@@ -1,0 +1,402 @@
+"""The lecture's linear classifier ``s = x W + b``, trained by minibatch SGD, and its baselines.
+
+- ``LinearClassifier``: scores ``X @ W + b`` with W (D, C) and b (C,), the SVM or softmax data
+  loss plus ``reg * R(W)`` (the bias is not regularized), trained with ``optim.SGD``.
+- ``random_search``: the lecture's "strategy #1": try random weights, keep the best.
+- ``make_blobs``: a seeded toy data set of Gaussian blobs (used by the examples and by the
+  command line's ``--dataset blobs``).
+
+Everything random comes from one ``np.random.Generator`` per model (``model.rng``, seeded by
+``seed``), so a run is reproducible, and ``state_dict()`` / ``load_state_dict()`` (weights,
+generator, optimizer, step count) resume it bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from numbers import Integral, Real
+
+import numpy as np
+
+from . import losses, regularizers
+from .losses import check_labels
+from .modes import no_grad
+from .optim import SGD
+from .tensor import Tensor
+
+__all__ = ["LinearClassifier", "random_search", "make_blobs"]
+
+_LOSSES = ("svm", "softmax")
+_REGULARIZERS = ("l2", "l1", "elastic_net")
+
+
+def _choice(where: str, name: str, value, allowed: tuple) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(
+            f"{where}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+        )
+    return value
+
+
+def _count(where: str, name: str, value, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < lo:
+        raise ValueError(f"{where}: {name} must be an integer >= {lo}, got {value!r}")
+    return int(value)
+
+
+def _real(where: str, name: str, value, lo: float, lo_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < lo or (lo_open and value == lo):
+        raise ValueError(
+            f"{where}: {name} must be a finite number {'>' if lo_open else '>='} {lo}, "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _features(where: str, X, num_features: int | None = None) -> np.ndarray:
+    """X as a 2-D real ndarray (not copied), checked against ``num_features``."""
+    X = X.data if isinstance(X, Tensor) else np.asarray(X)
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"{where}: X must hold real numbers, got dtype {X.dtype}")
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"{where}: X must be 2-D (N examples, D features) with N > 0, "
+                         f"got shape {X.shape}")
+    if num_features is not None and X.shape[1] != num_features:
+        raise ValueError(f"{where}: X has {X.shape[1]} features per row, the model expects "
+                         f"num_features={num_features} (X shape {X.shape})")
+    return X
+
+
+def make_blobs(n_per_class: int, num_classes: int = 3, seed=0, *, num_features: int = 2,
+               radius: float = 4.0, std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded Gaussian blobs: ``num_classes`` clusters around a circle, shuffled.
+
+    Class k is centred at ``radius * (cos 2 pi k / K, sin 2 pi k / K)`` (further features are
+    0 at the centre) with spread ``std``; the defaults give linearly separable data.
+
+    Returns
+    -------
+    X : float64 array (n_per_class * num_classes, num_features)
+    y : int64 array (n_per_class * num_classes,)
+
+    Examples
+    --------
+    >>> X, y = make_blobs(5, num_classes=3, seed=0)
+    >>> X.shape, y.shape, np.bincount(y).tolist()
+    ((15, 2), (15,), [5, 5, 5])
+    """
+    where = "make_blobs"
+    n = _count(where, "n_per_class", n_per_class, 1)
+    k = _count(where, "num_classes", num_classes, 1)
+    d = _count(where, "num_features", num_features, 2)
+    radius = _real(where, "radius", radius, 0.0)
+    std = _real(where, "std", std, 0.0)
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(k) / k
+    centers = np.zeros((k, d))
+    centers[:, 0], centers[:, 1] = radius * np.cos(angles), radius * np.sin(angles)
+    y = np.repeat(np.arange(k, dtype=np.int64), n)
+    X = centers[y] + std * rng.standard_normal((n * k, d))
+    order = rng.permutation(n * k)
+    return X[order], y[order]
+
+
+class LinearClassifier:
+    """A linear classifier ``scores = X @ W + b`` with the SVM or softmax loss.
+
+    Parameters
+    ----------
+    num_features, num_classes : int
+        D and C: W has shape (D, C), b shape (C,).
+    loss : {"svm", "softmax"}
+    reg : float
+        Regularization strength; the full loss is ``data loss + reg * regularizer(W)``.
+    regularizer : {"l2", "l1", "elastic_net"}
+    bias : bool
+        Learn b; with False, ``b`` is None (e.g. when X already has a column of ones).
+    weight_scale : float
+        W starts as ``weight_scale * standard normal`` (b at 0), so initial scores are near 0.
+    dtype : np.float64 or np.float32
+    seed : int, np.random.SeedSequence or None
+        Seeds ``self.rng``, which draws the initial W and every minibatch.
+    delta : float, keyword-only
+        The SVM margin.
+    beta : float, keyword-only
+        The elastic net's weight of ``W**2`` relative to ``|W|``.
+
+    Attributes
+    ----------
+    W, b : Tensor (requires_grad)
+    rng : np.random.Generator
+    optimizer : optim.SGD or None
+        Created by ``fit`` (None before the first fit).
+    step_count : int
+        SGD steps of the current run (reset by ``fit``, continued by ``fit(resume=True)``).
+
+    Examples
+    --------
+    >>> X, y = make_blobs(50, seed=0)
+    >>> model = LinearClassifier(2, 3, loss="softmax", seed=0)
+    >>> history = model.fit(X, y, lr=0.1, num_iters=100, batch_size=50)
+    >>> model.score(X, y) > 0.9
+    True
+    """
+
+    def __init__(self, num_features: int, num_classes: int, loss: str = "svm", reg: float = 0.0,
+                 regularizer: str = "l2", bias: bool = True, weight_scale: float = 1e-4,
+                 dtype=np.float64, seed=None, *, delta: float = 1.0, beta: float = 1.0):
+        where = "LinearClassifier"
+        self.num_features = _count(where, "num_features", num_features, 1)
+        self.num_classes = _count(where, "num_classes", num_classes, 2)
+        self.loss_name = _choice(where, "loss", loss, _LOSSES)
+        self.reg = _real(where, "reg", reg, 0.0)
+        self.regularizer = _choice(where, "regularizer", regularizer, _REGULARIZERS)
+        self.delta = _real(where, "delta", delta, 0.0)
+        self.beta = _real(where, "beta", beta, 0.0)
+        weight_scale = _real(where, "weight_scale", weight_scale, 0.0)
+        if not isinstance(bias, bool | np.bool_):
+            raise TypeError(f"{where}: bias must be True or False, got {bias!r}")
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            self.dtype = None
+        if self.dtype not in (np.float64, np.float32):
+            raise TypeError(f"{where}: dtype must be np.float64 or np.float32, got {dtype!r}")
+        self.rng = np.random.default_rng(seed)
+        shape = (self.num_features, self.num_classes)
+        w0 = weight_scale * self.rng.standard_normal(shape)
+        self.W = Tensor(w0.astype(self.dtype), requires_grad=True, name="W")
+        self.b = Tensor(np.zeros(self.num_classes, self.dtype), requires_grad=True, name="b") \
+            if bias else None
+        self.optimizer: SGD | None = None
+        self.step_count = 0
+
+    @property
+    def params(self) -> list[Tensor]:
+        """The trained tensors: [W, b], or [W] without bias."""
+        return [self.W] if self.b is None else [self.W, self.b]
+
+    # ------------------------------------------------------------------ the loss
+    def _scores(self, X: np.ndarray) -> Tensor:
+        s = Tensor(X.astype(self.dtype, copy=False), name="X") @ self.W
+        return s if self.b is None else s + self.b
+
+    def _data_loss(self, scores: Tensor, y) -> Tensor:
+        if self.loss_name == "svm":
+            return losses.svm_loss(scores, y, delta=self.delta)
+        return losses.softmax_loss(scores, y)
+
+    def _reg_loss(self) -> Tensor | None:
+        if self.reg == 0:
+            return None  # no graph for a zero penalty
+        if self.regularizer == "elastic_net":
+            return self.reg * regularizers.elastic_net(self.W, self.beta)
+        return self.reg * getattr(regularizers, self.regularizer)(self.W)
+
+    def loss(self, X, y) -> Tensor:
+        """The full loss on (X, y): data loss + ``reg * regularizer(W)``, with its graph."""
+        X = _features("LinearClassifier.loss", X, self.num_features)
+        y = check_labels("LinearClassifier.loss", y, X.shape[0], self.num_classes)
+        total = self._data_loss(self._scores(X), y)
+        penalty = self._reg_loss()
+        return total if penalty is None else total + penalty
+
+    # ------------------------------------------------------------------ inference
+    def scores(self, X) -> np.ndarray:
+        """Class scores ``X @ W + b`` as an (N, C) ndarray (no graph)."""
+        X = _features("LinearClassifier.scores", X, self.num_features)
+        with no_grad():
+            return self._scores(X).data
+
+    def predict(self, X) -> np.ndarray:
+        """The highest-scoring class of each row, an int64 array (N,)."""
+        return np.argmax(self.scores(X), axis=1).astype(np.int64)
+
+    def score(self, X, y) -> float:
+        """Accuracy: the fraction of rows whose predicted class equals y."""
+        X = _features("LinearClassifier.score", X, self.num_features)
+        y = check_labels("LinearClassifier.score", y, X.shape[0], self.num_classes)
+        return float(np.mean(self.predict(X) == y))
+
+    # ------------------------------------------------------------------ training
+    def _expected_initial_loss(self) -> tuple[float, str]:
+        c = self.num_classes
+        if self.loss_name == "svm":
+            return (c - 1) * self.delta, f"(C - 1) * delta = {c - 1} * {self.delta:g}"
+        return math.log(c), f"ln C = ln {c}"
+
+    def _check_initial_loss(self, data_loss: float, reg_loss: float) -> None:
+        """Warn when the first data loss is far from its value for scores near 0."""
+        expected, formula = self._expected_initial_loss()
+        # 10% of the expected value: scores of std s move the loss by O(s^2) (softmax) or
+        # O(s) (SVM), so weights of weight_scale ~1e-4 on normalized data stay well inside it
+        if abs(data_loss - expected) > 0.1 * expected:
+            warnings.warn(
+                f"fit: the initial data loss is {data_loss:.4g} (total {data_loss + reg_loss:.4g}"
+                f" with reg), expected about {expected:.4g} = {formula} for a {self.loss_name} "
+                "loss with scores near 0; check the input scaling and weight_scale",
+                UserWarning, stacklevel=3,
+            )
+
+    def fit(self, X, y, lr: float = 1e-3, num_iters: int = 1000, batch_size: int = 200,
+            momentum: float = 0.0, lr_decay: float = 1.0, verbose: bool = False,
+            callback: Callable[[int, float], object] | None = None, *,
+            resume: bool = False) -> list[float]:
+        """Train by minibatch SGD; return the loss of every step.
+
+        Each step draws ``batch_size`` rows of X with replacement (from ``self.rng``),
+        computes the full loss, backpropagates and takes one ``SGD`` step. Every
+        ``max(N // batch_size, 1)`` steps (one epoch) the learning rate is multiplied by
+        ``lr_decay``. ``callback(step, loss)`` runs after each update with the step's
+        index in the run (0-based) and the minibatch loss before the update (the value in
+        the history). On the first step of an untrained model, a UserWarning says when the
+        data loss is far (more than 10%) from (C - 1) * delta (SVM) or ln C (softmax).
+
+        With ``resume=True`` the existing ``self.optimizer`` (its lr, momentum and velocity)
+        and ``self.step_count`` carry on, and ``lr`` and ``momentum`` are not used: a run
+        restored with ``load_state_dict`` continues bit for bit.
+
+        Returns
+        -------
+        list of float
+            The minibatch loss (data + regularization) of each step, before its update.
+        """
+        where = "fit"
+        X = _features(where, X, self.num_features)
+        n = X.shape[0]
+        y = check_labels(where, y, n, self.num_classes)
+        num_iters = _count(where, "num_iters", num_iters, 0)
+        batch_size = _count(where, "batch_size", batch_size, 1)
+        lr_decay = _real(where, "lr_decay", lr_decay, 0.0, lo_open=True)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"{where}: callback must be callable(step, loss), got {callback!r}")
+        first_fit = self.optimizer is None
+        if resume:
+            if self.optimizer is None:
+                raise ValueError(f"{where}: resume=True needs an optimizer from an earlier fit "
+                                 "or from load_state_dict; this model has none")
+        else:
+            self.optimizer = SGD(self.params, lr=lr, momentum=momentum)
+            self.step_count = 0
+        opt = self.optimizer
+        per_epoch = max(n // batch_size, 1)
+        history: list[float] = []
+        for _ in range(num_iters):
+            idx = self.rng.integers(0, n, size=batch_size)
+            opt.zero_grad()
+            scores = self._scores(X[idx])
+            if not np.isfinite(scores.data).all():
+                raise FloatingPointError(
+                    f"fit: the scores became NaN or infinite at step {self.step_count}: "
+                    f"training diverged; lower the learning rate (lr={opt.lr:g})"
+                )
+            data_loss = self._data_loss(scores, y[idx])
+            penalty = self._reg_loss()
+            loss = data_loss if penalty is None else data_loss + penalty
+            if first_fit and self.step_count == 0:
+                self._check_initial_loss(data_loss.item(),
+                                         0.0 if penalty is None else penalty.item())
+            loss.backward()
+            opt.step()
+            value = loss.item()
+            history.append(value)
+            step = self.step_count
+            self.step_count += 1
+            if self.step_count % per_epoch == 0 and lr_decay != 1.0:
+                opt.lr *= lr_decay
+            if verbose and (step % max(num_iters // 10, 1) == 0 or step == num_iters - 1):
+                print(f"fit: step {step + 1}/{num_iters} loss {value:.6g}")
+            if callback is not None:
+                callback(step, value)
+        return history
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        """Weights, generator state, optimizer state and step count as plain data.
+
+        Keys: ``"W"`` (array), ``"b"`` (array or None), ``"rng"`` (the generator's
+        ``bit_generator.state`` dict), ``"optimizer"`` (``SGD.state_dict()`` or None),
+        ``"step_count"`` (int).
+        """
+        return {
+            "W": self.W.data.copy(),
+            "b": None if self.b is None else self.b.data.copy(),
+            "rng": self.rng.bit_generator.state,
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "step_count": self.step_count,
+        }
+
+    def load_state_dict(self, d: dict) -> None:
+        """Restore a ``state_dict()`` into this model (same shapes, bias and generator type)."""
+        where = "LinearClassifier.load_state_dict"
+        keys = {"W", "b", "rng", "optimizer", "step_count"}
+        if not isinstance(d, dict) or set(d) != keys:
+            got = sorted(d) if isinstance(d, dict) else type(d).__name__
+            raise ValueError(f"{where}: expected the keys {sorted(keys)}, got {got}")
+        W, b = np.asarray(d["W"]), d["b"]
+        if W.shape != self.W.shape:
+            raise ValueError(f"{where}: W has shape {W.shape}, the model's is {self.W.shape}")
+        if (b is None) != (self.b is None) or (b is not None and np.shape(b) != self.b.shape):
+            want = None if self.b is None else self.b.shape
+            raise ValueError(f"{where}: b is {None if b is None else np.shape(b)}, "
+                             f"the model's is {want}")
+        steps = _count(where, "step_count", d["step_count"], 0)
+        opt = None
+        if d["optimizer"] is not None:
+            o = d["optimizer"]
+            opt = SGD(self.params, lr=o["lr"], momentum=o["momentum"]) \
+                if self.optimizer is None else self.optimizer
+            opt.load_state_dict(o)
+        try:
+            self.rng.bit_generator.state = d["rng"]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"{where}: cannot restore the random generator: {exc}") from None
+        self.W.data = np.array(W, dtype=self.dtype)  # a copy: steps must not write into d
+        if self.b is not None:
+            self.b.data = np.array(b, dtype=self.dtype)
+        self.optimizer, self.step_count = opt, steps
+
+
+def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float = 1e-4,
+                  seed=None) -> tuple[np.ndarray, float]:
+    """The lecture's "strategy #1": draw random W (D, C), keep the one with the lowest loss.
+
+    C is ``y.max() + 1``; there is no bias (append a column of ones to X for one). The loss
+    is the data loss only (SVM with delta 1, or softmax), evaluated without a graph.
+
+    Returns
+    -------
+    (W, loss) : the best weights, shape (D, C), and their loss.
+
+    Examples
+    --------
+    >>> X, y = make_blobs(20, seed=0)
+    >>> W, best = random_search(X, y, num_tries=10, scale=0.1, seed=0)
+    >>> W.shape, best < 2.0  # below (C - 1) * delta, the loss of W = 0
+    ((2, 3), True)
+    """
+    where = "random_search"
+    X = _features(where, X)
+    _choice(where, "loss", loss, _LOSSES)
+    num_tries = _count(where, "num_tries", num_tries, 1)
+    scale = _real(where, "scale", scale, 0.0, lo_open=True)
+    y_arr = y.data if isinstance(y, Tensor) else np.asarray(y)
+    # C from the labels; check_labels then reports a bad dtype, shape or negative label
+    num_classes = int(y_arr.max()) + 1 if y_arr.dtype.kind in "iu" and y_arr.size else 1
+    y_arr = check_labels(where, y_arr, X.shape[0], max(num_classes, 1))
+    loss_fn = losses.svm_loss if loss == "svm" else losses.softmax_loss
+    rng = np.random.default_rng(seed)
+    Xt = Tensor(X.astype(np.float64, copy=False))
+    best_W, best = None, math.inf
+    with no_grad():
+        for _ in range(num_tries):
+            W = scale * rng.standard_normal((X.shape[1], num_classes))
+            value = loss_fn(Xt @ W, y_arr).item()
+            if value < best:
+                best_W, best = W, value
+    return best_W, best

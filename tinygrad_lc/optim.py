@@ -1,0 +1,227 @@
+"""Stochastic gradient descent with momentum, Nesterov momentum, weight decay and max-norm.
+
+The update follows PyTorch's formulation. For each parameter p with gradient g:
+
+    g = g + weight_decay * p                 (when weight_decay > 0)
+    v = momentum * v + g                     (v starts as g on a parameter's first update)
+    p = p - lr * (g + momentum * v)          (nesterov=True)
+    p = p - lr * v                           (otherwise; v = g when momentum = 0)
+
+then, with ``max_norm``, every 2-D parameter's columns are rescaled to norm <= max_norm
+(``regularizers.max_norm_`` with axis 0: one column per class for W of shape (D, C)).
+
+Updates write into each parameter's existing array, then bump its version, so references to
+``p.data`` stay valid and a backward through the old value refuses to run.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+from .regularizers import max_norm_
+from .tensor import Tensor
+
+__all__ = ["SGD"]
+
+_KEYS = ("lr", "momentum", "nesterov", "weight_decay", "max_norm", "velocity")
+
+
+def _number(name: str, value, lo: float, lo_open: bool, hi: float | None = None) -> float:
+    """A finite real in [lo, hi) (or (lo, ...) when ``lo_open``), as a Python float."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()  # numbers come back from an .npz as 0-d arrays
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Real):
+        raise TypeError(f"SGD: {name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    bad = not math.isfinite(value) or value < lo or (lo_open and value == lo)
+    if hi is not None and value >= hi:
+        bad = True
+    if bad:
+        lower = f"> {lo}" if lo_open else f">= {lo}"
+        rng = f"in [{lo}, {hi})" if hi is not None else lower
+        raise ValueError(f"SGD: {name} must be a finite number {rng}, got {value!r}")
+    return value
+
+
+class SGD:
+    """Minibatch SGD over a list of parameter Tensors (PyTorch's momentum formulation).
+
+    Parameters
+    ----------
+    params : list of Tensor
+        Leaf tensors with ``requires_grad=True``; each appears once.
+    lr : float
+        Learning rate (> 0). May be changed between steps (e.g. a decay schedule).
+    momentum : float
+        In [0, 1); 0 is plain SGD.
+    nesterov : bool
+        Nesterov momentum (needs momentum > 0).
+    weight_decay : float
+        Adds ``weight_decay * p`` to each gradient (>= 0), i.e. an L2 penalty of
+        ``weight_decay / 2 * sum p**2``.
+    max_norm : float or None
+        After each step, rescale each column of every 2-D parameter to L2 norm <= max_norm.
+
+    Notes
+    -----
+    Parameters whose ``grad`` is None are skipped (their velocity is kept as it was).
+    ``state_dict()`` returns plain numbers and arrays only:
+
+    - ``"lr"``, ``"momentum"``, ``"weight_decay"``: float; ``"nesterov"``: bool;
+    - ``"max_norm"``: float or None;
+    - ``"velocity"``: list, one entry per parameter in ``params`` order: a copy of its
+      velocity array, or None before its first momentum update (or when momentum is 0).
+
+    Examples
+    --------
+    >>> w = Tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     opt.zero_grad()
+    ...     (w * w).sum().backward()
+    ...     opt.step()
+    >>> w.data
+    array([ 0.46, -0.92])
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        max_norm: float | None = None,
+    ):
+        if isinstance(params, Tensor):
+            raise TypeError("SGD: params must be a list of Tensors, got a single Tensor; "
+                            "wrap it: SGD([W], lr=...)")
+        try:
+            params = list(params)
+        except TypeError:
+            raise TypeError(
+                f"SGD: params must be a list of Tensors, got {type(params).__name__}"
+            ) from None
+        if not params:
+            raise ValueError("SGD: params is empty; pass the Tensors to optimize, e.g. [W, b]")
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"SGD: params[{i}] is a {type(p).__name__}, expected a Tensor")
+            if not p.requires_grad or not p.is_leaf:
+                raise ValueError(
+                    f"SGD: params[{i}] (shape {p.shape}) must be a leaf Tensor with "
+                    "requires_grad=True, the kind an optimizer can update in place"
+                )
+            if any(p is q for q in params[:i]):
+                raise ValueError(f"SGD: params[{i}] appears twice; it would be updated twice")
+        self.params: list[Tensor] = params
+        self.lr = lr
+        self.momentum = _number("momentum", momentum, 0.0, False, 1.0)
+        if not isinstance(nesterov, bool | np.bool_):
+            raise TypeError(f"SGD: nesterov must be True or False, got {nesterov!r}")
+        self.nesterov = bool(nesterov)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0.0")
+        self.weight_decay = _number("weight_decay", weight_decay, 0.0, False)
+        self.max_norm = None if max_norm is None else _number("max_norm", max_norm, 0.0, True)
+        self.velocity: list[np.ndarray | None] = [None] * len(params)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate; assigning it (e.g. ``opt.lr *= 0.95``) validates the new value."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self._lr = _number("lr", value, 0.0, True)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to None (the next backward starts afresh)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place (see the module docstring)."""
+        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            data = p.data
+            if wd:
+                g = g + wd * data
+            if mu:
+                v = self.velocity[i]
+                if v is None:
+                    v = self.velocity[i] = np.array(g, dtype=data.dtype, copy=True)
+                else:
+                    v *= mu
+                    v += g
+                g = g + mu * v if self.nesterov else v
+            # write into the existing array so outside references to p.data see the update
+            data -= lr * g
+            p._bump_version()
+            if self.max_norm is not None and data.ndim == 2:
+                max_norm_(p, self.max_norm, axis=0)
+
+    def state_dict(self) -> dict:
+        """The hyperparameters and velocities as plain numbers and array copies (keys above)."""
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+            "max_norm": self.max_norm,
+            "velocity": [None if v is None else v.copy() for v in self.velocity],
+        }
+
+    def load_state_dict(self, d: dict) -> None:
+        """Restore a ``state_dict()``; the next ``step()`` continues exactly where it left off.
+
+        Raises ValueError (nothing changed) when keys are missing or unknown, or the
+        velocities do not match the parameters in number or shape.
+        """
+        if not isinstance(d, dict):
+            raise TypeError(f"SGD.load_state_dict: expected a dict, got {type(d).__name__}")
+        missing = [k for k in _KEYS if k not in d]
+        unknown = sorted(str(k) for k in d if k not in _KEYS)
+        if missing or unknown:
+            raise ValueError(
+                f"SGD.load_state_dict: missing keys {missing}, unknown keys {unknown}; "
+                f"expected exactly {list(_KEYS)}"
+            )
+        lr = _number("lr", d["lr"], 0.0, True)
+        mu = _number("momentum", d["momentum"], 0.0, False, 1.0)
+        nesterov = d["nesterov"]
+        if isinstance(nesterov, np.ndarray) and nesterov.ndim == 0:
+            nesterov = nesterov.item()
+        if not isinstance(nesterov, bool | np.bool_):
+            raise ValueError(f"SGD.load_state_dict: nesterov must be a bool, got {nesterov!r}")
+        if nesterov and mu == 0:
+            raise ValueError("SGD.load_state_dict: nesterov=True needs momentum > 0")
+        wd = _number("weight_decay", d["weight_decay"], 0.0, False)
+        mn = d["max_norm"]
+        mn = None if mn is None else _number("max_norm", mn, 0.0, True)
+        vel = d["velocity"]
+        if not isinstance(vel, list | tuple) or len(vel) != len(self.params):
+            got = len(vel) if isinstance(vel, list | tuple) else type(vel).__name__
+            raise ValueError(
+                f"SGD.load_state_dict: velocity must be a list of {len(self.params)} entries "
+                f"(one per parameter), got {got}"
+            )
+        new_vel = []
+        for i, (v, p) in enumerate(zip(vel, self.params)):
+            if v is not None:
+                v = np.asarray(v)
+                if v.shape != p.shape or v.dtype.kind != "f":
+                    raise ValueError(
+                        f"SGD.load_state_dict: velocity[{i}] has shape {v.shape} and dtype "
+                        f"{v.dtype}, expected floats of shape {p.shape} like params[{i}]"
+                    )
+                v = np.array(v, dtype=p.dtype, copy=True)
+            new_vel.append(v)
+        self.lr, self.momentum, self.nesterov = lr, mu, bool(nesterov)
+        self.weight_decay, self.max_norm, self.velocity = wd, mn, new_vel
