@@ -330,7 +330,7 @@ def _build(units, edges, hidden, limit, root, show, rankdir) -> graphviz.Digraph
             else:
                 lines.append((f"g{src}" if units[src].group is not None else f"t{src}", node, {}))
     if hidden:
-        g.node("more", _html([(f"<B>{hidden:,} nodes not shown</B>", ""),
+        g.node("more", _html([(f"<B>{hidden:,} node{'s' * (hidden != 1)} not shown</B>", ""),
                               (_small(f"max_nodes={limit}"), "")]),
                shape="note", style="filled,dashed", fillcolor="#f4f4f4", color="#8a8a8a")
     # deepest clusters first, so each is complete when copied into its parent
@@ -376,7 +376,8 @@ def _small(text: str, color: str = _GREY) -> str:
 
 
 def _mono(lines: list[str], color: str = "#202124") -> str:
-    return _font(lines, color, _MONO)
+    # no-break spaces: SVG viewers drop leading and repeated plain spaces, which aligns the grid
+    return _font([line.replace(" ", "\u00a0") for line in lines], color, _MONO)
 
 
 def _html(rows: list[tuple[str, str]]) -> str:
@@ -470,7 +471,8 @@ def _op_label(t: Tensor) -> str:
     kw = t._kw or {}
     details = [f"axis={kw['axis']}"] if kw.get("axis") is not None else []
     details += ["keepdims"] if kw.get("keepdims") else []
-    details += [f"{k}={_number(kw[k])}" for k in ("p", "base") if k in kw]
+    details += [f"{k}={kw[k] if isinstance(kw[k], int) else _number(kw[k])}"
+                for k in ("p", "base") if k in kw]
     rows = [(_esc(t.op), "")] + ([(_small(", ".join(details)), "")] if details else [])
     return _html(rows)
 
