@@ -12,6 +12,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import graphviz
 import numpy as np
 import pytest
 from hypothesis import given
@@ -372,6 +373,16 @@ def test_render_rejects_an_unknown_suffix(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_render_writes_a_digraph_as_it_is(tmp_path):
+    g = viz.draw_graph(chain(2), rankdir="TB")
+    g.attr(label="my title")
+    assert viz.render(g, tmp_path / "g.dot").read_text() == g.source
+    with pytest.raises(TypeError, match=r"render: options \['show'\] apply to a Tensor"):
+        viz.render(g, tmp_path / "g.dot", show=("data",))
+    with pytest.raises(ValueError, match="got no suffix"):
+        viz.render(g, tmp_path / "g")
+
+
 def test_render_without_dot_writes_the_source_and_says_how_to_install(tmp_path, monkeypatch):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
@@ -379,6 +390,7 @@ def test_render_without_dot_writes_the_source_and_says_how_to_install(tmp_path, 
     with pytest.raises(viz.GraphvizNotFoundError) as info:
         viz.render(chain(2), tmp_path / "out" / "loss.svg")
     assert isinstance(info.value, RuntimeError)
+    assert isinstance(info.value.__cause__, graphviz.ExecutableNotFound)
     message = str(info.value)
     for hint in ("apt-get install graphviz", "brew install graphviz", "conda install graphviz",
                  "https://graphviz.org/download/", str(tmp_path / "out" / "loss.dot")):
@@ -438,6 +450,18 @@ def test_graph_command_without_dot_fails_with_install_hint(tmp_path, monkeypatch
 
 
 # ---------------------------------------------------------------------- docs/diagrams.md
+def test_refresh_docs_runs_the_blocks_from_the_folder_above_the_page(tmp_path):
+    page = tmp_path / "docs" / "page.md"
+    page.parent.mkdir()
+    page.write_text("# t\n```python\nfrom pathlib import Path\nPath('made').write_text('1')\n"
+                    "```\n```\nnot python\n```\n```python\nn = 2\n```\n")
+    assert graph_cmd.python_blocks(page.read_text())[1] == "n = 2\n"
+    graph_cmd.refresh_docs(page)
+    assert (tmp_path / "made").read_text() == "1"
+    with pytest.raises(FileNotFoundError, match="refresh_docs: no"):
+        graph_cmd.refresh_docs(tmp_path / "missing.md")
+
+
 def test_docs_blocks_run_and_committed_images_are_up_to_date(tmp_path, monkeypatch,
                                                              dot_program):
     """Runs the python blocks in a temporary folder; their .dot output must match docs/img.

@@ -160,7 +160,7 @@ def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw) -> Path:
     if path.suffix.lower() not in FORMATS:
         raise ValueError(
             f"render: cannot tell the format of {str(path)!r}: the suffix must be one of "
-            f"{', '.join(FORMATS)}, got {path.suffix or 'none'!r}"
+            f"{', '.join(FORMATS)}, got {repr(path.suffix) if path.suffix else 'no suffix'}"
         )
     if isinstance(root, graphviz.Digraph):
         if kw:
