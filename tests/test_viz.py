@@ -297,6 +297,14 @@ def test_long_chain_is_truncated_with_a_count_node():
     assert len([k for k in p["nodes"] if re.fullmatch(r"t\d+", k)]) == viz.DEFAULT_MAX_NODES
 
 
+def test_truncation_counts_a_collapsed_scope_as_one_node():
+    loss, _ = lecture_standin()
+    p = parse(viz.draw_graph(loss, collapse=True, max_nodes=3).source)
+    assert p["nodes"]["more"][0].startswith("7 nodes not shown")  # scores, X @ W, X, W, b, 0.1, l2
+    assert sorted(h for t, h, _ in p["edges"] if t == "more") == [find(p, "svm_loss"), "op2"]
+    assert all("dashed" in a for t, _, a in p["edges"] if t == "more")
+
+
 def test_no_truncation_node_when_the_graph_fits():
     p = parse(viz.draw_graph(chain(5), max_nodes=6).source)
     assert "more" not in p["nodes"] and len(p["nodes"]) == 11

@@ -51,7 +51,7 @@ _STYLES = {
               "width": "0.3", "height": "0.25", "margin": "0.04,0.02"},
     "value": {"fillcolor": "#ffffff", "color": "#6b6b6b"},
     "group": {"fillcolor": "#e6def4", "color": "#6a4fa3", "penwidth": "1.6", "shape": "box3d",
-              "style": "filled"},
+              "style": "filled", "margin": "0.14,0.08"},
     "root": {"fillcolor": "#d5ecd0", "color": "#2e7d32", "penwidth": "1.6", "peripheries": "2"},
     "bad": {"fillcolor": "#f9d4d4", "color": _RED, "penwidth": "2", "fontcolor": _RED},
 }
