@@ -435,7 +435,7 @@ def test_graph_command_collapse_rankdir_and_dot_output(tmp_path, capsys):
     assert {label for label, _ in parse(out.read_text())["clusters"].values()} >= {"svm_loss"}
 
 
-def test_graph_command_help_and_bad_options(capsys):
+def test_graph_command_help_and_bad_options(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["graph", "--help"])
     assert info.value.code == 0
@@ -446,6 +446,12 @@ def test_graph_command_help_and_bad_options(capsys):
         with pytest.raises(SystemExit) as info:
             main(["graph", *bad])
         assert info.value.code == 2
+    capsys.readouterr()
+    out = str(tmp_path / "x.dot")
+    assert main(["graph", "--reg", "elastic_net", "--beta", "-1", "-o", out]) == 2
+    assert "elastic_net: beta must be a finite number >= 0" in capsys.readouterr().err
+    assert main(["graph", "--max-nodes", "0", "-o", out]) == 2
+    assert "max_nodes must be at least 1" in capsys.readouterr().err
 
 
 def test_graph_command_without_dot_fails_with_install_hint(tmp_path, monkeypatch, capsys):

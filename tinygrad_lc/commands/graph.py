@@ -101,14 +101,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = lecture_loss(args.loss, args.reg, args.reg_strength, args.beta)
-    if "grad" in args.show:
-        root.backward()
     collapse = None if args.collapse is None else (
         True if args.collapse == "all" else tuple(s for s in args.collapse.split(",") if s))
     try:
+        root = lecture_loss(args.loss, args.reg, args.reg_strength, args.beta)
+        if "grad" in args.show:
+            root.backward()
         path = viz.render(root, args.output, show=args.show, rankdir=args.rankdir,
                           max_nodes=args.max_nodes, collapse=collapse)
+    except (ValueError, TypeError) as exc:  # e.g. --beta -1 or --max-nodes 0
+        print(f"tinygrad-lc graph: {exc}", file=sys.stderr)
+        return 2
     except viz.GraphvizNotFoundError as exc:
         print(f"tinygrad-lc graph: {exc}", file=sys.stderr)
         return 1
