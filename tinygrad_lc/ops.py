@@ -2,7 +2,8 @@
 
 Every op is a plain NumPy function ``fwd(*arrays, **kw) -> (out, vjps)`` where ``vjps`` holds
 one callable per input mapping the upstream gradient ``g`` (shaped like ``out``) to the gradient
-for that input. The engine (``tensor.py``) owns everything the ops would otherwise repeat:
+for that input. A VJP returns a new array or a view of ``g``, never an array it keeps (the
+engine may accumulate into a new array in place). The engine (``tensor.py``) owns everything the ops would otherwise repeat:
 summing gradients back over broadcast axes, casting them to each input's dtype, skipping inputs
 that do not require grad, and accumulating. Ops know nothing about ``Tensor``, so the closures
 hold arrays only and the graph has no reference cycles.

@@ -185,13 +185,17 @@ class Tensor:
         self.grad = None
 
     # ------------------------------------------------------------------ backward
-    def backward(self, grad=None) -> None:
+    def backward(self, grad=None, retain_grads: bool = True) -> None:
         """Compute gradients of this tensor w.r.t. every tensor in its graph that requires grad.
 
         Parameters
         ----------
         grad : array_like, optional
             The upstream gradient, shaped like this tensor. Defaults to 1 for a one-element tensor.
+        retain_grads : bool
+            Keep ``.grad`` on every intermediate tensor too (the default, so diagrams can show
+            gradients). ``False`` keeps gradients on leaves only, as PyTorch does by default:
+            intermediate gradients are freed as soon as they are used, which lowers peak memory.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -209,7 +213,7 @@ class Tensor:
             g = np.array(_to_array(grad, self.dtype, "backward"), copy=True)
             if g.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {g.shape}, expected {self.shape}")
-        _run_backward(self, g)
+        _run_backward(self, g, bool(retain_grads))
 
     # ------------------------------------------------------------------ ops (see ops.py)
     def __add__(self, other): return _binary("add", self, other)
@@ -497,7 +501,7 @@ def _unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
     return g
 
 
-def _run_backward(root: Tensor, g: np.ndarray) -> None:
+def _run_backward(root: Tensor, g: np.ndarray, retain_grads: bool = True) -> None:
     nodes = _reachable(root)
     root._pg = g
     try:
@@ -527,7 +531,17 @@ def _run_backward(root: Tensor, g: np.ndarray) -> None:
 
                         check_backward(t, p, pg)
                     q = p._pg
-                    p._pg = pg if q is None else q + pg
+                    if q is None:
+                        p._pg = pg
+                    elif q.__class__ is np.ndarray and q.base is None and q.flags.writeable:
+                        q += pg  # q is a fresh VJP result nobody else holds: add in place
+                    elif pg.__class__ is np.ndarray and pg.base is None and pg.flags.writeable:
+                        pg += q
+                        p._pg = pg
+                    else:
+                        p._pg = q + pg
+            if opdef is not None and not retain_grads:
+                continue
             if t.grad is None:
                 if g.__class__ is not np.ndarray or g.base is not None:
                     g = np.array(g)  # a view (of another gradient) or a NumPy scalar: own it
