@@ -505,7 +505,7 @@ def test_detect_anomaly_names_op_scope_and_user_line_in_forward():
     with pytest.raises(tg.AnomalyError) as info, tg.detect_anomaly(), tg.scope("loss"):
         x.log()
     message = str(info.value)
-    assert message.startswith("log: forward output holds 1 inf")
+    assert message.startswith("log:") and "inf" in message
     assert "'loss'" in message and os.path.basename(__file__) in message
 
 
