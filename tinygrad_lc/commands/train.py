@@ -1,12 +1,184 @@
-"""`tinygrad-lc train` (placeholder until its issue lands)."""
+"""`tinygrad-lc train`: train a linear classifier with minibatch SGD from the command line.
+
+Writes ``DIR/metrics.json`` (accuracies, final loss, time, the loss of every step and the full
+configuration), ``DIR/loss.png`` (the loss curve) and ``DIR/weights.png``: the learned weights
+as one small image per class for digits and CIFAR-10, and for the 2-D blobs the decision
+regions with each class's weight vector drawn as an arrow.
+"""
+
+from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..training import DATASETS, DEFAULTS, TrainConfig
+
+LOSSES = ("svm", "softmax")
+REGULARIZERS = ("l2", "l1", "elastic_net")
+
+
+def _defaults(key: str) -> str:
+    return ", ".join(f"{DEFAULTS[d][key]:g} for {d}" for d in DATASETS)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    p.epilog = ("Data: a seeded train/validation/test split, training-mean subtraction and a "
+                "column of ones (the bias trick), so W has one more row than there are pixels "
+                "and no separate bias is learned. CIFAR-10 is read from $TINYGRAD_LC_DATA or "
+                "~/.cache/tinygrad_lc and downloaded there (163 MB) when missing.")
+    p.add_argument("--dataset", choices=DATASETS, default="digits",
+                   help="digits (8x8, ships with scikit-learn), cifar10 (32x32x3) or blobs "
+                        "(2-D toy points); default: digits")
+    p.add_argument("--loss", choices=LOSSES, default="svm", help="data loss (default: svm)")
+    p.add_argument("--regularizer", choices=REGULARIZERS, default="l2",
+                   help="R(W) in loss = data loss + reg * R(W) (default: l2)")
+    p.add_argument("--reg", type=float, help=f"regularization strength ({_defaults('reg')})")
+    p.add_argument("--lr", type=float, help=f"learning rate ({_defaults('lr')})")
+    p.add_argument("--iters", type=int, help=f"total SGD steps ({_defaults('iters')})")
+    p.add_argument("--batch-size", type=int,
+                   help=f"minibatch size ({_defaults('batch_size')})")
+    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
+    p.add_argument("--beta", type=float, default=1.0,
+                   help="elastic_net only: R(W) = sum(beta * W**2 + |W|) (default: 1)")
+    p.add_argument("--weight-scale", type=float, default=1e-4,
+                   help="std of the initial weights (default: 1e-4)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the split, the initial weights and the minibatches (default: 0)")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="save the run (W, optimizer, step, random state, config) to this .npz")
+    p.add_argument("--save-every", type=int, default=100, metavar="K",
+                   help="with --checkpoint: save every K steps and at the end (default: 100)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --checkpoint up to --iters steps in total; "
+                        "the result is bit-identical to an uninterrupted run")
+    p.add_argument("--out", default="out", metavar="DIR",
+                   help="folder for metrics.json, loss.png and weights.png (default: out)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")
+
+
+class UsageError(ValueError):
+    """A bad combination of command-line options."""
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The run's settings: the data set's defaults, overridden by the options given."""
+    cfg = TrainConfig.for_dataset(
+        args.dataset, loss=args.loss, regularizer=args.regularizer, reg=args.reg, lr=args.lr,
+        iters=args.iters, batch_size=args.batch_size, momentum=args.momentum, seed=args.seed,
+        weight_scale=args.weight_scale, beta=args.beta)
+    checks = [
+        (cfg.iters >= 0, f"--iters must be >= 0, got {cfg.iters}"),
+        (cfg.batch_size >= 1, f"--batch-size must be >= 1, got {cfg.batch_size}"),
+        (cfg.lr > 0, f"--lr must be > 0, got {cfg.lr:g}"),
+        (cfg.reg >= 0, f"--reg must be >= 0, got {cfg.reg:g}"),
+        (0 <= cfg.momentum < 1, f"--momentum must be in [0, 1), got {cfg.momentum:g}"),
+        (args.save_every >= 1, f"--save-every must be >= 1, got {args.save_every}"),
+        (not args.resume or args.checkpoint, "--resume needs --checkpoint PATH to resume from"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UsageError(message)
+    return cfg
+
+
+def write_plots(trainer: Any, data: Any, out: Path, note: Any = print) -> list[str]:
+    """Write loss.png and weights.png into ``out``; skip them (with a note) without matplotlib."""
+    from .. import plots
+
+    cfg = trainer.config
+    try:
+        written = [plots.plot_loss_curves(
+            {f"{cfg.loss} + {cfg.reg:g} * {cfg.regularizer}": trainer.loss_history},
+            out / "loss.png", title=f"Training loss on {cfg.dataset}")]
+        W = trainer.model.W.data
+        if data.image_shape is None:
+            written.append(plots.plot_decision_regions(
+                W, data.X_train, data.y_train, data.class_names, out / "weights.png",
+                title=f"{cfg.dataset}: decision regions and weight vectors ({cfg.loss})"))
+        else:
+            written.append(plots.plot_weight_templates(
+                W, data.image_shape, data.class_names, out / "weights.png",
+                title=f"Learned weights of the {cfg.loss} classifier on {cfg.dataset}"))
+    except ImportError as exc:
+        note(f"note: no pictures written: {exc}")
+        return []
+    return [p.name for p in written]
 
 
 def run(args: argparse.Namespace) -> int:
-    print("tinygrad-lc train: not implemented yet")
-    return 1
+    from ..checkpoint import CheckpointError
+
+    try:
+        return _run(args)
+    except (UsageError, CheckpointError) as exc:
+        print(f"tinygrad-lc train: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..training import Trainer, accuracy, load_dataset
+
+    cfg = config_from_args(args)
+    note = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    if args.resume and not checkpoint.exists():
+        raise UsageError(f"--resume: the checkpoint {checkpoint} does not exist; "
+                         "run without --resume to start a new run")
+    data = load_dataset(cfg.dataset, seed=cfg.seed)
+    trainer = Trainer(cfg, data.num_features, data.num_classes)
+    resumed_from = 0
+    if args.resume:
+        trainer.load(checkpoint)
+        resumed_from = trainer.step
+        if resumed_from > cfg.iters:
+            raise UsageError(f"{checkpoint} is at step {resumed_from}, past --iters "
+                             f"{cfg.iters}; ask for at least {resumed_from} steps")
+        note(f"resuming {checkpoint} at step {resumed_from} of {cfg.iters}")
+    elif checkpoint is not None and checkpoint.exists():
+        note(f"note: starting a new run; {checkpoint} will be overwritten (use --resume to "
+             "continue it)")
+    if not args.quiet:
+        sizes = data.sizes()
+        print(f"{cfg.dataset}: {sizes['num_train']} train, {sizes['num_val']} val, "
+              f"{sizes['num_test']} test examples of {data.num_features} features "
+              f"(with the bias column), {data.num_classes} classes")
+        print(f"{cfg.loss} loss + {cfg.reg:g} * {cfg.regularizer}(W), lr {cfg.lr:g}, "
+              f"{cfg.iters} steps of batch {cfg.batch_size}, momentum {cfg.momentum:g}, "
+              f"seed {cfg.seed}")
+    trainer.train(data.X_train, data.y_train, checkpoint=checkpoint,
+                  save_every=args.save_every, progress=not args.quiet)
+
+    model = trainer.model
+    results = {split: accuracy(model, X, y) for split, X, y in (
+        ("train", data.X_train, data.y_train), ("val", data.X_val, data.y_val),
+        ("test", data.X_test, data.y_test))}
+    history = trainer.loss_history
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = write_plots(trainer, data, out, note)
+    metrics = {
+        "train_accuracy": results["train"],
+        "val_accuracy": results["val"],
+        "test_accuracy": results["test"],
+        "final_loss": history[-1] if history else None,
+        "seconds": trainer.seconds,
+        "steps": trainer.step,
+        "resumed_from_step": resumed_from,
+        "config": {**cfg.to_dict(), **data.sizes(), "bias_trick": True,
+                   "checkpoint": str(checkpoint) if checkpoint else None,
+                   "save_every": args.save_every, "resume": args.resume, "out": str(out),
+                   "quiet": args.quiet},
+        "files": ["metrics.json", *files],
+        "loss_history": history,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    print(f"accuracy: train {results['train']:.4f}  val {results['val']:.4f}  "
+          f"test {results['test']:.4f}")
+    if history:
+        print(f"final loss {history[-1]:.4f} after {trainer.step} steps "
+              f"({trainer.seconds:.2f} s of training)")
+    print(f"wrote {', '.join(str(out / f) for f in metrics['files'])}")
+    return 0

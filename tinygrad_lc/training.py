@@ -1,0 +1,373 @@
+"""Training runs for the command line: data sets, per-data-set defaults, and a resumable loop.
+
+A run trains a ``models.LinearClassifier`` with its own ``fit`` (minibatch SGD), in chunks
+of ``save_every`` steps with ``fit(resume=True)`` in between, and can write a checkpoint
+after each chunk. The model's ``state_dict()`` holds everything a step depends on (W, the
+optimizer's velocity, the generator that draws the minibatches, the step count), so a run
+stopped and resumed from a checkpoint ends with the same weights, bit for bit, as a run
+that never stopped.
+
+Data pipeline (the same for every data set): a seeded train / validation / test split, then
+``data.preprocess``: flatten, subtract the training mean, append a column of ones (the bias
+trick). The model therefore has ``bias=False``: its last row of W is the bias.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+__all__ = ["DATASETS", "DEFAULTS", "Dataset", "TrainConfig", "Trainer", "load_dataset"]
+
+DATASETS = ("digits", "cifar10", "blobs")
+CIFAR10_CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                   "truck")
+# Per-data-set hyperparameters. CIFAR-10: the classic starting points for a linear classifier
+# on raw, mean-subtracted pixels. digits: measured to reach about 0.95 test accuracy with both
+# losses in well under a second. blobs: about 0.99.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "digits": {"lr": 1e-2, "reg": 1e-1, "iters": 300, "batch_size": 200},
+    "cifar10": {"lr": 1e-7, "reg": 2.5e4, "iters": 1500, "batch_size": 200},
+    "blobs": {"lr": 1e-1, "reg": 1e-3, "iters": 200, "batch_size": 50},
+}
+# Settings a checkpoint must share with the run that resumes it (the rest, e.g. iters, may
+# change): any difference would make the resumed run a different run.
+TRAJECTORY_KEYS = ("dataset", "loss", "regularizer", "reg", "beta", "lr", "batch_size",
+                   "momentum", "seed", "weight_scale")
+CHECKPOINT_KIND = "tinygrad_lc.train"
+RUNNING_WINDOW = 50  # minibatches in the progress bar's running accuracy
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (see ``tinygrad-lc train --help``)."""
+
+    dataset: str = "digits"
+    loss: str = "svm"
+    regularizer: str = "l2"
+    reg: float = DEFAULTS["digits"]["reg"]
+    lr: float = DEFAULTS["digits"]["lr"]
+    iters: int = DEFAULTS["digits"]["iters"]
+    batch_size: int = DEFAULTS["digits"]["batch_size"]
+    momentum: float = 0.0
+    seed: int = 0
+    weight_scale: float = 1e-4
+    beta: float = 1.0  # elastic net: reg * sum(beta * W**2 + |W|)
+
+    @classmethod
+    def for_dataset(cls, dataset: str, **overrides: Any) -> TrainConfig:
+        """The defaults of ``dataset``, with every non-None entry of ``overrides`` applied.
+
+        >>> TrainConfig.for_dataset("cifar10", loss="softmax", lr=None).lr
+        1e-07
+        """
+        if dataset not in DATASETS:
+            raise ValueError(f"TrainConfig: dataset must be one of {', '.join(DATASETS)}, "
+                             f"got {dataset!r}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(f"TrainConfig: unknown settings {unknown}")
+        values = {**DEFAULTS[dataset], **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(dataset=dataset, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Dataset:
+    """A preprocessed data set: float rows with the bias column, int64 labels."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple[int, ...] | None  # None: not images (blobs)
+    class_names: tuple[str, ...]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def sizes(self) -> dict[str, int]:
+        return {"num_train": len(self.y_train), "num_val": len(self.y_val),
+                "num_test": len(self.y_test)}
+
+
+def _split_rng(seed: int, which: int) -> np.random.Generator:
+    """Generators for the splits, independent of the model's (which ``seed`` seeds directly)."""
+    return np.random.default_rng([seed, which])
+
+
+def _three_way(X: np.ndarray, y: np.ndarray, num_test: int, num_val: int, seed: int):
+    from .data import train_val_split
+
+    X_rest, y_rest, X_test, y_test = train_val_split(X, y, num_test, seed=_split_rng(seed, 1))
+    X_train, y_train, X_val, y_val = train_val_split(X_rest, y_rest, num_val,
+                                                     seed=_split_rng(seed, 2))
+    return X_train, y_train, X_val, y_val, X_test, y_test
+
+
+def load_dataset(name: str, seed: int = 0) -> Dataset:
+    """Load, split and preprocess one of ``DATASETS``.
+
+    - digits: scikit-learn's 1,797 8x8 images, split into 360 test, 180 validation and
+      1,257 training images (seeded by ``seed``).
+    - blobs: ``models.make_blobs`` with 200 points for each of 3 classes (seeded), split into
+      120 test, 60 validation and 420 training points.
+    - cifar10: the official 10,000 test images; 1,000 of the 50,000 training images (a
+      tenth when there are fewer than 10,000) for validation. Stored as float32 to halve the
+      memory (about 600 MB).
+
+    Examples
+    --------
+    >>> d = load_dataset("blobs", seed=0)
+    >>> d.X_train.shape, d.X_val.shape, d.X_test.shape, d.class_names
+    ((420, 3), (60, 3), (120, 3), ('0', '1', '2'))
+    """
+    from .data import load_cifar10, load_digits, preprocess
+
+    dtype = np.float64
+    if name == "digits":
+        X, y = load_digits()
+        parts = _three_way(X, y, 360, 180, seed)
+        image_shape, classes = (8, 8), tuple(str(c) for c in range(10))
+    elif name == "blobs":
+        from .models import make_blobs
+
+        X, y = make_blobs(200, num_classes=3, seed=seed)
+        parts = _three_way(X, y, 120, 60, seed)
+        image_shape, classes = None, ("0", "1", "2")
+    elif name == "cifar10":
+        X_train, y_train, X_test, y_test = load_cifar10()
+        from .data import train_val_split
+
+        num_val = 1000 if len(X_train) >= 10_000 else max(1, len(X_train) // 10)
+        X_train, y_train, X_val, y_val = train_val_split(X_train, y_train, num_val,
+                                                         seed=_split_rng(seed, 2))
+        parts = (X_train, y_train, X_val, y_val, X_test, y_test)
+        image_shape, classes, dtype = (32, 32, 3), CIFAR10_CLASSES, np.float32
+    else:
+        raise ValueError(f"load_dataset: name must be one of {', '.join(DATASETS)}, got {name!r}")
+    X_train, y_train, X_val, y_val, X_test, y_test = parts
+    X_train, X_val, X_test = preprocess(X_train, X_val, X_test, bias=True, dtype=dtype)
+    return Dataset(name, X_train, y_train, X_val, y_val, X_test, y_test, image_shape, classes)
+
+
+def accuracy(model: Any, X: np.ndarray, y: np.ndarray, chunk: int = 5000) -> float:
+    """``model``'s accuracy on (X, y), predicted in chunks so CIFAR-10 needs no big copy."""
+    if len(y) == 0:
+        return float("nan")
+    hits = sum(int(np.sum(model.predict(X[i:i + chunk]) == y[i:i + chunk]))
+               for i in range(0, len(y), chunk))
+    return hits / len(y)
+
+
+def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
+    """A tqdm bar, or a silent stand-in when disabled or tqdm is missing."""
+    if enabled:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            print("note: tqdm is not installed, so there is no progress bar "
+                  "(pip install 'tinygrad_lc[demo]')", file=sys.stderr)
+        else:
+            return tqdm(total=total, initial=initial, desc=desc, unit="step",
+                        file=sys.stderr, dynamic_ncols=True)
+    return _NoBar()
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class Trainer:
+    """A resumable training run of a ``LinearClassifier`` (``bias=False``, bias trick in X).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    num_features, num_classes : int
+        D (with the bias column) and C.
+
+    Attributes
+    ----------
+    model : models.LinearClassifier
+    loss_history : list of float
+        The minibatch loss of every step so far (also the steps before a resume).
+    batch_accuracy : list of float
+        Each step's minibatch accuracy (before the update).
+    seconds : float
+        Training time so far, over all resumed runs.
+
+    Examples
+    --------
+    >>> data = load_dataset("blobs")
+    >>> trainer = Trainer(TrainConfig.for_dataset("blobs", iters=50), 3, 3)
+    >>> trainer.train(data.X_train, data.y_train, progress=False)
+    >>> trainer.step, accuracy(trainer.model, data.X_val, data.y_val) > 0.9
+    (50, True)
+    """
+
+    def __init__(self, config: TrainConfig, num_features: int, num_classes: int):
+        from .models import LinearClassifier
+
+        self.config = config
+        self.num_features, self.num_classes = int(num_features), int(num_classes)
+        self.model = LinearClassifier(
+            num_features, num_classes, loss=config.loss, reg=config.reg,
+            regularizer=config.regularizer, bias=False, weight_scale=config.weight_scale,
+            seed=config.seed, beta=config.beta)
+        self.loss_history: list[float] = []
+        self.batch_accuracy: list[float] = []
+        self.seconds = 0.0
+        self._watch_batches()
+
+    @property
+    def step(self) -> int:
+        return self.model.step_count
+
+    def _watch_batches(self) -> None:
+        # fit() does not report its minibatch, so record each batch's accuracy where the
+        # data loss is computed (see the report of issue 6 for the hook fit could offer).
+        inner = self.model._data_loss
+
+        def data_loss(scores, y):
+            self._last_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == y))
+            return inner(scores, y)
+
+        self._last_accuracy = float("nan")
+        self.model._data_loss = data_loss
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: the model's state, histories, config, shapes."""
+        return {
+            "kind": CHECKPOINT_KIND,
+            "config": self.config.to_dict(),
+            "num_features": self.num_features,
+            "num_classes": self.num_classes,
+            "model": self.model.state_dict(),
+            "loss_history": np.asarray(self.loss_history, dtype=np.float64),
+            "batch_accuracy": np.asarray(self.batch_accuracy, dtype=np.float64),
+            "seconds": self.seconds,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint to ``path`` atomically (see ``checkpoint.save_checkpoint``)."""
+        return save_checkpoint(path, self.state_dict())
+
+    def load(self, path: str | Path) -> None:
+        """Restore a checkpoint written by :meth:`save` for the same data and settings.
+
+        Raises
+        ------
+        CheckpointError
+            The file is unreadable or foreign, or it belongs to another run (different data
+            shape or trajectory settings); the message names the file and the differences.
+        """
+        state = load_checkpoint(path)
+
+        def fail(what: str) -> CheckpointError:
+            return CheckpointError(f"Trainer.load: {path} {what}")
+
+        if state.get("kind") != CHECKPOINT_KIND:
+            raise fail(f"is a tinygrad_lc checkpoint, but not of a training run (its kind is "
+                       f"{state.get('kind')!r}, expected {CHECKPOINT_KIND!r})")
+        saved_config = state.get("config")
+        if not isinstance(saved_config, dict):
+            raise fail("holds no training configuration")
+        mine = self.config.to_dict()
+        diffs = [f"{k}: checkpoint {saved_config.get(k)!r}, now {mine[k]!r}"
+                 for k in TRAJECTORY_KEYS if saved_config.get(k) != mine[k]]
+        if diffs:
+            raise fail("was written by a run with other settings, so resuming it would not "
+                       "continue that run: " + "; ".join(diffs) +
+                       ". Use the same settings, or another --checkpoint path for a new run.")
+        shape = (state.get("num_features"), state.get("num_classes"))
+        if shape != (self.num_features, self.num_classes):
+            raise fail(f"holds weights for {shape[0]} features and {shape[1]} classes, but "
+                       f"this data has {self.num_features} features and {self.num_classes} "
+                       "classes (W of shape "
+                       f"({self.num_features}, {self.num_classes}))")
+        try:
+            history = np.asarray(state["loss_history"], dtype=np.float64)
+            batch_acc = np.asarray(state["batch_accuracy"], dtype=np.float64)
+            seconds = float(state["seconds"])
+            model_state = state["model"]
+            steps = model_state["step_count"]
+            if history.shape != (steps,) or batch_acc.shape != (steps,):
+                raise ValueError(f"it records {history.shape} losses and {batch_acc.shape} "
+                                 f"accuracies for {steps} steps")
+            self.model.load_state_dict(model_state)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise fail(f"is damaged or incomplete: {type(exc).__name__}: {exc}") from exc
+        self.loss_history = history.tolist()
+        self.batch_accuracy = batch_acc.tolist()
+        self.seconds = seconds
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, X: np.ndarray, y: np.ndarray, iters: int | None = None,
+              checkpoint: str | Path | None = None, save_every: int = 100,
+              progress: bool = True) -> None:
+        """Train until step ``iters`` (default ``config.iters``), saving every ``save_every``.
+
+        A checkpoint (when ``checkpoint`` is given) is written after every ``save_every``
+        steps and after the last one. Steps already done (after :meth:`load`) count.
+        """
+        cfg = self.config
+        total = cfg.iters if iters is None else int(iters)
+        if self.step > total:
+            raise ValueError(f"Trainer.train: the run is already at step {self.step}, past "
+                             f"the {total} steps asked for; ask for at least {self.step}")
+        if save_every < 1:
+            raise ValueError(f"Trainer.train: save_every must be at least 1, got {save_every}")
+        window: deque[float] = deque(self.batch_accuracy[-RUNNING_WINDOW:],
+                                     maxlen=RUNNING_WINDOW)
+        bar = _progress_bar(total, self.step, f"{cfg.loss} on {cfg.dataset}", progress)
+
+        def after_step(step: int, loss: float) -> None:
+            self.loss_history.append(loss)
+            self.batch_accuracy.append(self._last_accuracy)
+            window.append(self._last_accuracy)
+            bar.update(1)
+            if step % 10 == 0 or self.step == total:
+                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{np.mean(window):.3f}", refresh=False)
+
+        try:
+            while self.step < total:
+                # chunks end on multiples of save_every, also after resuming mid-way
+                chunk = min(save_every - self.step % save_every, total - self.step)
+                start = time.perf_counter()
+                fresh = self.model.optimizer is None
+                self.model.fit(X, y, lr=cfg.lr, num_iters=chunk, batch_size=cfg.batch_size,
+                               momentum=cfg.momentum, callback=after_step, resume=not fresh)
+                self.seconds += time.perf_counter() - start
+                if checkpoint is not None:
+                    self.save(checkpoint)
+        finally:
+            bar.close()
