@@ -3,10 +3,10 @@
 Every op is a plain NumPy function ``fwd(*arrays, **kw) -> (out, vjps)`` where ``vjps`` holds
 one callable per input mapping the upstream gradient ``g`` (shaped like ``out``) to the gradient
 for that input. A VJP returns a new array or a view of ``g``, never an array it keeps (the
-engine may accumulate into a new array in place). The engine (``tensor.py``) owns everything the ops would otherwise repeat:
-summing gradients back over broadcast axes, casting them to each input's dtype, skipping inputs
-that do not require grad, and accumulating. Ops know nothing about ``Tensor``, so the closures
-hold arrays only and the graph has no reference cycles.
+engine may accumulate into a new array in place). The engine (``tensor.py``) owns everything
+the ops would otherwise repeat: summing gradients back over broadcast axes, casting them to
+each input's dtype, skipping inputs that do not require grad, and accumulating. Ops know
+nothing about ``Tensor``, so the closures hold arrays only and the graph has no cycles.
 
 Conventions at ties and kinks (subgradients): ``max`` and ``maximum`` split the gradient evenly
 among tied entries; ``abs`` and ``relu`` have derivative 0 at 0.
@@ -91,7 +91,9 @@ def neg(a):
 
 @op("pow", 1)
 def pow_(a, *, p):
-    # d(a^p) = p a^(p-1) da
+    # d(a^p) = p a^(p-1) da (and exactly 0 for p = 0, even at a = 0)
+    if p == 0:
+        return a**p, (lambda g: np.zeros_like(g),)
     return a**p, (lambda g: g * (p * a ** (p - 1)),)
 
 

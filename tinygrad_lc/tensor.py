@@ -233,11 +233,13 @@ class Tensor:
             raise TypeError(
                 f"pow: the exponent must be a constant real number, got {type(p).__name__}"
             )
+        p = p.item() if isinstance(p, np.generic) else p  # a Python number keeps float32
         return _apply("pow", (self,), {"p": p})
 
     def __rpow__(self, base):
         if not isinstance(base, Number | np.number) or isinstance(base, complex) or base <= 0:
             raise TypeError(f"pow: a constant base must be a positive number, got {base!r}")
+        base = base.item() if isinstance(base, np.generic) else base
         return _apply("rpow", (self,), {"base": base})
 
     def exp(self) -> Tensor: return _apply("exp", (self,))
@@ -282,8 +284,14 @@ class Tensor:
 
     def transpose(self, *axes) -> Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
-        if axes and sorted(a % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
+        if axes:
+            norm = _normalize_axes("transpose", axes, max(self.ndim, 1), self.shape, axes)
+            if len(norm) != self.ndim:
+                raise ValueError(
+                    f"transpose: axes {axes} are not a permutation of the {self.ndim} axes of "
+                    f"shape {self.shape}"
+                )
+            axes = norm
         return _apply("transpose", (self,), {"axes": axes or None})
 
     T = property(lambda self: self.transpose(), doc="The transpose (axes reversed).")
@@ -442,21 +450,43 @@ def matmul(a, b) -> Tensor:
     return _apply2("matmul", a, b)
 
 
-def _check_axis(where: str, t: Tensor, axis):
-    """Validate an axis (int, tuple of ints or None) against the tensor's dimensions."""
-    axes = () if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+def _normalize_axes(where: str, axes: tuple, ndim: int, shape: tuple, what=None) -> tuple:
+    """Each axis as a non-negative int, refusing non-integers, out-of-range and repeats."""
+    out = []
     for ax in axes:
-        if not isinstance(ax, int | np.integer) or not -max(t.ndim, 1) <= ax < max(t.ndim, 1):
-            raise ValueError(f"{where}: axis {axis!r} is out of range for shape {t.shape}")
-    if t.ndim == 0 and axes and where not in ("sum", "mean"):
+        if isinstance(ax, bool | np.bool_) or not isinstance(ax, int | np.integer):
+            raise TypeError(f"{where}: axis must be an int or a tuple of ints, got {what!r}")
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"{where}: axis {what!r} is out of range for shape {shape}")
+        out.append(int(ax) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where}: axis {what!r} repeats an axis (shape {shape})")
+    return tuple(out)
+
+
+def _check_axis(where: str, t: Tensor, axis):
+    """Validate an axis (int, tuple of ints or None); return it with negative axes resolved."""
+    if axis is None:
+        return None
+    if t.ndim == 0 and axis != () and where not in ("sum", "mean"):
         raise ValueError(f"{where}: axis {axis!r} given for a 0-d tensor")
-    return axis
+    axes = _normalize_axes(where, axis if isinstance(axis, tuple) else (axis,),
+                           max(t.ndim, 1), t.shape, axis)
+    return axes if isinstance(axis, tuple) else axes[0]
 
 
 def _reduce(name: str, t: Tensor, axis, keepdims: bool) -> Tensor:
+    axis = _check_axis(name, t, axis)
     if t.ndim == 0:
         axis = None  # NumPy accepts axis 0/-1 on 0-d arrays for sums; treat it as "all"
-    return _apply(name, (t,), {"axis": _check_axis(name, t, axis), "keepdims": bool(keepdims)})
+    if name != "sum":
+        reduced = t.shape if axis is None else [t.shape[a] for a in np.atleast_1d(axis)]
+        if 0 in reduced:
+            raise ValueError(
+                f"{name}: cannot reduce over an empty axis (shape {t.shape}, axis {axis!r}); "
+                "the result would be undefined"
+            )
+    return _apply(name, (t,), {"axis": axis, "keepdims": bool(keepdims)})
 
 
 def _check_domain(name: str, t: Tensor) -> None:
