@@ -23,16 +23,8 @@ from tinygrad_lc.gradcheck import (
     numerical_gradient,
     rel_error,
 )
+from tinygrad_lc.losses import svm_loss
 from tinygrad_lc.ops import OPS
-
-try:
-    from tinygrad_lc.losses import svm_loss
-except ImportError:  # the losses module landing later: the same hinge from Tensor ops
-    def svm_loss(scores, y, delta=1.0):
-        n = scores.shape[0]
-        with tg.scope("svm_loss"):
-            margins = scores - scores[np.arange(n), y][:, None] + delta
-            return (margins.relu().sum() - n * delta) / n
 
 
 def _values(shape, lo=-2.0, hi=2.0, gap=0.25, seed=0):

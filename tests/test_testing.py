@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import autograd.numpy as anp
@@ -254,6 +256,13 @@ def test_profile_is_loaded_from_the_environment(monkeypatch):
         assert register_profiles() == "dev" and settings.default.max_examples == 25
     finally:
         settings.load_profile(before)
+
+
+def test_import_tinygrad_lc_does_not_import_hypothesis():
+    code = "import sys, tinygrad_lc; print('hypothesis' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=DOCS.parent.parent, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # ---------------------------------------------------------------------- the docs
