@@ -1,0 +1,77 @@
+"""Tests for tinygrad_lc.plots: templates are exact, pictures are valid PNGs of sensible size."""
+
+from __future__ import annotations
+
+import struct
+import sys
+
+import numpy as np
+import pytest
+
+from tinygrad_lc import plots
+
+pytest.importorskip("matplotlib")
+
+
+def png_size(path) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk; fails on anything that is not a PNG."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_templates_drop_the_bias_row_and_rescale_each_class():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((3 * 4 * 2 + 1, 5))
+    T = plots.weight_templates(W, (3, 4, 2))
+    assert T.shape == (5, 3, 4, 2) and T.dtype == np.uint8
+    for c in range(5):
+        assert T[c].min() == 0 and T[c].max() == 255
+        col = W[:-1, c]
+        expected = np.round(255 * (col - col.min()) / (col.max() - col.min()))
+        np.testing.assert_array_equal(T[c].ravel(), expected)  # C order, like the images
+    np.testing.assert_array_equal(plots.weight_templates(W[:-1], (3, 4, 2), bias_row=False), T)
+
+
+def test_constant_template_is_black_not_nan():
+    assert plots.weight_templates(np.ones((5, 2)), (2, 2)).max() == 0
+
+
+def test_template_shape_errors():
+    with pytest.raises(ValueError, match=r"W has 64 rows after dropping the bias row, but images "
+                                         r"of shape \(32, 32, 3\) have 3072 pixels"):
+        plots.weight_templates(np.zeros((65, 10)), (32, 32, 3))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        plots.weight_templates(np.zeros(65), (8, 8))
+
+
+def test_pictures_are_pngs(tmp_path):
+    rng = np.random.default_rng(0)
+    loss = plots.plot_loss_curves({"svm": 3 * np.exp(-np.arange(200) / 50), "softmax": [2, 1]},
+                                  tmp_path / "a" / "loss.png")
+    w, h = png_size(loss)
+    assert w > 300 and h > 200
+    gray = plots.plot_weight_templates(rng.standard_normal((65, 10)), (8, 8), list("0123456789"),
+                                       tmp_path / "digits.png")
+    rgb = plots.plot_weight_templates(rng.standard_normal((3073, 3)), (32, 32, 3),
+                                      ["cat", "car", "frog"], tmp_path / "rgb.png")
+    assert png_size(gray)[0] > 5 * png_size(gray)[1] / 2  # one row of ten small images
+    assert png_size(rgb)[0] > 0
+    X = np.column_stack([rng.standard_normal((30, 2)), np.ones(30)])
+    regions = plots.plot_decision_regions(rng.standard_normal((3, 3)), X, np.arange(30) % 3,
+                                          ["a", "b", "c"], tmp_path / "regions.png")
+    assert png_size(regions)[0] > 200
+
+
+def test_argument_errors(tmp_path):
+    with pytest.raises(ValueError, match="2 class names for 3 classes"):
+        plots.plot_weight_templates(np.zeros((5, 3)), (2, 2), ["a", "b"], tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"X \(N, 3\) and W \(3, C\)"):
+        plots.plot_decision_regions(np.zeros((4, 3)), np.zeros((5, 4)), np.zeros(5, int),
+                                    "abc", tmp_path / "x.png")
+
+
+def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    with pytest.raises(ImportError, match=r"pip install 'tinygrad_lc\[demo\]'"):
+        plots.plot_loss_curves({"svm": [1.0]}, tmp_path / "loss.png")
