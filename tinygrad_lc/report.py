@@ -34,6 +34,9 @@ pre { background: #f6f6f6; border: 1px solid #ddd; padding: .7em; overflow-x: au
 figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: .9em; }
+.scroll { overflow-x: auto; border: 1px solid #ddd; padding: .3em; }
+.scroll figure { display: block; margin: 0; }
+.scroll figure img { max-width: none; border: 0; }
 nav ol { columns: 2; }
 .note { color: #555; }
 """
@@ -110,8 +113,11 @@ class Report:
 
     def image(self, source: str | os.PathLike[str] | bytes, alt: str,
               caption: str | None = None, suffix: str | None = None,
-              width: int | None = None) -> None:
+              width: int | None = None, scroll: bool = False) -> None:
         """Embed a picture (a file path, or raw bytes with ``suffix`` giving the type).
+
+        ``width`` sets the displayed width in pixels; ``scroll=True`` shows the picture at
+        its natural size in a box that scrolls sideways (for wide diagrams).
 
         Raises
         ------
@@ -129,8 +135,8 @@ class Report:
         uri = f"data:{_MIME[kind]};base64,{base64.b64encode(data).decode('ascii')}"
         size = f' style="width: {int(width)}px"' if width else ""
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        self._parts.append(f'<figure><img src="{uri}" alt="{html.escape(alt)}"{size}>'
-                           f"{cap}</figure>")
+        figure = f'<figure><img src="{uri}" alt="{html.escape(alt)}"{size}>{cap}</figure>'
+        self._parts.append(f'<div class="scroll">{figure}</div>' if scroll else figure)
 
     def to_html(self) -> str:
         """The whole page as a string."""
