@@ -9,6 +9,8 @@ Conventions
 - ``svm_loss`` computes ``max(0, margin)`` with ``relu``, whose derivative at exactly 0 is 0:
   a margin of exactly 0 adds nothing to the loss and nothing to the gradient, as in the usual
   vectorized hinge gradient ``(margins > 0)``.
+- The excluded correct class enters as a constant margin of -1 (its score cancels:
+  ``s_y - s_y``), so it adds exactly 0 and never sits on relu's kink.
 - ``class_reduction="mean"`` divides each example's sum by the number of terms summed:
   C - 1 (the wrong classes) by default, C with ``include_correct=True``.
 - ``softmax_loss`` is the natural-log cross-entropy. The lecture slide's 0.89 for the cat
@@ -191,18 +193,16 @@ def svm_loss(
         offset[is_correct] = -1.0
     with scope(where):
         with scope("margins"):
-            correct = s[is_correct, None]  # (N, 1): s_{y_i}, one True per row, in row order
+            # (N, 1): s_{y_i}. A mask (one True per row, read in row order) indexes faster
+            # than the pair (arange(N), y), whose backward must first rule out repeats
+            correct = s[is_correct, None]
             margins = s - correct + offset
         hinge = margins.relu()
         if squared:
             hinge = hinge**2
-        per_class = terms if class_reduction == "mean" else 1
-        if reduction == "none":
-            out = hinge.sum(axis=1)
-            return out / per_class if per_class != 1 else out
-        if reduction == "sum":
-            return hinge.sum() / per_class if per_class != 1 else hinge.sum()
-        return hinge.sum() / (n * per_class)
+        total = hinge.sum(axis=1) if reduction == "none" else hinge.sum()
+        divisor = (terms if class_reduction == "mean" else 1) * (n if reduction == "mean" else 1)
+        return total / divisor if divisor != 1 else total
 
 
 def softmax_loss(scores, y, reduction: str = "mean") -> Tensor:
