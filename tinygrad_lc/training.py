@@ -364,8 +364,12 @@ class Trainer:
                 chunk = min(save_every - self.step % save_every, total - self.step)
                 start = time.perf_counter()
                 fresh = self.model.optimizer is None
-                self.model.fit(X, y, lr=cfg.lr, num_iters=chunk, batch_size=cfg.batch_size,
-                               momentum=cfg.momentum, callback=after_step, resume=not fresh)
+                # fit raises a clear FloatingPointError on divergence; NumPy's own
+                # overflow warnings on the way there would only be noise
+                with np.errstate(over="ignore", invalid="ignore"):
+                    self.model.fit(X, y, lr=cfg.lr, num_iters=chunk,
+                                   batch_size=cfg.batch_size, momentum=cfg.momentum,
+                                   callback=after_step, resume=not fresh)
                 self.seconds += time.perf_counter() - start
                 if checkpoint is not None:
                     self.save(checkpoint)

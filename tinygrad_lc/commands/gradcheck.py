@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,8 +143,9 @@ def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_ch
 
 def run(args: argparse.Namespace) -> int:
     if args.num_checks < 1:
-        raise SystemExit(f"tinygrad-lc gradcheck: --num-checks must be at least 1, "
-                         f"got {args.num_checks}")
+        print(f"tinygrad-lc gradcheck: error: --num-checks must be at least 1, "
+              f"got {args.num_checks}", file=sys.stderr)
+        return 2
     names = LOSSES if args.loss == "both" else (args.loss,)
     ok = True
     for loss in names:

@@ -113,9 +113,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return _run(args)
-    except (UsageError, CheckpointError) as exc:
+    except UsageError as exc:
         print(f"tinygrad-lc train: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, UsageError) else 1
+        return 2
+    # what a user can act on: damaged checkpoints, diverged training (FloatingPointError),
+    # missing or broken data (OSError, RuntimeError, ImportError, ValueError from data)
+    except (CheckpointError, FloatingPointError, OSError, RuntimeError, ImportError) as exc:
+        print(f"tinygrad-lc train: error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -127,7 +132,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume and not checkpoint.exists():
         raise UsageError(f"--resume: the checkpoint {checkpoint} does not exist; "
                          "run without --resume to start a new run")
-    data = load_dataset(cfg.dataset, seed=cfg.seed)
+    try:
+        data = load_dataset(cfg.dataset, seed=cfg.seed)
+    except ValueError as exc:  # e.g. a corrupt CIFAR-10 archive; the message says what to do
+        raise RuntimeError(str(exc)) from exc
     trainer = Trainer(cfg, data.num_features, data.num_classes)
     resumed_from = 0
     if args.resume:

@@ -1,0 +1,370 @@
+"""Tests for the `tinygrad-lc` command line: train, gradcheck, demo, and --help everywhere."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_lc import checkpoint, cli
+from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_lc.ops import OPS
+
+pytest.importorskip("sklearn")  # the digits data set
+pytest.importorskip("matplotlib")  # the pictures
+
+ROOT = Path(__file__).resolve().parents[1]
+METRIC_KEYS = {"train_accuracy", "val_accuracy", "test_accuracy", "final_loss", "seconds",
+               "config"}
+CONFIG_KEYS = {"dataset", "loss", "regularizer", "reg", "lr", "iters", "batch_size",
+               "momentum", "seed", "checkpoint", "save_every", "resume", "out", "quiet"}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def train(capsys, out: Path, *extra: str) -> tuple[int, str, str]:
+    return run(capsys, "train", "--out", str(out), *extra)
+
+
+def metrics(out: Path) -> dict:
+    return json.loads((out / "metrics.json").read_text())
+
+
+# ----------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", sorted(cli.COMMANDS))
+def test_help_of_every_subcommand(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: tinygrad-lc {command}")
+    assert "-h, --help" in out
+
+
+def test_python_dash_m_is_the_same_program():
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "tinygrad_lc", "--help"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: tinygrad-lc")
+    for command in cli.COMMANDS:
+        assert command in done.stdout
+    done = subprocess.run([sys.executable, "-m", "tinygrad_lc"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "required" in done.stderr
+
+
+# ----------------------------------------------------------------------------- train
+
+
+@pytest.mark.parametrize("loss", ["svm", "softmax"])
+def test_train_digits_with_defaults(capsys, tmp_path, loss):
+    rc, out, _ = train(capsys, tmp_path, "--loss", loss)
+    assert rc == 0
+    m = metrics(tmp_path)
+    assert METRIC_KEYS <= set(m) and CONFIG_KEYS <= set(m["config"])
+    assert m["config"]["loss"] == loss and m["config"]["dataset"] == "digits"
+    assert m["config"]["num_train"] == 1257 and m["config"]["bias_trick"] is True
+    assert m["test_accuracy"] >= 0.93 and m["steps"] == m["config"]["iters"] == 300
+    assert len(m["loss_history"]) == 300 and m["final_loss"] == m["loss_history"][-1]
+    assert f"test {m['test_accuracy']:.4f}" in out and "metrics.json" in out
+    w, h = png_size(tmp_path / "loss.png")
+    assert w > 300 and h > 200
+    w, h = png_size(tmp_path / "weights.png")
+    assert w > 4 * h  # ten 8x8 templates side by side
+
+
+@pytest.mark.parametrize("loss", ["svm", "softmax"])
+def test_train_blobs(capsys, tmp_path, loss):
+    rc, _, _ = train(capsys, tmp_path, "--dataset", "blobs", "--loss", loss, "--quiet")
+    assert rc == 0
+    assert metrics(tmp_path)["test_accuracy"] >= 0.95
+    png_size(tmp_path / "weights.png")  # the decision regions
+
+
+def test_options_override_defaults(capsys, tmp_path):
+    rc, _, _ = train(capsys, tmp_path, "--iters", "12", "--batch-size", "7", "--lr", "0.003",
+                     "--reg", "0", "--regularizer", "elastic_net", "--beta", "0.5", "--quiet")
+    assert rc == 0
+    cfg = metrics(tmp_path)["config"]
+    assert (cfg["iters"], cfg["batch_size"], cfg["lr"], cfg["reg"]) == (12, 7, 0.003, 0.0)
+    assert (cfg["regularizer"], cfg["beta"]) == ("elastic_net", 0.5)
+
+
+def test_quiet_prints_no_bar(capsys, tmp_path):
+    rc, out, err = train(capsys, tmp_path / "a", "--dataset", "blobs", "--iters", "20")
+    assert rc == 0 and re.search(r"20/20 .*step/s.*acc=.*loss=", err)  # the tqdm bar
+    rc, out, err = train(capsys, tmp_path / "b", "--dataset", "blobs", "--iters", "20",
+                         "--quiet")
+    assert rc == 0 and err == ""
+    assert out.startswith("accuracy: train")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--iters", "-1"], "--iters must be >= 0"),
+    (["--batch-size", "0"], "--batch-size must be >= 1"),
+    (["--lr", "0"], "--lr must be > 0"),
+    (["--momentum", "1"], r"--momentum must be in \[0, 1\)"),
+    (["--save-every", "0"], "--save-every must be >= 1"),
+    (["--resume"], "--resume needs --checkpoint"),
+])
+def test_bad_options(capsys, tmp_path, argv, message):
+    rc, _, err = train(capsys, tmp_path, *argv)
+    assert rc == 2 and re.search(message, err) and not (tmp_path / "metrics.json").exists()
+
+
+def test_diverging_run_is_reported(capsys, tmp_path):
+    rc, _, err = train(capsys, tmp_path, "--lr", "1e4", "--quiet")
+    assert rc == 1 and "training diverged" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+RESUME = ("--dataset", "digits", "--momentum", "0.9", "--lr", "0.003", "--save-every", "30",
+          "--quiet")
+
+
+def test_resume_is_bit_identical(capsys, tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert train(capsys, tmp_path / "straight", *RESUME, "--iters", "200",
+                 "--checkpoint", str(a))[0] == 0
+    assert train(capsys, tmp_path / "first", *RESUME, "--iters", "100",
+                 "--checkpoint", str(b))[0] == 0
+    assert load_checkpoint(b)["model"]["step_count"] == 100
+    assert train(capsys, tmp_path / "resumed", *RESUME, "--iters", "200",
+                 "--checkpoint", str(b), "--resume")[0] == 0
+    sa, sb = load_checkpoint(a)["model"], load_checkpoint(b)["model"]
+    assert sb["step_count"] == 200
+    assert np.array_equal(sa["W"], sb["W"])  # exact, not approximately
+    assert np.array_equal(sa["optimizer"]["velocity"][0], sb["optimizer"]["velocity"][0])
+    straight, resumed = metrics(tmp_path / "straight"), metrics(tmp_path / "resumed")
+    assert resumed["resumed_from_step"] == 100 and resumed["steps"] == 200
+    assert resumed["loss_history"] == straight["loss_history"]
+    for key in ("train_accuracy", "val_accuracy", "test_accuracy", "final_loss"):
+        assert resumed[key] == straight[key]
+
+
+def test_checkpoint_holds_what_is_needed(capsys, tmp_path):
+    path = tmp_path / "c.npz"
+    assert train(capsys, tmp_path, *RESUME, "--iters", "40", "--checkpoint", str(path))[0] == 0
+    state = load_checkpoint(path)
+    model = state["model"]
+    assert model["W"].shape == (65, 10) and model["b"] is None  # bias trick: b is in W
+    assert model["step_count"] == 40 and model["rng"]["bit_generator"] == "PCG64"
+    assert model["optimizer"]["momentum"] == 0.9
+    assert state["config"]["lr"] == 0.003 and len(state["loss_history"]) == 40
+    with np.load(path, allow_pickle=False) as npz:  # plain arrays only
+        assert all(npz[k].dtype != object for k in npz.files)
+
+
+def test_failed_save_keeps_previous_checkpoint(capsys, tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    real, calls = checkpoint._write_npz, []
+
+    def crash_on_second(f, arrays):
+        calls.append(1)
+        if len(calls) == 2:
+            f.write(b"PK\x03\x04 partial")
+            raise OSError("no space left on device (simulated)")
+        real(f, arrays)
+
+    monkeypatch.setattr(checkpoint, "_write_npz", crash_on_second)
+    rc, _, err = train(capsys, tmp_path, "--dataset", "blobs", "--iters", "30",
+                       "--save-every", "10", "--checkpoint", str(path), "--quiet")
+    assert rc == 1 and "simulated" in err
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]
+    assert load_checkpoint(path)["model"]["step_count"] == 10
+    rc, _, _ = train(capsys, tmp_path / "out", "--dataset", "blobs", "--iters", "30",
+                     "--save-every", "10", "--checkpoint", str(path), "--resume", "--quiet")
+    assert rc == 0 and metrics(tmp_path / "out")["resumed_from_step"] == 10
+
+
+def _resume_from(capsys, tmp_path, path: Path, *extra: str) -> tuple[int, str]:
+    rc, _, err = train(capsys, tmp_path / "out", "--dataset", "blobs", "--iters", "20",
+                       "--checkpoint", str(path), "--resume", "--quiet", *extra)
+    return rc, err
+
+
+def test_resume_errors_name_the_file(capsys, tmp_path):
+    missing = tmp_path / "missing.npz"
+    rc, err = _resume_from(capsys, tmp_path, missing)
+    assert rc == 2 and f"{missing} does not exist" in err
+
+    text = tmp_path / "notes.npz"
+    text.write_text("not a checkpoint\n")
+    rc, err = _resume_from(capsys, tmp_path, text)
+    assert rc == 1 and f"{text} is not an .npz archive" in err
+
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, W=np.ones((3, 3)))
+    rc, err = _resume_from(capsys, tmp_path, foreign)
+    assert rc == 1 and f"{foreign} is not a tinygrad_lc checkpoint" in err and "W" in err
+
+    other_kind = save_checkpoint(tmp_path / "kind.npz", {"W": np.ones(3)})
+    rc, err = _resume_from(capsys, tmp_path, other_kind)
+    assert rc == 1 and "not of a training run" in err
+
+    good = tmp_path / "good.npz"
+    assert train(capsys, tmp_path / "g", "--dataset", "blobs", "--iters", "10",
+                 "--checkpoint", str(good), "--quiet")[0] == 0
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:-200])
+    rc, err = _resume_from(capsys, tmp_path, truncated)
+    assert rc == 1 and f"{truncated} is truncated or corrupt" in err
+
+    rc, err = _resume_from(capsys, tmp_path, good, "--loss", "softmax")
+    assert rc == 1 and f"{good} was written by a run with other settings" in err
+    assert "loss: checkpoint 'svm', now 'softmax'" in err
+
+    rc, err = _resume_from(capsys, tmp_path, good, "--iters", "5")
+    assert rc == 2 and "at step 10, past --iters 5" in err
+    for message in (err,):
+        assert "Traceback" not in message
+
+
+def test_new_run_over_an_old_checkpoint_says_so(capsys, tmp_path):
+    path = tmp_path / "c.npz"
+    args = ("--dataset", "blobs", "--iters", "10", "--checkpoint", str(path))
+    assert train(capsys, tmp_path / "a", *args)[0] == 0
+    rc, _, err = train(capsys, tmp_path / "b", *args)
+    assert rc == 0 and "will be overwritten (use --resume" in err
+
+
+# ----------------------------------------------------------------------------- CIFAR-10
+
+
+def _tiny_cifar(root: Path, sizes=(4, 4, 4, 4, 4), test_size=3) -> None:
+    """The extracted cifar-10-batches-py folder in the real format, with random images."""
+    rng = np.random.default_rng(0)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name, n in zip(names, (*sizes, test_size)):
+        batch = {b"batch_label": b"tiny", b"labels": rng.integers(0, 10, n).tolist(),
+                 b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"filenames": [b"x.png"] * n}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+def test_train_cifar10_on_a_tiny_fake_archive(capsys, tmp_path, monkeypatch):
+    _tiny_cifar(tmp_path / "data")
+    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path / "data"))
+    rc, out, _ = train(capsys, tmp_path / "out", "--dataset", "cifar10", "--iters", "3",
+                       "--batch-size", "4", "--quiet")
+    assert rc == 0
+    m = metrics(tmp_path / "out")
+    cfg = m["config"]
+    assert (cfg["num_train"], cfg["num_val"], cfg["num_test"]) == (18, 2, 3)
+    assert (cfg["lr"], cfg["reg"]) == (1e-7, 2.5e4)  # the classic CIFAR-10 defaults
+    assert m["steps"] == 3 and 0 <= m["test_accuracy"] <= 1
+    w, h = png_size(tmp_path / "out" / "weights.png")
+    assert w > 4 * h  # ten 32x32 colour templates in a row
+
+
+def test_train_cifar10_without_data_says_where_to_put_it(capsys, tmp_path, monkeypatch):
+    from tinygrad_lc import data
+
+    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path))
+
+    def offline(url):
+        raise OSError("network is unreachable (simulated)")
+
+    monkeypatch.setattr(data, "_urlopen", offline)
+    rc, _, err = train(capsys, tmp_path / "out", "--dataset", "cifar10", "--quiet")
+    assert rc == 1 and "could not download" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- gradcheck
+
+
+def test_gradcheck_command(capsys):
+    rc, out, _ = run(capsys, "gradcheck")
+    assert rc == 0 and out.rstrip().endswith("all gradient checks passed")
+    assert out.count("gradcheck passed") == 4 and out.count("grad_check_sparse passed") == 2
+    rates = [float(x) for x in re.findall(r"max relative error (\S+)", out)]
+    assert len(rates) == 6 and max(rates) < 1e-6
+
+
+def test_gradcheck_command_catches_a_wrong_backward(capsys, monkeypatch):
+    relu = OPS["relu"]
+
+    def doubled(a, **kw):  # the right forward, twice the right derivative
+        out, vjps = relu.fwd(a, **kw)
+        return out, [lambda g: 2 * vjps[0](g)]
+
+    monkeypatch.setitem(OPS, "relu", dataclasses.replace(relu, fwd=doubled))
+    rc, out, _ = run(capsys, "gradcheck", "--loss", "svm", "--num-checks", "3")
+    assert rc == 1 and "gradcheck FAILED" in out and "SOME GRADIENT CHECKS FAILED" in out
+    rc, out, _ = run(capsys, "gradcheck", "--loss", "softmax")  # softmax has no relu
+    assert rc == 0
+
+
+def test_gradcheck_options(capsys):
+    rc, out, _ = run(capsys, "gradcheck", "--loss", "softmax", "--regularizer", "elastic_net",
+                     "--num-checks", "2", "--localize")
+    assert rc == 0 and "elastic_net" in out and "local check of" in out
+    assert "== svm loss ==" not in out
+    rc, _, err = run(capsys, "gradcheck", "--num-checks", "0")
+    assert rc == 2 and "--num-checks must be at least 1" in err
+
+
+# ----------------------------------------------------------------------------- demo
+
+
+def test_demo_end_to_end(capsys, tmp_path):
+    rc, out, _ = run(capsys, "demo", "--out", str(tmp_path))
+    assert rc == 0
+    report = tmp_path / "report.html"
+    assert f"report: {report.resolve()}" in out
+    page = report.read_text(encoding="utf-8")
+    for title in ("1. The lecture&#x27;s losses", "2. The full loss as a computation graph",
+                  "3. Gradient checks", "4. Random search against SGD on digits",
+                  "5. Loss curves and learned templates"):
+        assert title in page
+    assert page.count("data:image/svg+xml;base64,") == 2  # the two diagrams
+    assert page.count("data:image/png;base64,") == 4  # curves and three template rows
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)  # nothing outside the page
+    assert "<td>cat</td>" in page and "<td>5.27</td>" in page
+    summary = json.loads((tmp_path / "demo.json").read_text())
+    by = {(r["method"], r["loss"]): r["test_accuracy"] for r in summary["results"]}
+    for loss in ("svm", "softmax"):
+        assert by[("SGD", loss)] >= 0.93
+        assert by[("random search", loss)] < by[("SGD", loss)] - 0.3
+    assert all(c["passed"] and c["rel_error"] < 1e-6 for c in summary["gradchecks"])
+    for name in ("graph_svm.svg", "graph_softmax.png", "loss.png", "weights_svm.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_demo_without_graphviz_still_writes_the_report(capsys, tmp_path, monkeypatch):
+    from tinygrad_lc import viz
+
+    def no_dot(root, path, **kw):
+        raise viz.GraphvizNotFoundError("render: Graphviz's `dot` program is not on PATH")
+
+    monkeypatch.setattr(viz, "render", no_dot)
+    rc, out, _ = run(capsys, "demo", "--out", str(tmp_path), "--search-tries", "5", "--quiet")
+    assert rc == 0 and "not on PATH" in out
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Diagrams not drawn" in page and "data:image/svg+xml" not in page
