@@ -307,15 +307,17 @@ def _alias_graphs():
             ("reductions", reductions), ("joins", joins), ("scalar", scalar)]
 
 
+@pytest.mark.parametrize("retain", [True, False], ids=["retain_grads", "leaves only"])
 @pytest.mark.parametrize("build", [b for _, b in _alias_graphs()],
                          ids=[n for n, _ in _alias_graphs()])
-def test_no_grad_aliases_data_another_grad_or_the_upstream_grad(build):
+def test_no_grad_aliases_data_another_grad_or_the_upstream_grad(build, retain):
     root, leaves, upstream = build()
-    root.backward(upstream)
-    root.backward(upstream)  # accumulating must not create aliases either
+    root.backward(upstream, retain_grads=retain)
+    root.backward(upstream, retain_grads=retain)  # accumulating must not create aliases either
     tensors = graph_of(root)
     grads = [t.grad for t in tensors if t.grad is not None]
-    assert len(grads) == sum(t.requires_grad for t in tensors)
+    holders = [t for t in tensors if t.requires_grad and (retain or t.is_leaf)]
+    assert len(grads) == len(holders) and all(t.grad is not None for t in holders)
     datas = [t.data for t in tensors]
     for g1, g2 in itertools.combinations(grads, 2):
         assert not np.shares_memory(g1, g2)
@@ -406,6 +408,21 @@ def test_every_tensor_requiring_grad_holds_a_grad_and_constants_never_do():
     assert X.grad is None
     # X @ W + b = [[0.3, -0.7], [1.2, 0.2]]: unit 1 is off for the first row
     np.testing.assert_array_equal(b.grad, [1.0, 0.5])
+
+
+def test_retain_grads_false_keeps_leaf_grads_only_with_the_same_values():
+    def build():
+        X = Tensor(np.arange(6.0).reshape(2, 3))
+        W, b = leaf(np.full((3, 2), 0.1)), leaf([0.0, -1.0])
+        return (tg.maximum(0, X @ W + b) * 2.0).sum() / 4, W, b
+
+    full, W1, b1 = build()
+    full.backward()
+    lean, W2, b2 = build()
+    lean.backward(retain_grads=False)
+    np.testing.assert_array_equal(W2.grad, W1.grad)
+    np.testing.assert_array_equal(b2.grad, b1.grad)
+    assert all(t.grad is None for t in graph_of(lean) if not t.is_leaf)
 
 
 def test_scalar_shaped_non_0d_tensor_gets_default_grad():
