@@ -219,3 +219,40 @@ def test_anomaly_error_is_a_runtime_error_carrying_the_tensor():
     assert issubclass(tg.AnomalyError, RuntimeError)
     err = _raised(lambda: Tensor([-np.inf]) + Tensor([np.inf]))
     assert isinstance(err.tensor, Tensor) and err.tensor.op == "add"
+
+
+# ---------------------------------------------------------------- with the rest of the package
+def test_op_inside_a_loss_reports_the_callers_line_and_the_loss_scope():
+    from tinygrad_lc.losses import svm_loss
+
+    scores = Tensor([[1e308, -1e308]], requires_grad=True)
+    err = _raised(lambda: svm_loss(scores, np.array([1])))  # MARK-svm
+    msg = str(err)
+    assert msg.startswith("sub: forward output holds 1 inf"), msg
+    assert "scope 'svm_loss/margins'" in msg, msg
+    _assert_at(err, "MARK-svm")
+
+
+def test_overflow_inside_a_regularizer_names_the_nested_scope_and_callers_line():
+    from tinygrad_lc.regularizers import l2
+
+    w = Tensor([1e200, 1.0], requires_grad=True)
+
+    def f():
+        with tg.scope("model"):
+            penalty = l2(w)  # MARK-l2
+        penalty.backward()
+
+    err = _raised(f)
+    assert "forward output holds 1 inf (scope 'model/l2'" in str(err), str(err)
+    _assert_at(err, "MARK-l2")
+
+
+def test_draw_graph_colours_the_flagged_node():
+    from tinygrad_lc.viz import draw_graph
+
+    x = Tensor([0.0, 1.0], requires_grad=True, name="x")
+    err = _raised(lambda: (x * 2.0).log())
+    source = draw_graph(err.tensor).source
+    assert "log: forward output holds 1 inf" in source
+    assert err.tensor._note in source
