@@ -38,15 +38,15 @@ def test_make_blobs_shapes_balance_and_seed():
     assert np.all(np.abs(centers[:, 2]) < 0.6)  # extra features are centred on 0
 
 
-@pytest.mark.parametrize("kw,text", [
-    ({"n_per_class": 0}, "n_per_class must be an integer >= 1"),
-    ({"n_per_class": 2.5}, "n_per_class"),
-    ({"n_per_class": 5, "num_classes": 0}, "num_classes"),
-    ({"n_per_class": 5, "num_features": 1}, "num_features must be an integer >= 2"),
-    ({"n_per_class": 5, "std": -1.0}, "std must be a finite number >= 0"),
+@pytest.mark.parametrize("kw,error,text", [
+    ({"n_per_class": 0}, ValueError, "n_per_class must be an integer >= 1"),
+    ({"n_per_class": 2.5}, TypeError, "n_per_class"),
+    ({"n_per_class": 5, "num_classes": 0}, ValueError, "num_classes"),
+    ({"n_per_class": 5, "num_features": 1}, ValueError, "num_features must be an integer >= 2"),
+    ({"n_per_class": 5, "std": -1.0}, ValueError, "std must be a finite number >= 0"),
 ])
-def test_make_blobs_validates(kw, text):
-    with pytest.raises(ValueError, match="make_blobs") as info:
+def test_make_blobs_validates(kw, error, text):
+    with pytest.raises(error, match="make_blobs") as info:
         make_blobs(**kw)
     assert text in str(info.value)
 
@@ -214,6 +214,7 @@ def test_divergence_is_reported(blobs):
 @pytest.mark.parametrize("make,error,text", [
     (lambda: LinearClassifier(0, 3), ValueError, "num_features must be an integer >= 1"),
     (lambda: LinearClassifier(2, 1), ValueError, "num_classes must be an integer >= 2"),
+    (lambda: LinearClassifier("2", 3), TypeError, "num_features must be an integer"),
     (lambda: LinearClassifier(2, 3, loss="hinge"), ValueError, "'svm', 'softmax', got 'hinge'"),
     (lambda: LinearClassifier(2, 3, regularizer="l3"), ValueError, "'l2', 'l1', 'elastic_net'"),
     (lambda: LinearClassifier(2, 3, reg=-1.0), ValueError, "reg must be a finite number >= 0"),
@@ -236,6 +237,9 @@ def test_constructor_validates(make, error, text):
     ((np.ones((4, 2)), [0, 1, 3, 0]), {}, ValueError, "[0, 2] for 3 classes"),
     ((np.ones((4, 2)), [0, 1]), {}, ValueError, "shape (4,)"),
     ((np.ones((4, 2)), [0, 1, 2, 0]), {"batch_size": 0}, ValueError, "batch_size"),
+    ((np.ones((4, 2)), [0, 1, 2, 0]), {"batch_size": 2.0}, TypeError, "batch_size"),
+    ((np.array([[0.0, np.nan]] * 4), [0, 1, 2, 0]), {}, ValueError, "X holds 4 NaN or inf"),
+    ((np.array([[0.0, np.inf]] * 4), [0, 1, 2, 0]), {}, ValueError, "NaN or infinite"),
     ((np.ones((4, 2)), [0, 1, 2, 0]), {"num_iters": -1}, ValueError, "num_iters"),
     ((np.ones((4, 2)), [0, 1, 2, 0]), {"lr_decay": 0.0}, ValueError, "lr_decay"),
     ((np.ones((4, 2)), [0, 1, 2, 0]), {"lr": 0.0}, ValueError, "lr must be"),
@@ -251,8 +255,12 @@ def test_fit_validates(args, kw, error, text):
 
 def test_inference_validates():
     m = LinearClassifier(2, 3)
-    with pytest.raises(ValueError, match="LinearClassifier.scores: X has 5 features"):
+    with pytest.raises(ValueError, match="LinearClassifier.predict: X has 5 features"):
         m.predict(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="LinearClassifier.scores: X holds 1 NaN"):
+        m.scores(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match="LinearClassifier.score: X must be 2-D"):
+        m.score(np.ones(2), [0, 1])
     with pytest.raises(ValueError, match="LinearClassifier.score: labels y"):
         m.score(np.ones((3, 2)), [0, 1])
 

@@ -261,3 +261,34 @@ def test_generator_of_params_is_accepted():
     W = tg.Tensor(np.ones((2, 2)), requires_grad=True)
     opt = SGD((p for p in [W]), lr=0.1)
     assert opt.params == [W]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_gradient_is_refused_before_any_change(bad):
+    W, b = Tensor(np.ones((2, 2)), requires_grad=True, name="W"), Tensor(np.ones(2),
+                                                                          requires_grad=True)
+    opt = SGD([W, b], lr=0.1, momentum=0.9)
+    W.grad, b.grad = np.ones((2, 2)), np.array([1.0, bad])
+    with pytest.raises(ValueError, match=r"SGD.step: the gradient of params\[1\] \(shape "
+                                         r"\(2,\)\) holds 1 NaN or infinite"):
+        opt.step()
+    assert np.all(W.data == 1.0) and np.all(b.data == 1.0) and W.version == 0
+    assert opt.velocity == [None, None]
+
+
+def test_huge_but_finite_gradients_are_accepted():
+    p = Tensor(np.zeros(2), requires_grad=True)
+    p.grad = np.array([1e308, 1e308])  # the sum overflows; the entries are finite
+    SGD([p], lr=0.5).step()
+    np.testing.assert_array_equal(p.data, [-5e307, -5e307])
+
+
+def test_read_only_param_data_gets_a_writable_copy():
+    p = Tensor(np.ones(2), requires_grad=True)
+    frozen = np.full(2, 3.0)
+    frozen.setflags(write=False)
+    p.data = frozen
+    p.grad = np.ones(2)
+    SGD([p], lr=0.5).step()
+    np.testing.assert_array_equal(p.data, [2.5, 2.5])
+    assert np.all(frozen == 3.0) and p.data.flags.writeable

@@ -183,3 +183,12 @@ def test_max_norm_bad_targets():
         max_norm_(np.ones((2, 2), dtype=np.int64), 1.0)
     with pytest.raises(TypeError, match="max_norm_: W must be a Tensor or an ndarray"):
         max_norm_([[1.0, 2.0]], 1.0)
+
+
+def test_max_norm_refuses_read_only_arrays():
+    frozen = np.full((2, 2), 5.0)
+    frozen.setflags(write=False)
+    for target in (frozen, Tensor(frozen)):
+        with pytest.raises(ValueError, match="max_norm_: W's array is read-only"):
+            max_norm_(target, 1.0)
+    assert np.all(frozen == 5.0)

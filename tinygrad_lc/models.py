@@ -41,7 +41,9 @@ def _choice(where: str, name: str, value, allowed: tuple) -> str:
 
 
 def _count(where: str, name: str, value, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < lo:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{where}: {name} must be an integer >= {lo}, got {value!r}")
+    if value < lo:
         raise ValueError(f"{where}: {name} must be an integer >= {lo}, got {value!r}")
     return int(value)
 
@@ -69,6 +71,11 @@ def _features(where: str, X, num_features: int | None = None) -> np.ndarray:
     if num_features is not None and X.shape[1] != num_features:
         raise ValueError(f"{where}: X has {X.shape[1]} features per row, the model expects "
                          f"num_features={num_features} (X shape {X.shape})")
+    # max and min see every NaN and inf without an N x D temporary (and cannot overflow)
+    if X.dtype.kind == "f" and not (np.isfinite(X.max()) and np.isfinite(X.min())):
+        bad = int(X.size - np.isfinite(X).sum())
+        raise ValueError(f"{where}: X holds {bad} NaN or infinite value(s) of {X.size}; "
+                         "remove or impute them first")
     return X
 
 
@@ -207,21 +214,24 @@ class LinearClassifier:
         return total if penalty is None else total + penalty
 
     # ------------------------------------------------------------------ inference
-    def scores(self, X) -> np.ndarray:
-        """Class scores ``X @ W + b`` as an (N, C) ndarray (no graph)."""
-        X = _features("LinearClassifier.scores", X, self.num_features)
+    def _infer(self, where: str, X) -> np.ndarray:
+        X = _features(f"LinearClassifier.{where}", X, self.num_features)
         with no_grad():
             return self._scores(X).data
 
+    def scores(self, X) -> np.ndarray:
+        """Class scores ``X @ W + b`` as an (N, C) ndarray (no graph)."""
+        return self._infer("scores", X)
+
     def predict(self, X) -> np.ndarray:
         """The highest-scoring class of each row, an int64 array (N,)."""
-        return np.argmax(self.scores(X), axis=1).astype(np.int64)
+        return np.argmax(self._infer("predict", X), axis=1).astype(np.int64)
 
     def score(self, X, y) -> float:
         """Accuracy: the fraction of rows whose predicted class equals y."""
-        X = _features("LinearClassifier.score", X, self.num_features)
-        y = check_labels("LinearClassifier.score", y, X.shape[0], self.num_classes)
-        return float(np.mean(self.predict(X) == y))
+        s = self._infer("score", X)
+        y = check_labels("LinearClassifier.score", y, s.shape[0], self.num_classes)
+        return float(np.mean(np.argmax(s, axis=1) == y))
 
     # ------------------------------------------------------------------ training
     def _check_initial_loss(self, data_loss: float, reg_loss: float) -> None:

@@ -67,7 +67,8 @@ class SGD:
 
     Notes
     -----
-    Parameters whose ``grad`` is None are skipped (their velocity is kept as it was).
+    Parameters whose ``grad`` is None are skipped (their velocity is kept as it was). A step
+    whose gradients hold NaN or inf raises ValueError before changing any parameter.
     ``state_dict()`` returns plain numbers and arrays only:
 
     - ``"lr"``, ``"momentum"``, ``"weight_decay"``: float; ``"nesterov"``: bool;
@@ -146,11 +147,14 @@ class SGD:
     def step(self) -> None:
         """Update every parameter that has a gradient, in place (see the module docstring)."""
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        self._check_grads()
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
                 continue
             data = p.data
+            if not data.flags.writeable:  # e.g. a read-only array assigned to p.data
+                p.data = data = np.array(data)
             if wd:
                 g = g + wd * data
             if mu:
@@ -166,6 +170,20 @@ class SGD:
             p._bump_version()
             if self.max_norm is not None and data.ndim == 2:
                 max_norm_(p, self.max_norm, axis=0)
+
+    def _check_grads(self) -> None:
+        """Refuse NaN/inf gradients before changing anything (they would poison every weight)."""
+        for i, p in enumerate(self.params):
+            g = p.grad
+            # max and min see every NaN and inf without a temporary array (and cannot overflow)
+            if g is not None and g.size and not (np.isfinite(g.max()) and np.isfinite(g.min())):
+                bad = int(g.size - np.isfinite(g).sum())
+                label = f" '{p.name}'" if p.name else ""
+                raise ValueError(
+                    f"SGD.step: the gradient of params[{i}]{label} (shape {p.shape}) holds "
+                    f"{bad} NaN or infinite value(s); no parameter was changed (find the op "
+                    "with tg.detect_anomaly(), or lower the learning rate)"
+                )
 
     def state_dict(self) -> dict:
         """The hyperparameters and velocities as plain numbers and array copies (keys above)."""

@@ -155,6 +155,9 @@ def max_norm_(W, c: float, axis: int = 0):
         raise TypeError(f"{where}: W must be a Tensor or an ndarray, got {type(W).__name__}")
     if arr.dtype.kind != "f":
         raise TypeError(f"{where}: W must hold floats to be rescaled in place, got {arr.dtype}")
+    if not arr.flags.writeable:
+        raise ValueError(f"{where}: W's array is read-only, so it cannot be rescaled in place; "
+                         "pass a writable copy (np.array(W))")
     if arr.ndim == 0 or not isinstance(axis, int | np.integer) or not -arr.ndim <= axis < arr.ndim:
         raise ValueError(f"{where}: axis {axis!r} is out of range for W of shape {arr.shape}")
     norms = np.sqrt(np.sum(arr * arr, axis=axis, keepdims=True))
