@@ -322,6 +322,9 @@ REGULARIZERS = [
     good("max_norm_", "fortran-order tensor", lambda: _reg().max_norm_(_param(fortran(A * 10)),
                                                                       1.0),
          lambda W: np.allclose(np.linalg.norm(W.data, axis=0), 1.0) and W.version == 1),
+    good("max_norm_", "a NaN column is left as it is", lambda: _reg().max_norm_(
+        Tensor([[np.nan, 3.0], [1.0, 4.0]]), 1.0).data,
+        lambda d: np.isnan(d[0, 0]) and d[1, 0] == 1.0 and np.allclose(d[:, 1], [0.6, 0.8])),
     bad("SGD", "a single tensor", lambda: _sgd(_param(), lr=0.1), TypeError),
     bad("SGD", "empty params", lambda: _sgd([], lr=0.1)),
     bad("SGD", "an ndarray param", lambda: _sgd([A], lr=0.1), TypeError),
@@ -402,6 +405,7 @@ MODELS = [
          lambda p: np.array_equal(p, _model().predict(XF.copy()))),
     bad("predict", "empty batch", lambda: _model().predict(XF[:0])),
     bad("score", "label out of range", lambda: _model().score(XF, YF + 1)),
+    bad("score", "X with inf", lambda: _model().score(np.full((3, 5), np.inf), YF[:3])),
     bad("score", "labels wrong length", lambda: _model().score(XF, YF[:3])),
     bad("random_search", "X wrong type", lambda: _models().random_search("abc", YF),
         TypeError),
@@ -493,25 +497,11 @@ CASES = (ENGINE + [c for n in LOSS_NAMES for c in _loss_cases(n)]
          + REGULARIZERS + MODELS + GRADCHECK + DATA + VIZ)
 
 # Rows the owners still have to fix (reported): the exact failure is asserted by strict xfail.
-MODELS_NAME = "models: predict reports errors as 'LinearClassifier.scores'"
 ENGINE_AXIS = "engine: a non-int axis reaches Python/NumPy; the TypeError does not name the op"
 PENDING: dict[str, str] = {
     "scope-name not a str": "engine: scope(3) is a ValueError; a wrong type should be TypeError",
     "stack-axis wrong type": ENGINE_AXIS,
     "concatenate-axis wrong type": ENGINE_AXIS,
-    "max_norm_-read-only ndarray": "regularizers: NumPy's 'output array is read-only'",
-    "max_norm_-tensor on a read-only array": "regularizers: NumPy's 'output array is read-only'",
-    "SGD-NaN gradient": "optim: step writes NaN into the parameters silently",
-    "Tensor.data-a read-only array set on a param, then an SGD step":
-        "engine: the data setter shares the caller's (read-only) array; the step then fails "
-        "with NumPy's 'output array is read-only' (and would write into the caller's array)",
-    "LinearClassifier-num_features wrong type": "models: a str num_features is a ValueError",
-    "fit-X with NaN": "models: NaN data is reported as divergence (FloatingPointError)",
-    "fit-X with inf": "models: inf data is reported as divergence (FloatingPointError)",
-    "predict-X wrong number of features": MODELS_NAME,
-    "predict-X wrong type": MODELS_NAME,
-    "predict-empty batch": MODELS_NAME,
-    "predict-X with NaN": "models: predict on NaN data returns class 0 silently",
     "numerical_gradient-f not callable": "gradcheck: Python's bare 'object is not callable'",
     "preprocess-NaN data": "data: NaN pixels pass through preprocess silently",
 }
