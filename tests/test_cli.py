@@ -346,7 +346,7 @@ def test_demo_end_to_end(capsys, tmp_path):
     assert page.count("data:image/svg+xml;base64,") == 2  # the two diagrams
     assert page.count("data:image/png;base64,") == 4  # curves and three template rows
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)  # nothing outside the page
-    assert "<td>cat</td>" in page and "<td>5.27</td>" in page
+    assert "<td>cat</td>" in page and '<td class="num">5.27</td>' in page
     summary = json.loads((tmp_path / "demo.json").read_text())
     by = {(r["method"], r["loss"]): r["test_accuracy"] for r in summary["results"]}
     for loss in ("svm", "softmax"):
@@ -368,3 +368,23 @@ def test_demo_without_graphviz_still_writes_the_report(capsys, tmp_path, monkeyp
     assert rc == 0 and "not on PATH" in out
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Diagrams not drawn" in page and "data:image/svg+xml" not in page
+
+
+def test_demo_on_cifar10_from_a_tiny_fake_archive(capsys, tmp_path, monkeypatch):
+    _tiny_cifar(tmp_path / "data")
+    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path / "data"))
+    rc, out, _ = run(capsys, "demo", "--dataset", "cifar10", "--out", str(tmp_path / "out"),
+                     "--iters", "5", "--search-tries", "3", "--quiet")
+    assert rc == 0 and "Random search (strategy #1) against SGD on cifar10" in out
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "4. Random search against SGD on cifar10" in page and "18 training" in page
+    assert "5 steps of batch 200" in page
+    w, h = png_size(tmp_path / "out" / "weights_softmax.png")
+    assert w > 4 * h  # ten 32x32 colour templates
+
+
+def test_demo_option_errors(capsys, tmp_path):
+    for argv in (["--iters", "0"], ["--search-tries", "0"]):
+        rc, _, err = run(capsys, "demo", "--out", str(tmp_path), *argv)
+        assert rc == 2 and "must be >= 1" in err
+    assert not (tmp_path / "report.html").exists()

@@ -77,7 +77,8 @@ def test_page_is_balanced_and_self_contained(tmp_path):
     assert base64.b64decode(c.srcs[0].split(",", 1)[1]) == PNG
     assert base64.b64decode(c.srcs[1].split(",", 1)[1]) == SVG
     assert "<title>Demo &lt;report&gt;</title>" in page and "x &lt; y &amp; z" in page
-    assert "<td>2.9</td><td>2.04</td>" in page and "per-example losses" in page
+    assert '<td>cat</td><td class="num">2.9</td><td class="num">2.04</td>' in page
+    assert "per-example losses" in page
     assert not re.search(r"""(src|href)=["'](https?:|file:|/)""", page)
 
 
@@ -86,6 +87,14 @@ def test_repeated_titles_get_distinct_anchors():
     for _ in range(3):
         r.section("Same!")
     assert _parse(r.to_html()).ids == ["same", "same-2", "same-3"]
+
+
+def test_numbers_align_right_and_text_left():
+    r = Report("t")
+    r.table(["a", "b", "c", "d", "e"], [["1.3, 4.9", "6.66e-10", 3, "-0.5", "12%"]])
+    page = r.to_html()
+    assert ('<td>1.3, 4.9</td><td class="num">6.66e-10</td><td class="num">3</td>'
+            '<td class="num">-0.5</td><td class="num">12%</td>') in page
 
 
 def test_table_row_length_is_checked():

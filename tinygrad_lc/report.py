@@ -20,15 +20,16 @@ __all__ = ["Report"]
 _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
          ".jpeg": "image/jpeg", ".gif": "image/gif"}
 
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?%?")  # numbers align right
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px;
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #bbb; padding-bottom: .1em; }
 table { border-collapse: collapse; margin: .8em 0; }
-th, td { border: 1px solid #ccc; padding: .3em .7em; text-align: right; }
+th, td { border: 1px solid #ccc; padding: .3em .7em; text-align: left; }
 th { background: #f0f0f0; }
-td:first-child, th:first-child { text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 caption { caption-side: bottom; color: #555; font-size: .9em; padding-top: .3em; }
 pre { background: #f6f6f6; border: 1px solid #ddd; padding: .7em; overflow-x: auto; }
 figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
@@ -53,6 +54,8 @@ def _slug(title: str, taken: set[str]) -> str:
 
 class Report:
     """Collect sections and write them as one HTML page that needs no other file.
+
+    Table cells holding numbers are right-aligned, text left-aligned.
 
     Parameters
     ----------
@@ -100,13 +103,17 @@ class Report:
         def cell(v: Any) -> str:
             return html.escape(format(v, floatfmt) if isinstance(v, float) else str(v))
 
+        def td(v: Any) -> str:
+            text = cell(v)
+            num = isinstance(v, int | float) or bool(_NUMBER.fullmatch(text))
+            return f'<td class="num">{text}</td>' if num else f"<td>{text}</td>"
+
         for i, row in enumerate(rows):
             if len(row) != len(header):
                 raise ValueError(f"Report.table: row {i} has {len(row)} cells, expected "
                                  f"{len(header)} (one per header)")
         head = "".join(f"<th>{cell(h)}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
-                       for row in rows)
+        body = "".join("<tr>" + "".join(td(v) for v in row) + "</tr>" for row in rows)
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         self._parts.append(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
                            "</table>")

@@ -14,6 +14,7 @@ trick). The model therefore has ``bias=False``: its last row of W is the bias.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections import deque
@@ -169,6 +170,18 @@ def load_dataset(name: str, seed: int = 0) -> Dataset:
     X_train, y_train, X_val, y_val, X_test, y_test = parts
     X_train, X_val, X_test = preprocess(X_train, X_val, X_test, bias=True, dtype=dtype)
     return Dataset(name, X_train, y_train, X_val, y_val, X_test, y_test, image_shape, classes)
+
+
+def _one_blas_thread() -> Any:
+    """Limit BLAS to one thread while training, when threadpoolctl (a scikit-learn
+    dependency) is installed: minibatch products are too small to gain from more threads,
+    and on a busy machine the threads' spinning made steps several times slower (measured).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def accuracy(model: Any, X: np.ndarray, y: np.ndarray, chunk: int = 5000) -> float:
@@ -359,19 +372,24 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss:.4f}", acc=f"{np.mean(window):.3f}", refresh=False)
 
         try:
-            while self.step < total:
-                # chunks end on multiples of save_every, also after resuming mid-way
-                chunk = min(save_every - self.step % save_every, total - self.step)
-                start = time.perf_counter()
-                fresh = self.model.optimizer is None
-                # fit raises a clear FloatingPointError on divergence; NumPy's own
-                # overflow warnings on the way there would only be noise
-                with np.errstate(over="ignore", invalid="ignore"):
-                    self.model.fit(X, y, lr=cfg.lr, num_iters=chunk,
-                                   batch_size=cfg.batch_size, momentum=cfg.momentum,
-                                   callback=after_step, resume=not fresh)
-                self.seconds += time.perf_counter() - start
-                if checkpoint is not None:
-                    self.save(checkpoint)
+            with _one_blas_thread():
+                self._run_chunks(X, y, total, checkpoint, save_every, after_step)
         finally:
             bar.close()
+
+    def _run_chunks(self, X: np.ndarray, y: np.ndarray, total: int,
+                    checkpoint: str | Path | None, save_every: int, after_step: Any) -> None:
+        cfg = self.config
+        while self.step < total:
+            # chunks end on multiples of save_every, also after resuming mid-way
+            chunk = min(save_every - self.step % save_every, total - self.step)
+            start = time.perf_counter()
+            fresh = self.model.optimizer is None
+            # fit raises a clear FloatingPointError on divergence; NumPy's own overflow
+            # warnings on the way there would only be noise
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.model.fit(X, y, lr=cfg.lr, num_iters=chunk, batch_size=cfg.batch_size,
+                               momentum=cfg.momentum, callback=after_step, resume=not fresh)
+            self.seconds += time.perf_counter() - start
+            if checkpoint is not None:
+                self.save(checkpoint)

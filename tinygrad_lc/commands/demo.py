@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the split, init and batches")
     p.add_argument("--search-tries", type=int, default=1000, metavar="N",
                    help="random weight matrices tried by random search (default: 1000)")
+    p.add_argument("--iters", type=int, metavar="N",
+                   help="SGD steps (default: the data set's, as for `tinygrad-lc train`)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -90,9 +92,10 @@ def render_diagrams(out: Path) -> tuple[dict[str, Path], str | None]:
         root = lecture_loss(loss)
         root.backward()
         try:
-            paths[loss] = viz.render(root, out / f"graph_{loss}.svg",
-                                     show=("shape", "data", "grad"))
-            viz.render(root, out / f"graph_{loss}.png", show=("shape", "data", "grad"))
+            # top to bottom: narrow enough to read on a page without scrolling sideways
+            kw = {"show": ("shape", "data", "grad"), "rankdir": "TB"}
+            paths[loss] = viz.render(root, out / f"graph_{loss}.svg", **kw)
+            viz.render(root, out / f"graph_{loss}.png", **kw)
         except viz.GraphvizNotFoundError as exc:
             return paths, str(exc)
     return paths, None
@@ -122,10 +125,11 @@ def _search(data: Any, loss: str, tries: int, seed: int) -> dict[str, Any]:
             "seconds": time.perf_counter() - start, "W": W}
 
 
-def _sgd(data: Any, loss: str, seed: int, progress: bool) -> tuple[dict[str, Any], Any]:
+def _sgd(data: Any, loss: str, seed: int, iters: int | None, progress: bool
+         ) -> tuple[dict[str, Any], Any]:
     from ..training import TrainConfig, Trainer, accuracy
 
-    cfg = TrainConfig.for_dataset(data.name, loss=loss, seed=seed)
+    cfg = TrainConfig.for_dataset(data.name, loss=loss, seed=seed, iters=iters)
     trainer = Trainer(cfg, data.num_features, data.num_classes)
     trainer.train(data.X_train, data.y_train, progress=progress)
     m = trainer.model
@@ -140,10 +144,10 @@ def _sgd(data: Any, loss: str, seed: int, progress: bool) -> tuple[dict[str, Any
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.search_tries < 1:
-        print(f"tinygrad-lc demo: error: --search-tries must be >= 1, got {args.search_tries}",
-              file=sys.stderr)
-        return 2
+    for name, value in (("--search-tries", args.search_tries), ("--iters", args.iters)):
+        if value is not None and value < 1:
+            print(f"tinygrad-lc demo: error: {name} must be >= 1, got {value}", file=sys.stderr)
+            return 2
     try:
         return _run(args)
     except (OSError, RuntimeError, ImportError, ValueError) as exc:
@@ -188,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
                    "regularizer's own scopes are the shaded clusters.")
     for loss, path in diagrams.items():
         print(f"  {path} (and .png)")
-        report.image(path, f"{loss} loss graph", caption=f"{loss}: {path.name}", scroll=True)
+        report.image(path, f"{loss} loss graph", caption=f"{loss}: {path.name}")
     if missing:
         print(f"  note: {missing}")
         report.paragraph(f"Diagrams not drawn: {missing}", note=True)
@@ -211,7 +215,7 @@ def _run(args: argparse.Namespace) -> int:
     results, trainers = [], {}
     for loss in LOSSES:
         results.append(_search(data, loss, args.search_tries, args.seed))
-        sgd, trainers[loss] = _sgd(data, loss, args.seed, progress=not args.quiet)
+        sgd, trainers[loss] = _sgd(data, loss, args.seed, args.iters, progress=not args.quiet)
         results.append(sgd)
     acc_header = ["method", "loss", "train acc", "val acc", "test acc", "final loss",
                   "seconds"]
@@ -240,8 +244,9 @@ def _run(args: argparse.Namespace) -> int:
             pictures.append(plots.plot_weight_templates(
                 trainers[loss].model.W.data, data.image_shape, data.class_names,
                 out / f"weights_{loss}.png", title=f"{loss}: learned weights as templates"))
+        W = results[0]["W"]  # random_search sizes W by the largest label it saw
         pictures.append(plots.plot_weight_templates(
-            results[0]["W"], data.image_shape, data.class_names, out / "weights_random.png",
+            W, data.image_shape, data.class_names[:W.shape[1]], out / "weights_random.png",
             title="random search (svm): the best random weights"))
     except ImportError as exc:
         print(f"  note: {exc}")
