@@ -468,6 +468,18 @@ def check_program(prog: Program) -> None:
         assert not np.shares_memory(g, h), f"grads of n{i} and n{j} alias\n{prog}"
     for j, (g, t) in enumerate(zip(grads, nodes)):
         assert not np.shares_memory(g, t.data), f"grad of n{j} aliases data\n{prog}"
+    first = [g.copy() for g in grads[:k]]
+    nodes[-1].backward(prog.upstream)  # a second call accumulates into the leaves
+    for i, (x, g) in enumerate(zip(xs, first)):
+        np.testing.assert_allclose(x.grad, 2 * g, rtol=1e-12, atol=1e-300,
+                                   err_msg=f"x{i}: second backward does not accumulate\n{prog}")
+    fresh = run(prog, [tg.Tensor(x, requires_grad=True) for x in prog.inputs], TG)
+    fresh[-1].backward(prog.upstream, retain_grads=False)  # leaves only, same values
+    for j, t in enumerate(fresh):
+        if j < k:
+            np.testing.assert_array_equal(t.grad, first[j], err_msg=f"x{j}: retain_grads=False")
+        else:
+            assert t.grad is None, f"n{j} kept a gradient with retain_grads=False\n{prog}"
 
     # central differences, refusing any step that crosses a kink
     base: list = []
@@ -485,7 +497,7 @@ def check_program(prog: Program) -> None:
                     assert np.array_equal(k0, k1), f"x{i}{list(idx)}: a step crossed a kink\n{prog}"
             num[idx] = (f[0] - f[1]) / (2 * H)
         scale = 1.0 + np.abs(num).max()
-        np.testing.assert_allclose(xs[i].grad, num, rtol=1e-5, atol=1e-6 * scale,
+        np.testing.assert_allclose(first[i], num, rtol=1e-5, atol=1e-6 * scale,
                                    err_msg=f"gradient of x{i} vs central differences\n{prog}")
     STATS["graphs"] += 1
     STATS["ops"] += len(prog.instrs)
