@@ -32,7 +32,8 @@ from fuzz_graphs import (
     programs,
     run,
 )
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, find, given, seed, settings
+from hypothesis.errors import NoSuchExample
 
 from tinygrad_lc.ops import OPS
 
@@ -125,20 +126,41 @@ def generated():
     return _generated()
 
 
-def test_strategy_reaches_every_op_and_index_form(generated):
-    ops = Counter(ins.op for p in generated for ins in p.instrs)
-    assert set(ops) == set(TG), set(TG) - set(ops)
-    assert {op for op in OPS} <= set(ops) | {"rpow"} and ops["rpow"] > 0
-    forms = Counter()
-    for p in generated:
-        for ins in p.instrs:
-            if ins.op == "getitem":
-                idx = ins.kw["index"]
-                parts = idx if isinstance(idx, tuple) else (idx,)
-                forms.update(type(x).__name__ if not isinstance(x, np.ndarray) else
-                             f"array[{x.dtype.kind}]" for x in parts)
-    for form in ("int", "slice", "NoneType", "ellipsis", "list", "array[i]", "array[b]"):
-        assert forms[form] > 0, (form, forms)
+def _reaches(predicate) -> bool:
+    """Whether the strategy produces a program satisfying ``predicate`` (no shrinking)."""
+    try:
+        find(programs(), predicate, settings=settings(
+            max_examples=2000, database=None, phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck)))
+    except NoSuchExample:
+        return False
+    return True
+
+
+def _index_forms(prog) -> set:
+    forms = set()
+    for ins in prog.instrs:
+        if ins.op == "getitem":
+            idx = ins.kw["index"]
+            for x in idx if isinstance(idx, tuple) else (idx,):
+                forms.add(f"array[{x.dtype.kind}]" if isinstance(x, np.ndarray)
+                          else type(x).__name__)
+    return forms
+
+
+@pytest.mark.parametrize("op", sorted(TG))
+def test_strategy_reaches_every_op(op):
+    assert _reaches(lambda p: any(ins.op == op for ins in p.instrs))
+
+
+@pytest.mark.parametrize("form", ["int", "slice", "NoneType", "ellipsis", "list", "array[i]",
+                                  "array[b]"])
+def test_strategy_reaches_every_index_form(form):
+    assert _reaches(lambda p: form in _index_forms(p))
+
+
+def test_every_engine_op_is_fuzzed():
+    assert set(OPS) <= set(TG)
 
 
 def test_strategy_reuses_nodes_broadcasts_and_reaches_0d(generated):
@@ -170,7 +192,7 @@ def test_generated_kink_inputs_keep_their_gap(generated):
                 margin = np.abs(args[0] - (args[1] if len(args) > 1 else 0.0))
             assert margin.size == 0 or margin.min() >= GAP - 1e-9, (ins, p)
             checked += 1
-        assert all(np.size(v) <= MAX_SIZE for v in vals)
+        assert all(np.size(v) <= MAX_SIZE for v in vals[len(p.inputs):])
     assert checked >= 50
 
 

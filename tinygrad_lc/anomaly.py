@@ -65,11 +65,13 @@ def _describe(t: Tensor) -> str:
 def check_forward(t: Tensor, opdef, parents: tuple) -> None:
     """Record where ``t`` was made; raise if its value holds NaN or inf."""
     t._where = user_frame()
-    if t.parents == () and parents:
-        t.parents = parents  # keep the inputs so the message and the diagram can show them
-        t._opdef = opdef
     bad = _bad_counts(t._data)
     if bad:
+        if t.parents == () and parents:
+            # an unrecorded result (no_grad, constants): only the flagged node keeps its inputs,
+            # so the message and the diagram can show them
+            t.parents = parents
+            t._opdef = opdef
         t._note = f"{opdef.name}: forward output holds {bad}"
         # a non-finite input means the bad values came from outside this op
         inherited = [f"{_label(p, i)} already held {b}"
