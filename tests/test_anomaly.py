@@ -256,3 +256,14 @@ def test_draw_graph_colours_the_flagged_node():
     source = draw_graph(err.tensor).source
     assert "log: forward output holds 1 inf" in source
     assert err.tensor._note in source
+
+
+def test_unrecorded_results_stay_leaves_and_only_the_flagged_one_keeps_inputs():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with tg.detect_anomaly(), tg.no_grad():
+        y = w * 2
+    assert y.parents == () and y.op is None and y.is_leaf and not y.requires_grad
+    c = Tensor([0.0, 1.0])
+    err = _raised(lambda: c.log())
+    assert err.tensor.parents == (c,) and err.tensor.op == "log"
+    assert not err.tensor.requires_grad
