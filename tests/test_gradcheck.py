@@ -308,6 +308,8 @@ def test_bad_settings_and_results():
         gradcheck(lambda x: 1.0, x)
     with pytest.raises(ValueError, match="the same Tensor appears twice"):
         gradcheck(lambda a, b: (a * b).sum(), [x, x])
+    with pytest.raises(TypeError, match="gradcheck: f must be callable"):
+        gradcheck("f", x)
 
 
 # ---------------------------------------------------------------------- numerical_gradient
@@ -386,6 +388,7 @@ def test_numerical_gradient_accepts_f_of_x():
         (lambda: np.nan, np.ones(2), 1e-6, ValueError, "f returned nan"),
         (lambda: 1.0, np.array([1e300]), 1e-6, ValueError, "is lost to rounding"),
         (lambda: 1.0, np.broadcast_to(np.ones(1), (2,)), 1e-6, ValueError, "read-only"),
+        (3, np.ones(2), 1e-6, TypeError, "f must be callable"),
     ],
 )
 def test_numerical_gradient_errors(f, x, h, error, match):
@@ -450,3 +453,5 @@ def test_grad_check_sparse_errors():
         grad_check_sparse(lambda x: x.sum(), x, np.ones(2))
     with pytest.raises(ValueError, match="num_checks must be a positive int"):
         grad_check_sparse(lambda x: x.sum(), x, x, num_checks=0)
+    with pytest.raises(TypeError, match="grad_check_sparse: f must be callable"):
+        grad_check_sparse(None, x, x)

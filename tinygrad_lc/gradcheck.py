@@ -289,6 +289,12 @@ def _float64_copies(tensors: list):
             t._data = d
 
 
+def _check_callable(where: str, f) -> None:
+    if not callable(f):
+        raise TypeError(f"{where}: f must be callable (a function of the inputs), "
+                        f"got {type(f).__name__}")
+
+
 def _check_step(where: str, h) -> float:
     if not isinstance(h, int | float | np.floating) or not np.isfinite(h) or h <= 0:
         raise ValueError(f"{where}: the step must be a positive finite number, got {h!r}")
@@ -329,6 +335,7 @@ def numerical_gradient(f: Callable, x, h: float = 1e-6) -> np.ndarray:
     array([ 3., 12.])
     """
     where = "numerical_gradient"
+    _check_callable(where, f)
     h = _check_step(where, h)
     note = _narrow(where, x)
     if note:
@@ -380,6 +387,7 @@ def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: fl
     True
     """
     where = "grad_check_sparse"
+    _check_callable(where, f)
     h = _check_step(where, h)
     if isinstance(num_checks, bool) or not isinstance(num_checks, int | np.integer) \
             or num_checks < 1:
@@ -484,6 +492,7 @@ def gradcheck_report(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
 
 def _run(f, inputs, eps, atol, rtol, strict, localize) -> GradcheckReport:
     where = "gradcheck"
+    _check_callable(where, f)
     eps = _check_step(where, eps)
     for name, tol in (("atol", atol), ("rtol", rtol)):
         if not isinstance(tol, int | float | np.floating) or not tol >= 0:
