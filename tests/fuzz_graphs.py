@@ -13,6 +13,8 @@ values, denominators and log/sqrt arguments are made ``x * x + c``, exp argument
 construction fails loudly instead of being hidden.
 
 Run ``python -m tests.fuzz_graphs --examples 10000`` from the repository root (``make fuzz``).
+(One file on purpose: the program format, both interpreters, the strategy and the check must
+change together.)
 """
 
 from __future__ import annotations
@@ -163,15 +165,14 @@ class _Builder:
     def mark(self):
         return len(self.instrs), set(self.used)
 
-    def ok_since(self, mark) -> bool:
-        """Keep the instructions emitted since ``mark`` only if all stayed small and bounded."""
-        new = self.vals[self.k + mark[0]:]
-        if all(v.size and v.size <= MAX_SIZE and np.isfinite(v).all()
-               and np.abs(v).max() <= BOUND for v in new):
-            return True
+    def bounded_since(self, mark) -> bool:
+        """Whether every node emitted since ``mark`` is non-empty, small, finite and bounded."""
+        return all(v.size and v.size <= MAX_SIZE and np.isfinite(v).all()
+                   and np.abs(v).max() <= BOUND for v in self.vals[self.k + mark[0]:])
+
+    def rollback(self, mark) -> None:
         del self.instrs[mark[0]:], self.vals[self.k + mark[0]:]
         self.used = mark[1]
-        return False
 
 
 def _cut(draw, v) -> float:
@@ -416,9 +417,11 @@ def programs(draw, max_inputs: int = 3, max_steps: int = 8, max_side: int = 4) -
         a = _node(draw, b) if draw(st.booleans()) else len(b.vals) - 1  # chains or any node
         try:
             STEPS[kind](draw, b, a)
-        except (ValueError, IndexError):
-            pass  # e.g. an empty slice: drop this step, as when it grows too large
-        b.ok_since(mark) if len(b.instrs) > mark[0] else None
+            keep = b.bounded_since(mark)
+        except (ValueError, IndexError):  # a step NumPy refuses: drop it like an oversized one
+            keep = False
+        if not keep:
+            b.rollback(mark)
     if not b.instrs:
         b.emit("mul", 0, Const(1.5))
     # fold every unused node into the output, so every node's gradient is checked

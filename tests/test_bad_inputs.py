@@ -5,7 +5,8 @@ dtype, empty batch, NaN/inf, wrong label range, non-contiguous or read-only arra
 tensors) and expects either a TypeError/ValueError whose message names the function, or a
 documented correct result. Non-contiguous and read-only arrays must simply work and give the
 same result as a fresh contiguous copy. What NaN/inf data does is decided per function and
-documented in docs/numerics.md ("Bad values in, what comes out").
+documented in docs/numerics.md ("Bad values in, what comes out"). The file is long because
+the table is: one row per function and class of input.
 """
 
 from __future__ import annotations
