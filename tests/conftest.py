@@ -1,12 +1,6 @@
-"""Test configuration: Hypothesis profiles `dev` (fast) and `ci` (more examples, no deadline)."""
+"""Test configuration: Hypothesis profiles `dev` (25 examples) and `ci` (100, print_blob),
+chosen by $HYPOTHESIS_PROFILE (default dev); see tinygrad_lc.testing.register_profiles."""
 
-import os
+from tinygrad_lc.testing import register_profiles
 
-from hypothesis import HealthCheck, settings
-
-settings.register_profile("dev", max_examples=25, deadline=None)
-settings.register_profile(
-    "ci", max_examples=100, deadline=None, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+register_profiles()

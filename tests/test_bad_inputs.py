@@ -498,12 +498,7 @@ CASES = (ENGINE + [c for n in LOSS_NAMES for c in _loss_cases(n)]
          + REGULARIZERS + MODELS + GRADCHECK + DATA + VIZ)
 
 # Rows the owners still have to fix (reported): the exact failure is asserted by strict xfail.
-ENGINE_AXIS = "engine: a non-int axis reaches Python/NumPy; the TypeError does not name the op"
 PENDING: dict[str, str] = {
-    "scope-name not a str": "engine: scope(3) is a ValueError; a wrong type should be TypeError",
-    "stack-axis wrong type": ENGINE_AXIS,
-    "concatenate-axis wrong type": ENGINE_AXIS,
-    "numerical_gradient-f not callable": "gradcheck: Python's bare 'object is not callable'",
     "preprocess-NaN data": "data: NaN pixels pass through preprocess silently",
 }
 

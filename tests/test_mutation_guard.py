@@ -264,11 +264,6 @@ def test_assign_refuses_bad_values_naming_itself():
     assert w.version == 0
 
 
-SETTER_REASON = ("engine: the data setter keeps the caller's array, so a later in-place step "
-                 "writes into it; the constructor copies for requires_grad (patch in the report)")
-
-
-@pytest.mark.xfail(strict=True, reason=SETTER_REASON)
 def test_data_setter_on_a_param_does_not_share_the_callers_array():
     w = _w()
     mine = np.zeros((2, 2))

@@ -53,7 +53,9 @@ def log(x) -> Tensor:
     return _as_tensor(x, "log").log()
 
 
-def _joinable(tensors: Sequence, where: str) -> tuple:
+def _joinable(tensors: Sequence, where: str, axis) -> tuple:
+    if isinstance(axis, bool | np.bool_) or not isinstance(axis, int | np.integer):
+        raise TypeError(f"{where}: axis must be an int, got {type(axis).__name__} {axis!r}")
     if isinstance(tensors, Tensor | np.ndarray) or not len(tensors):
         raise ValueError(f"{where}: expected a non-empty list of tensors")
     ts = tuple(_as_tensor(t, where) for t in tensors)
@@ -69,7 +71,7 @@ def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
     >>> tg.concatenate([tg.Tensor([1.0]), tg.Tensor([2.0, 3.0])]).data
     array([1., 2., 3.])
     """
-    ts = _joinable(tensors, "concatenate")
+    ts = _joinable(tensors, "concatenate", axis)
     try:
         np.concatenate([np.empty(t.shape, dtype=np.int8) for t in ts], axis=axis)
     except (ValueError, np.exceptions.AxisError) as exc:
@@ -87,7 +89,7 @@ def stack(tensors: Sequence, axis: int = 0) -> Tensor:
     >>> tg.stack([tg.Tensor([1.0, 2.0]), tg.Tensor([3.0, 4.0])]).shape
     (2, 2)
     """
-    ts = _joinable(tensors, "stack")
+    ts = _joinable(tensors, "stack", axis)
     if len({t.shape for t in ts}) != 1:
         shapes = ", ".join(str(t.shape) for t in ts)
         raise ValueError(f"stack: all tensors must have the same shape, got {shapes}")

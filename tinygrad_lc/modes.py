@@ -46,7 +46,9 @@ def scope(name: str) -> Iterator[str]:
     ...     (tg.Tensor([1.0], requires_grad=True) * 2).scope
     'svm_loss/margins'
     """
-    if not isinstance(name, str) or not name or "/" in name:
+    if not isinstance(name, str):
+        raise TypeError(f"scope: name must be a str, got {type(name).__name__}")
+    if not name or "/" in name:
         raise ValueError(f"scope: name must be a non-empty str without '/', got {name!r}")
     old = _engine._scope
     _engine._scope = f"{old}/{name}" if old else name

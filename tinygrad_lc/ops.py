@@ -144,9 +144,15 @@ def _maximum_kink(a, b):
 @op("maximum", 2, kink=_maximum_kink)
 def maximum(a, b):
     # d max(a, b) = [a > b] da + [b > a] db, split in half where a == b
-    out = np.maximum(a, b)
-    wa = (a > b) + 0.5 * (a == b)
-    return out, (lambda g: g * wa, lambda g: g * (1.0 - wa))
+    def share(g, first: bool):
+        win = a > b if first else b > a
+        out = g * win
+        tie = a == b
+        if tie.any():
+            out = out + 0.5 * g * tie
+        return out
+
+    return np.maximum(a, b), (lambda g: share(g, True), lambda g: share(g, False))
 
 
 # ---------------------------------------------------------------- reductions

@@ -109,7 +109,8 @@ class Tensor:
     # ------------------------------------------------------------------ attributes
     @property
     def data(self) -> np.ndarray:
-        """The values, an ``np.ndarray``. Assigning a new array counts as an in-place change."""
+        """The values, an ``np.ndarray``. Assigning a new array counts as an in-place change
+        (and, for a tensor that requires grad, stores a copy, as the constructor does)."""
         return self._data
 
     @data.setter
@@ -119,6 +120,8 @@ class Tensor:
             raise ValueError(
                 f"Tensor.data: new value has shape {arr.shape}, expected {self._data.shape}"
             )
+        if self.requires_grad:
+            arr = np.array(arr, copy=True)  # as in the constructor: steps never write into it
         self._data = arr
         self._bump_version()
 
