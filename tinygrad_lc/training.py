@@ -267,13 +267,15 @@ class Trainer:
     def _watch_batches(self) -> None:
         # fit() does not report its minibatch, so record each batch's accuracy where the
         # data loss is computed (see the report of issue 6 for the hook fit could offer).
-        inner = self.model._data_loss
+        self._last_accuracy = float("nan")
+        inner = getattr(self.model, "_data_loss", None)
+        if inner is None:  # without the hook the bar shows the loss only
+            return
 
         def data_loss(scores, y):
             self._last_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == y))
             return inner(scores, y)
 
-        self._last_accuracy = float("nan")
         self.model._data_loss = data_loss
 
     # ------------------------------------------------------------------ checkpoints
