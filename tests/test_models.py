@@ -316,3 +316,24 @@ def test_example_03_compares_random_search_and_sgd(capsys, monkeypatch):
              for r in out.splitlines() if len(r.split()) == 4 and r.split()[0].isdigit()}
     assert set(table) == {2, 20, 100}
     assert table[100][0] < min(table[100][1:])  # noise features hurt random search most
+
+
+def test_random_search_num_classes_sizes_w_beyond_the_labels_seen():
+    X, y = make_blobs(5, num_classes=3, seed=0)
+    keep = y < 2  # a sample in which class 2 never appears
+    W, _ = random_search(X[keep], y[keep], num_tries=3, seed=0, num_classes=3)
+    assert W.shape == (2, 3)
+    W2, _ = random_search(X[keep], y[keep], num_tries=3, seed=0)
+    assert W2.shape == (2, 2)
+    with pytest.raises(ValueError, match="random_search"):
+        random_search(X, y, num_tries=3, seed=0, num_classes=2)  # label 2 out of range
+
+
+def test_fit_records_the_last_minibatch_accuracy():
+    X, y = make_blobs(30, seed=1)
+    model = LinearClassifier(2, 3, loss="softmax", seed=0)
+    seen = []
+    model.fit(X, y, lr=0.5, num_iters=20, batch_size=len(y),
+              callback=lambda step, loss: seen.append(model.last_batch_accuracy))
+    # with the whole set as the batch, the step's accuracy is the accuracy before its update
+    assert 0.0 <= min(seen) and max(seen) <= 1.0 and seen[-1] > seen[0]

@@ -701,3 +701,15 @@ def test_empty_reductions_without_identity_are_refused(method):
 def test_bad_joins_are_value_errors(bad):
     with pytest.raises(ValueError, match="concatenate|stack"):
         bad()
+
+
+def test_float16_data_becomes_float64_and_an_explicit_float16_is_refused():
+    assert Tensor(np.ones(2, np.float16)).dtype == np.float64
+    with pytest.raises(TypeError, match="Tensor: dtype float16"):
+        Tensor([1.0], dtype=np.float16)
+
+
+def test_concatenate_takes_a_generator():
+    parts = (Tensor([float(i)], requires_grad=True) for i in range(3))
+    out = tg.concatenate(parts)
+    np.testing.assert_array_equal(out.data, [0.0, 1.0, 2.0])

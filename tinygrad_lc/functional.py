@@ -56,6 +56,8 @@ def log(x) -> Tensor:
 def _joinable(tensors: Sequence, where: str, axis) -> tuple:
     if isinstance(axis, bool | np.bool_) or not isinstance(axis, int | np.integer):
         raise TypeError(f"{where}: axis must be an int, got {type(axis).__name__} {axis!r}")
+    if not isinstance(tensors, Tensor | np.ndarray) and not hasattr(tensors, "__len__"):
+        tensors = list(tensors)  # a generator or other iterable of tensors
     if isinstance(tensors, Tensor | np.ndarray) or not len(tensors):
         raise ValueError(f"{where}: expected a non-empty list of tensors")
     ts = tuple(_as_tensor(t, where) for t in tensors)

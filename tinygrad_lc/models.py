@@ -307,6 +307,8 @@ class LinearClassifier:
             idx = self.rng.integers(0, n, size=batch_size)
             opt.zero_grad()
             scores = self._scores(X[idx])
+            # the minibatch's accuracy, for progress bars (tinygrad_lc.training reads it)
+            self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == y[idx]))
             if not np.isfinite(scores.data).all():
                 raise FloatingPointError(
                     f"fit: the scores became NaN or infinite at step {self.step_count}: "
@@ -324,7 +326,7 @@ class LinearClassifier:
             if first_fit and self.step_count == 0:
                 self._check_initial_loss(data_loss.item(),
                                          0.0 if penalty is None else penalty.item())
-            loss.backward()
+            loss.backward(retain_grads=False)  # training needs the parameters' grads only
             opt.step()
             history.append(value)
             step = self.step_count
@@ -385,11 +387,12 @@ class LinearClassifier:
 
 
 def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float = 1e-4,
-                  seed=None) -> tuple[np.ndarray, float]:
+                  seed=None, *, num_classes: int | None = None) -> tuple[np.ndarray, float]:
     """The lecture's "strategy #1": draw random W (D, C), keep the one with the lowest loss.
 
-    C is ``y.max() + 1``; there is no bias (append a column of ones to X for one). The loss
-    is the data loss only (SVM with delta 1, or softmax), evaluated without a graph.
+    C is ``num_classes``, or ``y.max() + 1`` when not given; there is no bias (append a
+    column of ones to X for one). The loss is the data loss only (SVM with delta 1, or
+    softmax), evaluated without a graph.
 
     Returns
     -------
@@ -409,7 +412,10 @@ def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float =
     scale = _real(where, "scale", scale, 0.0, lo_open=True)
     y_arr = y.data if isinstance(y, Tensor) else np.asarray(y)
     # C from the labels; check_labels then reports a bad dtype, shape or negative label
-    num_classes = int(y_arr.max()) + 1 if y_arr.dtype.kind in "iu" and y_arr.size else 1
+    if num_classes is None:
+        num_classes = int(y_arr.max()) + 1 if y_arr.dtype.kind in "iu" and y_arr.size else 1
+    else:
+        num_classes = _count(where, "num_classes", num_classes, 1)
     y_arr = check_labels(where, y_arr, X.shape[0], max(num_classes, 1))
     loss_fn = losses.svm_loss if loss == "svm" else losses.softmax_loss
     rng = np.random.default_rng(seed)

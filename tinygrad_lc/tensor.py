@@ -50,8 +50,11 @@ def _to_array(data, dtype, where: str) -> np.ndarray:
             f"{where}: cannot make an array from {type(data).__name__}: {exc}"
         ) from None
     kind = arr.dtype.kind
-    if dtype is None and kind in _CASTABLE_KINDS:
-        arr = arr.astype(np.float64)
+    odd_float = kind == "f" and arr.dtype.itemsize not in (4, 8)
+    if dtype is None and (kind in _CASTABLE_KINDS or odd_float):
+        arr = arr.astype(np.float64)  # ints, bools, float16 and long double become float64
+    elif odd_float:
+        raise TypeError(f"{where}: dtype {arr.dtype} is not supported; use float32 or float64")
     elif kind not in _FLOAT_KINDS and kind not in _CASTABLE_KINDS:
         raise TypeError(
             f"{where}: unsupported data of dtype {arr.dtype} ({type(data).__name__}); "

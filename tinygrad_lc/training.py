@@ -258,25 +258,15 @@ class Trainer:
         self.loss_history: list[float] = []
         self.batch_accuracy: list[float] = []
         self.seconds = 0.0
-        self._watch_batches()
 
     @property
     def step(self) -> int:
         return self.model.step_count
 
-    def _watch_batches(self) -> None:
-        # fit() does not report its minibatch, so record each batch's accuracy where the
-        # data loss is computed (see the report of issue 6 for the hook fit could offer).
-        self._last_accuracy = float("nan")
-        inner = getattr(self.model, "_data_loss", None)
-        if inner is None:  # without the hook the bar shows the loss only
-            return
-
-        def data_loss(scores, y):
-            self._last_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == y))
-            return inner(scores, y)
-
-        self.model._data_loss = data_loss
+    @property
+    def _last_accuracy(self) -> float:
+        """Accuracy on the minibatch of the latest step (LinearClassifier.fit records it)."""
+        return getattr(self.model, "last_batch_accuracy", float("nan"))
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:

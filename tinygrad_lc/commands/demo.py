@@ -116,7 +116,7 @@ def _search(data: Any, loss: str, tries: int, seed: int) -> dict[str, Any]:
     start = time.perf_counter()
     n = min(len(data.y_train), SEARCH_EXAMPLES)
     W, best = random_search(data.X_train[:n], data.y_train[:n], loss=loss, num_tries=tries,
-                            seed=seed)
+                            seed=seed, num_classes=data.num_classes)
     model = _Fixed(W)
     return {"method": "random search", "loss": loss, "final_loss": best,
             "train_accuracy": accuracy(model, data.X_train, data.y_train),
@@ -246,7 +246,7 @@ def _run(args: argparse.Namespace) -> int:
                 out / f"weights_{loss}.png", title=f"{loss}: learned weights as templates"))
         W = results[0]["W"]  # random_search sizes W by the largest label it saw
         pictures.append(plots.plot_weight_templates(
-            W, data.image_shape, data.class_names[:W.shape[1]], out / "weights_random.png",
+            W, data.image_shape, data.class_names, out / "weights_random.png",
             title="random search (svm): the best random weights"))
     except ImportError as exc:
         print(f"  note: {exc}")
