@@ -156,22 +156,29 @@ def maximum(a, b):
 
 
 # ---------------------------------------------------------------- reductions
+def _spread(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
+    """A new array of ``shape`` holding ``g`` repeated over the reduced axes."""
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = _expand(g, shape, axis, keepdims)  # one pass; cheaper than broadcast_to + copy
+    return out
+
+
 @op("sum", needs_values=False)
 def sum_(a, *, axis=None, keepdims=False):
-    # d sum(a) = broadcast of the upstream gradient over the summed axes
+    # d sum(a) = the upstream gradient repeated over the summed axes
     shape = a.shape
     return np.sum(a, axis=axis, keepdims=keepdims), (
-        lambda g: np.broadcast_to(_expand(g, shape, axis, keepdims), shape),
+        lambda g: _spread(g, shape, axis, keepdims),
     )
 
 
 @op("mean", needs_values=False)
 def mean(a, *, axis=None, keepdims=False):
-    # d mean(a) = upstream gradient / n, broadcast over the averaged axes
+    # d mean(a) = upstream gradient / n, repeated over the averaged axes
     shape = a.shape
     out = np.mean(a, axis=axis, keepdims=keepdims)
     n = a.size // max(out.size, 1) if a.size else 1
-    return out, (lambda g: np.broadcast_to(_expand(g, shape, axis, keepdims) / n, shape),)
+    return out, (lambda g: _spread(g / n, shape, axis, keepdims),)
 
 
 def _max_kink(a, *, axis=None, keepdims=False):
