@@ -499,7 +499,6 @@ CASES = (ENGINE + [c for n in LOSS_NAMES for c in _loss_cases(n)]
 
 # Rows the owners still have to fix (reported): the exact failure is asserted by strict xfail.
 PENDING: dict[str, str] = {
-    "preprocess-NaN data": "data: NaN pixels pass through preprocess silently",
 }
 
 

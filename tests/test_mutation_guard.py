@@ -209,11 +209,8 @@ def test_max_norm_bumps_only_when_it_changes_something():
 # ---------------------------------------------------------------- through views
 # Views (reshape, transpose, basic indexing, detach) share the changed tensor's memory, but
 # only the changed tensor's own version moves: the backward then silently uses new values.
-VIEW_REASON = ("engine: an in-place change of a tensor is not seen through views of its data "
-               "(reshape/.T/slices/detach); see the patch to _check_unchanged in the report")
 
 
-@pytest.mark.xfail(strict=True, reason=VIEW_REASON)
 @pytest.mark.parametrize(
     "view",
     [
@@ -234,8 +231,6 @@ def test_change_through_a_view_is_refused(view):
         loss.backward()
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the data setter copies even when given its own "
-                   "array back (`w.data -= x`), so views and outside references lose the update")
 def test_in_place_update_through_the_setter_keeps_the_array():
     w = _w()
     arr = w.data
@@ -245,10 +240,8 @@ def test_in_place_update_through_the_setter_keeps_the_array():
 
 
 # ---------------------------------------------------------------- partial writes
-ASSIGN_REASON = "engine: Tensor.assign_(value, index=None) not added yet (patch in the report)"
 
 
-@pytest.mark.xfail(strict=True, reason=ASSIGN_REASON)
 def test_assign_writes_in_place_bumps_and_guards():
     w = _w()
     arr = w.data
@@ -262,7 +255,6 @@ def test_assign_writes_in_place_bumps_and_guards():
     assert w.version == 2 and np.array_equal(w.data, np.ones((2, 2)))
 
 
-@pytest.mark.xfail(strict=True, reason=ASSIGN_REASON)
 def test_assign_refuses_bad_values_naming_itself():
     w = _w()
     with pytest.raises(ValueError, match=r"assign_: value of shape \(3,\)"):

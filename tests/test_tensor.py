@@ -620,7 +620,7 @@ def test_log_and_sqrt_refuse_negative_input(f):
         f(leaf([1.0, -0.5]))
 
 
-@pytest.mark.parametrize("shape", [(4,), (2, 2, 2), ("a",), (2.0, 3)])
+@pytest.mark.parametrize("shape", [(4,), (2, 2, 2)])
 def test_bad_reshape_names_both_shapes(shape):
     with pytest.raises(ValueError, match=r"reshape: cannot reshape shape \(2, 3\)"):
         Tensor(np.ones((2, 3))).reshape(*shape)
@@ -713,3 +713,11 @@ def test_concatenate_takes_a_generator():
     parts = (Tensor([float(i)], requires_grad=True) for i in range(3))
     out = tg.concatenate(parts)
     np.testing.assert_array_equal(out.data, [0.0, 1.0, 2.0])
+
+
+def test_reshape_and_keepdims_refuse_wrong_types():
+    for shape in (("a",), (2.0, 2)):
+        with pytest.raises(TypeError, match="reshape: the new shape must be ints"):
+            Tensor(np.ones(4)).reshape(*shape)
+    with pytest.raises(TypeError, match="sum: keepdims"):
+        Tensor(np.ones(4)).sum(keepdims="yes")

@@ -420,6 +420,15 @@ def preprocess(
                 f"{X_train.shape[1:]} of X_train (shape {X_train.shape}), got shape {other.shape}."
             )
         arrays.append(other)
+    for k, X in enumerate(arrays):
+        if X.dtype.kind == "f" and not np.isfinite(X).all():
+            which = "X_train" if k == 0 else f"array {k} after X_train"
+            raise ValueError(
+                f"preprocess expected finite pixel values, but {which} holds "
+                f"{int((~np.isfinite(X)).sum())} NaN or infinite value(s)."
+            )
+        if X.dtype.kind not in "fiub":
+            raise TypeError(f"preprocess expected numeric images, got dtype {X.dtype}.")
     D = int(np.prod(X_train.shape[1:]))
     mean = X_train.reshape(len(X_train), D).mean(axis=0, dtype=np.float64)
     results = []

@@ -13,6 +13,7 @@ aliasing each other or any tensor's data.
 from __future__ import annotations
 
 import itertools
+import weakref
 from numbers import Number
 
 import numpy as np
@@ -26,6 +27,7 @@ _anomaly = False
 _kink_log: list | None = None  # gradcheck collects (tensor, kink state) here when set
 _clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
+_mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
 
 _FLOAT_KINDS = "f"
 _CASTABLE_KINDS = "iub"
@@ -123,8 +125,10 @@ class Tensor:
             raise ValueError(
                 f"Tensor.data: new value has shape {arr.shape}, expected {self._data.shape}"
             )
-        if self.requires_grad:
-            arr = np.array(arr, copy=True)  # as in the constructor: steps never write into it
+        if self.requires_grad and arr is not self._data:
+            # as in the constructor: steps never write into the caller's array; `t.data -= x`
+            # (the same array back) keeps it, so views of it still see the change
+            arr = np.array(arr, copy=True)
         self._data = arr
         self._bump_version()
 
@@ -133,6 +137,39 @@ class Tensor:
         global _last_mutation
         _last_mutation = self._mut = next(_clock)
         self._version += 1
+        _mutated.add(self)
+
+    def assign_(self, value, index=None) -> Tensor:
+        """Write ``value`` into the data in place (all of it, or ``data[index]``); bump the version.
+
+        The way to change part of a tensor that the mutation guard sees (``t.data[i] = v``
+        writes behind its back). ``value`` broadcasts to the target and takes this tensor's
+        dtype. No graph is recorded.
+
+        >>> w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> w.assign_(0.0, index=slice(1, None)).data
+        array([1., 0., 0.])
+        >>> w.version
+        1
+        """
+        arr = _to_array(value, self._data.dtype, "assign_")
+        key = Ellipsis if index is None else (index._data if isinstance(index, Tensor) else index)
+        try:
+            target = np.shape(self._data[key])
+        except (IndexError, TypeError) as exc:
+            raise IndexError(f"assign_: bad index {index!r} for shape {self.shape}: {exc}") \
+                from None
+        try:
+            fits = np.broadcast_shapes(arr.shape, target) == target
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"assign_: value of shape {arr.shape} does not fit target {target}")
+        if not self._data.flags.writeable:
+            raise ValueError("assign_: the data is read-only (it shares a read-only array)")
+        self._data[key] = arr
+        self._bump_version()
+        return self
 
     @property
     def version(self) -> int:
@@ -282,9 +319,11 @@ class Tensor:
 
     def reshape(self, *shape) -> Tensor:
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+        if not all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in shape):
+            raise TypeError(f"reshape: the new shape must be ints, got {shape!r}")
         try:
             new = np.reshape(self._data, shape).shape
-        except (ValueError, TypeError):
+        except ValueError:
             raise ValueError(f"reshape: cannot reshape shape {self.shape} into {shape}") from None
         return _apply("reshape", (self,), {"shape": new})
 
@@ -492,6 +531,8 @@ def _reduce(name: str, t: Tensor, axis, keepdims: bool) -> Tensor:
                 f"{name}: cannot reduce over an empty axis (shape {t.shape}, axis {axis!r}); "
                 "the result would be undefined"
             )
+    if not isinstance(keepdims, bool | np.bool_):
+        raise TypeError(f"{name}: keepdims must be True or False, got {keepdims!r}")
     return _apply(name, (t,), {"axis": axis, "keepdims": bool(keepdims)})
 
 
@@ -592,6 +633,9 @@ def _run_backward(root: Tensor, g: np.ndarray, retain_grads: bool = True) -> Non
 def _check_unchanged(t: Tensor) -> None:
     """Refuse to differentiate through a value that was changed in place after the forward."""
     for x in (t, *t.parents):
+        if x._mut <= t._seq:  # not changed itself: was a tensor sharing its memory changed?
+            x = next((m for m in _mutated if m._mut > t._seq
+                      and np.may_share_memory(m._data, x._data)), x)
         if x._mut > t._seq:
             label = f"'{x.name}' " if x.name else ""
             raise RuntimeError(
