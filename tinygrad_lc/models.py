@@ -71,8 +71,8 @@ def _features(where: str, X, num_features: int | None = None) -> np.ndarray:
     if num_features is not None and X.shape[1] != num_features:
         raise ValueError(f"{where}: X has {X.shape[1]} features per row, the model expects "
                          f"num_features={num_features} (X shape {X.shape})")
-    # max and min see every NaN and inf without an N x D temporary (and cannot overflow)
-    if X.dtype.kind == "f" and not (np.isfinite(X.max()) and np.isfinite(X.min())):
+    # one pass: a NaN or inf makes the sum non-finite; only then (or on overflow) look closer
+    if X.dtype.kind == "f" and not np.isfinite(X.sum()) and not np.isfinite(X).all():
         bad = int(X.size - np.isfinite(X).sum())
         raise ValueError(f"{where}: X holds {bad} NaN or infinite value(s) of {X.size}; "
                          "remove or impute them first")
