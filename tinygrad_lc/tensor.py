@@ -7,7 +7,10 @@ A ``Tensor`` wraps an ``np.ndarray``. Every op on tensors that require grad reco
 The engine does, once and for all ops: broadcasting checks, summing gradients back to each
 input's shape, casting gradients to each input's dtype, skipping inputs that need no gradient,
 accumulating gradients that arrive along several paths, and keeping gradient arrays from
-aliasing each other or any tensor's data.
+aliasing each other or any tensor's data. Checks of user input live in ``checks.py``.
+
+(Longer than the project's ~400 lines on purpose: the Tensor and its graph walk stay in one
+module, and the hot path reads this module's recording modes as plain globals.)
 """
 
 from __future__ import annotations
@@ -18,20 +21,25 @@ from numbers import Number
 
 import numpy as np
 
+from .checks import (
+    CASTABLE_KINDS,
+    FLOAT_KINDS,
+    check_axis,
+    check_domain,
+    normalize_axes,
+    reduction_axis,
+    to_array,
+)
 from .ops import OPS
 
 # Recording modes, switched by the context managers in ``modes.py``.
 _grad_enabled = True
 _scope = ""
 _anomaly = False
-_kink_log: list | None = None  # gradcheck collects (tensor, kink state) here when set
+_kink_log: list | None = None  # gradcheck collects (op name, scope, kink state) here when set
 _clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
 _mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
-
-_FLOAT_KINDS = "f"
-_CASTABLE_KINDS = "iub"
-
 
 class AnomalyError(RuntimeError):
     """Raised inside ``detect_anomaly()`` by the first op producing NaN or inf."""
@@ -42,27 +50,8 @@ class AnomalyError(RuntimeError):
 
 
 def _to_array(data, dtype, where: str) -> np.ndarray:
-    """Turn user data into an ndarray of a supported dtype, or say what is wrong."""
-    if isinstance(data, Tensor):
-        data = data._data
-    try:
-        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(
-            f"{where}: cannot make an array from {type(data).__name__}: {exc}"
-        ) from None
-    kind = arr.dtype.kind
-    odd_float = kind == "f" and arr.dtype.itemsize not in (4, 8)
-    if dtype is None and (kind in _CASTABLE_KINDS or odd_float):
-        arr = arr.astype(np.float64)  # ints, bools, float16 and long double become float64
-    elif odd_float:
-        raise TypeError(f"{where}: dtype {arr.dtype} is not supported; use float32 or float64")
-    elif kind not in _FLOAT_KINDS and kind not in _CASTABLE_KINDS:
-        raise TypeError(
-            f"{where}: unsupported data of dtype {arr.dtype} ({type(data).__name__}); "
-            "expected real numbers (float, int or bool)"
-        )
-    return arr
+    """``checks.to_array`` that also unwraps a Tensor."""
+    return to_array(data._data if isinstance(data, Tensor) else data, dtype, where)
 
 
 class Tensor:
@@ -100,7 +89,7 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         arr = _to_array(data, dtype, "Tensor")
         if requires_grad:
-            if arr.dtype.kind not in _FLOAT_KINDS:
+            if arr.dtype.kind not in FLOAT_KINDS:
                 raise TypeError(
                     f"Tensor: requires_grad=True needs floating data, got dtype {arr.dtype}; "
                     "gradients exist only for float32/float64 tensors"
@@ -290,11 +279,11 @@ class Tensor:
     def relu(self) -> Tensor: return _apply("relu", (self,))
 
     def log(self) -> Tensor:
-        _check_domain("log", self)
+        check_domain("log", self._data)
         return _apply("log", (self,))
 
     def sqrt(self) -> Tensor:
-        _check_domain("sqrt", self)
+        check_domain("sqrt", self._data)
         return _apply("sqrt", (self,))
 
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
@@ -312,10 +301,10 @@ class Tensor:
         return _reduce("logsumexp", self, axis, keepdims)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return _apply("log_softmax", (self,), {"axis": _check_axis("log_softmax", self, axis)})
+        return _apply("log_softmax", (self,), {"axis": check_axis("log_softmax", self.shape, axis)})
 
     def softmax(self, axis: int = -1) -> Tensor:
-        return _apply("softmax", (self,), {"axis": _check_axis("softmax", self, axis)})
+        return _apply("softmax", (self,), {"axis": check_axis("softmax", self.shape, axis)})
 
     def reshape(self, *shape) -> Tensor:
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
@@ -330,7 +319,7 @@ class Tensor:
     def transpose(self, *axes) -> Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
         if axes:
-            norm = _normalize_axes("transpose", axes, max(self.ndim, 1), self.shape, axes)
+            norm = normalize_axes("transpose", axes, max(self.ndim, 1), self.shape, axes)
             if len(norm) != self.ndim:
                 raise ValueError(
                     f"transpose: axes {axes} are not a permutation of the {self.ndim} axes of "
@@ -404,27 +393,10 @@ def _apply2(name: str, a: Tensor, b: Tensor) -> Tensor:
 def _finish(opdef, out, vjps, parents, kw, record, datas) -> Tensor:
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
-    t = _new(Tensor)
-    t._data = out
-    t.grad = None
-    t.name = None
-    t.scope = _scope
-    t._seq = next(_clock)
-    t._mut = 0
-    t._version = 0
-    t._pg = None
-    t._where = None
-    t._note = None
     if record:
-        t.requires_grad = True
-        t.parents = parents
-        t._opdef = opdef
-        t._vjps = vjps
-        t._kw = kw
+        t = _make(out, True, opdef, parents, vjps, kw)
     else:
-        t.requires_grad = False
-        t.parents = ()
-        t._opdef = t._vjps = t._kw = None
+        t = _make(out, False, None, (), None, None)
     if _kink_log is not None and opdef.kink is not None:
         datas = datas or [p._data for p in parents]
         _kink_log.append((opdef.name, _scope, opdef.kink(*datas, **(kw or {}))))
@@ -439,12 +411,12 @@ def _const(x, like: np.ndarray, where: str) -> Tensor:
     """Wrap a number or array operand as a constant leaf, in the other operand's float dtype."""
     if isinstance(x, bool | int | float | np.number) and not isinstance(x, complex):
         kind = like.dtype.kind
-        arr = np.asarray(x, dtype=like.dtype if kind in _FLOAT_KINDS else np.float64)
+        arr = np.asarray(x, dtype=like.dtype if kind in FLOAT_KINDS else np.float64)
     elif isinstance(x, np.ndarray | list | tuple):
         arr = np.asarray(x)
-        if arr.dtype.kind in _CASTABLE_KINDS:
-            arr = arr.astype(like.dtype if like.dtype.kind in _FLOAT_KINDS else np.float64)
-        elif arr.dtype.kind not in _FLOAT_KINDS:
+        if arr.dtype.kind in CASTABLE_KINDS:
+            arr = arr.astype(like.dtype if like.dtype.kind in FLOAT_KINDS else np.float64)
+        elif arr.dtype.kind not in FLOAT_KINDS:
             raise TypeError(f"{where}: unsupported operand of dtype {arr.dtype}")
     else:
         raise TypeError(
@@ -495,56 +467,9 @@ def matmul(a, b) -> Tensor:
     return _apply2("matmul", a, b)
 
 
-def _normalize_axes(where: str, axes: tuple, ndim: int, shape: tuple, what=None) -> tuple:
-    """Each axis as a non-negative int, refusing non-integers, out-of-range and repeats."""
-    out = []
-    for ax in axes:
-        if isinstance(ax, bool | np.bool_) or not isinstance(ax, int | np.integer):
-            raise TypeError(f"{where}: axis must be an int or a tuple of ints, got {what!r}")
-        if not -ndim <= ax < ndim:
-            raise ValueError(f"{where}: axis {what!r} is out of range for shape {shape}")
-        out.append(int(ax) % ndim)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{where}: axis {what!r} repeats an axis (shape {shape})")
-    return tuple(out)
-
-
-def _check_axis(where: str, t: Tensor, axis):
-    """Validate an axis (int, tuple of ints or None); return it with negative axes resolved."""
-    if axis is None:
-        return None
-    if t.ndim == 0 and axis != () and where not in ("sum", "mean"):
-        raise ValueError(f"{where}: axis {axis!r} given for a 0-d tensor")
-    axes = _normalize_axes(where, axis if isinstance(axis, tuple) else (axis,),
-                           max(t.ndim, 1), t.shape, axis)
-    return axes if isinstance(axis, tuple) else axes[0]
-
-
 def _reduce(name: str, t: Tensor, axis, keepdims: bool) -> Tensor:
-    axis = _check_axis(name, t, axis)
-    if t.ndim == 0:
-        axis = None  # NumPy accepts axis 0/-1 on 0-d arrays for sums; treat it as "all"
-    if name != "sum":
-        reduced = t.shape if axis is None else [t.shape[a] for a in np.atleast_1d(axis)]
-        if 0 in reduced:
-            raise ValueError(
-                f"{name}: cannot reduce over an empty axis (shape {t.shape}, axis {axis!r}); "
-                "the result would be undefined"
-            )
-    if not isinstance(keepdims, bool | np.bool_):
-        raise TypeError(f"{name}: keepdims must be True or False, got {keepdims!r}")
+    axis = reduction_axis(name, t._data.shape, axis, keepdims)
     return _apply(name, (t,), {"axis": axis, "keepdims": bool(keepdims)})
-
-
-def _check_domain(name: str, t: Tensor) -> None:
-    """Refuse negative inputs to log/sqrt (they would silently give NaN)."""
-    d = t._data
-    if d.size and d.min() < 0:
-        bad = int((d < 0).sum())
-        raise ValueError(
-            f"{name}: input has {bad} negative entr{'y' if bad == 1 else 'ies'} "
-            f"(min {d.min():.4g}); {name} is defined for x >= 0 only"
-        )
 
 
 # ---------------------------------------------------------------------- walking the graph

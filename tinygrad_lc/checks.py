@@ -1,0 +1,111 @@
+"""Checks the engine runs on what users pass in: data, axes, and the domains of log and sqrt.
+
+Each raises a TypeError or ValueError that names the function, what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT_KINDS = "f"
+CASTABLE_KINDS = "iub"  # ints, unsigned ints and bools become float64 unless a dtype is given
+
+
+def to_array(data, dtype, where: str) -> np.ndarray:
+    """Turn user data into an ndarray of a supported dtype, or say what is wrong.
+
+    >>> to_array([1, 2], None, "Tensor").dtype
+    dtype('float64')
+    >>> to_array("cat", None, "Tensor")
+    Traceback (most recent call last):
+    ...
+    TypeError: Tensor: unsupported data of dtype <U3 (str); expected real numbers ...
+    """
+    try:
+        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(
+            f"{where}: cannot make an array from {type(data).__name__}: {exc}"
+        ) from None
+    kind = arr.dtype.kind
+    odd_float = kind == "f" and arr.dtype.itemsize not in (4, 8)
+    if dtype is None and (kind in CASTABLE_KINDS or odd_float):
+        arr = arr.astype(np.float64)  # ints, bools, float16 and long double become float64
+    elif odd_float:
+        raise TypeError(f"{where}: dtype {arr.dtype} is not supported; use float32 or float64")
+    elif kind not in FLOAT_KINDS and kind not in CASTABLE_KINDS:
+        raise TypeError(
+            f"{where}: unsupported data of dtype {arr.dtype} ({type(data).__name__}); "
+            "expected real numbers (float, int or bool)"
+        )
+    return arr
+
+
+def normalize_axes(where: str, axes: tuple, ndim: int, shape: tuple, what=None) -> tuple:
+    """Each axis as a non-negative int, refusing non-integers, out-of-range and repeats."""
+    out = []
+    for ax in axes:
+        if isinstance(ax, bool | np.bool_) or not isinstance(ax, int | np.integer):
+            raise TypeError(f"{where}: axis must be an int or a tuple of ints, got {what!r}")
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"{where}: axis {what!r} is out of range for shape {shape}")
+        out.append(int(ax) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where}: axis {what!r} repeats an axis (shape {shape})")
+    return tuple(out)
+
+
+def check_axis(where: str, shape: tuple, axis):
+    """Validate an axis (int, tuple of ints or None); return it with negative axes resolved.
+
+    >>> check_axis("sum", (2, 3), -1)
+    1
+    """
+    if axis is None:
+        return None
+    if len(shape) == 0 and axis != () and where not in ("sum", "mean"):
+        raise ValueError(f"{where}: axis {axis!r} given for a 0-d tensor")
+    axes = normalize_axes(where, axis if isinstance(axis, tuple) else (axis,),
+                          max(len(shape), 1), shape, axis)
+    return axes if isinstance(axis, tuple) else axes[0]
+
+
+def reduction_axis(name: str, shape: tuple, axis, keepdims) -> int | tuple | None:
+    """The checked axis of reduction ``name``; empty reductions other than sum are refused.
+
+    >>> reduction_axis("max", (2, 0), 1, False)
+    Traceback (most recent call last):
+    ...
+    ValueError: max: cannot reduce over an empty axis (shape (2, 0), axis 1); ...
+    """
+    axis = check_axis(name, shape, axis)
+    if len(shape) == 0:
+        axis = None  # NumPy accepts axis 0/-1 on 0-d arrays for sums; treat it as "all"
+    if name != "sum":
+        reduced = shape if axis is None else [shape[a] for a in np.atleast_1d(axis)]
+        if 0 in reduced:
+            raise ValueError(
+                f"{name}: cannot reduce over an empty axis (shape {shape}, axis {axis!r}); "
+                "the result would be undefined"
+            )
+    if not isinstance(keepdims, bool | np.bool_):
+        raise TypeError(f"{name}: keepdims must be True or False, got {keepdims!r}")
+    return axis
+
+
+
+
+def check_domain(name: str, d: np.ndarray) -> None:
+    """Refuse negative inputs to log/sqrt (they would silently give NaN).
+
+    >>> check_domain("log", np.array([1.0, -2.0]))
+    Traceback (most recent call last):
+    ...
+    ValueError: log: input has 1 negative entry (min -2); log is defined for x >= 0 only
+    """
+    if d.size and d.min() < 0:
+        bad = int((d < 0).sum())
+        raise ValueError(
+            f"{name}: input has {bad} negative entr{'y' if bad == 1 else 'ies'} "
+            f"(min {d.min():.4g}); {name} is defined for x >= 0 only"
+        )
