@@ -175,8 +175,8 @@ class SGD:
         """Refuse NaN/inf gradients before changing anything (they would poison every weight)."""
         for i, p in enumerate(self.params):
             g = p.grad
-            # max and min see every NaN and inf without a temporary array (and cannot overflow)
-            if g is not None and g.size and not (np.isfinite(g.max()) and np.isfinite(g.min())):
+            # one pass: NaN or inf makes the sum non-finite; only then (or on overflow) look closer
+            if g is not None and not np.isfinite(g.sum()) and not np.isfinite(g).all():
                 bad = int(g.size - np.isfinite(g).sum())
                 label = f" '{p.name}'" if p.name else ""
                 raise ValueError(
