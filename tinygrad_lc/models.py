@@ -72,7 +72,10 @@ def _features(where: str, X, num_features: int | None = None) -> np.ndarray:
         raise ValueError(f"{where}: X has {X.shape[1]} features per row, the model expects "
                          f"num_features={num_features} (X shape {X.shape})")
     # one pass: a NaN or inf makes the sum non-finite; only then (or on overflow) look closer
-    if X.dtype.kind == "f" and not np.isfinite(X.sum()) and not np.isfinite(X).all():
+    if X.dtype.kind == "f":
+        with np.errstate(over="ignore"):  # huge but finite values may overflow the sum
+            total = X.sum()
+    if X.dtype.kind == "f" and not np.isfinite(total) and not np.isfinite(X).all():
         bad = int(X.size - np.isfinite(X).sum())
         raise ValueError(f"{where}: X holds {bad} NaN or infinite value(s) of {X.size}; "
                          "remove or impute them first")

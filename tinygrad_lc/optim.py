@@ -176,7 +176,11 @@ class SGD:
         for i, p in enumerate(self.params):
             g = p.grad
             # one pass: NaN or inf makes the sum non-finite; only then (or on overflow) look closer
-            if g is not None and not np.isfinite(g.sum()) and not np.isfinite(g).all():
+            if g is None:
+                continue
+            with np.errstate(over="ignore"):  # a huge but finite gradient may overflow the sum
+                total = g.sum()
+            if not np.isfinite(total) and not np.isfinite(g).all():
                 bad = int(g.size - np.isfinite(g).sum())
                 label = f" '{p.name}'" if p.name else ""
                 raise ValueError(
