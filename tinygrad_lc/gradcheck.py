@@ -16,15 +16,25 @@ True
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import tensor as _engine
+from .gradcheck_probes import (
+    _caller,
+    _check_callable,
+    _check_step,
+    _evaluate,
+    _float64_copies,
+    _kink_change,
+    _label,
+    _narrow,
+    _perturbable,
+    _probe,
+    _scalar,
+)
+from .gradcheck_reports import GradcheckReport, InputCheck, Kink, LocalCheck
 from .modes import no_grad
 from .tensor import Tensor, _unbroadcast
 
@@ -49,28 +59,7 @@ class GradcheckError(AssertionError):
         self.report = report
 
 
-# ---------------------------------------------------------------------- reports
-@dataclass
-class Kink:
-    """A coordinate whose finite-difference step changed the side of a kink."""
-
-    input: str
-    index: tuple
-    op: str
-    scope: str
-    entries: list  # entries of that op's kink state that changed (first few)
-    side: str  # "+eps", "-eps" or "both" (both: x sits on the kink)
-    analytic: float
-    numerical: float
-
-    def __str__(self) -> str:
-        where = f" in scope '{self.scope}'" if self.scope else ""
-        how = "sits on" if self.side == "both" else f"crossed at {self.side}"
-        return (f"kink {how}: {self.input} at index {self.index}: op '{self.op}'{where}, "
-                f"entries {self.entries} changed (analytic {self.analytic:.6g}, "
-                f"numerical {self.numerical:.6g})")
-
-
+# ---------------------------------------------------------------------- comparing
 def _compare(analytic, numerical, atol, rtol, kinks, strict=False):
     """Return (mask of bad entries, worst index, relative error there) for allclose-style checks.
 
@@ -90,220 +79,6 @@ def _compare(analytic, numerical, atol, rtol, kinks, strict=False):
         if analytic.size else None
     rel = float(rel_error(analytic[worst], numerical[worst])) if worst is not None else 0.0
     return bad, worst, rel
-
-
-@dataclass
-class InputCheck:
-    """The global check of one input: both gradients, the kinks met and the worst entry."""
-
-    label: str
-    analytic: np.ndarray
-    numerical: np.ndarray
-    kinks: list
-    bad: int
-    worst: tuple | None
-    rel: float
-
-    def __str__(self) -> str:
-        head = f"{self.label}, shape {self.analytic.shape}: "
-        kinks = f"; {len(self.kinks)} kink(s) met" if self.kinks else ""
-        if self.worst is None:
-            return head + "empty" + kinks
-        a, n = self.analytic[self.worst], self.numerical[self.worst]
-        where = (f"worst at index {self.worst}: analytic {a:.8g}, "
-                 f"numerical {n:.8g}, relative error {self.rel:.3g}")
-        state = f"{self.bad} of {self.analytic.size} entries fail; " if self.bad else "ok; "
-        return head + state + where + kinks
-
-
-@dataclass
-class LocalCheck:
-    """One node's VJP for one input, checked at the values its forward pass saw."""
-
-    op: str
-    scope: str
-    input: int
-    input_shapes: list
-    output_shape: tuple
-    bad: int
-    skipped: int  # coordinates at a kink of the op or outside its domain
-    worst: tuple | None
-    analytic: float
-    numerical: float
-    rel: float
-
-    def __str__(self) -> str:
-        where = f" in scope '{self.scope}'" if self.scope else ""
-        shapes = ", ".join(str(s) for s in self.input_shapes)
-        return (f"op '{self.op}'{where} (inputs {shapes}; output {self.output_shape}), "
-                f"gradient for input {self.input}: worst at index {self.worst}: analytic "
-                f"{self.analytic:.8g}, numerical {self.numerical:.8g}, "
-                f"relative error {self.rel:.3g}")
-
-
-@dataclass
-class GradcheckReport:
-    """Everything one :func:`gradcheck` run found; ``str(report)`` is the readable summary."""
-
-    passed: bool
-    inputs: list
-    eps: float
-    atol: float
-    rtol: float
-    strict: bool
-    local: list | None = None  # LocalCheck per (node, input) in forward order, if localize
-    notes: list = field(default_factory=list)
-    value: float = float("nan")  # f at the inputs (contracted with ``upstream`` if not scalar)
-    upstream: np.ndarray | None = None  # the random u for a non-scalar f, else None
-
-    @property
-    def kinks(self) -> list:
-        return [k for c in self.inputs for k in c.kinks]
-
-    @property
-    def kink_count(self) -> int:
-        return len(self.kinks)
-
-    @property
-    def first_bad_op(self) -> LocalCheck | None:
-        """The first node (in forward order) whose local gradient is wrong, if any."""
-        return next((c for c in self.local or () if c.bad), None)
-
-    def __str__(self) -> str:
-        verdict = "passed" if self.passed else "FAILED"
-        lines = [f"gradcheck {verdict} (eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}"
-                 f"{', strict' if self.strict else ''})"]
-        lines += [f"  {c}" for c in self.inputs]
-        kinks = self.kinks
-        if kinks:
-            rule = "counted as failures (strict)" if self.strict else "excluded from the verdict"
-            lines.append(f"  {len(kinks)} coordinate(s) at a kink, {rule}:")
-            lines += [f"    {k}" for k in kinks[:10]]
-            lines += [f"    ... and {len(kinks) - 10} more"] if len(kinks) > 10 else []
-        if self.local is not None:
-            bad = self.first_bad_op
-            lines.append(f"  local check of {len(self.local)} node input(s): " + (
-                f"first op with a wrong local gradient: {bad}" if bad else "all agree"))
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------- evaluation helpers
-def _caller(f: Callable, x) -> Callable:
-    """f() if f takes no positional argument, else f(x) (the classic assignment's style)."""
-    try:
-        params = inspect.signature(f).parameters.values()
-    except (TypeError, ValueError):
-        return lambda: f(x)
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-             inspect.Parameter.VAR_POSITIONAL)
-    return (lambda: f(x)) if any(p.kind in kinds for p in params) else f
-
-
-def _evaluate(call: Callable) -> tuple:
-    """Run ``call()`` while logging kink states; return (its result, the kink log)."""
-    old, _engine._kink_log = _engine._kink_log, []
-    try:
-        out = call()
-        return out, _engine._kink_log
-    finally:
-        _engine._kink_log = old
-
-
-def _scalar(where: str, value, u: np.ndarray | None = None) -> float:
-    """A finite Python float from f's result (contracted with ``u`` when f is not scalar)."""
-    arr = value._data if isinstance(value, Tensor) else np.asarray(value)
-    if u is not None:
-        arr = np.sum(arr * u)
-    elif arr.size != 1:
-        raise ValueError(f"{where}: f must return a scalar, got a result of shape {arr.shape}")
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{where}: f must return a real number, got dtype {arr.dtype}")
-    v = float(arr.reshape(()))
-    if not np.isfinite(v):
-        raise ValueError(f"{where}: f returned {v}; a finite loss is needed for differences")
-    return v
-
-
-def _probe(where: str, work: np.ndarray, idx: tuple, h: float, call: Callable, value):
-    """Central difference at ``work[idx]``; the entry is restored bitwise even if f raises."""
-    orig = work[idx]  # a NumPy scalar: an exact copy of the entry
-    try:
-        work[idx] = orig + h
-        up, (vp, lp) = float(work[idx]), _evaluate(call)
-        vp = value(vp)
-        work[idx] = orig - h
-        down, (vm, lm) = float(work[idx]), _evaluate(call)
-        vm = value(vm)
-    finally:
-        work[idx] = orig
-    if up == down:  # the step vanished in rounding
-        raise ValueError(f"{where}: the step h={h:g} is lost to rounding at index {idx} "
-                         f"(value {float(orig):g}); use a larger h")
-    # divide by the step really taken (x+h and x-h are rounded to the array's dtype)
-    return (vp - vm) / (up - down), lp, lm
-
-
-def _narrow(where: str, x) -> str | None:
-    """The note to give when x is float32 (or another non-float64 float)."""
-    dtype = getattr(x._data if isinstance(x, Tensor) else x, "dtype", None)
-    if not isinstance(x, Tensor | np.ndarray) or dtype == np.float64 or dtype.kind != "f":
-        return None
-    if isinstance(x, Tensor):
-        return (f"{where}: {_label(x, None)} is {dtype}; checked in float64 on a temporary "
-                "copy (float32 rounding would swamp the finite differences)")
-    return (f"{where}: x is a {dtype} ndarray, perturbed in place in {dtype}: steps are rounded "
-            "and f runs in low precision, so expect errors near 1e-3; pass a float64 array")
-
-
-@contextmanager
-def _perturbable(where: str, x):
-    """Yield the array to perturb: a float64 copy swapped into a Tensor, or the ndarray itself."""
-    if isinstance(x, Tensor):
-        if x._data.dtype.kind != "f":
-            raise TypeError(f"{where}: x must hold floats, got a Tensor of dtype {x.dtype}")
-        with _float64_copies([x]), no_grad():
-            yield x._data
-    elif isinstance(x, np.ndarray):
-        if x.dtype.kind != "f":
-            raise TypeError(f"{where}: x must hold floats, got dtype {x.dtype} "
-                            "(use x.astype(np.float64))")
-        if not x.flags.writeable:
-            raise ValueError(f"{where}: x is read-only; it is perturbed in place, pass a copy")
-        yield x
-    else:
-        raise TypeError(f"{where}: x must be an np.ndarray or a Tensor (it is perturbed in "
-                        f"place), got {type(x).__name__}")
-
-
-@contextmanager
-def _float64_copies(tensors: list):
-    """Swap each tensor's data for a float64 copy; put the original array objects back."""
-    saved = [t._data for t in tensors]
-    try:
-        for t in tensors:
-            t._data = np.array(t._data, dtype=np.float64)
-        yield
-    finally:
-        for t, d in zip(tensors, saved):
-            t._data = d
-
-
-def _check_callable(where: str, f) -> None:
-    if not callable(f):
-        raise TypeError(f"{where}: f must be callable (a function of the inputs), "
-                        f"got {type(f).__name__}")
-
-
-def _check_step(where: str, h) -> float:
-    if not isinstance(h, int | float | np.floating) or not np.isfinite(h) or h <= 0:
-        raise ValueError(f"{where}: the step must be a positive finite number, got {h!r}")
-    return float(h)
-
-
-def _label(t: Tensor, i: int | None) -> str:
-    pos = "" if i is None else f" (input {i})"
-    return f"'{t.name}'{pos}" if t.name else (f"input {i}" if i is not None else "the tensor")
 
 
 # ---------------------------------------------------------------------- public functions
@@ -418,19 +193,6 @@ def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: fl
                 print(f"{idx}: numerical {num: .6e}  analytic {ana[idx]: .6e}  "
                       f"relative error {errors[k]:.3e}{flag}")
     return errors
-
-
-def _kink_change(base: list, other: list) -> tuple | None:
-    """(op, scope, changed entries) of the first kink op whose state differs, else None."""
-    if len(base) != len(other) or any(
-        b[0] != o[0] or np.shape(b[2]) != np.shape(o[2]) for b, o in zip(base, other)
-    ):
-        return ("(control flow)", "", "f evaluated a different sequence of kink ops")
-    for (name, scope, s0), (_, _, s1) in zip(base, other):
-        if not np.array_equal(s0, s1):
-            changed = np.argwhere(np.asarray(s0) != np.asarray(s1))[:4]
-            return name, scope, [tuple(int(i) for i in e) for e in changed]
-    return None
 
 
 def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4,

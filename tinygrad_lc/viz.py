@@ -16,8 +16,6 @@ and numbers the nodes in that walk order, so the same graph always gives the sam
 
 from __future__ import annotations
 
-import html
-import textwrap
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,6 +24,18 @@ import graphviz
 import numpy as np
 
 from .tensor import Tensor
+from .viz_labels import (
+    _RED,
+    SMALL,  # noqa: F401  (still importable as viz.SMALL)
+    _esc,
+    _group_label,
+    _html,
+    _kind,
+    _op_label,
+    _problems,
+    _small,
+    _tensor_label,
+)
 
 __all__ = ["draw_graph", "render", "GraphvizNotFoundError", "DEFAULT_MAX_NODES", "FORMATS"]
 
@@ -33,13 +43,8 @@ DEFAULT_MAX_NODES = 500  # keeps an accidental 100k-op graph to a drawing dot ca
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 SHOW_OPTIONS = ("shape", "data", "grad")
 RANKDIRS = ("LR", "RL", "TB", "BT")
-SMALL = 12  # tensors with at most this many entries show their values, larger ones min/max
 
 _FONT = "Helvetica,Arial,sans-serif"
-_MONO = "Menlo,Consolas,DejaVu Sans Mono,monospace"
-_GREY = "#5f6368"
-_GRAD = "#9a4d00"
-_RED = "#c62828"
 _INSTALL = (
     "Install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
     "(macOS), `conda install graphviz`, or see https://graphviz.org/download/"
@@ -57,7 +62,6 @@ _STYLES = {
 }
 _OP_STYLE = {"shape": "ellipse", "style": "filled", "fillcolor": "#fff1bf", "color": "#c49a1a",
              "fontsize": "11", "width": "0.3", "height": "0.3", "margin": "0.06,0.02"}
-_LEFT = ' ALIGN="LEFT" BALIGN="LEFT"'  # value grids line up on the left edge
 _CLUSTER_FILLS = ("#f3f5fb", "#e7ebf6", "#dbe1f1")
 
 
@@ -342,14 +346,6 @@ def _build(units, edges, hidden, limit, root, show, rankdir) -> graphviz.Digraph
     return g
 
 
-def _kind(t: Tensor) -> str:
-    if not t.is_leaf:
-        return "value"
-    if t.requires_grad:
-        return "param"
-    return "const" if t.name is None and t.size == 1 else "input"
-
-
 def _style(u: _Unit, kind: str, root: Tensor) -> dict:
     style = dict(_STYLES[kind])
     if any(m is root for m in u.members):
@@ -357,132 +353,3 @@ def _style(u: _Unit, kind: str, root: Tensor) -> dict:
     if any(_problems(m) for m in u.members):
         style.update(_STYLES["bad"])
     return style
-
-
-# ---------------------------------------------------------------------- labels
-def _esc(text: str) -> str:
-    return html.escape(str(text), quote=False)
-
-
-def _font(lines: list[str], color: str, face: str | None = None) -> str:
-    """Escaped lines in a 10 pt font of one colour (monospace for value grids)."""
-    face_attr = f' FACE="{face}"' if face else ""
-    body = "<BR/>".join(_esc(line) for line in lines)
-    return f'<FONT POINT-SIZE="10" COLOR="{color}"{face_attr}>{body}</FONT>'
-
-
-def _small(text: str, color: str = _GREY) -> str:
-    return _font([text], color)
-
-
-def _mono(lines: list[str], color: str = "#202124") -> str:
-    # no-break spaces: SVG viewers drop leading and repeated plain spaces, which aligns the grid
-    return _font([line.replace(" ", "\u00a0") for line in lines], color, _MONO)
-
-
-def _html(rows: list[tuple[str, str]]) -> str:
-    """An HTML-like label: one table row per (content, extra TD attributes)."""
-    cells = "".join(f"<TR><TD{attrs}>{content}</TD></TR>" for content, attrs in rows)
-    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
-
-
-def _number(v) -> str:
-    """A value compactly, to 4 significant digits: 1.0, 0.1, 25000.0, 1e-05, nan."""
-    v = float(v)
-    return repr(v) if not np.isfinite(v) else repr(float(f"{v:.4g}"))
-
-
-def _values(a: np.ndarray, with_shape: bool) -> list[str]:
-    """Small arrays as a grid of rounded entries, one line per row; large ones as min and max."""
-    if a.ndim == 0:
-        return [_number(a)]
-    if a.size <= SMALL:
-        if a.ndim > 2:
-            return np.array2string(a, precision=3, separator=", ", suppress_small=True,
-                                   floatmode="maxprec_equal").splitlines()
-        finite = np.abs(a[np.isfinite(a)])
-        # rounding noise such as 5.6e-15 next to entries of size 100 reads as 0
-        a = np.where(np.abs(a) < 1e-12 * (finite.max() if finite.size else 0), 0.0, a)
-        cells = [[f"{v:.4g}" for v in row] for row in np.atleast_2d(a)]
-        width = max((len(c) for row in cells for c in row), default=0)
-        return ["  ".join(c.rjust(width) for c in row) for row in cells] or ["(empty)"]
-    finite = a[np.isfinite(a)]
-    span = "no finite entries" if finite.size == 0 else (
-        f"min {_number(finite.min())}, max {_number(finite.max())}")
-    return [f"{a.shape}: {span}" if with_shape else span]
-
-
-def _nonfinite(a: np.ndarray | None) -> str | None:
-    """'2 NaN, 1 inf' when the array holds any, else None."""
-    if a is None or a.dtype.kind != "f" or np.isfinite(a).all():
-        return None
-    nan, inf = int(np.isnan(a).sum()), int(np.isinf(a).sum())
-    return ", ".join(s for s in (f"{nan} NaN" if nan else "", f"{inf} inf" if inf else "") if s)
-
-
-def _problems(t: Tensor) -> list[str]:
-    """Notes that make a tensor red: NaN/inf in its data or grad, or an anomaly note."""
-    notes = []
-    bad = _nonfinite(t.data)
-    if bad:
-        notes.append(f"holds {bad}")
-    bad_grad = _nonfinite(t.grad)
-    if bad_grad:
-        notes.append(f"grad holds {bad_grad}")
-    if t._note:
-        notes.append(t._note)
-    return notes
-
-
-def _tensor_rows(t: Tensor, show: frozenset) -> list[tuple[str, str]]:
-    """Shape, data and grad rows of a tensor box (everything but its name)."""
-    rows = []
-    if "shape" in show:
-        rows.append((_small(f"{t.shape} {t.dtype}"), ""))
-    if "data" in show:
-        rows.append((_mono(_values(t.data, "shape" not in show)), _LEFT))
-    if "grad" in show and t.requires_grad:
-        if t.grad is None:
-            rows.append((_small("grad: not computed", _GRAD), ""))
-        else:
-            lines = _values(t.grad, "shape" not in show)
-            if len(lines) == 1:
-                rows.append((_mono([f"grad: {lines[0]}"], _GRAD), _LEFT))
-            else:
-                rows.append((_mono(["grad:", *lines], _GRAD), _LEFT))
-    return rows
-
-
-def _note_rows(notes: list[str]) -> list[tuple[str, str]]:
-    lines = [line for note in notes for line in textwrap.wrap(note, 36)]
-    return [(_font(lines, _RED), "")] if lines else []
-
-
-def _tensor_label(t: Tensor, show: frozenset) -> str:
-    notes = _note_rows(_problems(t))
-    if _kind(t) == "const":
-        return _html([(_esc(_number(t.data.reshape(()))), ""), *notes])
-    rows = [(f"<B>{_esc(t.name)}</B>", "")] if t.name else []
-    rows += _tensor_rows(t, show) + notes
-    return _html(rows or [(" ", "")])
-
-
-def _op_label(t: Tensor) -> str:
-    kw = t._kw or {}
-    details = [f"axis={kw['axis']}"] if kw.get("axis") is not None else []
-    details += ["keepdims"] if kw.get("keepdims") else []
-    details += [f"{k}={kw[k] if isinstance(kw[k], int) else _number(kw[k])}"
-                for k in ("p", "base") if k in kw]
-    rows = [(_esc(t.op), "")] + ([(_small(", ".join(details)), "")] if details else [])
-    return _html(rows)
-
-
-def _group_label(u: _Unit, show: frozenset) -> str:
-    ops = sum(m.op is not None for m in u.members)
-    name = u.group.rpartition("/")[2]
-    rows = [(f"<B>{_esc(name)}</B>", ""), (_small(f"{ops} op{'s' * (ops != 1)}"), "")]
-    rows += _tensor_rows(u.tensor, show)
-    bad = sorted((m for m in u.members if _problems(m)), key=lambda m: m._seq)
-    if bad:  # the earliest tensor with a problem is where it started
-        rows += _note_rows([f"{bad[0].op or 'input'}: {_problems(bad[0])[0]}"])
-    return _html(rows)

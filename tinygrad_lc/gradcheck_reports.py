@@ -1,0 +1,142 @@
+"""The reports of :func:`~tinygrad_lc.gradcheck.gradcheck` and their text.
+
+:class:`GradcheckReport` holds one run: an :class:`InputCheck` per checked input (with the
+:class:`Kink` coordinates it met) and, with ``localize=True``, a :class:`LocalCheck` per node
+input. ``str()`` of each is the readable line(s) that
+:class:`~tinygrad_lc.gradcheck.GradcheckError` carries.
+
+>>> import tinygrad_lc as tg
+>>> from tinygrad_lc.gradcheck import gradcheck_report
+>>> s = tg.Tensor([0.0, 1.5], requires_grad=True, name="s")
+>>> report = gradcheck_report(lambda s: s.relu().sum(), s)
+>>> report.passed, report.kink_count
+(True, 1)
+>>> print(report.kinks[0])
+kink sits on: 's' (input 0) at index (0,): op 'relu', entries [(0,)] changed (analytic 0, ...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Kink", "InputCheck", "LocalCheck", "GradcheckReport"]
+
+
+@dataclass
+class Kink:
+    """A coordinate whose finite-difference step changed the side of a kink."""
+
+    input: str
+    index: tuple
+    op: str
+    scope: str
+    entries: list  # entries of that op's kink state that changed (first few)
+    side: str  # "+eps", "-eps" or "both" (both: x sits on the kink)
+    analytic: float
+    numerical: float
+
+    def __str__(self) -> str:
+        where = f" in scope '{self.scope}'" if self.scope else ""
+        how = "sits on" if self.side == "both" else f"crossed at {self.side}"
+        return (f"kink {how}: {self.input} at index {self.index}: op '{self.op}'{where}, "
+                f"entries {self.entries} changed (analytic {self.analytic:.6g}, "
+                f"numerical {self.numerical:.6g})")
+
+
+
+@dataclass
+class InputCheck:
+    """The global check of one input: both gradients, the kinks met and the worst entry."""
+
+    label: str
+    analytic: np.ndarray
+    numerical: np.ndarray
+    kinks: list
+    bad: int
+    worst: tuple | None
+    rel: float
+
+    def __str__(self) -> str:
+        head = f"{self.label}, shape {self.analytic.shape}: "
+        kinks = f"; {len(self.kinks)} kink(s) met" if self.kinks else ""
+        if self.worst is None:
+            return head + "empty" + kinks
+        a, n = self.analytic[self.worst], self.numerical[self.worst]
+        where = (f"worst at index {self.worst}: analytic {a:.8g}, "
+                 f"numerical {n:.8g}, relative error {self.rel:.3g}")
+        state = f"{self.bad} of {self.analytic.size} entries fail; " if self.bad else "ok; "
+        return head + state + where + kinks
+
+
+@dataclass
+class LocalCheck:
+    """One node's VJP for one input, checked at the values its forward pass saw."""
+
+    op: str
+    scope: str
+    input: int
+    input_shapes: list
+    output_shape: tuple
+    bad: int
+    skipped: int  # coordinates at a kink of the op or outside its domain
+    worst: tuple | None
+    analytic: float
+    numerical: float
+    rel: float
+
+    def __str__(self) -> str:
+        where = f" in scope '{self.scope}'" if self.scope else ""
+        shapes = ", ".join(str(s) for s in self.input_shapes)
+        return (f"op '{self.op}'{where} (inputs {shapes}; output {self.output_shape}), "
+                f"gradient for input {self.input}: worst at index {self.worst}: analytic "
+                f"{self.analytic:.8g}, numerical {self.numerical:.8g}, "
+                f"relative error {self.rel:.3g}")
+
+
+@dataclass
+class GradcheckReport:
+    """Everything one :func:`gradcheck` run found; ``str(report)`` is the readable summary."""
+
+    passed: bool
+    inputs: list
+    eps: float
+    atol: float
+    rtol: float
+    strict: bool
+    local: list | None = None  # LocalCheck per (node, input) in forward order, if localize
+    notes: list = field(default_factory=list)
+    value: float = float("nan")  # f at the inputs (contracted with ``upstream`` if not scalar)
+    upstream: np.ndarray | None = None  # the random u for a non-scalar f, else None
+
+    @property
+    def kinks(self) -> list:
+        return [k for c in self.inputs for k in c.kinks]
+
+    @property
+    def kink_count(self) -> int:
+        return len(self.kinks)
+
+    @property
+    def first_bad_op(self) -> LocalCheck | None:
+        """The first node (in forward order) whose local gradient is wrong, if any."""
+        return next((c for c in self.local or () if c.bad), None)
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        lines = [f"gradcheck {verdict} (eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}"
+                 f"{', strict' if self.strict else ''})"]
+        lines += [f"  {c}" for c in self.inputs]
+        kinks = self.kinks
+        if kinks:
+            rule = "counted as failures (strict)" if self.strict else "excluded from the verdict"
+            lines.append(f"  {len(kinks)} coordinate(s) at a kink, {rule}:")
+            lines += [f"    {k}" for k in kinks[:10]]
+            lines += [f"    ... and {len(kinks) - 10} more"] if len(kinks) > 10 else []
+        if self.local is not None:
+            bad = self.first_bad_op
+            lines.append(f"  local check of {len(self.local)} node input(s): " + (
+                f"first op with a wrong local gradient: {bad}" if bad else "all agree"))
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
