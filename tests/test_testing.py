@@ -277,3 +277,13 @@ def test_docs_testing_md_runs():
             exec(compile(block, f"docs/testing.md, python block {i + 1}", "exec"), namespace)
     finally:
         settings.load_profile(before)
+
+
+@pytest.mark.parametrize("lo,hi", [(-1.7, 0.0), (-1.7, 0.3), (0.1, 2.2)])
+def test_float32_bounds_round_inward(lo, hi):
+    # float32(-1.7) is below -1.7: the strategy must not hand it out for min_value=-1.7
+    from tinygrad_lc.testing import _float_bounds
+
+    lo32, hi32 = _float_bounds("tensors", lo, hi, np.dtype(np.float32))
+    assert lo <= lo32 <= hi32 <= hi
+    assert float(np.float32(lo32)) == lo32 and float(np.float32(hi32)) == hi32

@@ -74,8 +74,9 @@ def _float_bounds(where: str, lo: float, hi: float, dtype) -> tuple:
     if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
         raise ValueError(f"{where}: need finite min_value <= max_value, got {lo!r}, {hi!r}")
     lo_d, hi_d = dtype.type(lo), dtype.type(hi)
-    lo_d = lo_d if lo_d >= lo else np.nextafter(lo_d, dtype.type(np.inf))
-    hi_d = hi_d if hi_d <= hi else np.nextafter(hi_d, dtype.type(-np.inf))
+    # compare as Python floats: NumPy would compare in the (coarser) dtype and call them equal
+    lo_d = lo_d if float(lo_d) >= lo else np.nextafter(lo_d, dtype.type(np.inf))
+    hi_d = hi_d if float(hi_d) <= hi else np.nextafter(hi_d, dtype.type(-np.inf))
     return float(lo_d), float(hi_d)
 
 
