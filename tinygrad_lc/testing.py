@@ -77,6 +77,8 @@ def _float_bounds(where: str, lo: float, hi: float, dtype) -> tuple:
     # compare as Python floats: NumPy would compare in the (coarser) dtype and call them equal
     lo_d = lo_d if float(lo_d) >= lo else np.nextafter(lo_d, dtype.type(np.inf))
     hi_d = hi_d if float(hi_d) <= hi else np.nextafter(hi_d, dtype.type(-np.inf))
+    if lo_d > hi_d:
+        raise ValueError(f"{where}: no {dtype} value lies in [{lo!r}, {hi!r}]; widen the range")
     return float(lo_d), float(hi_d)
 
 
