@@ -393,10 +393,11 @@ def _apply2(name: str, a: Tensor, b: Tensor) -> Tensor:
 def _finish(opdef, out, vjps, parents, kw, record, datas) -> Tensor:
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
+    t = _new(Tensor)
     if record:
-        t = _make(out, True, opdef, parents, vjps, kw)
+        _init(t, out, True, opdef, parents, vjps, kw)
     else:
-        t = _make(out, False, None, (), None, None)
+        _init(t, out, False, None, (), None, None)
     if _kink_log is not None and opdef.kink is not None:
         datas = datas or [p._data for p in parents]
         _kink_log.append((opdef.name, _scope, opdef.kink(*datas, **(kw or {}))))
@@ -550,9 +551,10 @@ def _run_backward(root: Tensor, g: np.ndarray, retain_grads: bool = True) -> Non
                 t.grad = g
             else:
                 t.grad += g
-    finally:
-        for t in nodes:
+    except BaseException:
+        for t in nodes:  # an error part-way leaves no half-accumulated gradients behind
             t._pg = None
+        raise
 
 
 def _check_unchanged(t: Tensor) -> None:
