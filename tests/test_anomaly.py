@@ -267,3 +267,21 @@ def test_unrecorded_results_stay_leaves_and_only_the_flagged_one_keeps_inputs():
     err = _raised(lambda: c.log())
     assert err.tensor.parents == (c,) and err.tensor.op == "log"
     assert not err.tensor.requires_grad
+
+
+def test_log_of_a_negative_inside_detect_anomaly_is_an_anomaly_error():
+    x = tg.Tensor([-1.0, 1.0], requires_grad=True)
+    with pytest.warns(RuntimeWarning), pytest.raises(tg.AnomalyError, match="log: forward output"):
+        with tg.detect_anomaly():
+            x.log()
+    with pytest.raises(ValueError, match="log: input has 1 negative"):  # outside: refused
+        x.log()
+
+
+def test_backward_anomaly_of_a_forward_made_outside_names_the_backward_call():
+    x = tg.Tensor([1.0, 0.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        y = x.sqrt().sum()
+        with pytest.raises(tg.AnomalyError, match=r"backward\(\) was called at .*test_anomaly.py"):
+            with tg.detect_anomaly():
+                y.backward()

@@ -721,3 +721,21 @@ def test_reshape_and_keepdims_refuse_wrong_types():
             Tensor(np.ones(4)).reshape(*shape)
     with pytest.raises(TypeError, match="sum: keepdims"):
         Tensor(np.ones(4)).sum(keepdims="yes")
+
+
+def test_bool_follows_numpy():
+    assert not Tensor(0.0) and Tensor([2.0]) and not Tensor([[0.0]])
+    with pytest.raises(ValueError, match=r"bool: the truth value of a tensor of shape \(2,\)"):
+        bool(Tensor([1.0, 2.0]))
+
+
+def test_a_0d_array_exponent_is_a_constant():
+    t = Tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
+    out = t ** np.array(3.0)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    np.testing.assert_allclose(t.grad, [3.0, 12.0])
+
+
+def test_data_module_is_an_attribute_of_the_package():
+    assert tg.data.preprocess is not None

@@ -9,7 +9,7 @@
 (4, 3)
 """
 
-from . import gradcheck, losses, models, optim, regularizers, viz  # noqa: F401  (tg.losses...)
+from . import data, gradcheck, losses, models, optim, regularizers, viz  # noqa: F401  (tg.losses)
 from .functional import concatenate, exp, log, matmul, maximum, stack
 from .modes import detect_anomaly, enable_grad, no_grad, scope
 from .tensor import AnomalyError, Tensor

@@ -57,7 +57,8 @@ def _label(t: Tensor, i: int) -> str:
 def _describe(t: Tensor) -> str:
     shapes = ", ".join(str(p.shape) for p in t.parents) or "none"
     where = t._where or (
-        "an unrecorded line (the forward ran outside detect_anomaly(); run it inside to see where)"
+        f"an unrecorded line (the forward ran outside detect_anomaly(); backward() was called "
+        f"at {user_frame()}; run the forward inside to see where the op was made)"
     )
     return f"(scope '{t.scope or '<top>'}', input shapes {shapes}); created at {where}"
 

@@ -179,6 +179,14 @@ class Tensor:
     size = property(lambda self: self._data.size, doc="Number of entries.")
     dtype = property(lambda self: self._data.dtype, doc="NumPy dtype of the data.")
 
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise ValueError(
+                f"bool: the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "use (t.data > 0).any() or .all()"
+            )
+        return bool(self._data)
+
     def __len__(self) -> int:
         if self._data.ndim == 0:
             raise TypeError("len: a 0-d tensor has no length")
@@ -261,6 +269,8 @@ class Tensor:
     def __neg__(self): return _apply("neg", (self,))
 
     def __pow__(self, p):
+        if isinstance(p, np.ndarray) and p.ndim == 0:
+            p = p[()]  # a 0-d array is a constant number too
         if isinstance(p, Tensor) or not isinstance(p, Number | np.number) or isinstance(p, complex):
             raise TypeError(
                 f"pow: the exponent must be a constant real number, got {type(p).__name__}"
@@ -279,11 +289,13 @@ class Tensor:
     def relu(self) -> Tensor: return _apply("relu", (self,))
 
     def log(self) -> Tensor:
-        check_domain("log", self._data)
+        if not _anomaly:  # inside detect_anomaly() the NaN itself is reported, as AnomalyError
+            check_domain("log", self._data)
         return _apply("log", (self,))
 
     def sqrt(self) -> Tensor:
-        check_domain("sqrt", self._data)
+        if not _anomaly:
+            check_domain("sqrt", self._data)
         return _apply("sqrt", (self,))
 
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
