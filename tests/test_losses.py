@@ -430,3 +430,14 @@ def test_example_02_prints_the_lecture_table(capsys, monkeypatch):
     for text in ["2.90", "0.00", "12.90", "5.27", "6.27", "2.04", "0.89", "base-10",
                  "1.58", "1.04", "0.452", "-2.85", "0.86", "0.28", "2.3026", "0.5514"]:
         assert text in out, text
+
+
+def test_check_labels_accepts_zero_labels_for_zero_rows():
+    from tinygrad_lc.losses import check_labels
+
+    empty = np.array([], dtype=np.int64)
+    assert check_labels("svm_loss", empty, 0, 3) is empty  # min() of nothing used to fail
+    with pytest.raises(ValueError, match=r"must have shape \(2,\)"):
+        check_labels("svm_loss", empty, 2, 3)
+    with pytest.raises(ValueError, match="must be integers"):
+        check_labels("svm_loss", [], 0, 3)  # still the dtype check first

@@ -68,6 +68,8 @@ def check_labels(where: str, y, n: int, num_classes: int) -> np.ndarray:
         raise ValueError(
             f"{where}: labels y must have shape ({n},), one per row of scores, got {arr.shape}"
         )
+    if arr.size == 0:
+        return arr  # no rows, no labels to range-check (min/max of nothing is an error)
     lo, hi = arr.min(), arr.max()
     if lo < 0 or hi >= num_classes:
         bad = int(np.flatnonzero((arr < 0) | (arr >= num_classes))[0])
