@@ -192,3 +192,21 @@ def test_max_norm_refuses_read_only_arrays():
         with pytest.raises(ValueError, match="max_norm_: W's array is read-only"):
             max_norm_(target, 1.0)
     assert np.all(frozen == 5.0)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e200), (np.float64, 1e308),
+                                        (np.float32, 1e20), (np.float32, 3e38)])
+def test_max_norm_of_huge_weights_rescales_instead_of_wiping_them(dtype, big):
+    # sum(W**2) overflows to inf for these, which made the scale c / inf = 0
+    W = np.array([[big, 0.3], [-big, 0.4], [0.0, 0.0]], dtype=dtype)
+    max_norm_(W, 2.0)
+    assert W.dtype == dtype and np.all(np.isfinite(W))
+    np.testing.assert_allclose(W[:, 0], [np.sqrt(2.0), -np.sqrt(2.0), 0.0], rtol=1e-6)
+    np.testing.assert_array_equal(W[:, 1], np.array([0.3, 0.4, 0.0], dtype=dtype))
+
+
+def test_max_norm_of_tiny_and_zero_slices():
+    W = np.array([[1e-300, 0.0], [1e-300, 0.0]])
+    max_norm_(W, 1e-301)  # squares underflow to 0, which must not leave the slice unscaled
+    np.testing.assert_allclose(W[:, 0], [1e-301 / np.sqrt(2.0)] * 2, rtol=1e-9)
+    assert np.all(W[:, 1] == 0.0)

@@ -160,10 +160,18 @@ def max_norm_(W, c: float, axis: int = 0):
                          "pass a writable copy (np.array(W))")
     if arr.ndim == 0 or not isinstance(axis, int | np.integer) or not -arr.ndim <= axis < arr.ndim:
         raise ValueError(f"{where}: axis {axis!r} is out of range for W of shape {arr.shape}")
-    norms = np.sqrt(np.sum(arr * arr, axis=axis, keepdims=True))
-    over = norms > c
+    # norm = peak * sqrt(sum((w / peak)**2)): squaring w itself overflows to inf for
+    # |w| > 1e154 (float64) or 1e19 (float32), which would make the scale 0 and wipe W
+    peak = np.max(np.abs(arr), axis=axis, keepdims=True)
+    nonzero = peak > 0
+    peak = np.where(nonzero, peak, 1.0).astype(arr.dtype)
+    ratio = arr / peak
+    root = np.sqrt(np.sum(ratio * ratio, axis=axis, keepdims=True))  # in [1, sqrt(n)]
+    root = np.where(nonzero, root, 1.0)
+    over = nonzero & (peak > c / root)  # peak * root > c, without overflowing to inf
     if over.any():
-        scale = np.where(over, c / np.where(over, norms, 1.0), 1.0).astype(arr.dtype)
+        # c / (peak * root) without forming the (possibly infinite) norm
+        scale = np.where(over, (c / peak) / root, 1.0).astype(arr.dtype)
         np.multiply(arr, scale, out=arr)
         if isinstance(W, Tensor):
             W._bump_version()
