@@ -75,3 +75,13 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     with pytest.raises(ImportError, match=r"pip install 'tinygrad_lc\[demo\]'"):
         plots.plot_loss_curves({"svm": [1.0]}, tmp_path / "loss.png")
+
+
+def test_bad_loss_values_leave_no_figure_open(tmp_path):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    with pytest.raises(ValueError):
+        plots.plot_loss_curves({"ok": [1.0, 2.0], "bad": ["not", "a number"]},
+                               tmp_path / "loss.png")
+    assert plt.get_fignums() == before and not (tmp_path / "loss.png").exists()

@@ -63,9 +63,10 @@ def plot_loss_curves(curves: dict[str, Sequence[float]], path: str | os.PathLike
     True
     """
     plt = _pyplot()
+    # convert before opening the figure: a bad curve must not leave a figure open
+    curves = {label: np.asarray(values, dtype=np.float64) for label, values in curves.items()}
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for i, (label, values) in enumerate(curves.items()):
-        values = np.asarray(values, dtype=np.float64)
         steps = np.arange(1, len(values) + 1)
         color = f"C{i}"
         ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
