@@ -176,3 +176,15 @@ def test_flipped_byte_is_caught_by_the_zip_checksum(tmp_path):
     data[info.header_offset + 30 + len(info.filename) + 500] ^= 0xFF
     path.write_bytes(bytes(data))
     _expect(path, "CRC")
+
+
+def test_saved_file_gets_the_mode_of_a_normal_file(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "run.npz", {"step": 1})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # mkstemp's 0o600 would hide it from others
+    path.chmod(0o640)
+    save_checkpoint(path, {"step": 2})
+    assert path.stat().st_mode & 0o777 == 0o640  # overwriting keeps the file's own mode

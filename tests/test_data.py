@@ -519,3 +519,15 @@ def test_train_val_split_rejects_bad_arguments(n_y, num_val, match):
     with pytest.raises(ValueError, match="train_val_split") as info:
         data.train_val_split(np.zeros((5, 2)), np.zeros(n_y), num_val)
     assert info.match(match)
+
+
+def test_downloaded_archive_gets_the_usual_mode(tiny, root, monkeypatch):
+    _, archive, _ = tiny
+    monkeypatch.setattr(data, "CIFAR10_MD5", _md5(archive))
+    _serve(monkeypatch, payload=archive)
+    old = os.umask(0o022)
+    try:
+        data.load_cifar10(root)
+    finally:
+        os.umask(old)
+    assert (root / ARCHIVE).stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600

@@ -108,3 +108,26 @@ def test_unknown_picture_type_is_refused(tmp_path):
         Report("t").image(tmp_path / "x.bmp", "x")
     with pytest.raises(ValueError, match="typeless"):
         Report("t").image(b"...", "x")
+
+
+def test_write_is_atomic_and_readable_by_others(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "report.html"
+    old = os.umask(0o022)
+    try:
+        Report("first").write(path)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+    before = path.read_text(encoding="utf-8")
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="simulated"):
+        Report("second").write(path)
+    monkeypatch.undo()
+    assert path.read_text(encoding="utf-8") == before  # not half of the new page
+    assert os.listdir(tmp_path) == ["report.html"]

@@ -5,22 +5,22 @@ state of an ``np.random.Generator``) goes into one JSON string stored beside the
 pickled, so a checkpoint is read with ``np.load(..., allow_pickle=False)`` and loading a file
 from an untrusted source cannot run code.
 
-Saving is atomic: the archive is written to a temporary file in the same folder, flushed to
-disk with ``fsync`` and moved over the old checkpoint with ``os.replace``. A crash mid-save
-leaves the previous checkpoint as it was.
+Saving is atomic (``atomic.atomic_open``): the archive is written to a temporary file in the
+same folder, flushed to disk with ``fsync`` and moved over the old checkpoint with
+``os.replace``. A crash mid-save leaves the previous checkpoint as it was.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .atomic import atomic_open
 
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
 
@@ -120,36 +120,14 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(state, arrays, "state")
     meta = json.dumps({"format": FORMAT, "version": VERSION, "state": tree})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder as the target, so os.replace is a rename within one file system (atomic).
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, {_META: np.array(meta), **arrays})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_folder(path.parent)
+    with atomic_open(path) as f:
+        _write_npz(f, {_META: np.array(meta), **arrays})
     return path
 
 
 def _write_npz(f: Any, arrays: dict[str, np.ndarray]) -> None:
     """Write the archive body; a separate function so tests can simulate a crash mid-write."""
     np.savez(f, **arrays)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform (Windows), hence optional.
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ with an unpickler that only builds numpy arrays and builtin containers.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import http.client
@@ -22,6 +21,8 @@ from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from .atomic import atomic_open
 
 __all__ = ["load_cifar10", "load_digits", "preprocess", "train_val_split"]
 
@@ -91,28 +92,17 @@ def _stream_to(url: str, out: BinaryIO) -> str:
 
 def _download(archive: Path) -> None:
     """Download the archive next to ``archive`` and move it into place only once verified."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    # A temp file in the same folder makes the final os.replace atomic.
-    fd, tmp_name = tempfile.mkstemp(dir=archive.parent, prefix=f".{CIFAR10_ARCHIVE}.")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                actual = _stream_to(CIFAR10_URL, out)
-            except (OSError, http.client.HTTPException) as exc:
-                hint = _by_hand_hint(archive)
-                raise RuntimeError(
-                    f"load_cifar10 could not download {CIFAR10_URL} ({exc}). {hint}"
-                ) from exc
+    with atomic_open(archive) as out:  # replaces archive only if the block succeeds
+        try:
+            actual = _stream_to(CIFAR10_URL, out)
+        except (OSError, http.client.HTTPException) as exc:
+            hint = _by_hand_hint(archive)
+            raise RuntimeError(
+                f"load_cifar10 could not download {CIFAR10_URL} ({exc}). {hint}"
+            ) from exc
         if actual != CIFAR10_MD5:
             advice = f"It was not kept. {_by_hand_hint(archive)}"
             raise _checksum_error(f"the file downloaded from {CIFAR10_URL}", actual, advice)
-        os.replace(tmp, archive)
-    except BaseException:
-        # Also on KeyboardInterrupt: a partial download must never be mistaken for the archive.
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
 
 
 def _check_member(member: tarfile.TarInfo) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write
+
 __all__ = ["Report"]
 
 _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
@@ -158,8 +160,5 @@ class Report:
         )
 
     def write(self, path: str | os.PathLike[str]) -> Path:
-        """Write the page to ``path`` (folders are created) and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_html(), encoding="utf-8")
-        return path
+        """Write the page to ``path`` atomically (folders are created) and return the path."""
+        return atomic_write(path, self.to_html())
