@@ -388,3 +388,127 @@ def test_demo_option_errors(capsys, tmp_path):
         rc, _, err = run(capsys, "demo", "--out", str(tmp_path), *argv)
         assert rc == 2 and "must be >= 1" in err
     assert not (tmp_path / "report.html").exists()
+
+
+# ----------------------------------------------------------------------------- bad values
+
+
+def usage_error(capsys, *argv: str) -> str:
+    """Run a command that argparse must refuse; return its stderr."""
+    with pytest.raises(SystemExit) as info:
+        cli.main(list(argv))
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--beta", "-1"], "--beta must be >= 0 and finite, got -1"),
+    (["--weight-scale", "-1"], "--weight-scale must be >= 0 and finite, got -1"),
+    (["--weight-scale", "inf"], "--weight-scale must be >= 0 and finite, got inf"),
+    (["--reg", "inf"], "--reg must be >= 0 and finite, got inf"),
+    (["--reg", "nan"], "--reg must be >= 0 and finite, got nan"),
+    (["--lr", "inf"], "--lr must be > 0 and finite, got inf"),
+    (["--lr", "nan"], "--lr must be > 0 and finite, got nan"),
+])
+def test_bad_numbers_are_usage_errors(capsys, tmp_path, argv, message):
+    rc, _, err = train(capsys, tmp_path, "--quiet", *argv)
+    assert rc == 2 and err == f"tinygrad-lc train: error: {message}\n"
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_model_refusals_become_usage_errors(capsys, tmp_path, monkeypatch):
+    from tinygrad_lc.commands import train as train_cmd
+
+    real = train_cmd.config_from_args
+
+    def unchecked(args):  # lets a bad value reach LinearClassifier, as a new option might
+        return dataclasses.replace(real(args), weight_scale=-1.0)
+
+    monkeypatch.setattr(train_cmd, "config_from_args", unchecked)
+    rc, _, err = train(capsys, tmp_path, "--dataset", "blobs", "--quiet")
+    assert rc == 2 and err.startswith("tinygrad-lc train: error: LinearClassifier: weight_scale")
+
+
+@pytest.mark.parametrize("command", ["train", "demo", "gradcheck"])
+def test_negative_seed_is_a_usage_error(capsys, tmp_path, command):
+    err = usage_error(capsys, command, "--seed", "-1")
+    assert f"tinygrad-lc {command}: error: argument --seed: must be an integer >= 0, " \
+           "got '-1'" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "-0.5", "inf"])
+def test_gradcheck_and_graph_refuse_bad_strengths(capsys, tmp_path, value):
+    err = usage_error(capsys, "gradcheck", "--reg", value)
+    assert f"tinygrad-lc gradcheck: error: argument --reg: must be a finite number >= 0, " \
+           f"got '{value}'" in err
+    err = usage_error(capsys, "graph", "--reg-strength", value, "-o", str(tmp_path / "g.dot"))
+    assert f"tinygrad-lc graph: error: argument --reg-strength: must be a finite number " \
+           f">= 0, got '{value}'" in err
+    assert not (tmp_path / "g.dot").exists()
+
+
+def _fake_sparse(errors: list[float], kinks: list[bool]):
+    """A grad_check_sparse that prints one line per entry as the real one does."""
+    def fake(f, x, analytic_grad, num_checks=10, seed=None):
+        for k, (e, kink) in enumerate(zip(errors, kinks)):
+            flag = "  (kink: op 'relu' changed side)" if kink else ""
+            print(f"({k}, 0): numerical 1  analytic 1  relative error {e:.3e}{flag}")
+        return np.array(errors)
+    return fake
+
+
+def test_sparse_check_fails_on_a_nan_error(monkeypatch):
+    from tinygrad_lc import gradcheck
+    from tinygrad_lc.commands.gradcheck import check_loss
+
+    # NaN after the first entry: Python's max(1e-9, nan) is 1e-9 and said "passed"
+    monkeypatch.setattr(gradcheck, "grad_check_sparse",
+                        _fake_sparse([1e-9, float("nan"), 1.0], [False, False, True]))
+    sparse = check_loss("softmax", num_checks=3)[2]
+    assert not sparse.passed and np.isnan(sparse.rel_error) and sparse.kinks == 1
+    assert sparse.text.startswith("grad_check_sparse FAILED")
+
+
+def test_sparse_check_ignores_only_entries_at_kinks(monkeypatch):
+    from tinygrad_lc import gradcheck
+    from tinygrad_lc.commands.gradcheck import check_loss
+
+    monkeypatch.setattr(gradcheck, "grad_check_sparse",
+                        _fake_sparse([1e-9, 0.5, 2e-9], [False, True, False]))
+    sparse = check_loss("softmax", num_checks=3)[2]
+    assert sparse.passed and sparse.rel_error == 2e-9 and sparse.kinks == 1
+    monkeypatch.setattr(gradcheck, "grad_check_sparse",
+                        _fake_sparse([1e-9, 0.5], [False, False]))
+    assert not check_loss("softmax", num_checks=2)[2].passed
+
+
+def test_random_search_time_leaves_out_the_accuracy_passes(monkeypatch):
+    from types import SimpleNamespace
+
+    from tinygrad_lc import training
+    from tinygrad_lc.commands import demo
+
+    clock = [0.0]
+
+    def slow_accuracy(model, X, y):  # each accuracy pass takes 100 "seconds" on the clock
+        clock[0] += 100.0
+        return 0.5
+
+    monkeypatch.setattr(demo, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(training, "accuracy", slow_accuracy)
+    data = training.load_dataset("blobs", seed=0)
+    result = demo._search(data, "svm", tries=3, seed=0)
+    assert result["seconds"] == 0.0 and clock[0] == 300.0
+
+
+def test_written_files_get_the_usual_mode(capsys, tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "c.npz"
+        assert train(capsys, tmp_path / "out", "--dataset", "blobs", "--iters", "5",
+                     "--checkpoint", str(path), "--quiet")[0] == 0
+    finally:
+        os.umask(umask)
+    for p in (path, tmp_path / "out" / "metrics.json"):
+        assert p.stat().st_mode & 0o777 == 0o644, p
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz", "out"]  # no temp files

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import viz
 from ..tensor import Tensor
+from .options import non_negative_float
 
 # The lecture's 4-pixel images, one per row: the cat (56, 231, 24, 2), then a dog and a ship.
 LECTURE_X = ((56.0, 231.0, 24.0, 2.0), (10.0, 200.0, 120.0, 30.0), (200.0, 20.0, 40.0, 250.0))
@@ -81,7 +82,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=LOSSES, default="svm", help="data loss (default: svm)")
     p.add_argument("--reg", choices=REGULARIZERS, default="l2",
                    help="regularizer R(W) (default: l2)")
-    p.add_argument("--reg-strength", type=float, default=0.1, metavar="LAMBDA",
+    p.add_argument("--reg-strength", type=non_negative_float, default=0.1, metavar="LAMBDA",
                    help="regularization strength (default: 0.1)")
     p.add_argument("--beta", type=float, default=0.5,
                    help="weight of the squared term of elastic_net (default: 0.5)")

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write
 from ..training import DATASETS, DEFAULTS, TrainConfig
+from .options import non_negative_int
 
 LOSSES = ("svm", "softmax")
 REGULARIZERS = ("l2", "l1", "elastic_net")
@@ -45,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="elastic_net only: R(W) = sum(beta * W**2 + |W|) (default: 1)")
     p.add_argument("--weight-scale", type=float, default=1e-4,
                    help="std of the initial weights (default: 1e-4)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seeds the split, the initial weights and the minibatches (default: 0)")
     p.add_argument("--checkpoint", metavar="PATH",
                    help="save the run (W, optimizer, step, random state, config) to this .npz")
@@ -72,12 +75,17 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     checks = [
         (cfg.iters >= 0, f"--iters must be >= 0, got {cfg.iters}"),
         (cfg.batch_size >= 1, f"--batch-size must be >= 1, got {cfg.batch_size}"),
-        (cfg.lr > 0, f"--lr must be > 0, got {cfg.lr:g}"),
-        (cfg.reg >= 0, f"--reg must be >= 0, got {cfg.reg:g}"),
         (0 <= cfg.momentum < 1, f"--momentum must be in [0, 1), got {cfg.momentum:g}"),
         (args.save_every >= 1, f"--save-every must be >= 1, got {args.save_every}"),
         (not args.resume or args.checkpoint, "--resume needs --checkpoint PATH to resume from"),
     ]
+    # NaN and inf pass a plain comparison test one way or the other: refuse them explicitly
+    for option, value, positive in (("--lr", cfg.lr, True), ("--reg", cfg.reg, False),
+                                    ("--beta", cfg.beta, False),
+                                    ("--weight-scale", cfg.weight_scale, False)):
+        ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
+        checks.append((ok, f"{option} must be {'>' if positive else '>='} 0 and finite, "
+                           f"got {value:g}"))
     for ok, message in checks:
         if not ok:
             raise UsageError(message)
@@ -117,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"tinygrad-lc train: error: {exc}", file=sys.stderr)
         return 2
     # what a user can act on: damaged checkpoints, diverged training (FloatingPointError),
-    # missing or broken data (OSError, RuntimeError, ImportError, ValueError from data)
+    # missing or broken data (OSError, RuntimeError, ImportError; _run turns the data's
+    # ValueError into a RuntimeError)
     except (CheckpointError, FloatingPointError, OSError, RuntimeError, ImportError) as exc:
         print(f"tinygrad-lc train: error: {exc}", file=sys.stderr)
         return 1
@@ -136,7 +145,10 @@ def _run(args: argparse.Namespace) -> int:
         data = load_dataset(cfg.dataset, seed=cfg.seed)
     except ValueError as exc:  # e.g. a corrupt CIFAR-10 archive; the message says what to do
         raise RuntimeError(str(exc)) from exc
-    trainer = Trainer(cfg, data.num_features, data.num_classes)
+    try:
+        trainer = Trainer(cfg, data.num_features, data.num_classes)
+    except (ValueError, TypeError) as exc:  # a setting config_from_args does not know about
+        raise UsageError(str(exc)) from exc
     resumed_from = 0
     if args.resume:
         trainer.load(checkpoint)
@@ -182,7 +194,7 @@ def _run(args: argparse.Namespace) -> int:
         "files": ["metrics.json", *files],
         "loss_history": history,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    atomic_write(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     print(f"accuracy: train {results['train']:.4f}  val {results['val']:.4f}  "
           f"test {results['test']:.4f}")
     if history:
