@@ -441,3 +441,14 @@ def test_check_labels_accepts_zero_labels_for_zero_rows():
         check_labels("svm_loss", empty, 2, 3)
     with pytest.raises(ValueError, match="must be integers"):
         check_labels("svm_loss", [], 0, 3)  # still the dtype check first
+
+
+def test_data_loss_looks_up_each_loss_by_name():
+    from tinygrad_lc.losses import LOSSES, data_loss
+
+    s, y = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0]]), [0, 1]
+    assert LOSSES == ("svm", "softmax")
+    assert data_loss("svm", s, y, delta=2.0).item() == svm_loss(s, y, delta=2.0).item()
+    assert data_loss("softmax", s, y).item() == softmax_loss(s, y).item()
+    with pytest.raises(ValueError, match="data_loss: name must be one of 'svm', 'softmax'"):
+        data_loss("hinge", s, y)

@@ -210,3 +210,17 @@ def test_max_norm_of_tiny_and_zero_slices():
     max_norm_(W, 1e-301)  # squares underflow to 0, which must not leave the slice unscaled
     np.testing.assert_allclose(W[:, 0], [1e-301 / np.sqrt(2.0)] * 2, rtol=1e-9)
     assert np.all(W[:, 1] == 0.0)
+
+
+def test_penalty_looks_up_each_regularizer_by_name():
+    from tinygrad_lc.regularizers import REGULARIZERS, penalty
+
+    W = Tensor([[1.0, -2.0], [0.5, 0.0]])
+    assert REGULARIZERS == ("l2", "l1", "elastic_net")
+    assert penalty("l2", W).item() == l2(W).item()
+    assert penalty("l1", W, beta=9.0).item() == l1(W).item()  # beta is elastic_net's only
+    assert penalty("elastic_net", W, beta=0.5).item() == elastic_net(W, 0.5).item()
+    with pytest.raises(ValueError, match="penalty: name must be one of 'l2', 'l1'"):
+        penalty("l3", W)
+    with pytest.raises(ValueError, match="elastic_net: beta must be a finite number >= 0"):
+        penalty("elastic_net", W, beta=float("nan"))

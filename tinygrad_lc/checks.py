@@ -1,9 +1,15 @@
-"""Checks the engine runs on what users pass in: data, axes, and the domains of log and sqrt.
+"""Checks run on what users pass in: data, axes, the domains of log and sqrt, and options.
 
-Each raises a TypeError or ValueError that names the function, what was expected and what came.
+The engine uses ``to_array``, ``check_axis``, ``reduction_axis`` and ``check_domain``; the
+losses, regularizers, optimizer and models share ``check_choice``, ``check_real``,
+``check_count`` and ``count_nonfinite``. Each raises a TypeError or ValueError that names the
+function, what was expected and what came.
 """
 
 from __future__ import annotations
+
+import math
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -93,8 +99,6 @@ def reduction_axis(name: str, shape: tuple, axis, keepdims) -> int | tuple | Non
     return axis
 
 
-
-
 def check_domain(name: str, d: np.ndarray) -> None:
     """Refuse negative inputs to log/sqrt (they would silently give NaN).
 
@@ -109,3 +113,79 @@ def check_domain(name: str, d: np.ndarray) -> None:
             f"{name}: input has {bad} negative entr{'y' if bad == 1 else 'ies'} "
             f"(min {d.min():.4g}); {name} is defined for x >= 0 only"
         )
+
+
+def check_choice(where: str, name: str, value, allowed: tuple) -> str:
+    """``value`` if it is one of the strings ``allowed``, else a ValueError listing them.
+
+    >>> check_choice("svm_loss", "reduction", "max", ("mean", "sum"))
+    Traceback (most recent call last):
+    ...
+    ValueError: svm_loss: reduction must be one of 'mean', 'sum', got 'max'
+    """
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(
+            f"{where}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+        )
+    return value
+
+
+def check_real(where: str, name: str, value, lo: float = 0.0, *, lo_open: bool = False,
+               hi: float | None = None) -> float:
+    """``value`` as a Python float, finite and in [lo, hi) ((lo, hi) when ``lo_open``).
+
+    0-d arrays are accepted (numbers come back from an ``.npz`` that way); bools are not.
+    The message writes ``lo`` as given (``0`` or ``0.0``).
+
+    >>> check_real("fit", "lr", 0.5, lo_open=True)
+    0.5
+    >>> check_real("fit", "lr", float("inf"), lo_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: fit: lr must be a finite number > 0.0, got inf
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Real):
+        raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    bad = not math.isfinite(value) or value < lo or (lo_open and value == lo)
+    if hi is not None and value >= hi:
+        bad = True
+    if bad:
+        bounds = f"{'>' if lo_open else '>='} {lo}" if hi is None else f"in [{lo}, {hi})"
+        raise ValueError(f"{where}: {name} must be a finite number {bounds}, got {value!r}")
+    return value
+
+
+def check_count(where: str, name: str, value, lo: int) -> int:
+    """``value`` as a Python int >= ``lo`` (bools and floats are refused).
+
+    >>> check_count("fit", "batch_size", 0, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: fit: batch_size must be an integer >= 1, got 0
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Integral):
+        raise TypeError(f"{where}: {name} must be an integer >= {lo}, got {value!r}")
+    if value < lo:
+        raise ValueError(f"{where}: {name} must be an integer >= {lo}, got {value!r}")
+    return int(value)
+
+
+def count_nonfinite(a: np.ndarray) -> int:
+    """How many entries of ``a`` are NaN or infinite (0 for integer arrays).
+
+    One fast pass first: a NaN or inf makes the sum non-finite. Only then (or when huge
+    finite values overflow the sum) are the entries counted one by one.
+
+    >>> count_nonfinite(np.array([1.0, np.nan, np.inf])), count_nonfinite(np.full(3, 1e308))
+    (2, 0)
+    """
+    if a.dtype.kind not in "fc":
+        return 0
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf or overflow: look closer
+        total = a.sum()
+    if np.isfinite(total):
+        return 0
+    return int(a.size - np.count_nonzero(np.isfinite(a)))

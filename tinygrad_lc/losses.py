@@ -19,15 +19,15 @@ Conventions
 
 from __future__ import annotations
 
-import math
-from numbers import Real
-
 import numpy as np
 
+from .checks import check_choice, check_real, count_nonfinite
 from .modes import scope
 from .tensor import Tensor
 
-__all__ = ["svm_loss", "softmax_loss", "check_labels"]
+__all__ = ["LOSSES", "data_loss", "svm_loss", "softmax_loss", "check_labels"]
+
+LOSSES = ("svm", "softmax")  # the names data_loss knows, in the order the CLI lists them
 
 _REDUCTIONS = ("mean", "sum", "none")
 _CLASS_REDUCTIONS = ("sum", "mean")
@@ -95,21 +95,13 @@ def _check_scores(where: str, scores) -> Tensor:
     if n == 0 or c == 0:
         raise ValueError(f"{where}: scores of shape {scores.shape} hold no examples or no classes")
     s = scores.data
-    # max and min see every NaN and inf without a temporary array (and cannot overflow)
-    if not (np.isfinite(s.max()) and np.isfinite(s.min())):
-        bad = int((~np.isfinite(s)).sum())
+    bad = count_nonfinite(s)
+    if bad:
         raise ValueError(
             f"{where}: scores hold {bad} NaN or infinite value(s) of {s.size}; "
             "the loss would be NaN (did training diverge? try a smaller learning rate)"
         )
     return scores
-
-
-def _check_choice(where: str, name: str, value, allowed: tuple) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(
-            f"{where}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
-        )
 
 
 def _check_flag(where: str, name: str, value) -> None:
@@ -171,14 +163,11 @@ def svm_loss(
     """
     where = "svm_loss"
     s = _check_scores(where, scores)
-    if isinstance(delta, bool) or not isinstance(delta, Real):
-        raise TypeError(f"{where}: delta must be a real number, got {type(delta).__name__}")
-    if not math.isfinite(delta) or delta < 0:
-        raise ValueError(f"{where}: delta must be a finite number >= 0, got {delta!r}")
+    delta = check_real(where, "delta", delta, 0)
     _check_flag(where, "squared", squared)
     _check_flag(where, "include_correct", include_correct)
-    _check_choice(where, "class_reduction", class_reduction, _CLASS_REDUCTIONS)
-    _check_choice(where, "reduction", reduction, _REDUCTIONS)
+    check_choice(where, "class_reduction", class_reduction, _CLASS_REDUCTIONS)
+    check_choice(where, "reduction", reduction, _REDUCTIONS)
     n, c = s.shape
     terms = c if include_correct else c - 1
     if class_reduction == "mean" and terms == 0:
@@ -236,7 +225,7 @@ def softmax_loss(scores, y, reduction: str = "mean") -> Tensor:
     """
     where = "softmax_loss"
     s = _check_scores(where, scores)
-    _check_choice(where, "reduction", reduction, _REDUCTIONS)
+    check_choice(where, "reduction", reduction, _REDUCTIONS)
     n, c = s.shape
     y = check_labels(where, y, n, c)
     with scope(where):
@@ -245,3 +234,17 @@ def softmax_loss(scores, y, reduction: str = "mean") -> Tensor:
             return -picked
         total = picked.sum()
         return total / -n if reduction == "mean" else -total
+
+
+def data_loss(name: str, scores, y, **options) -> Tensor:
+    """The data loss called ``name`` (one of ``LOSSES``) of ``scores`` and labels ``y``.
+
+    ``options`` go to that loss, e.g. ``delta=2.0`` for ``"svm"``.
+
+    >>> s = [[3.2, 5.1, -1.7]]
+    >>> round(data_loss("svm", s, [0]).item(), 2), round(data_loss("softmax", s, [0]).item(), 2)
+    (2.9, 2.04)
+    """
+    check_choice("data_loss", "name", name, LOSSES)
+    loss = svm_loss if name == "svm" else softmax_loss
+    return loss(scores, y, **options)

@@ -16,48 +16,17 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from numbers import Integral, Real
 
 import numpy as np
 
 from . import losses, regularizers
+from .checks import check_choice, check_count, check_real, count_nonfinite
 from .losses import check_labels
 from .modes import no_grad
 from .optim import SGD
 from .tensor import Tensor
 
 __all__ = ["LinearClassifier", "random_search", "make_blobs"]
-
-_LOSSES = ("svm", "softmax")
-_REGULARIZERS = ("l2", "l1", "elastic_net")
-
-
-def _choice(where: str, name: str, value, allowed: tuple) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(
-            f"{where}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
-        )
-    return value
-
-
-def _count(where: str, name: str, value, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{where}: {name} must be an integer >= {lo}, got {value!r}")
-    if value < lo:
-        raise ValueError(f"{where}: {name} must be an integer >= {lo}, got {value!r}")
-    return int(value)
-
-
-def _real(where: str, name: str, value, lo: float, lo_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < lo or (lo_open and value == lo):
-        raise ValueError(
-            f"{where}: {name} must be a finite number {'>' if lo_open else '>='} {lo}, "
-            f"got {value!r}"
-        )
-    return value
 
 
 def _features(where: str, X, num_features: int | None = None) -> np.ndarray:
@@ -71,12 +40,8 @@ def _features(where: str, X, num_features: int | None = None) -> np.ndarray:
     if num_features is not None and X.shape[1] != num_features:
         raise ValueError(f"{where}: X has {X.shape[1]} features per row, the model expects "
                          f"num_features={num_features} (X shape {X.shape})")
-    # one pass: a NaN or inf makes the sum non-finite; only then (or on overflow) look closer
-    if X.dtype.kind == "f":
-        with np.errstate(over="ignore"):  # huge but finite values may overflow the sum
-            total = X.sum()
-    if X.dtype.kind == "f" and not np.isfinite(total) and not np.isfinite(X).all():
-        bad = int(X.size - np.isfinite(X).sum())
+    bad = count_nonfinite(X)
+    if bad:
         raise ValueError(f"{where}: X holds {bad} NaN or infinite value(s) of {X.size}; "
                          "remove or impute them first")
     return X
@@ -101,11 +66,11 @@ def make_blobs(n_per_class: int, num_classes: int = 3, seed=0, *, num_features: 
     ((15, 2), (15,), [5, 5, 5])
     """
     where = "make_blobs"
-    n = _count(where, "n_per_class", n_per_class, 1)
-    k = _count(where, "num_classes", num_classes, 1)
-    d = _count(where, "num_features", num_features, 2)
-    radius = _real(where, "radius", radius, 0.0)
-    std = _real(where, "std", std, 0.0)
+    n = check_count(where, "n_per_class", n_per_class, 1)
+    k = check_count(where, "num_classes", num_classes, 1)
+    d = check_count(where, "num_features", num_features, 2)
+    radius = check_real(where, "radius", radius, 0.0)
+    std = check_real(where, "std", std, 0.0)
     rng = np.random.default_rng(seed)
     angles = 2 * np.pi * np.arange(k) / k
     centers = np.zeros((k, d))
@@ -147,6 +112,9 @@ class LinearClassifier:
         Created by ``fit`` (None before the first fit).
     step_count : int
         SGD steps of the current run (reset by ``fit``, continued by ``fit(resume=True)``).
+    last_batch_accuracy : float
+        Accuracy on the minibatch of the latest ``fit`` step (before its update), for
+        progress bars; NaN before the first step.
 
     Examples
     --------
@@ -161,14 +129,15 @@ class LinearClassifier:
                  regularizer: str = "l2", bias: bool = True, weight_scale: float = 1e-4,
                  dtype=np.float64, seed=None, *, delta: float = 1.0, beta: float = 1.0):
         where = "LinearClassifier"
-        self.num_features = _count(where, "num_features", num_features, 1)
-        self.num_classes = _count(where, "num_classes", num_classes, 2)
-        self.loss_name = _choice(where, "loss", loss, _LOSSES)
-        self.reg = _real(where, "reg", reg, 0.0)
-        self.regularizer = _choice(where, "regularizer", regularizer, _REGULARIZERS)
-        self.delta = _real(where, "delta", delta, 0.0)
-        self.beta = _real(where, "beta", beta, 0.0)
-        weight_scale = _real(where, "weight_scale", weight_scale, 0.0)
+        self.num_features = check_count(where, "num_features", num_features, 1)
+        self.num_classes = check_count(where, "num_classes", num_classes, 2)
+        self.loss_name = check_choice(where, "loss", loss, losses.LOSSES)
+        self.reg = check_real(where, "reg", reg, 0.0)
+        self.regularizer = check_choice(where, "regularizer", regularizer,
+                                        regularizers.REGULARIZERS)
+        self.delta = check_real(where, "delta", delta, 0.0)
+        self.beta = check_real(where, "beta", beta, 0.0)
+        weight_scale = check_real(where, "weight_scale", weight_scale, 0.0)
         if not isinstance(bias, bool | np.bool_):
             raise TypeError(f"{where}: bias must be True or False, got {bias!r}")
         try:
@@ -185,6 +154,7 @@ class LinearClassifier:
             if bias else None
         self.optimizer: SGD | None = None
         self.step_count = 0
+        self.last_batch_accuracy = float("nan")
 
     @property
     def params(self) -> list[Tensor]:
@@ -197,16 +167,13 @@ class LinearClassifier:
         return s if self.b is None else s + self.b
 
     def _data_loss(self, scores: Tensor, y) -> Tensor:
-        if self.loss_name == "svm":
-            return losses.svm_loss(scores, y, delta=self.delta)
-        return losses.softmax_loss(scores, y)
+        options = {"delta": self.delta} if self.loss_name == "svm" else {}
+        return losses.data_loss(self.loss_name, scores, y, **options)
 
     def _reg_loss(self) -> Tensor | None:
         if self.reg == 0:
             return None  # no graph for a zero penalty
-        if self.regularizer == "elastic_net":
-            return self.reg * regularizers.elastic_net(self.W, self.beta)
-        return self.reg * getattr(regularizers, self.regularizer)(self.W)
+        return self.reg * regularizers.penalty(self.regularizer, self.W, beta=self.beta)
 
     def loss(self, X, y) -> Tensor:
         """The full loss on (X, y): data loss + ``reg * regularizer(W)``, with its graph."""
@@ -287,9 +254,9 @@ class LinearClassifier:
         X = _features(where, X, self.num_features)
         n = X.shape[0]
         y = check_labels(where, y, n, self.num_classes)
-        num_iters = _count(where, "num_iters", num_iters, 0)
-        batch_size = _count(where, "batch_size", batch_size, 1)
-        lr_decay = _real(where, "lr_decay", lr_decay, 0.0, lo_open=True)
+        num_iters = check_count(where, "num_iters", num_iters, 0)
+        batch_size = check_count(where, "batch_size", batch_size, 1)
+        lr_decay = check_real(where, "lr_decay", lr_decay, lo_open=True)
         if callback is not None and not callable(callback):
             raise TypeError(f"{where}: callback must be callable(step, loss), got {callback!r}")
         first_fit = self.optimizer is None
@@ -298,9 +265,8 @@ class LinearClassifier:
                 raise ValueError(f"{where}: resume=True needs an optimizer from an earlier fit "
                                  "or from load_state_dict; this model has none")
         else:
-            lr = _real(where, "lr", lr, 0.0, lo_open=True)
-            if _real(where, "momentum", momentum, 0.0) >= 1:
-                raise ValueError(f"{where}: momentum must be in [0, 1), got {momentum!r}")
+            lr = check_real(where, "lr", lr, lo_open=True)
+            momentum = check_real(where, "momentum", momentum, hi=1.0)
             self.optimizer = SGD(self.params, lr=lr, momentum=momentum)
             self.step_count = 0
         opt = self.optimizer
@@ -310,7 +276,7 @@ class LinearClassifier:
             idx = self.rng.integers(0, n, size=batch_size)
             opt.zero_grad()
             scores = self._scores(X[idx])
-            # the minibatch's accuracy, for progress bars (tinygrad_lc.training reads it)
+            # for progress bars (tinygrad_lc.training reads it)
             self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == y[idx]))
             if not np.isfinite(scores.data).all():
                 raise FloatingPointError(
@@ -372,7 +338,7 @@ class LinearClassifier:
             want = None if self.b is None else self.b.shape
             raise ValueError(f"{where}: b is {None if b is None else np.shape(b)}, "
                              f"the model's is {want}")
-        steps = _count(where, "step_count", d["step_count"], 0)
+        steps = check_count(where, "step_count", d["step_count"], 0)
         opt = None
         if d["optimizer"] is not None:
             o = d["optimizer"]
@@ -410,24 +376,23 @@ def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float =
     """
     where = "random_search"
     X = _features(where, X)
-    _choice(where, "loss", loss, _LOSSES)
-    num_tries = _count(where, "num_tries", num_tries, 1)
-    scale = _real(where, "scale", scale, 0.0, lo_open=True)
+    check_choice(where, "loss", loss, losses.LOSSES)
+    num_tries = check_count(where, "num_tries", num_tries, 1)
+    scale = check_real(where, "scale", scale, lo_open=True)
     y_arr = y.data if isinstance(y, Tensor) else np.asarray(y)
     # C from the labels; check_labels then reports a bad dtype, shape or negative label
     if num_classes is None:
         num_classes = int(y_arr.max()) + 1 if y_arr.dtype.kind in "iu" and y_arr.size else 1
     else:
-        num_classes = _count(where, "num_classes", num_classes, 1)
-    y_arr = check_labels(where, y_arr, X.shape[0], max(num_classes, 1))
-    loss_fn = losses.svm_loss if loss == "svm" else losses.softmax_loss
+        num_classes = check_count(where, "num_classes", num_classes, 1)
+    y_arr = check_labels(where, y_arr, X.shape[0], num_classes)
     rng = np.random.default_rng(seed)
     Xt = Tensor(X.astype(np.float64, copy=False))
     best_W, best = None, math.inf
     with no_grad():
         for _ in range(num_tries):
             W = scale * rng.standard_normal((X.shape[1], num_classes))
-            value = loss_fn(Xt @ W, y_arr).item()
+            value = losses.data_loss(loss, Xt @ W, y_arr).item()
             if value < best:
                 best_W, best = W, value
     return best_W, best

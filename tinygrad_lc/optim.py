@@ -16,34 +16,15 @@ Updates write into each parameter's existing array, then bump its version, so re
 
 from __future__ import annotations
 
-import math
-from numbers import Real
-
 import numpy as np
 
+from .checks import check_real, count_nonfinite
 from .regularizers import max_norm_
 from .tensor import Tensor
 
 __all__ = ["SGD"]
 
 _KEYS = ("lr", "momentum", "nesterov", "weight_decay", "max_norm", "velocity")
-
-
-def _number(name: str, value, lo: float, lo_open: bool, hi: float | None = None) -> float:
-    """A finite real in [lo, hi) (or (lo, ...) when ``lo_open``), as a Python float."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value.item()  # numbers come back from an .npz as 0-d arrays
-    if isinstance(value, bool | np.bool_) or not isinstance(value, Real):
-        raise TypeError(f"SGD: {name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    bad = not math.isfinite(value) or value < lo or (lo_open and value == lo)
-    if hi is not None and value >= hi:
-        bad = True
-    if bad:
-        lower = f"> {lo}" if lo_open else f">= {lo}"
-        rng = f"in [{lo}, {hi})" if hi is not None else lower
-        raise ValueError(f"SGD: {name} must be a finite number {rng}, got {value!r}")
-    return value
 
 
 class SGD:
@@ -120,14 +101,15 @@ class SGD:
                 raise ValueError(f"SGD: params[{i}] appears twice; it would be updated twice")
         self.params: list[Tensor] = params
         self.lr = lr
-        self.momentum = _number("momentum", momentum, 0.0, False, 1.0)
+        self.momentum = check_real("SGD", "momentum", momentum, hi=1.0)
         if not isinstance(nesterov, bool | np.bool_):
             raise TypeError(f"SGD: nesterov must be True or False, got {nesterov!r}")
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0.0")
-        self.weight_decay = _number("weight_decay", weight_decay, 0.0, False)
-        self.max_norm = None if max_norm is None else _number("max_norm", max_norm, 0.0, True)
+        self.weight_decay = check_real("SGD", "weight_decay", weight_decay)
+        self.max_norm = None if max_norm is None else check_real("SGD", "max_norm", max_norm,
+                                                                 lo_open=True)
         self.velocity: list[np.ndarray | None] = [None] * len(params)
 
     @property
@@ -137,7 +119,7 @@ class SGD:
 
     @lr.setter
     def lr(self, value) -> None:
-        self._lr = _number("lr", value, 0.0, True)
+        self._lr = check_real("SGD", "lr", value, lo_open=True)
 
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to None (the next backward starts afresh)."""
@@ -174,14 +156,8 @@ class SGD:
     def _check_grads(self) -> None:
         """Refuse NaN/inf gradients before changing anything (they would poison every weight)."""
         for i, p in enumerate(self.params):
-            g = p.grad
-            # one pass: NaN or inf makes the sum non-finite; only then (or on overflow) look closer
-            if g is None:
-                continue
-            with np.errstate(over="ignore"):  # a huge but finite gradient may overflow the sum
-                total = g.sum()
-            if not np.isfinite(total) and not np.isfinite(g).all():
-                bad = int(g.size - np.isfinite(g).sum())
+            bad = 0 if p.grad is None else count_nonfinite(p.grad)
+            if bad:
                 label = f" '{p.name}'" if p.name else ""
                 raise ValueError(
                     f"SGD.step: the gradient of params[{i}]{label} (shape {p.shape}) holds "
@@ -215,8 +191,8 @@ class SGD:
                 f"SGD.load_state_dict: missing keys {missing}, unknown keys {unknown}; "
                 f"expected exactly {list(_KEYS)}"
             )
-        lr = _number("lr", d["lr"], 0.0, True)
-        mu = _number("momentum", d["momentum"], 0.0, False, 1.0)
+        lr = check_real("SGD", "lr", d["lr"], lo_open=True)
+        mu = check_real("SGD", "momentum", d["momentum"], hi=1.0)
         nesterov = d["nesterov"]
         if isinstance(nesterov, np.ndarray) and nesterov.ndim == 0:
             nesterov = nesterov.item()
@@ -224,9 +200,9 @@ class SGD:
             raise ValueError(f"SGD.load_state_dict: nesterov must be a bool, got {nesterov!r}")
         if nesterov and mu == 0:
             raise ValueError("SGD.load_state_dict: nesterov=True needs momentum > 0")
-        wd = _number("weight_decay", d["weight_decay"], 0.0, False)
+        wd = check_real("SGD", "weight_decay", d["weight_decay"])
         mn = d["max_norm"]
-        mn = None if mn is None else _number("max_norm", mn, 0.0, True)
+        mn = None if mn is None else check_real("SGD", "max_norm", mn, lo_open=True)
         vel = d["velocity"]
         if not isinstance(vel, list | tuple) or len(vel) != len(self.params):
             got = len(vel) if isinstance(vel, list | tuple) else type(vel).__name__

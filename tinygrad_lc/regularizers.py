@@ -13,15 +13,17 @@ weights in place and records no graph.
 
 from __future__ import annotations
 
-import math
 from numbers import Real
 
 import numpy as np
 
+from .checks import check_choice, check_real
 from .modes import scope
 from .tensor import Tensor
 
-__all__ = ["l2", "l1", "elastic_net", "max_norm_"]
+__all__ = ["REGULARIZERS", "penalty", "l2", "l1", "elastic_net", "max_norm_"]
+
+REGULARIZERS = ("l2", "l1", "elastic_net")  # the names penalty knows
 
 
 def _tensors(where: str, W) -> list[Tensor]:
@@ -106,13 +108,25 @@ def elastic_net(W, beta: float) -> Tensor:
     5.5
     """
     where = "elastic_net"
-    if isinstance(beta, bool) or not isinstance(beta, Real):
-        raise TypeError(f"{where}: beta must be a real number, got {type(beta).__name__}")
-    if not math.isfinite(beta) or beta < 0:
-        raise ValueError(f"{where}: beta must be a finite number >= 0, got {beta!r}")
+    beta = check_real(where, "beta", beta, 0)
     ws = _tensors(where, W)
     with scope(where):
         return _total([(beta * w**2 + w.abs()).sum() for w in ws])
+
+
+def penalty(name: str, W, *, beta: float = 1.0) -> Tensor:
+    """The penalty R(W) called ``name`` (one of ``REGULARIZERS``).
+
+    ``beta`` is elastic_net's weight of ``W**2``; the other penalties do not use it.
+
+    >>> W = Tensor([1.0, -2.0])
+    >>> penalty("l2", W).item(), penalty("l1", W).item(), penalty("elastic_net", W, beta=0.5).item()
+    (5.0, 3.0, 5.5)
+    """
+    check_choice("penalty", "name", name, REGULARIZERS)
+    if name == "elastic_net":
+        return elastic_net(W, beta)
+    return l2(W) if name == "l2" else l1(W)
 
 
 def max_norm_(W, c: float, axis: int = 0):
