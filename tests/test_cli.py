@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -114,7 +115,7 @@ def test_options_override_defaults(capsys, tmp_path):
 
 def test_quiet_prints_no_bar(capsys, tmp_path):
     rc, out, err = train(capsys, tmp_path / "a", "--dataset", "blobs", "--iters", "20")
-    assert rc == 0 and re.search(r"20/20 .*step/s.*acc=.*loss=", err)  # the tqdm bar
+    assert rc == 0 and re.search(r"20/20 .*acc=.*loss=", err)  # the tqdm bar
     rc, out, err = train(capsys, tmp_path / "b", "--dataset", "blobs", "--iters", "20",
                          "--quiet")
     assert rc == 0 and err == ""
@@ -136,7 +137,8 @@ def test_bad_options(capsys, tmp_path, argv, message):
 
 def test_diverging_run_is_reported(capsys, tmp_path):
     rc, _, err = train(capsys, tmp_path, "--lr", "1e4", "--quiet")
-    assert rc == 1 and "training diverged" in err and "Traceback" not in err
+    assert rc == 1 and "training diverged" in err
+    assert err.startswith("tinygrad-lc train: error: fit: ")  # one line, no traceback
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -240,8 +242,7 @@ def test_resume_errors_name_the_file(capsys, tmp_path):
 
     rc, err = _resume_from(capsys, tmp_path, good, "--iters", "5")
     assert rc == 2 and "at step 10, past --iters 5" in err
-    for message in (err,):
-        assert "Traceback" not in message
+    assert err.startswith("tinygrad-lc train: error: ") and err.count("\n") == 1
 
 
 def test_new_run_over_an_old_checkpoint_says_so(capsys, tmp_path):
@@ -284,16 +285,17 @@ def test_train_cifar10_on_a_tiny_fake_archive(capsys, tmp_path, monkeypatch):
 
 
 def test_train_cifar10_without_data_says_where_to_put_it(capsys, tmp_path, monkeypatch):
-    from tinygrad_lc import data
+    from tinygrad_lc import cifar10
 
     monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path))
 
     def offline(url):
         raise OSError("network is unreachable (simulated)")
 
-    monkeypatch.setattr(data, "_urlopen", offline)
+    monkeypatch.setattr(cifar10, "_urlopen", offline)
     rc, _, err = train(capsys, tmp_path / "out", "--dataset", "cifar10", "--quiet")
-    assert rc == 1 and "could not download" in err and "Traceback" not in err
+    assert rc == 1 and "could not download" in err
+    assert err.startswith("tinygrad-lc train: error: load_cifar10 could not download")
 
 
 # ----------------------------------------------------------------------------- gradcheck
@@ -334,6 +336,8 @@ def test_gradcheck_options(capsys):
 
 
 def test_demo_end_to_end(capsys, tmp_path):
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot program is not installed; the diagrams need it")
     rc, out, _ = run(capsys, "demo", "--out", str(tmp_path))
     assert rc == 0
     report = tmp_path / "report.html"

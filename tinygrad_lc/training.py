@@ -18,7 +18,7 @@ import contextlib
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,6 @@ class Dataset:
     y_test: np.ndarray
     image_shape: tuple[int, ...] | None  # None: not images (blobs)
     class_names: tuple[str, ...]
-    notes: list[str] = field(default_factory=list)
 
     @property
     def num_features(self) -> int:
@@ -110,6 +109,19 @@ class Dataset:
     def sizes(self) -> dict[str, int]:
         return {"num_train": len(self.y_train), "num_val": len(self.y_val),
                 "num_test": len(self.y_test)}
+
+    def accuracies(self, model: Any) -> dict[str, float]:
+        """``model``'s accuracy on each split: keys "train", "val" and "test".
+
+        >>> d = load_dataset("blobs")
+        >>> class Zero:
+        ...     def predict(self, X): return np.zeros(len(X), dtype=np.int64)
+        >>> sorted(d.accuracies(Zero()))
+        ['test', 'train', 'val']
+        """
+        return {"train": accuracy(model, self.X_train, self.y_train),
+                "val": accuracy(model, self.X_val, self.y_val),
+                "test": accuracy(model, self.X_test, self.y_test)}
 
 
 def _split_rng(seed: int, which: int) -> np.random.Generator:
@@ -193,8 +205,15 @@ def accuracy(model: Any, X: np.ndarray, y: np.ndarray, chunk: int = 5000) -> flo
     return hits / len(y)
 
 
-def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
-    """A tqdm bar, or a silent stand-in when disabled or tqdm is missing."""
+def progress_bar(total: int | None, desc: str, *, enabled: bool = True, **options: Any) -> Any:
+    """A tqdm bar on stderr, or a silent stand-in when disabled or tqdm is missing.
+
+    ``options`` go to tqdm (e.g. ``initial``, ``unit="B"``). Without tqdm (an optional
+    extra) a one-line note on stderr says so, and the work goes on without a bar.
+
+    >>> bar = progress_bar(10, "steps", enabled=False)
+    >>> bar.update(1); bar.set_postfix(loss="1.0"); bar.close()
+    """
     if enabled:
         try:
             from tqdm import tqdm
@@ -202,8 +221,7 @@ def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
             print("note: tqdm is not installed, so there is no progress bar "
                   "(pip install 'tinygrad_lc[demo]')", file=sys.stderr)
         else:
-            return tqdm(total=total, initial=initial, desc=desc, unit="step",
-                        file=sys.stderr, dynamic_ncols=True)
+            return tqdm(total=total, desc=desc, file=sys.stderr, dynamic_ncols=True, **options)
     return _NoBar()
 
 
@@ -266,7 +284,7 @@ class Trainer:
     @property
     def _last_accuracy(self) -> float:
         """Accuracy on the minibatch of the latest step (LinearClassifier.fit records it)."""
-        return getattr(self.model, "last_batch_accuracy", float("nan"))
+        return self.model.last_batch_accuracy
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -353,7 +371,8 @@ class Trainer:
             raise ValueError(f"Trainer.train: save_every must be at least 1, got {save_every}")
         window: deque[float] = deque(self.batch_accuracy[-RUNNING_WINDOW:],
                                      maxlen=RUNNING_WINDOW)
-        bar = _progress_bar(total, self.step, f"{cfg.loss} on {cfg.dataset}", progress)
+        bar = progress_bar(total, f"{cfg.loss} on {cfg.dataset}", enabled=progress,
+                           initial=self.step, unit="step")
 
         def after_step(step: int, loss: float) -> None:
             self.loss_history.append(loss)

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_write
+from ..losses import LOSSES
 from .options import non_negative_int
 
-LOSSES = ("svm", "softmax")
 SEARCH_EXAMPLES = 2000  # random search scores each try on at most this many training examples
 
 
@@ -107,42 +107,33 @@ def render_diagrams(out: Path) -> tuple[dict[str, Path], str | None]:
 
 # ---------------------------------------------------------------------- 4. search vs SGD
 def _search(data: Any, loss: str, tries: int, seed: int) -> dict[str, Any]:
-    from ..models import random_search
-    from ..training import accuracy
-
-    class _Fixed:  # just enough of a model for training.accuracy
-        def __init__(self, W: np.ndarray):
-            self.W = W
-
-        def predict(self, X: np.ndarray) -> np.ndarray:
-            return np.argmax(X @ self.W, axis=1)
+    from ..models import LinearClassifier, random_search
 
     start = time.perf_counter()
     n = min(len(data.y_train), SEARCH_EXAMPLES)
     W, best = random_search(data.X_train[:n], data.y_train[:n], loss=loss, num_tries=tries,
                             seed=seed, num_classes=data.num_classes)
     seconds = time.perf_counter() - start  # the search only, as SGD's time is training only
-    model = _Fixed(W)
+    model = LinearClassifier(data.num_features, data.num_classes, loss=loss, bias=False)
+    model.W.data = W  # X holds the bias column, so W is the whole model
+    acc = data.accuracies(model)
     return {"method": "random search", "loss": loss, "final_loss": best,
-            "train_accuracy": accuracy(model, data.X_train, data.y_train),
-            "val_accuracy": accuracy(model, data.X_val, data.y_val),
-            "test_accuracy": accuracy(model, data.X_test, data.y_test),
-            "seconds": seconds, "W": W}
+            "train_accuracy": acc["train"], "val_accuracy": acc["val"],
+            "test_accuracy": acc["test"], "seconds": seconds, "W": W}
 
 
 def _sgd(data: Any, loss: str, seed: int, iters: int | None, progress: bool
          ) -> tuple[dict[str, Any], Any]:
-    from ..training import TrainConfig, Trainer, accuracy
+    from ..training import TrainConfig, Trainer
 
     cfg = TrainConfig.for_dataset(data.name, loss=loss, seed=seed, iters=iters)
     trainer = Trainer(cfg, data.num_features, data.num_classes)
     trainer.train(data.X_train, data.y_train, progress=progress)
-    m = trainer.model
+    acc = data.accuracies(trainer.model)
     result = {"method": "SGD", "loss": loss, "final_loss": trainer.loss_history[-1],
-              "train_accuracy": accuracy(m, data.X_train, data.y_train),
-              "val_accuracy": accuracy(m, data.X_val, data.y_val),
-              "test_accuracy": accuracy(m, data.X_test, data.y_test),
-              "seconds": trainer.seconds, "W": m.W.data,
+              "train_accuracy": acc["train"], "val_accuracy": acc["val"],
+              "test_accuracy": acc["test"], "seconds": trainer.seconds,
+              "W": trainer.model.W.data,
               "settings": f"lr {cfg.lr:g}, reg {cfg.reg:g} ({cfg.regularizer}), "
                           f"{cfg.iters} steps of batch {cfg.batch_size}"}
     return result, trainer
@@ -249,9 +240,8 @@ def _run(args: argparse.Namespace) -> int:
             pictures.append(plots.plot_weight_templates(
                 trainers[loss].model.W.data, data.image_shape, data.class_names,
                 out / f"weights_{loss}.png", title=f"{loss}: learned weights as templates"))
-        W = results[0]["W"]  # random_search sizes W by the largest label it saw
         pictures.append(plots.plot_weight_templates(
-            W, data.image_shape, data.class_names, out / "weights_random.png",
+            results[0]["W"], data.image_shape, data.class_names, out / "weights_random.png",
             title="random search (svm): the best random weights"))
     except ImportError as exc:
         print(f"  note: {exc}")

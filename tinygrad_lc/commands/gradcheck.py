@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..losses import LOSSES
+from ..regularizers import REGULARIZERS
 from .options import non_negative_float, non_negative_int
 
-LOSSES = ("svm", "softmax")
-REGULARIZERS = ("l2", "l1", "elastic_net")
 ELASTIC_BETA = 0.5  # beta of elastic_net(W, beta) in these checks
 SPARSE_TOLERANCE = 1e-6  # relative error a float64 central difference easily meets off kinks
 
@@ -63,22 +63,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also check every op's own derivative and name the first wrong one")
 
 
-def data_loss(name: str):
-    """The data loss function of ``tinygrad_lc.losses`` called ``name`` ("svm"|"softmax")."""
-    from .. import losses
-
-    return {"svm": losses.svm_loss, "softmax": losses.softmax_loss}[name]
-
-
-def regularizer(name: str):
-    """``R(W)`` for ``name`` in REGULARIZERS (elastic_net with beta = ELASTIC_BETA)."""
-    from .. import regularizers
-
-    if name == "elastic_net":
-        return lambda W: regularizers.elastic_net(W, ELASTIC_BETA)
-    return getattr(regularizers, name)
-
-
 def _rel_error_off_kinks(check) -> float:
     """Largest relative error over the entries whose step met no kink."""
     from ..gradcheck import rel_error
@@ -100,10 +84,12 @@ def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_ch
     ([True, True, True], True)
     """
     from ..gradcheck import grad_check_sparse, gradcheck_report
+    from ..losses import data_loss
+    from ..regularizers import penalty
     from ..tensor import Tensor
 
-    f = data_loss(loss)
-    R = regularizer(regularizer_name)
+    f = lambda scores, y: data_loss(loss, scores, y)
+    R = lambda W: penalty(regularizer_name, W, beta=ELASTIC_BETA)
     rng = np.random.default_rng(seed)
     results = []
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import viz
+from ..losses import LOSSES, data_loss
+from ..regularizers import REGULARIZERS, penalty
 from ..tensor import Tensor
 from .options import non_negative_float
 
@@ -27,8 +29,6 @@ LECTURE_X = ((56.0, 231.0, 24.0, 2.0), (10.0, 200.0, 120.0, 30.0), (200.0, 20.0,
 LECTURE_W = ((0.2, 1.5, 0.0), (-0.5, 1.3, 0.25), (0.1, 2.1, 0.2), (2.0, 0.0, -0.3))
 LECTURE_B = (1.1, 3.2, -1.2)
 LECTURE_Y = (0, 1, 2)  # cat, dog, ship
-LOSSES = ("svm", "softmax")
-REGULARIZERS = ("l2", "l1", "elastic_net")
 
 
 def lecture_loss(loss: str = "svm", reg: str = "l2", reg_strength: float = 0.1,
@@ -58,8 +58,6 @@ def lecture_loss(loss: str = "svm", reg: str = "l2", reg_strength: float = 0.1,
     >>> round(lecture_loss("svm", "l2").item(), 2)  # plus 0.1 * sum(W**2) = 0.1 * 12.84
     591.6
     """
-    from .. import losses, regularizers
-
     if loss not in LOSSES:
         raise ValueError(f"lecture_loss: loss must be one of {LOSSES}, got {loss!r}")
     if reg not in REGULARIZERS:
@@ -68,10 +66,7 @@ def lecture_loss(loss: str = "svm", reg: str = "l2", reg_strength: float = 0.1,
     W = Tensor(np.array(LECTURE_W), requires_grad=True, name="W")
     b = Tensor(np.array(LECTURE_B), requires_grad=True, name="b")
     y = np.array(LECTURE_Y)
-    data_loss = getattr(losses, f"{loss}_loss")(X @ W + b, y)
-    penalty = regularizers.elastic_net(W, beta) if reg == "elastic_net" else (
-        getattr(regularizers, reg)(W))
-    return data_loss + reg_strength * penalty
+    return data_loss(loss, X @ W + b, y) + reg_strength * penalty(reg, W, beta=beta)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write
+from ..losses import LOSSES
+from ..regularizers import REGULARIZERS
 from ..training import DATASETS, DEFAULTS, TrainConfig
 from .options import non_negative_int
-
-LOSSES = ("svm", "softmax")
-REGULARIZERS = ("l2", "l1", "elastic_net")
 
 
 def _defaults(key: str) -> str:
@@ -133,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..training import Trainer, accuracy, load_dataset
+    from ..training import Trainer, load_dataset
 
     cfg = config_from_args(args)
     note = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
@@ -171,10 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     trainer.train(data.X_train, data.y_train, checkpoint=checkpoint,
                   save_every=args.save_every, progress=not args.quiet)
 
-    model = trainer.model
-    results = {split: accuracy(model, X, y) for split, X, y in (
-        ("train", data.X_train, data.y_train), ("val", data.X_val, data.y_val),
-        ("test", data.X_test, data.y_test))}
+    results = data.accuracies(trainer.model)
     history = trainer.loss_history
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,425 @@
+"""Tests for tinygrad_lc/cifar10.py: a tiny CIFAR-10 archive in the real format, built here."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import io
+import os
+import pickle
+import struct
+import sys
+import tarfile
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_lc import cifar10, data
+
+FOLDER = "cifar-10-batches-py"
+ARCHIVE = "cifar-10-python.tar.gz"
+TRAIN_SIZES = (4, 4, 4, 4, 4)
+TEST_SIZE = 3
+
+
+# ----------------------------------------------------------------------------- tiny archive
+
+
+def _py2_batch_pickle(rows: np.ndarray, labels: list[int]) -> bytes:
+    """A protocol-2 pickle as Python 2 wrote the real batches: str opcodes and numpy.core names."""
+
+    def s(b: bytes) -> bytes:  # SHORT_BINSTRING or BINSTRING: a Python 2 str
+        return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<I", len(b)) + b
+
+    def i(v: int) -> bytes:  # BININT
+        return b"J" + struct.pack("<i", v)
+
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + i(0) + b"\x85" + s(b"b")
+        + b"\x87R(" + i(1) + i(rows.shape[0]) + i(rows.shape[1]) + b"\x86"
+        + b"cnumpy\ndtype\n" + s(b"u1") + i(0) + i(1) + b"\x87R("
+        + i(3) + s(b"|") + b"NNN" + i(-1) + i(-1) + i(0) + b"tb"
+        + b"\x89" + s(rows.tobytes()) + b"tb"
+    )
+    items = b"(" + b"".join(i(v) for v in labels) + b"e" if labels else b""
+    return (
+        b"\x80\x02}(" + s(b"batch_label") + s(b"tiny") + s(b"labels") + b"]" + items
+        + s(b"data") + array + s(b"filenames") + b"]" + b"u."
+    )
+
+
+def _py3_batch_pickle(rows: np.ndarray, labels: list[int]) -> bytes:
+    batch = {b"batch_label": b"tiny", b"labels": labels, b"data": rows,
+             b"filenames": [b"img%d.png" % k for k in range(len(labels))]}
+    return pickle.dumps(batch, protocol=2)
+
+
+def _make_batches(seed: int = 0) -> tuple[dict[str, bytes], np.ndarray, np.ndarray, np.ndarray,
+                                          np.ndarray]:
+    """Return {batch name: pickle bytes} and the expected X_train, y_train, X_test, y_test."""
+    rng = np.random.default_rng(seed)
+    files, images, labels = {}, [], []
+    for k, n in enumerate((*TRAIN_SIZES, TEST_SIZE)):
+        rows = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+        if k == 0:  # first image: R plane all 255, G plane 0, B plane counts in row-major order
+            rows[0, :1024], rows[0, 1024:2048] = 255, 0
+            rows[0, 2048:] = np.arange(1024) % 256
+        labs = rng.integers(0, 10, size=n).tolist()
+        name = f"data_batch_{k + 1}" if k < 5 else "test_batch"
+        # Train batches in Python 2's byte layout, the test batch as Python 3 writes protocol 2.
+        files[name] = (_py2_batch_pickle if k < 5 else _py3_batch_pickle)(rows, labs)
+        images.append(rows.reshape(n, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.append(np.array(labs))
+    return (files, np.concatenate(images[:5]), np.concatenate(labels[:5]), images[5],
+            labels[5])
+
+
+def _tar_bytes(files: dict[str, bytes], extra: list[tuple[tarfile.TarInfo, bytes]] = ()) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        folder = tarfile.TarInfo(FOLDER)
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(folder)
+        for name, payload in files.items():
+            info = tarfile.TarInfo(f"{FOLDER}/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+        for info, payload in extra:
+            tar.addfile(info, io.BytesIO(payload) if payload else None)
+    return buf.getvalue()
+
+
+def _md5(b: bytes) -> str:
+    return hashlib.md5(b).hexdigest()
+
+
+@pytest.fixture
+def tiny():
+    files, *expected = _make_batches()
+    return files, _tar_bytes(files), expected
+
+
+@pytest.fixture
+def root(tmp_path):
+    path = tmp_path / "root"
+    path.mkdir()
+    return path
+
+
+def _write_folder(root: Path, files: dict[str, bytes]) -> None:
+    (root / FOLDER).mkdir()
+    for name, payload in files.items():
+        (root / FOLDER / name).write_bytes(payload)
+
+
+def _check_arrays(got, expected) -> None:
+    X_train, y_train, X_test, y_test = got
+    assert X_train.shape == (20, 32, 32, 3) and X_test.shape == (3, 32, 32, 3)
+    assert X_train.dtype == np.uint8 and X_test.dtype == np.uint8
+    assert y_train.dtype == np.int64 and y_test.dtype == np.int64
+    assert y_train.shape == (20,) and y_test.shape == (3,)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def test_load_from_extracted_folder(tiny, root, monkeypatch):
+    files, _, expected = tiny
+    _write_folder(root, files)
+    monkeypatch.setattr(cifar10, "_urlopen", lambda url: pytest.fail("must not download"))
+    _check_arrays(cifar10.load_cifar10(root, download=False), expected)
+
+
+def test_pixel_layout_is_channels_last(tiny, root):
+    files, _, _ = tiny
+    _write_folder(root, files)
+    X = cifar10.load_cifar10(str(root))[0]
+    assert (X[0, :, :, 0] == 255).all()
+    assert (X[0, :, :, 1] == 0).all()
+    np.testing.assert_array_equal(X[0, :, :, 2], (np.arange(1024) % 256).reshape(32, 32))
+    assert X.flags.c_contiguous
+
+
+def test_load_from_archive(tiny, root, monkeypatch):
+    _, archive, expected = tiny
+    (root / ARCHIVE).write_bytes(archive)
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
+    monkeypatch.setattr(cifar10, "_urlopen", lambda url: pytest.fail("must not download"))
+    _check_arrays(cifar10.load_cifar10(root, download=False), expected)
+    assert sorted(os.listdir(root)) == sorted([ARCHIVE, FOLDER])  # no temp folder left
+    assert sorted(os.listdir(root / FOLDER)) == sorted([*cifar10._TRAIN_BATCHES, "test_batch"])
+
+
+def test_archive_checksum_mismatch(tiny, root):
+    _, archive, _ = tiny
+    (root / ARCHIVE).write_bytes(archive)
+    with pytest.raises(ValueError) as info:
+        cifar10.load_cifar10(root)
+    message = str(info.value)
+    assert str(root / ARCHIVE) in message
+    assert cifar10.CIFAR10_MD5 == "c58f30108f718f92721af3b95e74349a"
+    assert cifar10.CIFAR10_MD5 in message and _md5(archive) in message
+    assert os.listdir(root) == [ARCHIVE]
+
+
+def test_truncated_archive(tiny, root, monkeypatch):
+    _, archive, _ = tiny
+    truncated = archive[: len(archive) // 2]
+    (root / ARCHIVE).write_bytes(truncated)
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(truncated))
+    with pytest.raises(ValueError, match="truncated or corrupt") as info:
+        cifar10.load_cifar10(root)
+    assert str(root / ARCHIVE) in str(info.value)
+    assert os.listdir(root) == [ARCHIVE]
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, link
+    info.size = 5 if kind == tarfile.REGTYPE else 0
+    return info
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        _member("../evil.txt"),
+        _member(f"{FOLDER}/../../evil.txt"),
+        _member("/tmp/tinygrad_lc_evil.txt"),
+        _member(f"{FOLDER}/link", tarfile.SYMTYPE, "../../evil.txt"),
+        _member(f"{FOLDER}/abslink", tarfile.SYMTYPE, "/etc/passwd"),
+        _member(f"{FOLDER}/hard", tarfile.LNKTYPE, "../evil.txt"),
+    ],
+    ids=["dotdot", "nested-dotdot", "absolute", "symlink", "abs-symlink", "hardlink"],
+)
+def test_path_traversal_member_is_refused(tiny, root, monkeypatch, member):
+    files, _, _ = tiny
+    payload = b"evil\n" if member.type == tarfile.REGTYPE else b""
+    archive = _tar_bytes(files, extra=[(member, payload)])
+    (root / ARCHIVE).write_bytes(archive)
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
+    with pytest.raises(ValueError, match="refused the archive member") as info:
+        cifar10.load_cifar10(root)
+    assert repr(member.name) in str(info.value)
+    assert os.listdir(root) == [ARCHIVE]
+    assert not (root.parent / "evil.txt").exists()
+    assert not (root.parent.parent / "evil.txt").exists()
+
+
+class _SystemCall:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch '{self.marker}'",)
+
+
+class _EvalCall:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return builtins.eval, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+@pytest.mark.parametrize("payload, forbidden", [(_SystemCall, "system"), (_EvalCall, "eval")])
+def test_malicious_pickle_is_refused_and_not_run(tiny, root, tmp_path, payload, forbidden):
+    files, _, _ = tiny
+    marker = tmp_path / "pwned"
+    evil = {b"data": payload(marker), b"labels": [0]}
+    files = {**files, "data_batch_1": pickle.dumps(evil, protocol=2)}
+    _write_folder(root, files)
+    with pytest.raises(pickle.UnpicklingError, match=forbidden) as info:
+        cifar10.load_cifar10(root)
+    assert "data_batch_1" in str(info.value)
+    assert not marker.exists()
+
+
+def test_codecs_encode_only_rebuilds_latin1_bytes(tiny, root):
+    files, _, _ = tiny
+    # Hand-written pickle: _codecs.encode("x", "utf-16") instead of the latin1 bytes trick.
+    bad = b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x06\x00\x00\x00utf-16\x86R."
+    _write_folder(root, {**files, "test_batch": bad})
+    with pytest.raises(pickle.UnpicklingError, match="latin1"):
+        cifar10.load_cifar10(root)
+
+
+@pytest.mark.parametrize(
+    "batch, problem",
+    [
+        ({b"labels": [1, 2]}, "b'data'"),
+        ({b"data": np.zeros((2, 3072), np.uint8)}, "b'labels'"),
+        ({b"data": np.zeros((2, 3000), np.uint8), b"labels": [1, 2]}, "3072"),
+        ({b"data": np.zeros((2, 3072), np.float32), b"labels": [1, 2]}, "uint8"),
+        ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2, 3]}, "2 integers"),
+        ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 10]}, "0..9"),
+        ([1, 2, 3], "dict"),
+    ],
+)
+def test_malformed_batch_is_rejected(tiny, root, batch, problem):
+    files, _, _ = tiny
+    _write_folder(root, {**files, "data_batch_3": pickle.dumps(batch, protocol=2)})
+    with pytest.raises(ValueError) as info:
+        cifar10.load_cifar10(root)
+    assert str(root / FOLDER / "data_batch_3") in str(info.value)
+    assert problem in str(info.value)
+
+
+def test_truncated_batch_file(tiny, root):
+    files, _, _ = tiny
+    _write_folder(root, {**files, "test_batch": files["test_batch"][:100]})
+    with pytest.raises(ValueError, match="could not read the batch file"):
+        cifar10.load_cifar10(root)
+
+
+def test_missing_batch_file(tiny, root):
+    files, _, _ = tiny
+    _write_folder(root, {k: v for k, v in files.items() if k != "data_batch_5"})
+    with pytest.raises(FileNotFoundError, match="data_batch_5"):
+        cifar10.load_cifar10(root)
+
+
+# ----------------------------------------------------------------------------- download
+
+
+class _FakeResponse:
+    """Stands in for urllib's response: serves bytes in small chunks, optionally failing."""
+
+    def __init__(self, payload: bytes, length: int | None = None, fail_after: int | None = None,
+                 error: BaseException | None = None):
+        self.stream = io.BytesIO(payload)
+        self.headers = {"Content-Length": str(len(payload) if length is None else length)}
+        self.fail_after, self.error, self.sent = fail_after, error, 0
+
+    def read(self, n: int) -> bytes:
+        if self.fail_after is not None and self.sent >= self.fail_after:
+            raise self.error
+        chunk = self.stream.read(min(n, 256))
+        self.sent += len(chunk)
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _serve(monkeypatch, **kwargs) -> list[str]:
+    urls: list[str] = []
+
+    def fake_urlopen(url):
+        urls.append(url)
+        return _FakeResponse(**kwargs)
+
+    monkeypatch.setattr(cifar10, "_urlopen", fake_urlopen)
+    return urls
+
+
+def test_download_success(tiny, tmp_path, monkeypatch):
+    _, archive, expected = tiny
+    root = tmp_path / "fresh" / "cache"  # does not exist yet
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
+    urls = _serve(monkeypatch, payload=archive)
+    _check_arrays(cifar10.load_cifar10(root), expected)
+    assert urls == ["https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"]
+    assert (root / ARCHIVE).read_bytes() == archive
+    assert sorted(os.listdir(root)) == sorted([ARCHIVE, FOLDER])
+    _check_arrays(cifar10.load_cifar10(root, download=False), expected)  # second call: cached
+    assert len(urls) == 1
+
+
+def test_download_without_tqdm(tiny, root, monkeypatch):
+    _, archive, expected = tiny
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` raise ImportError
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
+    _serve(monkeypatch, payload=archive)
+    _check_arrays(cifar10.load_cifar10(root), expected)
+
+
+@pytest.mark.parametrize(
+    "error, raised",
+    [(ConnectionResetError("connection reset by peer"), RuntimeError),
+     (KeyboardInterrupt(), KeyboardInterrupt)],
+)
+def test_interrupted_download_leaves_nothing(tiny, root, monkeypatch, error, raised):
+    _, archive, _ = tiny
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
+    _serve(monkeypatch, payload=archive, fail_after=len(archive) // 2, error=error)
+    with pytest.raises(raised) as info:
+        cifar10.load_cifar10(root)
+    if raised is RuntimeError:
+        assert str(root / ARCHIVE) in str(info.value) and cifar10.CIFAR10_URL in str(info.value)
+    assert os.listdir(root) == []
+
+
+def test_short_download_leaves_nothing(tiny, root, monkeypatch):
+    _, archive, _ = tiny
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
+    _serve(monkeypatch, payload=archive[:1000], length=len(archive))
+    with pytest.raises(RuntimeError, match=f"stopped after 1000 of {len(archive)} bytes.*by hand"):
+        cifar10.load_cifar10(root)
+    assert os.listdir(root) == []
+
+
+def test_download_with_wrong_checksum_leaves_nothing(tiny, root, monkeypatch):
+    _, archive, _ = tiny
+    _serve(monkeypatch, payload=archive)
+    with pytest.raises(ValueError, match="MD5") as info:
+        cifar10.load_cifar10(root)
+    assert _md5(archive) in str(info.value) and cifar10.CIFAR10_MD5 in str(info.value)
+    assert os.listdir(root) == []
+
+
+def test_offline_error_says_where_to_put_the_archive(root, monkeypatch):
+    def offline(url):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(cifar10, "_urlopen", offline)
+    with pytest.raises(RuntimeError) as info:
+        cifar10.load_cifar10(root)
+    assert str(root / ARCHIVE) in str(info.value)
+    assert cifar10.CIFAR10_URL in str(info.value)
+    assert os.listdir(root) == []
+
+
+def test_download_false_with_nothing_on_disk(root, monkeypatch):
+    monkeypatch.setattr(cifar10, "_urlopen", lambda url: pytest.fail("must not download"))
+    with pytest.raises(FileNotFoundError) as info:
+        cifar10.load_cifar10(root, download=False)
+    assert str(root / ARCHIVE) in str(info.value) and cifar10.CIFAR10_URL in str(info.value)
+
+
+def test_env_var_sets_default_root(tiny, root, monkeypatch):
+    files, _, expected = tiny
+    _write_folder(root, files)
+    monkeypatch.setenv("TINYGRAD_LC_DATA", str(root))
+    _check_arrays(cifar10.load_cifar10(download=False), expected)
+
+
+def test_default_root_is_user_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("TINYGRAD_LC_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as info:
+        cifar10.load_cifar10(download=False)
+    assert str(tmp_path / ".cache" / "tinygrad_lc" / ARCHIVE) in str(info.value)
+
+
+def test_downloaded_archive_gets_the_usual_mode(tiny, root, monkeypatch):
+    _, archive, _ = tiny
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
+    _serve(monkeypatch, payload=archive)
+    old = os.umask(0o022)
+    try:
+        cifar10.load_cifar10(root)
+    finally:
+        os.umask(old)
+    assert (root / ARCHIVE).stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600
+
+
+def test_data_module_offers_the_same_loader():
+    assert data.load_cifar10 is cifar10.load_cifar10

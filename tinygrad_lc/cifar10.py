@@ -1,0 +1,277 @@
+"""CIFAR-10: download, checksum, defensive extraction and a restricted unpickler.
+
+The official archive is downloaded once (atomically, checked against its published MD5),
+extracted all at once or not at all after every member is checked, and its pickled batches
+are read with an unpickler that only builds numpy arrays and builtin containers.
+``tinygrad_lc.data.load_cifar10`` is this module's ``load_cifar10``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from .atomic import atomic_open
+
+__all__ = ["load_cifar10"]
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # published by the dataset authors
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_FOLDER = "cifar-10-batches-py"
+_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+_TEST_BATCH = "test_batch"
+_IMAGE_SIZE = 3 * 32 * 32
+_CHUNK = 1 << 16
+_TIMEOUT = 60.0
+
+
+def _urlopen(url: str) -> Any:
+    """Open ``url`` for reading; a separate function so tests can serve bytes without a network."""
+    return urllib.request.urlopen(url, timeout=_TIMEOUT)
+
+
+def _md5_of_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)  # integrity check, not security
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checksum_error(what: str, actual: str, advice: str) -> ValueError:
+    return ValueError(
+        f"load_cifar10: the MD5 checksum of {what} is {actual}, expected {CIFAR10_MD5}; "
+        f"it is incomplete or not the official CIFAR-10 archive. {advice}"
+    )
+
+
+def _by_hand_hint(archive: Path) -> str:
+    return f"Download {CIFAR10_URL} by hand and save it as {archive}, then call load_cifar10 again."
+
+
+def _stream_to(url: str, out: BinaryIO) -> str:
+    """Copy the response body into ``out`` and return its MD5 hex digest."""
+    from .training import progress_bar
+
+    digest = hashlib.md5(usedforsecurity=False)
+    received = 0
+    with _urlopen(url) as response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length else None
+        bar = progress_bar(total, CIFAR10_ARCHIVE, unit="B", unit_scale=True,
+                           unit_divisor=1024)
+        try:
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+        finally:
+            bar.close()
+    if total is not None and received != total:  # a dropped connection can look like EOF
+        raise ConnectionError(f"the transfer stopped after {received} of {total} bytes")
+    return digest.hexdigest()
+
+
+def _download(archive: Path) -> None:
+    """Download the archive next to ``archive`` and move it into place only once verified."""
+    with atomic_open(archive) as out:  # replaces archive only if the block succeeds
+        try:
+            actual = _stream_to(CIFAR10_URL, out)
+        except (OSError, http.client.HTTPException) as exc:
+            hint = _by_hand_hint(archive)
+            raise RuntimeError(
+                f"load_cifar10 could not download {CIFAR10_URL} ({exc}). {hint}"
+            ) from exc
+        if actual != CIFAR10_MD5:
+            advice = f"It was not kept. {_by_hand_hint(archive)}"
+            raise _checksum_error(f"the file downloaded from {CIFAR10_URL}", actual, advice)
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    name = member.name
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or name[1:2] == ":" or ".." in parts:
+        reason = "it would land outside the target folder (absolute path or '..')"
+    elif member.issym() or member.islnk():
+        # The real archive has no links, and links are how extraction escapes its folder.
+        reason = f"it is a link to {member.linkname!r}, expected only files and folders"
+    elif not (member.isfile() or member.isdir()):
+        reason = "it is a device, FIFO or other special file, expected only files and folders"
+    else:
+        return
+    raise ValueError(f"load_cifar10 refused the archive member {name!r}: {reason}.")
+
+
+def _extract(archive: Path, root: Path) -> None:
+    """Extract the batches folder of ``archive`` into ``root`` all at once or not at all."""
+    actual = _md5_of_file(archive)
+    if actual != CIFAR10_MD5:
+        raise _checksum_error(str(archive), actual, "Delete it and try again.")
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".cifar-10-extract-"))
+    try:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = tar.getmembers()  # reads to the end, so truncation shows up here
+                for member in members:
+                    _check_member(member)
+                # The "data" filter (Python >= 3.11.4) is a second line of defence.
+                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(tmp, members=members, **extra)
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise ValueError(
+                f"load_cifar10 could not extract {archive}: the archive is truncated or corrupt "
+                f"({type(exc).__name__}: {exc}). Delete it and try again."
+            ) from exc
+        extracted = tmp / CIFAR10_FOLDER
+        if not extracted.is_dir():
+            raise ValueError(f"load_cifar10 expected a {CIFAR10_FOLDER}/ folder in {archive}.")
+        try:
+            os.rename(extracted, root / CIFAR10_FOLDER)
+        except OSError:
+            if not (root / CIFAR10_FOLDER).is_dir():  # another process may have won the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _encode_latin1(text: Any, encoding: Any = "latin1") -> bytes:
+    # Python 3 pickles bytes at protocol 2 as _codecs.encode(str, "latin1"); allow only that.
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(
+            "load_cifar10 refused the global _codecs.encode: it is allowed only to rebuild bytes "
+            f"from a str with the latin1 codec, got {type(text).__name__} and {encoding!r}."
+        )
+    return text.encode("latin-1")
+
+
+_NDARRAY_RECONSTRUCT = np.ndarray.__reduce__(np.empty(0))[0]  # avoids importing numpy.core
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): _NDARRAY_RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _NDARRAY_RECONSTRUCT,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _encode_latin1,
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickler that can only build numpy arrays and builtin containers."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"load_cifar10 refused to unpickle the global {module}.{name}: a CIFAR-10 batch "
+                "holds only numpy arrays and builtin containers, so this file is not trustworthy."
+            ) from None
+
+
+def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read one batch file; return images (n, 32, 32, 3) uint8 and labels (n,) int64."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"load_cifar10: the batch file {path} is missing; delete the folder {path.parent} "
+            "so it is extracted again from the archive."
+        )
+    try:
+        with open(path, "rb") as f:
+            batch = _BatchUnpickler(f, encoding="bytes").load()  # written by Python 2
+    except pickle.UnpicklingError as exc:
+        raise pickle.UnpicklingError(f"{exc} Refused file: {path}") from exc
+    except Exception as exc:
+        raise ValueError(f"load_cifar10 could not read the batch file {path}: {exc}") from exc
+
+    def bad(expected: str, got: str) -> ValueError:
+        return ValueError(f"load_cifar10: the batch file {path} should hold {expected}, got {got}.")
+
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        found = sorted(map(repr, batch)) if isinstance(batch, dict) else type(batch).__name__
+        raise bad("a dict with keys b'data' and b'labels'", str(found))
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+            and data.shape[1] == _IMAGE_SIZE):
+        got = f"{type(data).__name__} {getattr(data, 'dtype', '')} {getattr(data, 'shape', '')}"
+        raise bad(f"b'data' as a uint8 array of shape (n, {_IMAGE_SIZE})", got)
+    try:
+        labels = np.asarray(labels)
+    except (ValueError, TypeError):  # ragged lists; reported just below
+        labels = np.asarray(None)
+    n = data.shape[0]
+    if labels.shape != (n,) or labels.dtype.kind not in "iu" or (
+            n and (labels.min() < 0 or labels.max() > 9)):
+        raise bad(f"b'labels' as {n} integers in 0..9", f"{labels.dtype} {labels.shape}")
+    # Each row is three 32x32 planes (R, G, B); move channels last for (n, 32, 32, 3).
+    images = np.ascontiguousarray(data.reshape(n, 3, 32, 32).transpose(0, 2, 3, 1))
+    return images, labels.astype(np.int64)
+
+
+def load_cifar10(
+    root: str | os.PathLike[str] | None = None, download: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Load CIFAR-10, downloading and extracting the official archive on first use.
+
+    Parameters
+    ----------
+    root : str or path-like, optional
+        Folder holding ``cifar-10-batches-py/`` or ``cifar-10-python.tar.gz``. Defaults to
+        ``$TINYGRAD_LC_DATA`` or, when that is unset, ``~/.cache/tinygrad_lc``.
+    download : bool, default True
+        Download the archive (about 163 MB, with a tqdm progress bar when tqdm is installed)
+        when neither the folder nor the archive is in ``root``.
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : numpy.ndarray
+        uint8 images of shapes (50000, 32, 32, 3) and (10000, 32, 32, 3), channels R, G, B
+        last, and int64 labels 0..9 of shapes (50000,) and (10000,).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``download`` is False and nothing is in ``root``; the message gives the path to use.
+    RuntimeError
+        The download failed (offline, interrupted); the message says where to put the archive.
+    ValueError
+        A checksum mismatch, a truncated archive, an unsafe archive member or a malformed batch.
+    pickle.UnpicklingError
+        A batch file tries to load anything but numpy arrays and builtin containers.
+
+    Examples
+    --------
+    >>> X_train, y_train, X_test, y_test = load_cifar10()  # doctest: +SKIP
+    >>> X_train.shape, X_train.dtype, y_train[:3]  # doctest: +SKIP
+    ((50000, 32, 32, 3), dtype('uint8'), array([6, 9, 9]))
+    """
+    if root is None:
+        root = os.environ.get("TINYGRAD_LC_DATA") or "~/.cache/tinygrad_lc"
+    root = Path(root).expanduser()
+    folder, archive = root / CIFAR10_FOLDER, root / CIFAR10_ARCHIVE
+    if not folder.is_dir():
+        if not archive.is_file():
+            if not download:
+                raise FileNotFoundError(
+                    f"load_cifar10 found neither {folder} nor {archive}, and download=False. "
+                    + _by_hand_hint(archive)
+                )
+            _download(archive)
+        _extract(archive, root)
+    train = [_load_batch(folder / name) for name in _TRAIN_BATCHES]
+    X_test, y_test = _load_batch(folder / _TEST_BATCH)
+    X_train = np.concatenate([images for images, _ in train])
+    y_train = np.concatenate([labels for _, labels in train])
+    return X_train, y_train, X_test, y_test
