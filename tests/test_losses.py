@@ -452,3 +452,8 @@ def test_data_loss_looks_up_each_loss_by_name():
     assert data_loss("softmax", s, y).item() == softmax_loss(s, y).item()
     with pytest.raises(ValueError, match="data_loss: name must be one of 'svm', 'softmax'"):
         data_loss("hinge", s, y)
+
+
+def test_labels_that_are_not_an_array_are_a_value_error():
+    with pytest.raises(ValueError, match="svm_loss: cannot read labels y"):
+        svm_loss(np.zeros((2, 3)), [[0], [1, 2]])

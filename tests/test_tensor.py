@@ -739,3 +739,7 @@ def test_a_0d_array_exponent_is_a_constant():
 
 def test_data_module_is_an_attribute_of_the_package():
     assert tg.data.preprocess is not None
+
+
+def test_keepdims_takes_0_and_1_like_numpy():
+    assert Tensor(np.ones((2, 3))).sum(axis=1, keepdims=1).shape == (2, 1)

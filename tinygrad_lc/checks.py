@@ -94,7 +94,7 @@ def reduction_axis(name: str, shape: tuple, axis, keepdims) -> int | tuple | Non
                 f"{name}: cannot reduce over an empty axis (shape {shape}, axis {axis!r}); "
                 "the result would be undefined"
             )
-    if not isinstance(keepdims, bool | np.bool_):
+    if not isinstance(keepdims, bool | np.bool_ | int | np.integer):  # NumPy takes 0 and 1 too
         raise TypeError(f"{name}: keepdims must be True or False, got {keepdims!r}")
     return axis
 

@@ -51,7 +51,7 @@ def check_labels(where: str, y, n: int, num_classes: int) -> np.ndarray:
         try:
             arr = np.asarray(arr)
         except (ValueError, TypeError) as exc:
-            raise TypeError(
+            raise ValueError(
                 f"{where}: cannot read labels y of type {type(y).__name__}: {exc}"
             ) from None
     if arr.dtype.kind not in "iu":
