@@ -453,11 +453,11 @@ def test_gradcheck_and_graph_refuse_bad_strengths(capsys, tmp_path, value):
 
 def _fake_sparse(errors: list[float], kinks: list[bool]):
     """A grad_check_sparse that prints one line per entry as the real one does."""
-    def fake(f, x, analytic_grad, num_checks=10, seed=None):
+    def fake(f, x, analytic_grad, num_checks=10, seed=None, return_kinks=False):
         for k, (e, kink) in enumerate(zip(errors, kinks)):
             flag = "  (kink: op 'relu' changed side)" if kink else ""
             print(f"({k}, 0): numerical 1  analytic 1  relative error {e:.3e}{flag}")
-        return np.array(errors)
+        return (np.array(errors), np.array(kinks)) if return_kinks else np.array(errors)
     return fake
 
 

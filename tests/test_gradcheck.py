@@ -445,6 +445,11 @@ def test_grad_check_sparse_is_seeded_and_flags_kinks(capsys):
     b = grad_check_sparse(f, s, s.grad, num_checks=6, seed=3)
     assert first == capsys.readouterr().out and np.array_equal(a, b)
     assert "kink: op 'relu'" in first  # 6 picks out of 6 entries include (0, 0)
+    errors, kinks = grad_check_sparse(f, s, s.grad, num_checks=6, seed=3, verbose=False,
+                                      return_kinks=True)
+    lines = first.splitlines()
+    assert np.array_equal(errors, a) and kinks.dtype == bool and kinks.any()
+    assert kinks.tolist() == ["(kink:" in line for line in lines]
 
 
 def test_grad_check_sparse_errors():

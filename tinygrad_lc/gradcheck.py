@@ -140,7 +140,7 @@ def rel_error(a, b) -> float:
 
 
 def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: float = 1e-5,
-                      seed=None, verbose: bool = True) -> np.ndarray:
+                      seed=None, verbose: bool = True, *, return_kinks: bool = False):
     """Compare ``analytic_grad`` with central differences at ``num_checks`` random entries of x.
 
     Prints one line per entry: index, numerical and analytic values, relative error, and
@@ -150,7 +150,8 @@ def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: fl
     Returns
     -------
     np.ndarray
-        The relative errors, one per checked entry.
+        The relative errors, one per checked entry; with ``return_kinks=True`` the pair
+        ``(errors, kinks)``, ``kinks[k]`` True where entry k's step met a kink.
 
     Examples
     --------
@@ -181,6 +182,7 @@ def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: fl
     call = _caller(f, x)
     value = lambda v: _scalar(where, v)
     errors = np.zeros(len(picks))
+    kinks = np.zeros(len(picks), dtype=bool)
     with _perturbable(where, x) as work:
         base = _evaluate(call)[1]
         for k, flat in enumerate(picks):
@@ -188,11 +190,12 @@ def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: fl
             num, lp, lm = _probe(where, work, idx, h, call, value)
             errors[k] = rel_error(num, ana[idx])
             kink = _kink_change(base, lp) or _kink_change(base, lm)
+            kinks[k] = bool(kink)
             if verbose:
                 flag = f"  (kink: op '{kink[0]}' changed side)" if kink else ""
                 print(f"{idx}: numerical {num: .6e}  analytic {ana[idx]: .6e}  "
                       f"relative error {errors[k]:.3e}{flag}")
-    return errors
+    return (errors, kinks) if return_kinks else errors
 
 
 def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4,
