@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from graph_walk import graph_of
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
@@ -33,17 +34,6 @@ def gc_off():
     finally:
         if was:
             gc.enable()
-
-
-def _graph_nodes(root: Tensor) -> list:
-    """Every tensor reachable from ``root`` (iteratively), root included."""
-    seen, stack = {id(root): root}, [root]
-    while stack:
-        for p in stack.pop().parents:
-            if id(p) not in seen:
-                seen[id(p)] = p
-                stack.append(p)
-    return list(seen.values())
 
 
 def _hand_svm(W, b):
@@ -79,7 +69,7 @@ def _assert_freed_by_refcount(build, backward=True, mode=None):
                 loss = build(W, b)
         if backward:
             loss.backward()
-        refs = [weakref.ref(t) for t in _graph_nodes(loss) if t is not W and t is not b]
+        refs = [weakref.ref(t) for t in graph_of(loss) if t is not W and t is not b]
         assert len(refs) >= 4
         del loss
         alive = [r() for r in refs if r() is not None]
@@ -117,7 +107,7 @@ def test_graph_is_freed_after_a_refused_backward():
     W, b = _params()
     with gc_off():
         loss = changed_then_backward(W, b)
-        refs = [weakref.ref(t) for t in _graph_nodes(loss) if t is not W and t is not b]
+        refs = [weakref.ref(t) for t in graph_of(loss) if t is not W and t is not b]
         del loss
         assert all(r() is None for r in refs)
 

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from graph_walk import graph_of
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
@@ -22,17 +23,6 @@ F32, F64 = np.float32, np.float64
 
 def leaf(values, dtype=F64, name=None) -> Tensor:
     return Tensor(np.asarray(values, dtype=dtype), requires_grad=True, name=name)
-
-
-def graph_of(root: Tensor) -> list[Tensor]:
-    """Every tensor ``root`` depends on (constants too), without recursion."""
-    seen, stack = {id(root): root}, [root]
-    while stack:
-        for p in stack.pop().parents:
-            if id(p) not in seen:
-                seen[id(p)] = p
-                stack.append(p)
-    return list(seen.values())
 
 
 # ---------------------------------------------------------------- construction and dtypes

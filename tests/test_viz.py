@@ -15,6 +15,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 import pytest
+from graph_walk import graph_of
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -322,15 +323,10 @@ def test_drawing_counts_every_tensor_and_every_input_edge(program):
     for name, i, j in program:
         pool.append(ops[name](pool[i % len(pool)], pool[j % len(pool)]))
     root = pool[-1]
-    seen, stack = {id(root): root}, [root]
-    while stack:
-        for q in stack.pop().parents:
-            if id(q) not in seen:
-                seen[id(q)] = q
-                stack.append(q)
-    computed = [t for t in seen.values() if t.op]
+    tensors = graph_of(root)
+    computed = [t for t in tensors if t.op]
     p = parse(viz.draw_graph(root).source)
-    assert len(p["nodes"]) == len(seen) + len(computed)
+    assert len(p["nodes"]) == len(tensors) + len(computed)
     assert len(p["edges"]) == sum(len(t.parents) + 1 for t in computed)
 
 
