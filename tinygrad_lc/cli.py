@@ -12,6 +12,7 @@ COMMANDS = {
     "train": "Train a linear classifier with SGD.",
     "graph": "Render the lecture's full loss as a Graphviz diagram.",
     "gradcheck": "Check the lecture losses' gradients numerically.",
+    "sweep": "Choose lr and reg on the validation set (local cores or a Dask cluster).",
 }
 
 

@@ -21,8 +21,8 @@ import numpy as np
 from .atomic import atomic_open, atomic_write
 from .cifar10 import CIFAR10_FOLDER, load_cifar10
 
-__all__ = ["cached_arrays", "cifar10_fingerprint", "data_root", "file_fingerprint", "load_cifar10", "load_digits",
-           "preprocess", "train_val_split"]
+__all__ = ["cached_arrays", "cifar10_fingerprint", "data_root", "file_fingerprint",
+           "load_cifar10", "load_digits", "preprocess", "train_val_split"]
 
 CACHE_FORMAT = 1  # bump when the layout of a cache folder changes
 

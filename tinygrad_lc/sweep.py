@@ -36,13 +36,25 @@ from typing import Any
 
 from .sweep_exec import DaskCluster, InProcess, LocalProcesses, WorkerDied, default_workers
 from .sweep_log import SweepFileError, TrialLog, read_trials
-from .sweep_spaces import SPACES, Choice, LogUniform, Uniform, edge_warnings, grid, narrow, sample
+from .sweep_spaces import Choice, LogUniform, Uniform, edge_warnings, grid, narrow, sample
 from .sweep_trial import Task, config_fields, failed_result, shared_dataset, trial_seed
 
-__all__ = ["Choice", "LogUniform", "SweepError", "SweepFileError", "SweepResult", "Uniform",
-           "grid", "retrain", "run_sweep", "sample", "search"]
+__all__ = ["SWEEP_DEFAULTS", "Choice", "LogUniform", "SweepError", "SweepFileError",
+           "SweepResult", "Uniform", "default_space", "grid", "retrain", "run_sweep", "sample",
+           "search"]
 
 TRIALS_FILE = "trials.jsonl"
+# What `tinygrad-lc sweep --dataset D` searches when no range is given: ranges around the
+# values that train well (measured; see docs/sweeps.md), random trials, finer rounds.
+SWEEP_DEFAULTS: dict[str, dict[str, Any]] = {
+    "digits": {"space": {"lr": LogUniform(1e-3, 1e0), "reg": LogUniform(1e-4, 1e0)},
+               "trials": 16, "refine": 1},
+    "blobs": {"space": {"lr": LogUniform(1e-3, 1e0), "reg": LogUniform(1e-5, 1e-1)},
+              "trials": 12, "refine": 1},
+    "cifar10": {"space": {"lr": LogUniform(1e-8, 1e-6), "reg": LogUniform(1e2, 1e5)},
+                "trials": 12, "refine": 1,
+                "by_loss": {"softmax": {"lr": LogUniform(1e-7, 1e-5)}}},
+}
 WAIT = 0.5  # seconds between looks at the running trials (and at Ctrl-C)
 
 
@@ -87,6 +99,16 @@ def normalize_config(config: Mapping[str, Any], where: str = "run_sweep") -> dic
                              f"({exc})") from None
         out[name] = value
     return out
+
+
+def default_space(dataset: str, loss: str | None = None) -> dict[str, Any]:
+    """The ranges ``tinygrad-lc sweep --dataset D --loss L`` searches by default.
+
+    >>> default_space("digits")
+    {'lr': LogUniform(low=0.001, high=1.0), 'reg': LogUniform(low=0.0001, high=1.0)}
+    """
+    defaults = SWEEP_DEFAULTS[dataset]
+    return {**defaults["space"], **defaults.get("by_loss", {}).get(loss, {})}
 
 
 def check_space(space: Mapping[str, Any], where: str = "search") -> None:
@@ -344,6 +366,7 @@ class _Sweep:
                 running[self.executor.submit(task, deaths[task.index])] = task
             for future in self.executor.wait(list(running), WAIT):
                 task = running.pop(future)
+                starts = deaths[task.index] + 1
                 try:
                     record = self.executor.result(future)
                 except WorkerDied as exc:
@@ -354,7 +377,7 @@ class _Sweep:
                     record = failed_result(task, f"its worker died twice: {exc}")
                 except Exception as exc:  # noqa: BLE001 - e.g. it could not be sent
                     record = failed_result(task, f"{type(exc).__name__}: {exc}")
-                self._record(record, {**extra, "attempts": deaths[task.index] + 1})
+                self._record(record, {**extra, "attempts": starts})
 
     def result(self, **extra: Any) -> SweepResult:
         return SweepResult(

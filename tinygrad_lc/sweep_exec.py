@@ -213,7 +213,9 @@ class DaskCluster:
 
         futures = list(futures)
         try:
-            done, _ = distributed.wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+            with self.client.as_current():  # wait() looks for the current client
+                done, _ = distributed.wait(futures, timeout=timeout,
+                                           return_when="FIRST_COMPLETED")
         except TimeoutError:
             return set()
         return set(done)

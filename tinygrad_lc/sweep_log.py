@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["SweepFileError", "TrialLog", "read_trials"]
+__all__ = ["SweepFileError", "TrialLog", "clean_json", "read_trials"]
 
 REQUIRED = ("trial", "config", "status")
 _START = b'{"trial": '  # how every line starts (TrialLog writes "trial" first)
@@ -26,16 +26,16 @@ class SweepFileError(ValueError):
     """A ``trials.jsonl`` that cannot be read or belongs to another sweep."""
 
 
-def _clean(value: Any) -> Any:
+def clean_json(value: Any) -> Any:
     """JSON has no NaN or infinity: such floats are written as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: clean_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [clean_json(v) for v in value]
     if hasattr(value, "item") and callable(value.item):  # NumPy scalars
-        return _clean(value.item())
+        return clean_json(value.item())
     return value
 
 
@@ -133,7 +133,7 @@ class TrialLog:
         if self._file is None:
             raise ValueError(f"TrialLog.append: {self.path} is closed")
         record = {"trial": record["trial"], **record}
-        line = json.dumps(_clean(record), allow_nan=False) + "\n"
+        line = json.dumps(clean_json(record), allow_nan=False) + "\n"
         self._file.write(line.encode("utf-8"))
         self._file.flush()
         os.fsync(self._file.fileno())
