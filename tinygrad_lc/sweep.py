@@ -377,7 +377,9 @@ class _Sweep:
                     record = failed_result(task, f"its worker died twice: {exc}")
                 except Exception as exc:  # noqa: BLE001 - e.g. it could not be sent
                     record = failed_result(task, f"{type(exc).__name__}: {exc}")
-                self._record(record, {**extra, "attempts": starts})
+                # on Dask the scheduler re-runs a lost worker's trial; the trial counted
+                record = {**record, "attempts": record.pop("starts", starts)}
+                self._record(record, extra)
 
     def result(self, **extra: Any) -> SweepResult:
         return SweepResult(

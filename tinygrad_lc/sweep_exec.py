@@ -145,9 +145,10 @@ def _on_dask_worker(trial: Any, task: Task, ledger: str) -> dict[str, Any]:
     starts = int(client.get_metadata(key, 0)) + 1
     client.set_metadata(key, starts)
     if starts > MAX_STARTS:
-        return failed_result(task, f"its worker died {starts - 1} times while running it "
-                                   "(lost Dask workers)")
-    return trial(task)
+        record = failed_result(task, f"its worker died {starts - 1} times while running it "
+                                     "(lost Dask workers)")
+        return {**record, "starts": starts - 1}
+    return {**trial(task), "starts": starts}
 
 
 def import_distributed() -> Any:

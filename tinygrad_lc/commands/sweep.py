@@ -164,7 +164,7 @@ def resume_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep import SweepError
+    from ..sweep import SweepError, SweepFileError
 
     def fail(message: str, code: int) -> int:
         print(f"tinygrad-lc sweep: error: {message}", file=sys.stderr)
@@ -176,10 +176,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: every finished trial is kept in {Path(args.out) / 'trials.jsonl'}"
               f"; continue with:\n  {resume_command(args)}", file=sys.stderr)
         return 130
-    except (UsageError, SweepError) as exc:  # SweepFileError too: a bad or foreign file
+    except (UsageError, SweepError, SweepFileError) as exc:  # also a bad or foreign file
         return fail(str(exc), 2)
     except (ImportError, ConnectionError) as exc:
-        return fail(str(exc), 2 if isinstance(exc, ImportError) else 1)
+        return fail(str(exc), 1)
     except (OSError, RuntimeError, FloatingPointError, ValueError) as exc:
         return fail(str(exc), 1)
 
