@@ -44,7 +44,8 @@ def data_cache(tmp_path, monkeypatch):
 
 
 def same(records):
-    return [{k: r[k] for k in SAME} for r in records]
+    """The records' numbers, by trial (trials.jsonl is in the order they finished)."""
+    return sorted(({k: r[k] for k in SAME} for r in records), key=lambda r: r["trial"])
 
 
 # ---------------------------------------------------------------------- spaces
