@@ -345,10 +345,11 @@ def test_demo_end_to_end(capsys, tmp_path):
     page = report.read_text(encoding="utf-8")
     for title in ("1. The lecture&#x27;s losses", "2. The full loss as a computation graph",
                   "3. Gradient checks", "4. Random search against SGD on digits",
-                  "5. Loss curves and learned templates"):
+                  "5. Loss curves and learned templates",
+                  "6. Choosing lr and reg on the validation set"):
         assert title in page
     assert page.count("data:image/svg+xml;base64,") == 2  # the two diagrams
-    assert page.count("data:image/png;base64,") == 4  # curves and three template rows
+    assert page.count("data:image/png;base64,") == 5  # curves, three template rows, sweep
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)  # nothing outside the page
     assert "<td>cat</td>" in page and '<td class="num">5.27</td>' in page
     summary = json.loads((tmp_path / "demo.json").read_text())
@@ -357,6 +358,7 @@ def test_demo_end_to_end(capsys, tmp_path):
         assert by[("SGD", loss)] >= 0.93
         assert by[("random search", loss)] < by[("SGD", loss)] - 0.3
     assert all(c["passed"] and c["rel_error"] < 1e-6 for c in summary["gradchecks"])
+    assert summary["sweep"]["trials"] == 24 and summary["sweep"]["test_accuracy"] >= 0.93
     for name in ("graph_svm.svg", "graph_softmax.png", "loss.png", "weights_svm.png"):
         assert (tmp_path / name).stat().st_size > 1000
 

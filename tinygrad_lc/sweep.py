@@ -47,7 +47,7 @@ TRIALS_FILE = "trials.jsonl"
 # What `tinygrad-lc sweep --dataset D` searches when no range is given: ranges around the
 # values that train well (measured; see docs/sweeps.md), random trials, finer rounds.
 SWEEP_DEFAULTS: dict[str, dict[str, Any]] = {
-    "digits": {"space": {"lr": LogUniform(1e-3, 1e0), "reg": LogUniform(1e-4, 1e0)},
+    "digits": {"space": {"lr": LogUniform(1e-4, 1e-1), "reg": LogUniform(1e-4, 1e0)},
                "trials": 16, "refine": 1},
     "blobs": {"space": {"lr": LogUniform(1e-3, 1e0), "reg": LogUniform(1e-5, 1e-1)},
               "trials": 12, "refine": 1},
@@ -105,7 +105,7 @@ def default_space(dataset: str, loss: str | None = None) -> dict[str, Any]:
     """The ranges ``tinygrad-lc sweep --dataset D --loss L`` searches by default.
 
     >>> default_space("digits")
-    {'lr': LogUniform(low=0.001, high=1.0), 'reg': LogUniform(low=0.0001, high=1.0)}
+    {'lr': LogUniform(low=0.0001, high=0.1), 'reg': LogUniform(low=0.0001, high=1.0)}
     """
     defaults = SWEEP_DEFAULTS[dataset]
     return {**defaults["space"], **defaults.get("by_loss", {}).get(loss, {})}
