@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tinygrad_lc import data, sweep
+from tinygrad_lc import data, sweep, sweep_run
 from tinygrad_lc.sweep import (
     Choice,
     LogUniform,
@@ -220,7 +220,7 @@ def test_a_worker_that_dies_once_is_retried(tmp_path, monkeypatch):
     import sweep_helpers
 
     monkeypatch.setenv(sweep_helpers.MARKS, str(tmp_path))
-    s = sweep._Sweep("blobs", 0, 2, None, tmp_path / "s", False, False, 3,
+    s = sweep_run.Runner("blobs", 0, 2, None, tmp_path / "s", False, False, 3,
                      trial=sweep_helpers.die_once)
     try:
         records = s.run([{"iters": 20}] * 3)
@@ -235,7 +235,7 @@ def test_a_worker_that_dies_once_is_retried(tmp_path, monkeypatch):
 def test_a_worker_that_dies_twice_fails_its_trial_only(tmp_path):
     import sweep_helpers
 
-    s = sweep._Sweep("blobs", 0, 2, None, tmp_path / "s", False, False, 3,
+    s = sweep_run.Runner("blobs", 0, 2, None, tmp_path / "s", False, False, 3,
                      trial=sweep_helpers.die)
     try:
         records = s.run([{"iters": 20}] * 3)

@@ -24,26 +24,20 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
 import sys
-import threading
-import time
-from collections import Counter, deque
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .sweep_exec import DaskCluster, InProcess, LocalProcesses, WorkerDied, default_workers
-from .sweep_log import SweepFileError, TrialLog, read_trials
+from .sweep_log import SweepFileError
+from .sweep_run import Runner, SweepError, SweepResult, check_space, normalize_config, rounded
 from .sweep_spaces import Choice, LogUniform, Uniform, edge_warnings, grid, narrow, sample
-from .sweep_trial import Task, config_fields, failed_result, shared_dataset, trial_seed
+from .sweep_trial import Task
 
 __all__ = ["SWEEP_DEFAULTS", "Choice", "LogUniform", "SweepError", "SweepFileError",
            "SweepResult", "Uniform", "default_space", "grid", "retrain", "run_sweep", "sample",
            "search"]
 
-TRIALS_FILE = "trials.jsonl"
 # What `tinygrad-lc sweep --dataset D` searches when no range is given: ranges around the
 # values that train well (measured; see docs/sweeps.md), random trials, finer rounds.
 SWEEP_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -55,50 +49,6 @@ SWEEP_DEFAULTS: dict[str, dict[str, Any]] = {
                 "trials": 12, "refine": 1,
                 "by_loss": {"softmax": {"lr": LogUniform(1e-7, 1e-5)}}},
 }
-WAIT = 0.5  # seconds between looks at the running trials (and at Ctrl-C)
-
-
-class SweepError(ValueError):
-    """A bad sweep request: unknown option, bad value, a folder holding another sweep."""
-
-
-# ---------------------------------------------------------------------- configurations
-def normalize_config(config: Mapping[str, Any], where: str = "run_sweep") -> dict[str, Any]:
-    """``config`` with ``train`` option names as TrainConfig spells them and values of
-    their types (``iters=1e3`` becomes 1000).
-
-    >>> normalize_config({"batch-size": 100.0, "lr": "0.1"})
-    {'batch_size': 100, 'lr': 0.1}
-    """
-    types = config_fields()
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = str(key).replace("-", "_")
-        if name == "seed":
-            raise SweepError(f"{where}: seed is not a sweep option: each trial's seed comes "
-                             "from the sweep's seed and the trial's number")
-        if name == "dataset":
-            raise SweepError(f"{where}: the data set is run_sweep's dataset argument, not an "
-                             "option of a configuration")
-        if name not in types:
-            raise SweepError(f"{where}: unknown train option {key!r}; a sweep can set "
-                             f"{', '.join(sorted(types))}")
-        kind = types[name]
-        try:
-            if kind is int:
-                number = float(value)
-                if not number.is_integer():
-                    raise ValueError(f"not a whole number: {value!r}")
-                value = int(number)
-            elif kind is float:
-                value = float(value)
-            else:
-                value = str(value)
-        except (TypeError, ValueError) as exc:
-            raise SweepError(f"{where}: option {name} must be {kind.__name__}, got {value!r} "
-                             f"({exc})") from None
-        out[name] = value
-    return out
 
 
 def default_space(dataset: str, loss: str | None = None) -> dict[str, Any]:
@@ -109,293 +59,6 @@ def default_space(dataset: str, loss: str | None = None) -> dict[str, Any]:
     """
     defaults = SWEEP_DEFAULTS[dataset]
     return {**defaults["space"], **defaults.get("by_loss", {}).get(loss, {})}
-
-
-def check_space(space: Mapping[str, Any], where: str = "search") -> None:
-    """Raise SweepError for an unknown option, a range over a text option (loss,
-    regularizer: use Choice) or a fixed or listed value of the wrong type."""
-    types = config_fields()
-    for key, value in space.items():
-        if isinstance(value, LogUniform | Uniform):
-            normalize_config({key: 1}, where)  # the name
-            if types[str(key).replace("-", "_")] is str:
-                raise SweepError(f"{where}: {key} takes names, not numbers: give a list of "
-                                 "choices instead of a range")
-        elif isinstance(value, Choice):
-            for v in value.values:
-                normalize_config({key: v}, where)
-        else:
-            normalize_config({key: value}, where)
-
-
-def _rounded(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Whole-number options drawn from a range (iters 1234.5) rounded to the nearest."""
-    types = config_fields()
-    return {k: round(v) if types.get(k.replace("-", "_")) is int and isinstance(v, float)
-            else v for k, v in config.items()}
-
-
-# ---------------------------------------------------------------------- results
-@dataclass
-class SweepResult:
-    """The trials of a sweep and where they ran.
-
-    Attributes
-    ----------
-    trials : list of dict
-        One record per trial, by trial number (see ``sweep_trial.run_trial``).
-    dataset : str
-    seed : int
-        The sweep's seed (data split, sampling, each trial's seed).
-    executor : str
-        "in-process", "local processes" or "dask tcp://host:port".
-    workers : int
-    seconds : float
-        Wall time of this call (a resumed sweep counts only its own part).
-    warnings : list of str
-        Edge warnings (``search``) and notes.
-    """
-
-    trials: list[dict[str, Any]]
-    dataset: str
-    seed: int = 0
-    executor: str = "in-process"
-    workers: int = 1
-    seconds: float = 0.0
-    out: Path | None = None
-    warnings: list[str] = field(default_factory=list)
-    spaces: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def best(self) -> dict[str, Any] | None:
-        """The "ok" trial with the highest validation accuracy (the earliest on a tie);
-        None when no trial finished. Never chosen by test accuracy."""
-        ok = [t for t in self.trials if t["status"] == "ok" and t.get("val_accuracy") is not None]
-        return max(ok, key=lambda t: (t["val_accuracy"], -t["trial"])) if ok else None
-
-    def counts(self) -> dict[str, int]:
-        """How many trials ended in each status."""
-        return dict(Counter(t["status"] for t in self.trials))
-
-    def varied(self) -> list[str]:
-        """The options whose value differs between trials (lr and reg first)."""
-        keys: dict[str, None] = {}
-        for t in self.trials:
-            keys.update(dict.fromkeys(t["config"]))
-        varied = [k for k in keys if len({repr(t["config"].get(k)) for t in self.trials}) > 1]
-        return sorted(varied, key=lambda k: (k not in ("lr", "reg"), k != "lr", k))
-
-    def table(self, limit: int | None = None) -> str:
-        """The trials as a text table, best validation accuracy first (failures last)."""
-        keys = self.varied()
-        header = ["trial", *keys, "status", "train acc", "val acc", "final loss", "seconds"]
-
-        def fmt(v: Any, spec: str = ".3g") -> str:
-            return "-" if v is None else format(v, spec) if isinstance(v, float) else str(v)
-
-        ranked = sorted(self.trials, key=lambda t: (t.get("val_accuracy") is None,
-                                                    -(t.get("val_accuracy") or 0), t["trial"]))
-        rows = [[str(t["trial"]), *(fmt(t["config"].get(k)) for k in keys), t["status"],
-                 fmt(t.get("train_accuracy"), ".4f"), fmt(t.get("val_accuracy"), ".4f"),
-                 fmt(t.get("final_loss"), ".4g"), fmt(t.get("seconds"), ".1f")]
-                for t in ranked[:limit]]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-                  for i, h in enumerate(header)]
-        lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)),
-                 "  ".join("-" * w for w in widths)]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-        if limit is not None and len(ranked) > limit:
-            lines.append(f"... and {len(ranked) - limit} more")
-        return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------- Ctrl-C
-class _Interrupts:
-    """Ctrl-C raises KeyboardInterrupt as usual, except inside ``shielded()`` (writing a
-    trial's line), where it waits until the line is written."""
-
-    def __init__(self) -> None:
-        self.shielding, self.pending = False, False
-
-    def handler(self, signum: int, frame: Any) -> None:
-        if self.shielding:
-            self.pending = True
-        else:
-            raise KeyboardInterrupt
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield  # signals reach the main thread only
-            return
-        previous = signal.signal(signal.SIGINT, self.handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    @contextlib.contextmanager
-    def shielded(self) -> Iterator[None]:
-        self.shielding = True
-        try:
-            yield
-        finally:
-            self.shielding = False
-            if self.pending:
-                self.pending = False
-                raise KeyboardInterrupt
-
-
-# ---------------------------------------------------------------------- running
-class _Sweep:
-    """One sweep's executor, log and progress bar, kept across rounds."""
-
-    def __init__(self, dataset: str, seed: int, workers: int | None, scheduler: str | None,
-                 out: str | Path | None, resume: bool, progress: bool, total: int | None,
-                 trial: Any = None):
-        from .training import DATASETS, progress_bar
-
-        if dataset not in DATASETS:
-            raise SweepError(f"run_sweep: dataset must be one of {', '.join(DATASETS)}, "
-                             f"got {dataset!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise SweepError(f"run_sweep: seed must be an integer >= 0, got {seed!r}")
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                    or workers < 0):
-            raise SweepError(f"run_sweep: workers must be an integer >= 0 (0: in this "
-                             f"process), got {workers!r}")
-        if resume and out is None:
-            raise SweepError("run_sweep: resume=True needs the out folder of the sweep to resume")
-        self.dataset, self.seed, self.scheduler = dataset, seed, scheduler
-        self.workers = default_workers() if workers is None else workers
-        self.trial = trial
-        self.out = Path(out) if out is not None else None
-        self.done: dict[int, dict[str, Any]] = {}
-        self.log: TrialLog | None = None
-        if self.out is not None:
-            path = self.out / TRIALS_FILE
-            if resume:
-                self.done = {t["trial"]: t for t in read_trials(path, repair=True)}
-            elif read_trials(path):
-                raise SweepFileError(
-                    f"run_sweep: {path} already holds trials of a sweep; resume it "
-                    "(resume=True, --resume) or choose another out folder (nothing was "
-                    "changed)")
-            self.log = TrialLog(path)
-        self.executor: Any = None
-        self.interrupts = _Interrupts()
-        self.records: dict[int, dict[str, Any]] = {}
-        self.bar = progress_bar(total, f"sweep {dataset}", enabled=progress, unit="trial")
-        self.start = time.perf_counter()
-
-    # -- the executor, started when the first trial needs it
-    def _executor(self) -> Any:
-        if self.executor is None:
-            kw = {} if self.trial is None else {"trial": self.trial}
-            if self.scheduler is not None:
-                self.executor = DaskCluster(self.scheduler, **kw)
-            else:
-                # build the shared data once here, so the workers only map it
-                shared_dataset(self.dataset, self.seed)
-                self.executor = (InProcess(**kw) if self.workers == 0
-                                 else LocalProcesses(self.workers, **kw))
-        return self.executor
-
-    @property
-    def executor_name(self) -> str:
-        if self.executor is not None:
-            return self.executor.name
-        if self.scheduler is not None:
-            return f"dask {self.scheduler}"
-        return "in-process" if self.workers == 0 else "local processes"
-
-    def _best_text(self) -> str:
-        vals = [t["val_accuracy"] for t in self.records.values()
-                if t["status"] == "ok" and t.get("val_accuracy") is not None]
-        return f"{max(vals):.4f}" if vals else "-"
-
-    def _record(self, record: dict[str, Any], extra: Mapping[str, Any]) -> None:
-        record = {**record, **extra}
-        with self.interrupts.shielded():
-            if self.log is not None:
-                self.log.append(record)
-            self.records[record["trial"]] = record
-            self.bar.update(1)
-            self.bar.set_postfix(best_val=self._best_text(), refresh=False)
-
-    def run(self, configs: Sequence[Mapping[str, Any]], first: int = 0,
-            extra: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run ``configs`` as trials ``first``, ``first + 1``, ...; return their records."""
-        extra = dict(extra or {})
-        tasks = [Task(first + i, trial_seed(self.seed, first + i), self.dataset, self.seed,
-                      normalize_config(c)) for i, c in enumerate(configs)]
-        todo = deque()
-        for task in tasks:
-            old = self.done.get(task.index)
-            if old is None:
-                todo.append(task)
-                continue
-            theirs = (old.get("dataset"), old.get("data_seed"), old.get("seed"), old["config"])
-            mine = (task.dataset, task.data_seed, task.seed, task.config)
-            if theirs != mine:
-                raise SweepFileError(
-                    f"run_sweep: {self.out / TRIALS_FILE} was written by another sweep: its "
-                    f"trial {task.index} is {theirs[3]} on {theirs[0]} (data seed {theirs[1]}, "
-                    f"trial seed {theirs[2]}), this sweep's is {mine[3]} on {mine[0]} (data "
-                    f"seed {mine[1]}, trial seed {mine[2]}). Resume with the settings it was "
-                    "started with, or use another out folder (nothing was changed).")
-            self.records[task.index] = old
-            self.bar.update(1)
-        self.bar.set_postfix(best_val=self._best_text(), refresh=False)
-        with self.interrupts.installed():
-            try:
-                self._loop(todo, extra)
-            except BaseException:
-                if self.executor is not None:
-                    self.executor.stop()
-                    self.executor = None
-                raise
-        return [self.records[t.index] for t in tasks]
-
-    def _loop(self, todo: deque, extra: Mapping[str, Any]) -> None:
-        running: dict[Any, Task] = {}
-        deaths: Counter = Counter()
-        while todo or running:
-            while todo and len(running) < self._executor().capacity:
-                task = todo.popleft()
-                running[self.executor.submit(task, deaths[task.index])] = task
-            for future in self.executor.wait(list(running), WAIT):
-                task = running.pop(future)
-                starts = deaths[task.index] + 1
-                try:
-                    record = self.executor.result(future)
-                except WorkerDied as exc:
-                    deaths[task.index] += 1
-                    if deaths[task.index] < 2:  # once more, first in line
-                        todo.appendleft(task)
-                        continue
-                    record = failed_result(task, f"its worker died twice: {exc}")
-                except Exception as exc:  # noqa: BLE001 - e.g. it could not be sent
-                    record = failed_result(task, f"{type(exc).__name__}: {exc}")
-                # on Dask the scheduler re-runs a lost worker's trial; the trial counted
-                record = {**record, "attempts": record.pop("starts", starts)}
-                self._record(record, extra)
-
-    def result(self, **extra: Any) -> SweepResult:
-        return SweepResult(
-            [self.records[i] for i in sorted(self.records)], self.dataset, self.seed,
-            executor=self.executor_name,
-            workers=self.executor.workers if self.executor is not None else (
-                self.workers if self.scheduler is None else 0),
-            seconds=time.perf_counter() - self.start, out=self.out, **extra)
-
-    def close(self) -> None:
-        self.bar.close()
-        if self.executor is not None:
-            self.executor.close()
-            self.executor = None
-        if self.log is not None:
-            self.log.close()
 
 
 def run_sweep(configs: Sequence[Mapping[str, Any]], dataset: str,
@@ -443,9 +106,9 @@ def run_sweep(configs: Sequence[Mapping[str, Any]], dataset: str,
     KeyboardInterrupt
         Ctrl-C: the running trials are stopped, the finished ones are in trials.jsonl.
     """
-    with contextlib.closing(_Sweep(dataset, seed, workers, scheduler, out, resume, progress,
+    with contextlib.closing(Runner(dataset, seed, workers, scheduler, out, resume, progress,
                                    len(configs))) as sweep:
-        sweep.run([{**(base or {}), **_rounded(c)} for c in configs])
+        sweep.run([{**(base or {}), **rounded(c)} for c in configs])
         return sweep.result()
 
 
@@ -482,7 +145,7 @@ def search(space: Mapping[str, Any], dataset: str, trials: int | None = None,
     configs = sample(space, trials, seed) if grid_k is None else grid(space, grid_k)
     n = len(configs)
     spaces = [dict(space)]
-    with contextlib.closing(_Sweep(dataset, seed, workers, scheduler, out, resume, progress,
+    with contextlib.closing(Runner(dataset, seed, workers, scheduler, out, resume, progress,
                                    n * (1 + refine))) as sweep:
         current = dict(space)
         for round_ in range(refine + 1):
@@ -493,7 +156,7 @@ def search(space: Mapping[str, Any], dataset: str, trials: int | None = None,
                 current = narrow(current, best["config"])
                 spaces.append(current)
                 configs = sample(current, n, [seed, round_])
-            sweep.run([{**base, **_rounded(c)} for c in configs], first=round_ * n,
+            sweep.run([{**base, **rounded(c)} for c in configs], first=round_ * n,
                       extra={"round": round_})
         result = sweep.result(spaces=spaces)
     if result.best is not None:
