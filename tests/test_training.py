@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 
@@ -215,11 +218,37 @@ def test_load_refuses_other_settings(tmp_path):
     Trainer(longer, 3, 3).load(path)
 
 
-def test_load_refuses_other_shapes(tmp_path):
+# Another value for every setting of a run saved with the blobs defaults. Only iters may
+# change on resume; every other setting changes the trajectory, so a checkpoint must refuse it.
+OTHER_SETTING = {"dataset": "digits", "loss": "softmax", "regularizer": "l1", "reg": 0.5,
+                 "lr": 0.5, "batch_size": 7, "momentum": 0.9, "seed": 3, "weight_scale": 1e-3,
+                 "beta": 0.5}
+
+
+def test_every_setting_is_either_refused_or_allowed_to_change():
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert names == set(OTHER_SETTING) | {"iters"}, "a new setting: decide if resume refuses it"
+
+
+@pytest.mark.parametrize("key", sorted(OTHER_SETTING))
+def test_load_refuses_each_trajectory_setting(tmp_path, key):
+    path, state = _saved(tmp_path)
+    saved = state["config"][key]
+    assert saved != OTHER_SETTING[key]
+    other = dataclasses.replace(TrainConfig.for_dataset("blobs", iters=5),
+                                **{key: OTHER_SETTING[key]})
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"other settings, so resuming it would not continue that run: "
+            f"{key}: checkpoint {saved!r}, now {OTHER_SETTING[key]!r}. ")):
+        Trainer(other, 3, 3).load(path)
+
+
+@pytest.mark.parametrize("shape", [(65, 10), (4, 3), (3, 4)], ids=str)
+def test_load_refuses_other_shapes(tmp_path, shape):
     path, _ = _saved(tmp_path)
     with pytest.raises(CheckpointError, match=r"holds weights for 3 features and 3 classes, "
-                       r"but this data has 65 features and 10 classes"):
-        Trainer(TrainConfig.for_dataset("blobs", iters=5), 65, 10).load(path)
+                       rf"but this data has {shape[0]} features and {shape[1]} classes"):
+        Trainer(TrainConfig.for_dataset("blobs", iters=5), *shape).load(path)
 
 
 def test_load_refuses_other_checkpoint_kinds(tmp_path):
