@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import runpy
 import warnings
@@ -104,6 +105,22 @@ def test_loss_is_data_plus_reg_and_bias_is_not_regularized(blobs, regularizer, l
     bt = Tensor(b, requires_grad=True)
     data_fn(X @ W + bt, y).backward()
     np.testing.assert_allclose(m.b.grad, bt.grad, rtol=1e-12)  # no reg term on b
+
+
+@pytest.mark.parametrize("delta", [0.5, 2.5])
+def test_delta_is_the_svm_margin_of_loss_and_fit(blobs, delta):
+    X, y, _, _ = blobs
+    m = LinearClassifier(2, 3, seed=3, delta=delta)
+    W, b = m.W.data.copy(), m.b.data.copy()
+    want = svm_loss(X @ W + b, y, delta=delta).item()
+    assert want == pytest.approx(2 * delta, rel=1e-2)  # (C - 1) * delta for W near 0
+    assert m.loss(X, y).item() == pytest.approx(want, rel=1e-12)
+    idx = copy.deepcopy(m.rng).integers(0, len(y), size=40)  # fit's first minibatch
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the initial-loss check expects (C - 1) * delta too
+        history = m.fit(X, y, lr=1e-3, num_iters=1, batch_size=40)
+    assert history[0] == pytest.approx(svm_loss(X[idx] @ W + b, y[idx], delta=delta).item(),
+                                       rel=1e-12)
 
 
 def test_initial_loss_warning(blobs):
