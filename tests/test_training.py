@@ -172,6 +172,27 @@ def test_checkpoint_written_every_k_steps(blobs, tmp_path, monkeypatch):
     assert steps == [10, 20, 25]
 
 
+def test_save_points_stay_on_multiples_of_save_every_after_a_resume(blobs, tmp_path,
+                                                                     monkeypatch):
+    cfg = TrainConfig.for_dataset("blobs", iters=13)
+    first = Trainer(cfg, 3, 3)
+    first.train(blobs.X_train, blobs.y_train, checkpoint=tmp_path / "c.npz", save_every=5,
+                progress=False)  # saves at 5, 10, 13
+    steps = []
+    real = Trainer.save
+
+    def spy(self, path):
+        steps.append(self.step)
+        return real(self, path)
+
+    monkeypatch.setattr(Trainer, "save", spy)
+    resumed = Trainer(cfg, 3, 3)
+    resumed.load(tmp_path / "c.npz")
+    resumed.train(blobs.X_train, blobs.y_train, iters=27, checkpoint=tmp_path / "c.npz",
+                  save_every=5, progress=False)
+    assert steps == [15, 20, 25, 27]  # not 18, 23, 27
+
+
 def test_failed_save_leaves_the_previous_checkpoint(blobs, tmp_path, monkeypatch):
     cfg = TrainConfig.for_dataset("blobs", iters=30)
     path = tmp_path / "c.npz"
