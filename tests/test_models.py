@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lc as tg
-from tinygrad_lc import Tensor
+from tinygrad_lc import Tensor, checkpoint
 from tinygrad_lc.losses import softmax_loss, svm_loss
 from tinygrad_lc.models import LinearClassifier, make_blobs, random_search
 
@@ -183,7 +183,6 @@ def test_resume_is_bit_identical(blobs, tmp_path):
     first = LinearClassifier(**_config())
     h1 = first.fit(X, y, num_iters=8, **fit_kw)
     state = first.state_dict()
-    checkpoint = pytest.importorskip("tinygrad_lc.checkpoint")
     path = checkpoint.save_checkpoint(tmp_path / "model.npz", state)
     resumed = LinearClassifier(**{**_config(), "seed": 999})  # everything comes from the state
     resumed.load_state_dict(checkpoint.load_checkpoint(path))
