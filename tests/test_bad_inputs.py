@@ -468,6 +468,8 @@ IMG = RNG.integers(0, 256, size=(6, 2, 2, 3)).astype(np.uint8)
 DATA = [
     bad("preprocess", "wrong type", lambda: _data().preprocess("abc"), (TypeError, ValueError)),
     bad("preprocess", "NaN data", lambda: _data().preprocess(np.full((3, 4), np.nan))),
+    bad("preprocess", "inf in a later array",
+        lambda: _data().preprocess(np.ones((3, 4)), np.full((2, 4), np.inf))),
     bad("preprocess", "empty batch", lambda: _data().preprocess(IMG[:0])),
     bad("preprocess", "int dtype", lambda: _data().preprocess(IMG, dtype=np.int64)),
     good("preprocess", "read-only non-contiguous images",
