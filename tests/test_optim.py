@@ -204,7 +204,7 @@ def test_load_accepts_zero_d_arrays():
     (lambda d: d.update(velocity=[None]), "list of 2 entries"),
     (lambda d: d.update(velocity=[np.zeros(3), None]), "velocity[0] has shape (3,)"),
     (lambda d: d.update(velocity=[np.zeros((2, 2), int), None]), "dtype int"),
-    (lambda d: d.update(lr=-1.0), "lr must be a finite number > 0.0"),
+    (lambda d: d.update(lr=-1.0), "lr must be a finite number >= 0.0"),
     (lambda d: d.update(momentum=1.0), "momentum must be a finite number in [0.0, 1.0)"),
     (lambda d: d.update(nesterov=True, momentum=0.0), "nesterov=True needs momentum > 0"),
     (lambda d: d.update(nesterov="yes"), "nesterov must be a bool"),

@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``tinygrad-lc`` and ``python -m tinygrad_lc``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args._argv = argv  # the words typed, for commands that print how to run them again
     return int(args._run(args) or 0)
 
 
