@@ -292,3 +292,85 @@ def test_read_only_param_data_gets_a_writable_copy():
     SGD([p], lr=0.5).step()
     np.testing.assert_array_equal(p.data, [2.5, 2.5])
     assert np.all(frozen == 3.0) and p.data.flags.writeable
+
+
+# ---------------------------------------------------------------- hand-set grads, saved state
+def _two_params_with_momentum():
+    a = Tensor(np.ones((2, 3)), requires_grad=True, name="W")
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True, name="w")
+    opt = SGD([a, w], lr=0.1, momentum=0.9)
+    a.grad, w.grad = np.ones((2, 3)), np.ones(3)
+    opt.step()  # both get a velocity
+    return a, w, opt
+
+
+@pytest.mark.parametrize("grad, error, words", [
+    (np.array([1.0]), ValueError, "has shape (1,), expected the parameter's shape (3,)"),
+    (np.ones((1, 3)), ValueError, "has shape (1, 3), expected the parameter's shape (3,)"),
+    (np.ones(4), ValueError, "has shape (4,)"),
+    ([1.0, 1.0, 1.0], TypeError, "is a list"),
+    ("abc", TypeError, "is a str"),
+    (3.0, TypeError, "is a float"),
+    (Tensor([1.0, 1.0, 1.0]), TypeError, "is a Tensor (use its .data)"),
+    (np.array(["a", "b", "c"]), TypeError, "an array of dtype <U1"),
+    (np.ones(3, dtype=bool), TypeError, "an array of dtype bool"),
+    (np.ones(3, dtype=complex), TypeError, "an array of dtype complex128"),
+])
+def test_step_refuses_a_hand_set_grad_of_another_shape_or_kind(grad, error, words):
+    a, w, opt = _two_params_with_momentum()
+    before = [a.data.copy(), w.data.copy(), [v.copy() for v in opt.velocity], a.version]
+    a.grad, w.grad = np.full((2, 3), 5.0), grad  # params[0]'s grad is fine, and comes first
+    with pytest.raises(error) as info:
+        opt.step()
+    message = str(info.value)
+    assert words in message
+    assert "SGD.step" in message and "params[1] 'w'" in message and "no parameter was changed" \
+        in message
+    if error is TypeError:
+        assert "of shape (3,)" in message
+    # checked before any update: params[0] and both velocities are untouched
+    assert np.array_equal(a.data, before[0]) and np.array_equal(w.data, before[1])
+    assert all(np.array_equal(v, old) for v, old in zip(opt.velocity, before[2]))
+    assert a.version == before[3]
+
+
+def test_step_takes_integer_grads_of_the_right_shape():
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    w.grad = np.array([1, 2, 3])
+    SGD([w], lr=0.5).step()
+    np.testing.assert_array_equal(w.data, [0.5, 1.0, 1.5])
+
+
+@pytest.mark.parametrize("bad, dtype", [
+    (np.nan, np.float64), (np.inf, np.float64), (-np.inf, np.float64),
+    (1e300, np.float32),  # finite as float64, inf in the parameter's float32
+])
+def test_load_state_dict_refuses_a_nonfinite_velocity(bad, dtype):
+    p = Tensor(np.ones(3, dtype=dtype), requires_grad=True)
+    opt = SGD([p], lr=0.1, momentum=0.9)
+    p.grad = np.ones(3, dtype=dtype)
+    opt.step()
+    before = opt.state_dict()
+    d = opt.state_dict()
+    d["velocity"] = [np.array([0.0, bad, 0.0])]
+    d["lr"] = 0.5
+    with pytest.raises(ValueError, match=r"velocity\[0\] \(shape \(3,\)\) holds 1 NaN or "
+                                         r"infinite value"):
+        opt.load_state_dict(d)
+    after = opt.state_dict()
+    assert after["lr"] == before["lr"] and np.array_equal(after["velocity"][0],
+                                                          before["velocity"][0])
+
+
+def test_load_state_dict_takes_the_zero_rate_a_decay_schedule_reaches():
+    p = Tensor(np.ones(2), requires_grad=True)
+    opt = SGD([p], lr=0.1)
+    d = opt.state_dict()
+    d["lr"] = 0.0  # e.g. 0.1 * 0.5**1065 underflows to 0.0
+    opt.load_state_dict(d)
+    assert opt.lr == 0.0
+    p.grad = np.ones(2)
+    opt.step()  # a zero rate is a valid rate: the step leaves p where it is
+    np.testing.assert_array_equal(p.data, [1.0, 1.0])
+    with pytest.raises(ValueError, match="SGD: lr must be a finite number > 0.0, got 0.0"):
+        opt.lr = 0.0  # a rate set by hand is still user input

@@ -193,7 +193,8 @@ def interrupted_message(args: argparse.Namespace, progress: _Progress) -> str:
 def command_line(args: argparse.Namespace, resume: bool) -> str:
     """The command that ran (``cli.main`` keeps its words in ``args._argv``), with or
     without ``--resume``, quoted for a POSIX shell."""
-    program = ("python -m tinygrad_lc" if Path(sys.argv[0]).name == "__main__.py"
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    program = ("python -m tinygrad_lc" if getattr(main_spec, "name", "") == "tinygrad_lc.__main__"
                else "tinygrad-lc")
     words = getattr(args, "_argv", None)
     if words is None:  # run() called without cli.main: spell out every setting
