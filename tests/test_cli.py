@@ -644,3 +644,18 @@ def test_batch_size_beyond_the_training_set_is_a_usage_error(capsys, tmp_path, s
     rc, _, _ = train(capsys, tmp_path, "--dataset", "blobs", "--batch-size", "420", "--iters",
                      "2", "--quiet")
     assert rc == 0
+
+
+@pytest.mark.parametrize("command", ["gradcheck", "graph", "demo"])
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(capsys, monkeypatch, command):
+    module = __import__(f"tinygrad_lc.commands.{command}", fromlist=["run"])
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "run", interrupted)
+    try:
+        rc, out, err = run(capsys, command)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped cli.main as a traceback")
+    assert rc == 130 and err == f"tinygrad-lc {command}: interrupted before it finished\n"

@@ -374,3 +374,39 @@ def test_load_state_dict_takes_the_zero_rate_a_decay_schedule_reaches():
     np.testing.assert_array_equal(p.data, [1.0, 1.0])
     with pytest.raises(ValueError, match="SGD: lr must be a finite number > 0.0, got 0.0"):
         opt.lr = 0.0  # a rate set by hand is still user input
+
+
+def _sgd_state(opt: SGD) -> tuple:
+    """Everything SGD.load_state_dict could change, comparable (velocities as bytes)."""
+    return (opt.lr, opt.momentum, opt.nesterov, opt.weight_decay, opt.max_norm,
+            [None if v is None else (v.dtype, v.tobytes()) for v in opt.velocity])
+
+
+BAD_SGD_STATES = {
+    "lr NaN": lambda d: d.update(lr=float("nan")),
+    "lr a string": lambda d: d.update(lr="0.1"),
+    "momentum 1": lambda d: d.update(momentum=1.0),
+    "nesterov without momentum": lambda d: d.update(nesterov=True, momentum=0.0),
+    "weight_decay negative": lambda d: d.update(weight_decay=-1.0),
+    "max_norm 0": lambda d: d.update(max_norm=0.0),
+    "velocity too short": lambda d: d.update(velocity=d["velocity"][:1]),
+    "velocity not a list": lambda d: d.update(velocity=np.zeros(2)),
+    "velocity NaN in the last entry": lambda d: d["velocity"].__setitem__(1, np.full(3, np.nan)),
+    "velocity ragged": lambda d: d["velocity"].__setitem__(1, [[1.0], [1.0, 2.0]]),
+    "velocity of another shape": lambda d: d["velocity"].__setitem__(1, np.zeros(4)),
+    "velocity of ints": lambda d: d["velocity"].__setitem__(1, np.zeros(3, dtype=int)),
+    "key missing": lambda d: d.pop("max_norm"),
+    "key unknown": lambda d: d.update(step=3),
+}
+
+
+@pytest.mark.parametrize("damage", BAD_SGD_STATES.values(), ids=BAD_SGD_STATES.keys())
+def test_a_failed_sgd_load_changes_nothing(damage):
+    a, w, opt = _two_params_with_momentum()
+    before = _sgd_state(opt)
+    d = SGD([a, w], lr=0.5, momentum=0.5, weight_decay=0.1, max_norm=2.0).state_dict()
+    d["velocity"] = [np.full((2, 3), 7.0), np.full(3, 7.0)]  # valid, unlike opt's
+    damage(d)
+    with pytest.raises((ValueError, TypeError), match="SGD"):
+        opt.load_state_dict(d)
+    assert _sgd_state(opt) == before
