@@ -547,7 +547,7 @@ def _wait_until(proc: subprocess.Popen, started) -> None:
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_stopped_run_says_where_it_is_in_one_line_and_resumes(tmp_path, signum, code):
+def test_a_stopped_run_says_where_it_is_in_one_line_and_resumes(capsys, tmp_path, signum, code):
     path = tmp_path / "ck.npz"
     proc = _start_train(tmp_path, "--checkpoint", str(path), "--save-every", "20", "--quiet")
     _wait_until(proc, path.exists)  # saved atomically: once it exists, steps are running
@@ -566,10 +566,8 @@ def test_a_stopped_run_says_where_it_is_in_one_line_and_resumes(tmp_path, signum
     # the printed command resumes the run (here up to 5 more steps)
     words = shlex.split(command)
     assert words[:3] == ["python", "-m", "tinygrad_lc"] and words[-1] == "--resume"
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, *words[1:], "--iters", str(held + 5)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    rc, _, err = run(capsys, *words[3:], "--iters", str(held + 5))  # in this process
+    assert rc == 0, err
     result = metrics(tmp_path / "out")
     assert result["resumed_from_step"] == held and result["steps"] == held + 5
 
