@@ -592,7 +592,7 @@ def test_the_message_of_a_run_stopped_before_its_first_save():
     args._argv = ["train", "--checkpoint", "c.npz", "--save-every", "50"]
     progress = train_cmd._Progress()
     assert train_cmd.interrupted_message(args, progress) == (
-        "interrupted before training started; nothing was trained or saved")
+        "interrupted before training started; no file was changed")
     progress.trainer = type("T", (), {"step": 7, "saved_step": None})()
     progress.total = 300
     assert train_cmd.interrupted_message(args, progress) == (

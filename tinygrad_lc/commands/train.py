@@ -177,7 +177,7 @@ def interrupted_message(args: argparse.Namespace, progress: _Progress) -> str:
     """One line: the step reached, the step the checkpoint holds, and how to go on."""
     trainer = progress.trainer
     if trainer is None:
-        return "interrupted before training started; nothing was trained or saved"
+        return "interrupted before training started; no file was changed"
     head = f"interrupted at step {trainer.step} of {progress.total}"
     if not args.checkpoint:
         return (f"{head}; nothing was saved (with --checkpoint PATH a run can be stopped and "
