@@ -14,6 +14,7 @@ import contextlib
 import gzip
 import hashlib
 import http.client
+import io
 import math
 import os
 import pickle
@@ -161,6 +162,8 @@ class _NdarrayName:
     ``_reconstruct`` rebuilds) but never called, since ``ndarray(shape, dtype, buffer, offset,
     strides)`` builds arrays whose bytes are not in the file."""
 
+    __slots__ = ()  # no __dict__: a pickle cannot store its data on this shared object
+
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         raise _Refused(
             "load_cifar10 refused a call of numpy.ndarray(...): it can build an array whose "
@@ -248,8 +251,13 @@ class _FileArray(np.ndarray):
         super().__setstate__((1, shape, dtype, bool(fortran), data))
 
 
-class _BatchUnpickler(pickle.Unpickler):
+class _BatchUnpickler(pickle._Unpickler):
     """Unpickler that can only build numpy arrays of plain numbers and builtin containers.
+
+    It is the pure-Python unpickler, reading from memory: the C one sizes its memo array by the
+    largest index a PUT names (five bytes can ask for 32 GB), and a file's ``read(n)``
+    allocates ``n`` bytes up front however short the file is. Its speed is the same here: a
+    batch is one long string and a few thousand small items.
 
     It never hands numpy's own callables to the pickle: ``numpy.ndarray`` may only be named,
     ``_reconstruct`` makes a ``_FileArray`` whose state is checked, ``numpy.dtype`` accepts
@@ -258,9 +266,9 @@ class _BatchUnpickler(pickle.Unpickler):
     so a tiny file cannot claim a huge array.
     """
 
-    def __init__(self, file: BinaryIO, size: int):
-        super().__init__(file, encoding="bytes")  # the batches were written by Python 2
-        self._room = _Room(size)
+    def __init__(self, data: bytes):
+        super().__init__(io.BytesIO(data), encoding="bytes")  # written by Python 2
+        self._room = _Room(len(data))
         self._globals: dict[tuple[str, str], Any] = {
             ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
             ("numpy._core.multiarray", "_reconstruct"): self._reconstruct,
@@ -320,8 +328,7 @@ def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             "so it is extracted again from the archive."
         )
     try:
-        with open(path, "rb") as f:
-            batch = _BatchUnpickler(f, os.fstat(f.fileno()).st_size).load()
+        batch = _BatchUnpickler(path.read_bytes()).load()
     except _Refused as exc:
         raise pickle.UnpicklingError(f"{exc} Refused file: {path}") from exc
     except Exception as exc:  # truncated, corrupt, or a size claim the file cannot back
