@@ -318,13 +318,19 @@ def _memo_index():  # a LONG_BINPUT naming memo slot 4,194,304: the C unpickler 
     return good[:2] + b"Nr" + struct.pack("<I", 2**22) + b"0" + good[2:]  # None, memoize, pop
 
 
+def _bytearray_claim():  # a protocol 5 bytearray claiming 60 MB, holding 4 bytes
+    good = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}, protocol=5)
+    return good[:2] + b"\x96" + struct.pack("<Q", 60_000_000) + b"abcd0" + good[2:]
+
+
 def _nested_labels():  # 3,000 references to one list of 3,000 labels: np.asarray makes 9e6
     row = [1] * 3000
     return {b"data": np.zeros((1, 3072), np.uint8), b"labels": [row] * 3000}
 
 
 @pytest.mark.parametrize("payload", [_strided_view, _unbacked_array, _reused_data_bytes,
-                                     _reused_text, _nested_labels, _memo_index])
+                                     _reused_text, _nested_labels, _memo_index,
+                                     _bytearray_claim])
 def test_tiny_file_cannot_claim_a_large_array(tiny, root, payload):
     files, _, _ = tiny
     evil = payload()

@@ -277,6 +277,13 @@ class _BatchUnpickler(pickle._Unpickler):
             ("_codecs", "encode"): self._encode_latin1,
         }
 
+    def _load_bytearray8(self) -> None:
+        # It allocates the length it claims before reading (so does the C unpickler's).
+        raise _Refused("load_cifar10 refused a bytearray in the pickle: CIFAR-10 batches hold "
+                       "none, and its claimed length is allocated before it is read.")
+
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BYTEARRAY8[0]: _load_bytearray8}
+
     def find_class(self, module: str, name: str) -> Any:
         try:
             return self._globals[(module, name)]
