@@ -255,7 +255,7 @@ class _BatchUnpickler(pickle._Unpickler):
     """Unpickler that can only build numpy arrays of plain numbers and builtin containers.
 
     It is the pure-Python unpickler, reading from memory: the C one sizes its memo array by the
-    largest index a PUT names (five bytes can ask for 32 GB), and a file's ``read(n)``
+    largest index a PUT names (a 5-byte LONG_BINPUT can ask for 64 GB), and a file's ``read(n)``
     allocates ``n`` bytes up front however short the file is. Its speed is the same here: a
     batch is one long string and a few thousand small items.
 
