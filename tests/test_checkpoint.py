@@ -190,7 +190,7 @@ def test_saved_file_gets_the_mode_of_a_normal_file(tmp_path):
         path = save_checkpoint(tmp_path / "run.npz", {"step": 1})
     finally:
         os.umask(old)
-    assert path.stat().st_mode & 0o777 == 0o644  # mkstemp's 0o600 would hide it from others
+    assert path.stat().st_mode & 0o777 == 0o644  # not a private 0o600 temp file
     path.chmod(0o640)
     save_checkpoint(path, {"step": 2})
     assert path.stat().st_mode & 0o777 == 0o640  # overwriting keeps the file's own mode
