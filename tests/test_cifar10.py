@@ -340,7 +340,7 @@ def test_tiny_file_cannot_claim_a_large_array(tiny, root, payload):
     try:
         try:
             cifar10.load_cifar10(root)
-        except (ValueError, pickle.UnpicklingError) as exc:
+        except ValueError as exc:  # UnsafeBatchError is a ValueError too
             assert str(root / FOLDER / "data_batch_1") in str(exc)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -538,3 +538,13 @@ def test_downloaded_archive_gets_the_usual_mode(tiny, root, monkeypatch):
 
 def test_data_module_offers_the_same_loader():
     assert data.load_cifar10 is cifar10.load_cifar10
+
+
+def test_a_refused_batch_is_a_value_error_too(tiny, root, tmp_path):
+    # every bad batch file, corrupt or hostile, can be caught as one ValueError naming the file
+    files, _, _ = tiny
+    evil = {b"data": _SystemCall(tmp_path / "pwned"), b"labels": [0]}
+    _write_folder(root, {**files, "data_batch_1": pickle.dumps(evil, protocol=2)})
+    with pytest.raises(ValueError, match="data_batch_1") as info:
+        cifar10.load_cifar10(root)
+    assert isinstance(info.value, pickle.UnpicklingError)

@@ -157,6 +157,14 @@ class _Refused(pickle.UnpicklingError):
     """The batch file asks for something a CIFAR-10 batch never needs."""
 
 
+class UnsafeBatchError(pickle.UnpicklingError, ValueError):
+    """A batch file was refused for what it asks the unpickler to do.
+
+    Both an ``UnpicklingError`` (what it is) and a ``ValueError`` (so every bad file, corrupt
+    or hostile, can be caught as one ``ValueError``).
+    """
+
+
 class _NdarrayName:
     """Stands for ``numpy.ndarray`` in a batch: it may be named (as the type that
     ``_reconstruct`` rebuilds) but never called, since ``ndarray(shape, dtype, buffer, offset,
@@ -337,7 +345,7 @@ def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         batch = _BatchUnpickler(path.read_bytes()).load()
     except _Refused as exc:
-        raise pickle.UnpicklingError(f"{exc} Refused file: {path}") from exc
+        raise UnsafeBatchError(f"{exc} Refused file: {path}") from exc
     except Exception as exc:  # truncated, corrupt, or a size claim the file cannot back
         raise ValueError(f"load_cifar10 could not read the batch file {path}: {exc}") from exc
 
@@ -402,9 +410,10 @@ def load_cifar10(
     ValueError
         A checksum mismatch, a truncated archive, an unsafe archive member, a malformed batch,
         or a batch whose arrays claim more bytes than the file holds (nothing is allocated).
-    pickle.UnpicklingError
-        A batch file tries to load anything but numpy arrays of plain numbers and builtin
-        containers, or calls ``numpy.ndarray(...)`` directly.
+    UnsafeBatchError
+        (a ``pickle.UnpicklingError`` and a ``ValueError``): a batch file tries to load
+        anything but numpy arrays of plain numbers and builtin containers, or calls
+        ``numpy.ndarray(...)`` directly.
 
     Examples
     --------
