@@ -204,21 +204,27 @@ def test_resume_after_sigkill_redoes_only_the_unfinished_trials(tmp_path):
     assert sorted(t["trial"] for t in lines(out / "trials.jsonl")) == list(range(8))
 
 
-def test_ctrl_c_keeps_the_trials_prints_the_resume_command_and_exits_130(tmp_path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_sweep_keeps_its_trials_and_prints_the_resume_command(tmp_path, signum, code):
     out = tmp_path / "s"
     process = _start(out)
     try:
         _wait_for_lines(out / "trials.jsonl", 1, process)
-        os.killpg(process.pid, signal.SIGINT)  # as the terminal sends it: to every process
+        if signum == signal.SIGINT:  # as the terminal sends Ctrl-C: to every process
+            os.killpg(process.pid, signum)
+        else:  # as `kill` does: to the sweep process only
+            process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         _end_group(process)
-    assert process.returncode == 130, stderr
+    assert process.returncode == code, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     command = stderr.strip().splitlines()[-1].strip()
     assert command.startswith("tinygrad-lc sweep --dataset digits") and "--resume" in command
     kept = lines(out / "trials.jsonl")  # every line whole
     assert 1 <= len(kept) < 8
+    if signum != signal.SIGINT:
+        return
     argv = command.split()[2:]  # the printed command continues the sweep
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "tinygrad_lc", "sweep", *argv], env=env,

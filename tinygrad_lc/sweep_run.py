@@ -9,16 +9,14 @@ recorded trials are this sweep's. ``SweepResult`` is what it returns.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import interrupts
 from .sweep_exec import DaskCluster, InProcess, LocalProcesses, WorkerDied, default_workers
 from .sweep_log import SweepFileError, TrialLog, read_trials
 from .sweep_spaces import Choice, LogUniform, Uniform
@@ -167,43 +165,6 @@ class SweepResult:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------- Ctrl-C
-class _Interrupts:
-    """Ctrl-C raises KeyboardInterrupt as usual, except inside ``shielded()`` (writing a
-    trial's line), where it waits until the line is written."""
-
-    def __init__(self) -> None:
-        self.shielding, self.pending = False, False
-
-    def handler(self, signum: int, frame: Any) -> None:
-        if self.shielding:
-            self.pending = True
-        else:
-            raise KeyboardInterrupt
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield  # signals reach the main thread only
-            return
-        previous = signal.signal(signal.SIGINT, self.handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    @contextlib.contextmanager
-    def shielded(self) -> Iterator[None]:
-        self.shielding = True
-        try:
-            yield
-        finally:
-            self.shielding = False
-            if self.pending:
-                self.pending = False
-                raise KeyboardInterrupt
-
-
 # ---------------------------------------------------------------------- running
 class Runner:
     """One sweep's executor, log and progress bar, kept across rounds."""
@@ -241,7 +202,6 @@ class Runner:
                     "changed)")
             self.log = TrialLog(path)
         self.executor: Any = None
-        self.interrupts = _Interrupts()
         self.records: dict[int, dict[str, Any]] = {}
         self.bar = progress_bar(total, f"sweep {dataset}", enabled=progress, unit="trial")
         self.start = time.perf_counter()
@@ -274,7 +234,7 @@ class Runner:
 
     def _record(self, record: dict[str, Any], extra: Mapping[str, Any]) -> None:
         record = {**record, **extra}
-        with self.interrupts.shielded():
+        with interrupts.deferred():  # Ctrl-C or SIGTERM waits for the line to be whole
             if self.log is not None:
                 self.log.append(record)
             self.records[record["trial"]] = record
@@ -305,7 +265,8 @@ class Runner:
             self.records[task.index] = old
             self.bar.update(1)
         self.bar.set_postfix(best_val=self._best_text(), refresh=False)
-        with self.interrupts.installed():
+        # SIGINT or SIGTERM: the workers are stopped, the recorded trials stay
+        with interrupts.stop_on_signals():
             try:
                 self._loop(todo, extra)
             except BaseException:

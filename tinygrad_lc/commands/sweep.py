@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import interrupts
 from ..atomic import atomic_write
 from . import train as train_command
 from .options import non_negative_int
@@ -148,19 +149,23 @@ def space_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def resume_command(args: argparse.Namespace) -> str:
-    """The command line that continues this sweep."""
+    """The command line that continues this sweep: the words typed (``cli.main`` keeps them
+    in ``args._argv``) with ``--resume``, or, without them, every option given."""
     from ..sweep_trial import config_fields
 
-    words = ["tinygrad-lc", "sweep", "--dataset", args.dataset]
-    for name in config_fields():
-        given = getattr(args, name, None)
-        if isinstance(given, Given):
-            words += [f"--{name.replace('_', '-')}", given.text]
-    for option in ("trials", "grid", "refine", "seed", "workers", "scheduler", "out"):
-        value = getattr(args, option)
-        if value is not None:
-            words += [f"--{option}", str(value)]
-    return shlex.join(words + ["--resume"] + (["--quiet"] if args.quiet else []))
+    words = getattr(args, "_argv", None)
+    if words is None:
+        words = ["sweep", "--dataset", args.dataset]
+        for name in config_fields():
+            given = getattr(args, name, None)
+            if isinstance(given, Given):
+                words += [f"--{name.replace('_', '-')}", given.text]
+        for option in ("trials", "grid", "refine", "seed", "workers", "scheduler", "out"):
+            value = getattr(args, option)
+            if value is not None:
+                words += [f"--{option}", str(value)]
+        words += ["--quiet"] if args.quiet else []
+    return "tinygrad-lc " + shlex.join([w for w in words if w != "--resume"] + ["--resume"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,11 +176,13 @@ def run(args: argparse.Namespace) -> int:
         return code
 
     try:
-        return _run(args)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: every finished trial is kept in {Path(args.out) / 'trials.jsonl'}"
-              f"; continue with:\n  {resume_command(args)}", file=sys.stderr)
-        return 130
+        with interrupts.stop_on_signals():
+            return _run(args)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or interrupts.Interrupted for SIGINT/SIGTERM
+        print(f"\ntinygrad-lc sweep: interrupted; every finished trial is kept in "
+              f"{Path(args.out) / 'trials.jsonl'}; continue with:\n  {resume_command(args)}",
+              file=sys.stderr)
+        return exc.exit_code if isinstance(exc, interrupts.Interrupted) else 130
     except (UsageError, SweepError, SweepFileError) as exc:  # also a bad or foreign file
         return fail(str(exc), 2)
     except (ImportError, ConnectionError) as exc:
