@@ -21,12 +21,13 @@ from .. import interrupts
 from ..atomic import atomic_write
 from ..losses import LOSSES
 from ..regularizers import REGULARIZERS
-from ..training import DATASETS, DEFAULTS, TrainConfig
+from ..training import DATASETS, DEFAULTS, LOSS_DEFAULTS, TrainConfig
 from .options import non_negative_int
 
 
 def _defaults(key: str) -> str:
-    return ", ".join(f"{DEFAULTS[d][key]:g} for {d}" for d in DATASETS)
+    return ", ".join([f"{DEFAULTS[d][key]:g} for {d}" for d in DATASETS] + [
+        f"{v[key]:g} for {d} {loss}" for (d, loss), v in LOSS_DEFAULTS.items() if key in v])
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
