@@ -96,16 +96,20 @@ def test_narrow_halves_the_log_width_around_the_best():
     assert space["loss"] == Choice(["svm"])
 
 
-@pytest.mark.parametrize("best, side", [(0.9e-2, "top"), (1.1e-6, "bottom"), (1e-4, None)])
-def test_edge_warning_names_the_parameter_and_the_direction(best, side):
+@pytest.mark.parametrize("best, place", [
+    (0.9e-2, "in the top 10% of"), (1.1e-6, "in the bottom 10% of"), (1e-4, None),
+    (0.5e-6, "below"), (2e-2, "above")])  # refined rounds may go past the range
+def test_edge_warning_names_the_parameter_and_the_direction(best, place):
     messages = edge_warnings({"lr": LogUniform(1e-6, 1e-2)}, {"lr": best},
                              lambda name: f"--{name}")
-    if side is None:
+    if place is None:
         assert messages == []
     else:
         (message,) = messages
-        assert f"the best lr, {best:g}, lies in the {side} 10%" in message
-        assert "widen" in message and "--lr" in message
+        assert f"the best lr, {best:g}, lies {place} its range 1e-06:0.01" in message
+        up = best > 1e-4
+        assert f"widen the range {'upward' if up else 'downward'}" in message
+        assert ("--lr 1e-06:0.1" if up else "--lr 1e-07:0.01") in message
 
 
 # ---------------------------------------------------------------------- trials

@@ -248,10 +248,13 @@ may be above it; widen the range upward, e.g. lr 0.0001:10']
         else:  # half the width further
             half = (value.high - value.low) / 2
             wider = (value.low, value.high + half) if up else (value.low - half, value.high)
+        if 0 <= where <= 1:
+            place = f"in the {'top' if up else 'bottom'} {EDGE:.0%} of"
+        else:  # a refined round went past the range
+            place = "above" if up else "below"
         messages.append(
-            f"the best {key}, {float(best[key]):g}, lies in the {'top' if up else 'bottom'} "
-            f"{EDGE:.0%} of its range {value.low:g}:{value.high:g}"
-            f"{' (log scale)' if log else ''}: the best value may be "
+            f"the best {key}, {float(best[key]):g}, lies {place} its range "
+            f"{value.low:g}:{value.high:g}{' (log scale)' if log else ''}: the best value may be "
             f"{'above' if up else 'below'} it; widen the range {'upward' if up else 'downward'}"
             f", e.g. {spell(key)} {wider[0]:g}:{wider[1]:g}")
     return messages
