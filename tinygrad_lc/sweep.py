@@ -45,9 +45,10 @@ SWEEP_DEFAULTS: dict[str, dict[str, Any]] = {
                "trials": 16, "refine": 1},
     "blobs": {"space": {"lr": LogUniform(1e-3, 1e0), "reg": LogUniform(1e-5, 1e-1)},
               "trials": 12, "refine": 1},
-    "cifar10": {"space": {"lr": LogUniform(1e-8, 1e-6), "reg": LogUniform(1e1, 1e4)},
+    "cifar10": {"space": {"lr": LogUniform(1e-8, 1e-6), "reg": LogUniform(1e2, 1e5)},
                 "trials": 12, "refine": 1,
-                "by_loss": {"softmax": {"lr": LogUniform(1e-7, 1e-5)}}},
+                "by_loss": {"softmax": {"lr": LogUniform(1e-7, 1e-5),
+                                        "reg": LogUniform(1e1, 1e4)}}},
 }
 
 
