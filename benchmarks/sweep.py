@@ -69,6 +69,28 @@ class PeakMemory:
         self._thread.join()
 
 
+def _spin(n: int) -> float:
+    start = time.perf_counter()
+    sum(range(n))
+    return time.perf_counter() - start
+
+
+def parallel_capacity(n: int = 3 * 10**7) -> float:
+    """How many cores two busy processes get right now: the wall time of one pure-Python
+    loop over that of two run at once, times 2 (2.0 on an idle 2-core machine; less when
+    other jobs share it). The sweep's speedup can be no better."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_spin, [1000, 1000]))  # start both processes first
+        one = pool.submit(_spin, n).result()
+        start = time.perf_counter()
+        list(pool.map(_spin, [n, n]))
+        two = time.perf_counter() - start
+    return 2 * one / two
+
+
 def measure(dataset: str, iters: int, workers_list: tuple[int, ...] = (1, 2)) -> list[dict]:
     from tinygrad_lc.sweep import default_space, run_sweep, sample
     from tinygrad_lc.sweep_trial import shared_dataset
@@ -77,6 +99,7 @@ def measure(dataset: str, iters: int, workers_list: tuple[int, ...] = (1, 2)) ->
     shared_dataset(dataset, 0)  # build the cache first: neither run pays for it
     rows, reference = [], None
     for workers in workers_list:
+        capacity = parallel_capacity()
         with tempfile.TemporaryDirectory() as out, PeakMemory() as memory:
             start = time.perf_counter()
             result = run_sweep(configs, dataset, workers=workers, out=Path(out))
@@ -88,7 +111,8 @@ def measure(dataset: str, iters: int, workers_list: tuple[int, ...] = (1, 2)) ->
             raise AssertionError("benchmarks.sweep: the runs gave different trial records")
         rows.append({"workers": workers, "seconds": seconds, "pss_mb": memory.pss / 2**20,
                      "rss_mb": memory.rss / 2**20, "processes": memory.processes,
-                     "trial_seconds": sum(t["seconds"] for t in result.trials)})
+                     "trial_seconds": sum(t["seconds"] for t in result.trials),
+                     "capacity": (capacity + parallel_capacity()) / 2})
     return rows
 
 
@@ -96,15 +120,18 @@ def report(dataset: str, iters: int, rows: list[dict]) -> str:
     one = rows[0]
     lines = [f"\n## sweep: 8 trials on {dataset} ({iters} steps each), local worker processes",
              f"{'workers':>7}  {'wall s':>7}  {'speedup':>7}  {'peak PSS MB':>11}  "
-             f"{'PSS / 1':>7}  {'peak RSS MB':>11}  {'sum of trial s':>14}"]
+             f"{'PSS / 1':>7}  {'peak RSS MB':>11}  {'sum of trial s':>14}  "
+             f"{'free cores':>10}"]
     for r in rows:
         lines.append(f"{r['workers']:>7}  {r['seconds']:>7.1f}  "
                      f"{one['seconds'] / r['seconds']:>7.2f}  {r['pss_mb']:>11.0f}  "
                      f"{r['pss_mb'] / one['pss_mb']:>7.2f}  {r['rss_mb']:>11.0f}  "
-                     f"{r['trial_seconds']:>14.1f}")
+                     f"{r['trial_seconds']:>14.1f}  {r['capacity']:>10.2f}")
     lines.append(f"(machine: {os.cpu_count()} cores, load average "
                  f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end; memory is "
-                 "summed over the worker processes, the sweep process not included)")
+                 "summed over the worker processes, the sweep process not included; 'free "
+                 "cores': the speedup of two busy processes over one, measured before and "
+                 "after each run, the most the sweep could get)")
     return "\n".join(lines)
 
 
