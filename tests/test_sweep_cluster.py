@@ -119,6 +119,7 @@ def test_cli_sweep_on_the_cluster_survives_a_killed_worker(cluster, tmp_path, mo
     assert all(t["status"] == "ok" for t in trials)
     # the killed worker was running a trial: the scheduler ran it again on the other one
     assert [t["attempts"] for t in trials].count(2) == 1, trials
+    assert not any("starts" in t for t in trials)
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["executor"] == f"dask {address}" and summary["workers"] == 2
     # the numbers of a local run of the same sweep

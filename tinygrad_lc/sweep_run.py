@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from . import interrupts
-from .sweep_exec import DaskCluster, InProcess, LocalProcesses, WorkerDied, default_workers
+from .sweep_exec import (
+    MAX_STARTS,
+    DaskCluster,
+    InProcess,
+    LocalProcesses,
+    WorkerDied,
+    default_workers,
+)
 from .sweep_log import SweepFileError, TrialLog, read_trials
 from .sweep_spaces import Choice, LogUniform, Uniform
 from .sweep_trial import Task, config_fields, failed_result, shared_dataset, trial_seed
@@ -27,8 +34,10 @@ __all__ = ["Runner", "SweepError", "SweepResult", "check_space", "normalize_conf
 TRIALS_FILE = "trials.jsonl"
 WAIT = 0.5  # seconds between looks at the running trials (and at Ctrl-C)
 
+
 class SweepError(ValueError):
     """A bad sweep request: unknown option, bad value, a folder holding another sweep."""
+
 
 # ---------------------------------------------------------------------- configurations
 def normalize_config(config: Mapping[str, Any], where: str = "run_sweep") -> dict[str, Any]:
@@ -68,6 +77,7 @@ def normalize_config(config: Mapping[str, Any], where: str = "run_sweep") -> dic
         out[name] = value
     return out
 
+
 def check_space(space: Mapping[str, Any], where: str = "search") -> None:
     """Raise SweepError for an unknown option, a range over a text option (loss,
     regularizer: use Choice) or a fixed or listed value of the wrong type."""
@@ -90,6 +100,7 @@ def rounded(config: Mapping[str, Any]) -> dict[str, Any]:
     types = config_fields()
     return {k: round(v) if types.get(k.replace("-", "_")) is int and isinstance(v, float)
             else v for k, v in config.items()}
+
 
 # ---------------------------------------------------------------------- results
 @dataclass
@@ -290,15 +301,15 @@ class Runner:
                     record = self.executor.result(future)
                 except WorkerDied as exc:
                     deaths[task.index] += 1
-                    if deaths[task.index] < 2:  # once more, first in line
+                    if deaths[task.index] < MAX_STARTS:  # once more, first in line
                         todo.appendleft(task)
                         continue
-                    record = failed_result(task, f"its worker died twice: {exc}")
+                    record = failed_result(task, f"its worker died {MAX_STARTS} times: {exc}")
                 except Exception as exc:  # noqa: BLE001 - e.g. it could not be sent
                     record = failed_result(task, f"{type(exc).__name__}: {exc}")
                 # on Dask the scheduler re-runs a lost worker's trial; the trial counted
-                record = {**record, "attempts": record.pop("starts", starts)}
-                self._record(record, extra)
+                starts = record.pop("starts", starts)
+                self._record({**record, "attempts": starts}, extra)
 
     def result(self, **extra: Any) -> SweepResult:
         return SweepResult(
