@@ -23,8 +23,7 @@ True
 from __future__ import annotations
 
 import contextlib
-import math
-import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -176,18 +175,18 @@ def retrain(trial: Mapping[str, Any]) -> tuple[Any, Any, dict[str, float]]:
     accuracies : dict
         "train", "val" and "test"; train and val equal the trial's (same weights).
     """
-    from .sweep_trial import train
+    from .sweep_trial import train, weights_digest
+    from .training import _one_blas_thread
 
     task = Task(trial["trial"], trial["seed"], trial["dataset"], trial["data_seed"],
                 normalize_config(trial["config"]))
-    from .training import _one_blas_thread
-
     with _one_blas_thread():
         trainer, data = train(task)
         accuracies = data.accuracies(trainer.model)
-    if trial.get("val_accuracy") is not None and not math.isclose(
-            accuracies["val"], trial["val_accuracy"]):
-        print(f"note: the retrained trial {trial['trial']} has validation accuracy "
-              f"{accuracies['val']:.4f}, the sweep recorded {trial['val_accuracy']:.4f}",
-              file=sys.stderr)
+    recorded = trial.get("weights_sha256")
+    if recorded is not None and recorded != weights_digest(trainer.model.W.data):
+        # e.g. another NumPy or BLAS than the worker that ran the trial
+        warnings.warn(f"retrain: trial {trial['trial']} retrained here gives other weights than "
+                      f"the sweep recorded (validation accuracy {accuracies['val']:.4f}, "
+                      f"recorded {trial.get('val_accuracy')})", UserWarning, stacklevel=2)
     return trainer, data, accuracies
