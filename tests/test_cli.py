@@ -407,7 +407,7 @@ def test_demo_on_cifar10_from_a_tiny_fake_archive(capsys, tmp_path, monkeypatch)
     assert rc == 0 and "Random search (strategy #1) against SGD on cifar10" in out
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "4. Random search against SGD on cifar10" in page and "18 training" in page
-    assert "5 steps of batch 200" in page
+    assert "5 steps of batch 500" in page  # the CIFAR-10 defaults
     w, h = png_size(tmp_path / "out" / "weights_softmax.png")
     assert w > 4 * h  # ten 32x32 colour templates
 
