@@ -105,8 +105,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             action.help = "skip the trials already in DIR/trials.jsonl (same settings)"
         elif action.dest == "quiet":
             action.help = "no progress bar; print only the results"
-    ranges = "; ".join(f"{d}: --lr {s['lr']} --reg {s['reg']}"
-                       for d, s in ((d, v["space"]) for d, v in SWEEP_DEFAULTS.items()))
+    ranges = "; ".join(
+        f"{name}: --lr {s['lr']} --reg {s['reg']}" for name, s in
+        [(d, v["space"]) for d, v in SWEEP_DEFAULTS.items()] +
+        [(f"{d} {loss}", {**v["space"], **over}) for d, v in SWEEP_DEFAULTS.items()
+         for loss, over in v.get("by_loss", {}).items()])
     p.epilog = (f"Each train setting is a value, a range LO:HI (log-uniform; uniform for "
                 f"--momentum) or a list A,B,C. Ranges by default: {ranges}. Trials run in "
                 "worker processes (one per core), or on a Dask cluster with --scheduler; "
