@@ -36,6 +36,8 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_lc as tg
 from tinygrad_lc import tensor as engine
+from tinygrad_lc.indexing import prepare_index
+from tinygrad_lc.ops import kept_shape
 
 GAP = 0.05  # least distance of any kink input from its kink
 BOUND = 20.0  # largest |value| of any node (keeps derivatives, hence FD errors, bounded)
@@ -102,7 +104,26 @@ TG = {
     "getitem": lambda a, index: a[index],
     "concatenate": lambda *xs, axis: tg.concatenate(list(xs), axis=axis),
     "stack": lambda *xs, axis: tg.stack(list(xs), axis=axis),
+    # the ops recorded gradients are made of (no user-level spelling: through the engine)
+    "expand": lambda a, **kw: engine._apply("expand", (a,), kw),
+    "scatter": lambda a, shape, index: engine._apply("scatter", (a,), {
+        "shape": shape, "index": index, "unique": prepare_index(index, shape)[1]}),
+    "cast": lambda a, dtype: engine._apply("cast", (a,), {"dtype": np.dtype(dtype)}),
 }
+
+
+def _expand(a, shape, axis, keepdims):
+    kept = anp.shape(a) if keepdims else kept_shape(anp.shape(a), len(shape), axis)
+    return anp.reshape(a, kept) + np.zeros(shape)
+
+
+def _scatter(a, shape, index):
+    """Zeros of ``shape`` with ``a`` added at ``index``: a 0/1 matrix times the flattened a."""
+    size = int(np.prod(shape))
+    picked = np.ravel(np.arange(size).reshape(shape)[index])
+    spread = np.zeros((size, picked.size))
+    spread[picked, np.arange(picked.size)] = 1.0
+    return anp.reshape(anp.dot(spread, anp.ravel(a)), shape)
 
 def _getitem_0d(a, index):
     # autograd's getitem VJP cannot accumulate into a 0-d array (np.add.at refuses it)
@@ -125,6 +146,7 @@ NP = {
     "getitem": lambda a, index: a[index] if anp.ndim(a) else _getitem_0d(a, index),
     "concatenate": lambda *xs, axis: anp.concatenate(xs, axis=axis),
     "stack": lambda *xs, axis: anp.stack(xs, axis=axis),
+    "expand": _expand, "scatter": _scatter, "cast": lambda a, dtype: a,
 }
 
 # Which side of its kink each input of a kink op is on (plain ndarrays only).
@@ -397,10 +419,38 @@ def _step_join(draw, b, a):
     return b.emit("stack", *parts, axis=draw(st.integers(-v.ndim - 1, v.ndim)))
 
 
+def _step_adjoint(draw, b, a):
+    """The ops of recorded gradients: expand (sum's VJP), scatter (getitem's), cast."""
+    v = b.vals[a]
+    op = draw(st.sampled_from(["expand", "expand", "scatter", "scatter", "cast"]))
+    if op == "cast":
+        return b.emit("cast", a, dtype="float64")
+    if op == "expand":
+        ones = [i for i, n in enumerate(v.shape) if n == 1]
+        if ones and draw(st.booleans()):  # stretch a size-1 axis (a keepdims reduction's)
+            ax = draw(st.sampled_from(ones))
+            shape = v.shape[:ax] + (draw(st.integers(2, 3)),) + v.shape[ax + 1:]
+            return b.emit("expand", a, shape=shape, axis=ax, keepdims=True)
+        if v.ndim == 0 and draw(st.booleans()):  # a full reduction's scalar
+            shape = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=2)))
+            return b.emit("expand", a, shape=shape, axis=None, keepdims=False)
+        ax = draw(st.integers(0, v.ndim))
+        shape = v.shape[:ax] + (draw(st.integers(1, 3)),) + v.shape[ax:]
+        return b.emit("expand", a, shape=shape, axis=ax, keepdims=False)
+    if v.ndim == 0:
+        return b.emit("scatter", a, shape=(3,), index=draw(st.integers(-3, 2)))
+    # rows of a added into a first axis at least as long, repeated rows accumulating
+    n = v.shape[0] + draw(st.integers(0, 2))
+    idx = draw(hnp.arrays(np.intp, (v.shape[0],), elements=st.integers(-n, n - 1)))
+    return b.emit("scatter", a, shape=(n,) + v.shape[1:], index=idx)
+
+
 # Each kind's share of the steps (the first is where Hypothesis shrinks to).
-KINDS = ["binary", "unary", "unary", "reduce", "reduce", "shape", "shape", "matmul", "join"]
+KINDS = ["binary", "unary", "unary", "reduce", "reduce", "shape", "shape", "matmul", "join",
+         "adjoint"]
 STEPS = {"binary": _step_binary, "unary": _step_unary, "reduce": _step_reduce,
-         "shape": _step_shape, "matmul": _step_matmul, "join": _step_join}
+         "shape": _step_shape, "matmul": _step_matmul, "join": _step_join,
+         "adjoint": _step_adjoint}
 
 
 @st.composite

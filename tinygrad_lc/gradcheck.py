@@ -36,7 +36,8 @@ from .gradcheck_probes import (
 )
 from .gradcheck_reports import GradcheckReport, InputCheck, Kink, LocalCheck
 from .modes import no_grad
-from .tensor import Tensor, _unbroadcast
+from .ops import NUMPY, _unbroadcast
+from .tensor import Tensor
 
 __all__ = [
     "numerical_gradient", "rel_error", "grad_check_sparse", "gradcheck", "gradcheck_report",
@@ -347,7 +348,8 @@ def _local_checks(out: Tensor, eps: float, atol: float, rtol: float) -> list:
         for i, p in enumerate(t.parents):
             if not p.requires_grad:
                 continue
-            ana = _unbroadcast(np.asarray(t._vjps[i](u), dtype=np.float64), p.shape)
+            vjp = t._vjps[i](NUMPY, u, np.asarray(op.fwd(*datas, **kw)), *datas, **kw)
+            ana = _unbroadcast(np.asarray(vjp, dtype=np.float64), p.shape)
             num, skip = np.zeros(p.shape), np.zeros(p.shape, dtype=bool)
             w = datas[i]
             for idx in np.ndindex(p.shape):
@@ -355,7 +357,7 @@ def _local_checks(out: Tensor, eps: float, atol: float, rtol: float) -> list:
                 for step in (eps, -eps):
                     w[idx] = orig + step
                     with np.errstate(all="ignore"):  # a step out of log/sqrt's domain is skipped
-                        outs.append(np.array(op.fwd(*datas, **kw)[0], dtype=np.float64))
+                        outs.append(np.array(op.fwd(*datas, **kw), dtype=np.float64))
                     if kink0 is not None and not np.array_equal(kink0, op.kink(*datas, **kw)):
                         skip[idx] = True
                 w[idx] = orig
