@@ -53,8 +53,8 @@ class Case:
     func: str  # the name the error message must contain
     kind: str  # which class of bad input
     call: Callable
-    error: type | tuple | None = None  # None: must return, and `check(result)` must hold
-    check: Callable | None = None
+    error: type | tuple | None = None  # None: must return, and `check(result)` must be true
+    check: Callable | None = None  # result -> bool (a Python or NumPy bool, nothing else)
 
     @property
     def id(self) -> str:
@@ -72,10 +72,12 @@ def good(func, kind, call, check):
 def same_as(reference: Callable) -> Callable:
     """Check that a result equals ``reference()`` computed from clean contiguous inputs."""
 
-    def check(result):
-        want = reference()
-        for got, exp in zip(_flat(result), _flat(want)):
-            np.testing.assert_allclose(got, exp, rtol=1e-12, atol=0)
+    def check(result) -> bool:
+        got, want = _flat(result), _flat(reference())
+        assert len(got) == len(want), f"{len(got)} arrays, expected {len(want)}"
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=0)
+        return True
 
     return check
 
@@ -466,6 +468,8 @@ IMG = RNG.integers(0, 256, size=(6, 2, 2, 3)).astype(np.uint8)
 DATA = [
     bad("preprocess", "wrong type", lambda: _data().preprocess("abc"), (TypeError, ValueError)),
     bad("preprocess", "NaN data", lambda: _data().preprocess(np.full((3, 4), np.nan))),
+    bad("preprocess", "inf in a later array",
+        lambda: _data().preprocess(np.ones((3, 4)), np.full((2, 4), np.inf))),
     bad("preprocess", "empty batch", lambda: _data().preprocess(IMG[:0])),
     bad("preprocess", "int dtype", lambda: _data().preprocess(IMG, dtype=np.int64)),
     good("preprocess", "read-only non-contiguous images",
@@ -508,6 +512,20 @@ def _mark(case: Case):
     return pytest.param(case, id=case.id, marks=marks)
 
 
+def assert_holds(verdict, msg: str) -> None:
+    """Fail unless a check's verdict is a true bool. Tested by value: ``np.False_ is not False``
+    holds, so an identity test would let every NumPy verdict pass."""
+    assert isinstance(verdict, bool | np.bool_), f"the check returned {verdict!r}, not a bool"
+    assert verdict, msg
+
+
+@pytest.mark.parametrize("verdict", [False, np.False_, np.bool_(0), None, 0, np.array([True])],
+                         ids=repr)
+def test_a_false_or_non_bool_verdict_fails(verdict):
+    with pytest.raises(AssertionError):
+        assert_holds(verdict, "x")
+
+
 def test_case_ids_are_unique():
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1]
@@ -519,7 +537,7 @@ def test_case_ids_are_unique():
 def test_bad_input(case: Case):
     if case.error is None:
         result = case.call()
-        assert case.check(result) is not False, f"{case.id}: unexpected result {result!r}"
+        assert_holds(case.check(result), f"{case.id}: unexpected result {result!r}")
         return
     with pytest.raises(case.error) as info:
         case.call()

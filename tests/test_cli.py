@@ -245,6 +245,26 @@ def test_resume_errors_name_the_file(capsys, tmp_path):
     assert err.startswith("tinygrad-lc train: error: ") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("option, value, said", [
+    ("--loss", "softmax", "loss: checkpoint 'svm', now 'softmax'"),
+    ("--regularizer", "l1", "regularizer: checkpoint 'l2', now 'l1'"),
+    ("--reg", "0.5", "reg: checkpoint 0.001, now 0.5"),
+    ("--lr", "0.5", "lr: checkpoint 0.1, now 0.5"),
+    ("--batch-size", "7", "batch_size: checkpoint 50, now 7"),
+    ("--momentum", "0.9", "momentum: checkpoint 0.0, now 0.9"),
+    ("--seed", "3", "seed: checkpoint 0, now 3"),
+    ("--dataset", "digits", "dataset: checkpoint 'blobs', now 'digits'"),
+])
+def test_resume_with_another_setting_is_refused(capsys, tmp_path, option, value, said):
+    good = tmp_path / "good.npz"
+    assert train(capsys, tmp_path / "g", "--dataset", "blobs", "--iters", "10",
+                 "--checkpoint", str(good), "--quiet")[0] == 0
+    rc, err = _resume_from(capsys, tmp_path, good, option, value)
+    assert rc == 1 and f"{good} was written by a run with other settings" in err
+    # the setting changed is named first (digits also changes the default lr, reg and batch)
+    assert re.search(rf"that run: {re.escape(said)}[.;] ", err), err
+
+
 def test_new_run_over_an_old_checkpoint_says_so(capsys, tmp_path):
     path = tmp_path / "c.npz"
     args = ("--dataset", "blobs", "--iters", "10", "--checkpoint", str(path))

@@ -202,8 +202,12 @@ def test_hinge_with_a_margin_at_zero_passes_with_a_kink_report():
     k = kinks[(0, 0)]
     assert (k.op, k.side, k.entries) == ("relu", "both", [(0, 0)])
     assert k.scope.startswith("svm_loss")
-    # the kink matters: relu'(0) = 0 while the difference quotient straddles it (0.5)
-    assert abs(k.analytic - k.numerical) > 0.1
+    # the kink matters: relu'(0) = 0 while the difference quotient straddling it is 0.5,
+    # halved by the mean over the 2 rows; at s_y = (0, 1) the same straddle adds -0.25 to the
+    # -0.5 of row 0's other positive margin
+    assert k.analytic == 0.0 and k.numerical == pytest.approx(0.25, abs=1e-9)
+    assert (kinks[(0, 1)].analytic, kinks[(0, 1)].numerical) == pytest.approx((-0.5, -0.75),
+                                                                               abs=1e-9)
     assert "2 coordinate(s) at a kink, excluded from the verdict" in str(report)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import runpy
 import warnings
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lc as tg
-from tinygrad_lc import Tensor
+from tinygrad_lc import Tensor, checkpoint
 from tinygrad_lc.losses import softmax_loss, svm_loss
 from tinygrad_lc.models import LinearClassifier, make_blobs, random_search
 
@@ -106,6 +107,22 @@ def test_loss_is_data_plus_reg_and_bias_is_not_regularized(blobs, regularizer, l
     np.testing.assert_allclose(m.b.grad, bt.grad, rtol=1e-12)  # no reg term on b
 
 
+@pytest.mark.parametrize("delta", [0.5, 2.5])
+def test_delta_is_the_svm_margin_of_loss_and_fit(blobs, delta):
+    X, y, _, _ = blobs
+    m = LinearClassifier(2, 3, seed=3, delta=delta)
+    W, b = m.W.data.copy(), m.b.data.copy()
+    want = svm_loss(X @ W + b, y, delta=delta).item()
+    assert want == pytest.approx(2 * delta, rel=1e-2)  # (C - 1) * delta for W near 0
+    assert m.loss(X, y).item() == pytest.approx(want, rel=1e-12)
+    idx = copy.deepcopy(m.rng).integers(0, len(y), size=40)  # fit's first minibatch
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the initial-loss check expects (C - 1) * delta too
+        history = m.fit(X, y, lr=1e-3, num_iters=1, batch_size=40)
+    assert history[0] == pytest.approx(svm_loss(X[idx] @ W + b, y[idx], delta=delta).item(),
+                                       rel=1e-12)
+
+
 def test_initial_loss_warning(blobs):
     X, y, _, _ = blobs
     m = LinearClassifier(2, 3, weight_scale=10.0, seed=0)
@@ -166,7 +183,6 @@ def test_resume_is_bit_identical(blobs, tmp_path):
     first = LinearClassifier(**_config())
     h1 = first.fit(X, y, num_iters=8, **fit_kw)
     state = first.state_dict()
-    checkpoint = pytest.importorskip("tinygrad_lc.checkpoint")
     path = checkpoint.save_checkpoint(tmp_path / "model.npz", state)
     resumed = LinearClassifier(**{**_config(), "seed": 999})  # everything comes from the state
     resumed.load_state_dict(checkpoint.load_checkpoint(path))

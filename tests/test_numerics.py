@@ -119,10 +119,10 @@ def test_n6_float32_gradients_at_cifar_scale(f, seed):
     assert abs(l32 - l64) / abs(l64) < 2e-7
     normwise = np.linalg.norm(g32 - g64) / np.linalg.norm(g64)
     eps32 = np.finfo(np.float32).eps
-    assert eps32 < normwise < 4 * eps32  # measured 2.5e-7 to 2.6e-7: float32 really ran
+    assert eps32 < normwise < 4 * eps32  # measured 2.0e-7 to 2.6e-7: float32 really ran
     big = np.abs(g64) >= 1e-2 * np.abs(g64).max()
     assert big.mean() > 0.9
-    assert rel_error(g32[big], g64[big]) < 5e-5  # measured at most 1.1e-5
+    assert rel_error(g32[big], g64[big]) < 5e-5  # measured at most 1.0e-5
     assert rel_error(g32, g64) > 10 * rel_error(g32[big], g64[big])  # near-zero entries dominate
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_lc as tg
-from tinygrad_lc import Tensor
+from tinygrad_lc import Tensor, checkpoint
 from tinygrad_lc.optim import SGD
 
 
@@ -175,7 +175,6 @@ def test_state_dict_is_plain_data_and_copied():
 
 
 def test_state_survives_a_pickle_free_checkpoint(tmp_path):
-    checkpoint = pytest.importorskip("tinygrad_lc.checkpoint")
     p = Tensor(np.ones((2, 2)), requires_grad=True)
     opt = SGD([p], lr=0.1, momentum=0.9, nesterov=True, max_norm=3.0)
     p.grad = np.ones((2, 2))

@@ -1,10 +1,9 @@
 """Tests for tinygrad_lc/testing.py: the strategies keep their promises, the assertion fails
-when it should, the profiles are as documented, and docs/testing.md runs as written."""
+when it should, and the profiles are as documented (docs/testing.md runs in test_docs.py)."""
 
 from __future__ import annotations
 
 import math
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from tinygrad_lc.testing import (
     tensors,
 )
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
+ROOT = Path(__file__).resolve().parent.parent
 floats = st.sampled_from([np.float32, np.float64])
 
 
@@ -267,22 +266,8 @@ def test_profile_is_loaded_from_the_environment(monkeypatch):
 def test_import_tinygrad_lc_does_not_import_hypothesis():
     code = "import sys, tinygrad_lc; print('hypothesis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=DOCS.parent.parent, check=True)
+                         cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
-
-
-# ---------------------------------------------------------------------- the docs
-def test_docs_testing_md_runs():
-    """Every ```python block of docs/testing.md, in order, in one namespace."""
-    blocks = re.findall(r"^```python\n(.*?)^```", DOCS.read_text(encoding="utf-8"), re.S | re.M)
-    assert len(blocks) >= 5
-    namespace: dict = {"__name__": "docs_testing_md"}
-    before = settings.get_current_profile_name()  # the docs' conftest block loads a profile
-    try:
-        for i, block in enumerate(blocks):
-            exec(compile(block, f"docs/testing.md, python block {i + 1}", "exec"), namespace)
-    finally:
-        settings.load_profile(before)
 
 
 @pytest.mark.parametrize("lo,hi", [(-1.7, 0.0), (-1.7, 0.3), (0.1, 2.2)])

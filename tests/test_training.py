@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 
@@ -169,6 +172,27 @@ def test_checkpoint_written_every_k_steps(blobs, tmp_path, monkeypatch):
     assert steps == [10, 20, 25]
 
 
+def test_save_points_stay_on_multiples_of_save_every_after_a_resume(blobs, tmp_path,
+                                                                     monkeypatch):
+    cfg = TrainConfig.for_dataset("blobs", iters=13)
+    first = Trainer(cfg, 3, 3)
+    first.train(blobs.X_train, blobs.y_train, checkpoint=tmp_path / "c.npz", save_every=5,
+                progress=False)  # saves at 5, 10, 13
+    steps = []
+    real = Trainer.save
+
+    def spy(self, path):
+        steps.append(self.step)
+        return real(self, path)
+
+    monkeypatch.setattr(Trainer, "save", spy)
+    resumed = Trainer(cfg, 3, 3)
+    resumed.load(tmp_path / "c.npz")
+    resumed.train(blobs.X_train, blobs.y_train, iters=27, checkpoint=tmp_path / "c.npz",
+                  save_every=5, progress=False)
+    assert steps == [15, 20, 25, 27]  # not 18, 23, 27
+
+
 def test_failed_save_leaves_the_previous_checkpoint(blobs, tmp_path, monkeypatch):
     cfg = TrainConfig.for_dataset("blobs", iters=30)
     path = tmp_path / "c.npz"
@@ -215,11 +239,37 @@ def test_load_refuses_other_settings(tmp_path):
     Trainer(longer, 3, 3).load(path)
 
 
-def test_load_refuses_other_shapes(tmp_path):
+# Another value for every setting of a run saved with the blobs defaults. Only iters may
+# change on resume; every other setting changes the trajectory, so a checkpoint must refuse it.
+OTHER_SETTING = {"dataset": "digits", "loss": "softmax", "regularizer": "l1", "reg": 0.5,
+                 "lr": 0.5, "batch_size": 7, "momentum": 0.9, "seed": 3, "weight_scale": 1e-3,
+                 "beta": 0.5}
+
+
+def test_every_setting_is_either_refused_or_allowed_to_change():
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert names == set(OTHER_SETTING) | {"iters"}, "a new setting: decide if resume refuses it"
+
+
+@pytest.mark.parametrize("key", sorted(OTHER_SETTING))
+def test_load_refuses_each_trajectory_setting(tmp_path, key):
+    path, state = _saved(tmp_path)
+    saved = state["config"][key]
+    assert saved != OTHER_SETTING[key]
+    other = dataclasses.replace(TrainConfig.for_dataset("blobs", iters=5),
+                                **{key: OTHER_SETTING[key]})
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"other settings, so resuming it would not continue that run: "
+            f"{key}: checkpoint {saved!r}, now {OTHER_SETTING[key]!r}. ")):
+        Trainer(other, 3, 3).load(path)
+
+
+@pytest.mark.parametrize("shape", [(65, 10), (4, 3), (3, 4)], ids=str)
+def test_load_refuses_other_shapes(tmp_path, shape):
     path, _ = _saved(tmp_path)
     with pytest.raises(CheckpointError, match=r"holds weights for 3 features and 3 classes, "
-                       r"but this data has 65 features and 10 classes"):
-        Trainer(TrainConfig.for_dataset("blobs", iters=5), 65, 10).load(path)
+                       rf"but this data has {shape[0]} features and {shape[1]} classes"):
+        Trainer(TrainConfig.for_dataset("blobs", iters=5), *shape).load(path)
 
 
 def test_load_refuses_other_checkpoint_kinds(tmp_path):
