@@ -129,9 +129,11 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
                 "the grad() call that made it to differentiate it again")
         elif not allow_unused:
             raise RuntimeError(
-                f"{where}: {_label('output', k, out)} does not require grad: it depends on no "
-                "tensor that requires grad (a gradient that is constant in the inputs, as of "
-                "a linear function, has derivative 0); pass allow_unused=True to get zeros")
+                f"{where}: {_label('output', k, out)} does not require grad: no tensor it "
+                "depends on requires grad. If it is made from gradients of grad(), pass "
+                "create_graph=True to that call to differentiate them again; a gradient that "
+                "is constant in the inputs (as of a linear function) has derivative 0: pass "
+                "allow_unused=True to get zeros")
     nodes = _reachable(*(o for o, _ in seeds)) if seeds else []
     wanted = set(ins)
     live = set()

@@ -39,10 +39,20 @@ from .modes import no_grad
 from .ops import NUMPY, _unbroadcast
 from .tensor import Tensor
 
-__all__ = [
+__all__ = [  # noqa: F822  (gradgradcheck and its report come from module __getattr__)
     "numerical_gradient", "rel_error", "grad_check_sparse", "gradcheck", "gradcheck_report",
-    "GradcheckError", "GradcheckReport", "GradcheckWarning",
+    "gradgradcheck", "gradgradcheck_report", "GradcheckError", "GradcheckReport",
+    "GradcheckWarning",
 ]
+
+
+def __getattr__(name: str):
+    """``gradgradcheck`` and its report live in ``gradcheck_second`` (imported on first use)."""
+    if name in ("gradgradcheck", "gradgradcheck_report"):
+        from . import gradcheck_second
+
+        return getattr(gradcheck_second, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class GradcheckWarning(UserWarning):
@@ -256,8 +266,8 @@ def gradcheck_report(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
     return _run(f, inputs, eps, atol, rtol, strict, localize)
 
 
-def _run(f, inputs, eps, atol, rtol, strict, localize) -> GradcheckReport:
-    where = "gradcheck"
+def _checked_args(where: str, f, inputs, eps, atol, rtol) -> tuple[list, float]:
+    """The inputs as a list of Tensors (some requiring grad) and the step, or a named error."""
     _check_callable(where, f)
     eps = _check_step(where, eps)
     for name, tol in (("atol", atol), ("rtol", rtol)):
@@ -271,9 +281,14 @@ def _run(f, inputs, eps, atol, rtol, strict, localize) -> GradcheckReport:
         raise TypeError(f"{where}: inputs must be a Tensor or a list of Tensors, got {got}")
     if len({id(t) for t in tensors}) != len(tensors):
         raise ValueError(f"{where}: the same Tensor appears twice in inputs")
-    checked = [(i, t) for i, t in enumerate(tensors) if t.requires_grad]
-    if not checked:
+    if not any(t.requires_grad for t in tensors):
         raise ValueError(f"{where}: no input requires grad; create them with requires_grad=True")
+    return tensors, eps
+
+
+def _run(f, inputs, eps, atol, rtol, strict, localize, where="gradcheck") -> GradcheckReport:
+    tensors, eps = _checked_args(where, f, inputs, eps, atol, rtol)
+    checked = [(i, t) for i, t in enumerate(tensors) if t.requires_grad]
     notes = [n for n in (_narrow(where, t) for _, t in checked) if n]
     for n in notes:
         warnings.warn(n, GradcheckWarning, stacklevel=3)
@@ -309,7 +324,8 @@ def _run(f, inputs, eps, atol, rtol, strict, localize) -> GradcheckReport:
             for t, g in zip(tensors, old_grads):
                 t.grad = g
     passed = not any(c.bad for c in results) and not (local and any(c.bad for c in local))
-    return GradcheckReport(passed, results, eps, atol, rtol, strict, local, notes, value0, u)
+    return GradcheckReport(passed, results, eps, atol, rtol, strict, local, notes, value0, u,
+                           title=where)
 
 
 def _check_input(where, label, work, ana, call, value, base, eps, atol, rtol, strict):

@@ -73,7 +73,7 @@ class TensorBackend:
     outer = staticmethod(lambda a, b: _apply2(
         "mul", _reshape(a, (a.size, 1)), _reshape(b, (1, b.size))))
     zeros = staticmethod(lambda x: _constant(np.zeros(x._data.shape, x._data.dtype)))
-    mask = staticmethod(lambda fn, *values, **kw: fn(*(v._data for v in values), **kw))
+    mask = staticmethod(lambda fn, *values, **kw: np.asarray(fn(*(v._data for v in values), **kw)))
     unbroadcast = staticmethod(_unbroadcast)
     cast = staticmethod(lambda x, dtype: _apply("cast", (x,), {"dtype": np.dtype(dtype)}))
     own = staticmethod(lambda x: x)  # recorded values are never written in place
