@@ -7,10 +7,13 @@ import json
 import os
 import pickle
 import re
+import shlex
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -532,3 +535,141 @@ def test_written_files_get_the_usual_mode(capsys, tmp_path):
     for p in (path, tmp_path / "out" / "metrics.json"):
         assert p.stat().st_mode & 0o777 == 0o644, p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz", "out"]  # no temp files
+
+
+# ----------------------------------------------------------------------------- interrupted runs
+
+
+def _start_train(tmp_path: Path, *argv: str) -> subprocess.Popen:
+    """`python -m tinygrad_lc train` on digits for far more steps than a test waits for."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_lc", "train", "--dataset", "digits",
+         "--iters", "1000000", "--out", str(tmp_path / "out"), *argv],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_until(proc: subprocess.Popen, started) -> None:
+    """Poll until ``started()`` (the run is stepping). The limit only guards against a hang."""
+    limit = time.monotonic() + 300
+    while not started():
+        if proc.poll() is not None:
+            pytest.fail(f"train ended before it was interrupted: {proc.communicate()}")
+        if time.monotonic() > limit:
+            proc.kill()
+            pytest.fail(f"train never started stepping: {proc.communicate()}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_says_where_it_is_in_one_line_and_resumes(capsys, tmp_path, signum, code):
+    path = tmp_path / "ck.npz"
+    proc = _start_train(tmp_path, "--checkpoint", str(path), "--save-every", "20", "--quiet")
+    _wait_until(proc, path.exists)  # saved atomically: once it exists, steps are running
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    found = re.fullmatch(r"tinygrad-lc train: interrupted at step (\d+) of 1000000; "
+                         r"(\S+) holds step (\d+); resume with: (python -m tinygrad_lc .*)\n",
+                         err)
+    assert found, err
+    reached, held, command = int(found[1]), int(found[3]), found[4]
+    assert found[2] == str(path) and 20 <= held <= reached and held % 20 == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]  # no temporary files
+    assert load_checkpoint(path)["model"]["step_count"] == held
+    # the printed command resumes the run (here up to 5 more steps)
+    words = shlex.split(command)
+    assert words[:3] == ["python", "-m", "tinygrad_lc"] and words[-1] == "--resume"
+    rc, _, err = run(capsys, *words[3:], "--iters", str(held + 5))  # in this process
+    assert rc == 0, err
+    result = metrics(tmp_path / "out")
+    assert result["resumed_from_step"] == held and result["steps"] == held + 5
+
+
+def test_a_stopped_run_without_checkpoint_says_nothing_was_saved(tmp_path):
+    proc = _start_train(tmp_path)
+    # the settings line comes just before the first step (PYTHONUNBUFFERED: line by line)
+    _wait_until(proc, lambda: "steps of batch" in proc.stdout.readline())
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err
+    last = err.splitlines()[-1]  # after the progress bar
+    assert re.fullmatch(r"tinygrad-lc train: interrupted at step \d+ of 1000000; nothing was "
+                        r"saved \(with --checkpoint PATH a run can be stopped and resumed\)", last)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_message_of_a_run_stopped_before_its_first_save():
+    from tinygrad_lc.commands import train as train_cmd
+
+    args = cli.build_parser().parse_args(["train", "--checkpoint", "c.npz", "--save-every", "50"])
+    args._argv = ["train", "--checkpoint", "c.npz", "--save-every", "50"]
+    progress = train_cmd._Progress()
+    assert train_cmd.interrupted_message(args, progress) == (
+        "interrupted before training started; no file was changed")
+    progress.trainer = type("T", (), {"step": 7, "saved_step": None})()
+    progress.total = 300
+    assert train_cmd.interrupted_message(args, progress) == (
+        "interrupted at step 7 of 300; c.npz holds no step of this run yet (the first save "
+        "comes at step 50); start again with: tinygrad-lc train --checkpoint c.npz "
+        "--save-every 50")
+    del args._argv  # run() called without cli.main: every setting is spelled out
+    progress.trainer.saved_step = 0
+    command = train_cmd.interrupted_message(args, progress).partition("resume with: ")[2]
+    again = cli.build_parser().parse_args(shlex.split(command)[1:])
+    assert again.resume and again.checkpoint == "c.npz"
+    assert train_cmd.config_from_args(again) == train_cmd.config_from_args(args)
+
+
+# ----------------------------------------------------------------------------- mistaken options
+
+
+@pytest.mark.parametrize("option, make, words", [
+    ("--out", lambda d: d / "afile", "--out {path} is a file"),
+    ("--out", lambda d: d / "afile" / "sub", "--out: {afile} is a file"),
+    ("--checkpoint", lambda d: d, "--checkpoint {path} is a folder"),
+    ("--checkpoint", lambda d: d / "afile" / "c.npz", "--checkpoint: {afile} is a file"),
+])
+def test_unusable_out_or_checkpoint_is_refused_before_loading_data(capsys, tmp_path, monkeypatch,
+                                                                   option, make, words):
+    from tinygrad_lc import training
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was loaded before the paths were checked")
+
+    monkeypatch.setattr(training, "load_dataset", no_data)
+    (tmp_path / "afile").write_text("not a folder\n")
+    path = make(tmp_path)
+    argv = ["--out", str(tmp_path / "out")] if option == "--checkpoint" else []
+    rc, out, err = run(capsys, "train", "--dataset", "blobs", "--quiet", *argv, option, str(path))
+    assert rc == 2 and out == ""
+    assert err.startswith("tinygrad-lc train: error: ") and err.count("\n") == 1
+    assert words.format(path=path, afile=tmp_path / "afile") in err
+
+
+@pytest.mark.parametrize("size", [str(10**13), "421"])
+def test_batch_size_beyond_the_training_set_is_a_usage_error(capsys, tmp_path, size):
+    rc, out, err = train(capsys, tmp_path, "--dataset", "blobs", "--batch-size", size, "--quiet")
+    assert rc == 2 and out == "" and err == (
+        f"tinygrad-lc train: error: --batch-size {size} is more than the 420 training examples "
+        "of blobs; use at most 420\n")
+    rc, _, _ = train(capsys, tmp_path, "--dataset", "blobs", "--batch-size", "420", "--iters",
+                     "2", "--quiet")
+    assert rc == 0
+
+
+@pytest.mark.parametrize("command", ["gradcheck", "graph", "demo"])
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(capsys, monkeypatch, command):
+    module = __import__(f"tinygrad_lc.commands.{command}", fromlist=["run"])
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "run", interrupted)
+    try:
+        rc, out, err = run(capsys, command)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped cli.main as a traceback")
+    assert rc == 130 and err == f"tinygrad-lc {command}: interrupted before it finished\n"

@@ -353,3 +353,108 @@ def test_fit_records_the_last_minibatch_accuracy():
               callback=lambda step, loss: seen.append(model.last_batch_accuracy))
     # with the whole set as the batch, the step's accuracy is the accuracy before its update
     assert 0.0 <= min(seen) and max(seen) <= 1.0 and seen[-1] > seen[0]
+
+
+# ---------------------------------------------------------------- failed loads change nothing
+def _full_state(model: LinearClassifier) -> dict:
+    """Everything a load could change, as comparable plain data (arrays as bytes)."""
+    opt = model.optimizer
+    return {
+        "W": (model.W.data.dtype, model.W.data.tobytes()),
+        "b": None if model.b is None else model.b.data.tobytes(),
+        "rng": model.rng.bit_generator.state,
+        "step_count": model.step_count,
+        "optimizer": None if opt is None else (id(opt), opt.lr, opt.momentum, opt.nesterov, [
+            None if v is None else v.tobytes() for v in opt.velocity]),
+    }
+
+
+def _other_state() -> dict:
+    """A valid state unlike the model's in every entry, so a partial load would show."""
+    X, y = make_blobs(10, seed=5)
+    other = LinearClassifier(2, 3, seed=7)
+    other.fit(X, y, lr=0.3, num_iters=7, batch_size=4, momentum=0.5)
+    return other.state_dict()
+
+
+def _set(key, value):
+    return lambda d: d.update({key: value})
+
+
+def _set_in(key, sub, value):
+    return lambda d: d[key].update({sub: value})
+
+
+BAD_MODEL_STATES = {
+    # the generator: refused outright, or after NumPy already set part of it
+    "rng not a dict": _set("rng", "PCG64"),
+    "rng of another kind": _set_in("rng", "bit_generator", "MT19937"),
+    "rng half applied": _set_in("rng", "uinteger", -5),
+    "rng state out of range": lambda d: d["rng"].update(state={"state": -1, "inc": 1}),
+    # the weights
+    "W of strings": _set("W", np.full((2, 3), "x")),
+    "W holding NaN": _set("W", np.array([[0.0, np.nan, 0.0], [0.0, 0.0, 0.0]])),
+    "W holding inf": _set("W", np.full((2, 3), np.inf)),
+    "W ragged": _set("W", [[1.0, 2.0, 3.0], [1.0]]),
+    "W of objects": _set("W", np.full((2, 3), None)),
+    "W of another shape": _set("W", np.zeros((3, 2))),
+    "b holding NaN": _set("b", np.array([0.0, np.nan, 1.0])),
+    "b of another shape": _set("b", np.zeros(4)),
+    "b missing": _set("b", None),
+    # the optimizer
+    "optimizer not a dict": _set("optimizer", [0.1]),
+    "optimizer lr negative": _set_in("optimizer", "lr", -1.0),
+    "optimizer velocity NaN": lambda d: d["optimizer"].update(
+        velocity=[np.full((2, 3), np.nan), d["optimizer"]["velocity"][1]]),
+    "optimizer key missing": lambda d: d["optimizer"].pop("momentum"),
+    # the rest
+    "step_count negative": _set("step_count", -1),
+    "step_count fractional": _set("step_count", 2.5),
+    "extra key": _set("epoch", 3),
+}
+
+
+@pytest.mark.parametrize("damage", BAD_MODEL_STATES.values(), ids=BAD_MODEL_STATES.keys())
+def test_a_failed_load_state_dict_changes_nothing(damage):
+    X, y = make_blobs(10, seed=0)
+    model = LinearClassifier(2, 3, seed=0)
+    model.fit(X, y, lr=0.1, num_iters=3, batch_size=5, momentum=0.9)
+    before = _full_state(model)
+    d = _other_state()
+    damage(d)
+    with pytest.raises((ValueError, TypeError), match="load_state_dict"):
+        model.load_state_dict(d)
+    assert _full_state(model) == before
+    model.fit(X, y, num_iters=1, batch_size=5, resume=True)  # and it still trains
+
+
+def test_load_state_dict_refuses_weights_beyond_the_models_float32():
+    model = LinearClassifier(2, 3, dtype=np.float32, seed=0)
+    before = _full_state(model)
+    d = model.state_dict()
+    d["W"] = np.full((2, 3), 1e300)  # finite float64, inf as float32
+    with pytest.raises(ValueError, match=r"W holds 6 NaN or infinite value\(s\) \(as float32\)"):
+        model.load_state_dict(d)
+    assert _full_state(model) == before
+
+
+def test_a_decay_to_a_zero_rate_keeps_training_and_the_history():
+    # 10 examples in batches of 10: one epoch per step, so 0.1 * 0.5**k underflows to 0.0
+    # after about 1,065 steps; the run must go on (at rate 0), not fail and lose the history
+    X, y = make_blobs(4, seed=0)
+    X, y = X[:10], y[:10]
+    model = LinearClassifier(2, 3, seed=0)
+    history = model.fit(X, y, lr=0.1, lr_decay=0.5, num_iters=1200, batch_size=10)
+    assert len(history) == 1200 and model.optimizer.lr == 0.0
+    W = model.W.data.copy()
+    restored = LinearClassifier(2, 3, seed=1)
+    restored.load_state_dict(model.state_dict())  # a checkpoint of it loads
+    restored.fit(X, y, num_iters=5, batch_size=10, lr_decay=0.5, resume=True)
+    np.testing.assert_array_equal(restored.W.data, W)  # rate 0: the weights stay
+
+
+def test_a_decay_that_overflows_the_rate_says_so():
+    X, y = make_blobs(4, seed=0)
+    model = LinearClassifier(2, 3, seed=0)
+    with pytest.raises(FloatingPointError, match="lr_decay=1e\\+300 grew the learning rate"):
+        model.fit(X, y, lr=1e-3, lr_decay=1e300, num_iters=5, batch_size=len(y))

@@ -203,7 +203,7 @@ def test_load_accepts_zero_d_arrays():
     (lambda d: d.update(velocity=[None]), "list of 2 entries"),
     (lambda d: d.update(velocity=[np.zeros(3), None]), "velocity[0] has shape (3,)"),
     (lambda d: d.update(velocity=[np.zeros((2, 2), int), None]), "dtype int"),
-    (lambda d: d.update(lr=-1.0), "lr must be a finite number > 0.0"),
+    (lambda d: d.update(lr=-1.0), "lr must be a finite number >= 0.0"),
     (lambda d: d.update(momentum=1.0), "momentum must be a finite number in [0.0, 1.0)"),
     (lambda d: d.update(nesterov=True, momentum=0.0), "nesterov=True needs momentum > 0"),
     (lambda d: d.update(nesterov="yes"), "nesterov must be a bool"),
@@ -291,3 +291,121 @@ def test_read_only_param_data_gets_a_writable_copy():
     SGD([p], lr=0.5).step()
     np.testing.assert_array_equal(p.data, [2.5, 2.5])
     assert np.all(frozen == 3.0) and p.data.flags.writeable
+
+
+# ---------------------------------------------------------------- hand-set grads, saved state
+def _two_params_with_momentum():
+    a = Tensor(np.ones((2, 3)), requires_grad=True, name="W")
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True, name="w")
+    opt = SGD([a, w], lr=0.1, momentum=0.9)
+    a.grad, w.grad = np.ones((2, 3)), np.ones(3)
+    opt.step()  # both get a velocity
+    return a, w, opt
+
+
+@pytest.mark.parametrize("grad, error, words", [
+    (np.array([1.0]), ValueError, "has shape (1,), expected the parameter's shape (3,)"),
+    (np.ones((1, 3)), ValueError, "has shape (1, 3), expected the parameter's shape (3,)"),
+    (np.ones(4), ValueError, "has shape (4,)"),
+    ([1.0, 1.0, 1.0], TypeError, "is a list"),
+    ("abc", TypeError, "is a str"),
+    (3.0, TypeError, "is a float"),
+    (Tensor([1.0, 1.0, 1.0]), TypeError, "is a Tensor (use its .data)"),
+    (np.array(["a", "b", "c"]), TypeError, "an array of dtype <U1"),
+    (np.ones(3, dtype=bool), TypeError, "an array of dtype bool"),
+    (np.ones(3, dtype=complex), TypeError, "an array of dtype complex128"),
+])
+def test_step_refuses_a_hand_set_grad_of_another_shape_or_kind(grad, error, words):
+    a, w, opt = _two_params_with_momentum()
+    before = [a.data.copy(), w.data.copy(), [v.copy() for v in opt.velocity], a.version]
+    a.grad, w.grad = np.full((2, 3), 5.0), grad  # params[0]'s grad is fine, and comes first
+    with pytest.raises(error) as info:
+        opt.step()
+    message = str(info.value)
+    assert words in message
+    assert "SGD.step" in message and "params[1] 'w'" in message and "no parameter was changed" \
+        in message
+    if error is TypeError:
+        assert "of shape (3,)" in message
+    # checked before any update: params[0] and both velocities are untouched
+    assert np.array_equal(a.data, before[0]) and np.array_equal(w.data, before[1])
+    assert all(np.array_equal(v, old) for v, old in zip(opt.velocity, before[2]))
+    assert a.version == before[3]
+
+
+def test_step_takes_integer_grads_of_the_right_shape():
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    w.grad = np.array([1, 2, 3])
+    SGD([w], lr=0.5).step()
+    np.testing.assert_array_equal(w.data, [0.5, 1.0, 1.5])
+
+
+@pytest.mark.parametrize("bad, dtype", [
+    (np.nan, np.float64), (np.inf, np.float64), (-np.inf, np.float64),
+    (1e300, np.float32),  # finite as float64, inf in the parameter's float32
+])
+def test_load_state_dict_refuses_a_nonfinite_velocity(bad, dtype):
+    p = Tensor(np.ones(3, dtype=dtype), requires_grad=True)
+    opt = SGD([p], lr=0.1, momentum=0.9)
+    p.grad = np.ones(3, dtype=dtype)
+    opt.step()
+    before = opt.state_dict()
+    d = opt.state_dict()
+    d["velocity"] = [np.array([0.0, bad, 0.0])]
+    d["lr"] = 0.5
+    with pytest.raises(ValueError, match=r"velocity\[0\] \(shape \(3,\)\) holds 1 NaN or "
+                                         r"infinite value"):
+        opt.load_state_dict(d)
+    after = opt.state_dict()
+    assert after["lr"] == before["lr"] and np.array_equal(after["velocity"][0],
+                                                          before["velocity"][0])
+
+
+def test_load_state_dict_takes_the_zero_rate_a_decay_schedule_reaches():
+    p = Tensor(np.ones(2), requires_grad=True)
+    opt = SGD([p], lr=0.1)
+    d = opt.state_dict()
+    d["lr"] = 0.0  # e.g. 0.1 * 0.5**1065 underflows to 0.0
+    opt.load_state_dict(d)
+    assert opt.lr == 0.0
+    p.grad = np.ones(2)
+    opt.step()  # a zero rate is a valid rate: the step leaves p where it is
+    np.testing.assert_array_equal(p.data, [1.0, 1.0])
+    with pytest.raises(ValueError, match="SGD: lr must be a finite number > 0.0, got 0.0"):
+        opt.lr = 0.0  # a rate set by hand is still user input
+
+
+def _sgd_state(opt: SGD) -> tuple:
+    """Everything SGD.load_state_dict could change, comparable (velocities as bytes)."""
+    return (opt.lr, opt.momentum, opt.nesterov, opt.weight_decay, opt.max_norm,
+            [None if v is None else (v.dtype, v.tobytes()) for v in opt.velocity])
+
+
+BAD_SGD_STATES = {
+    "lr NaN": lambda d: d.update(lr=float("nan")),
+    "lr a string": lambda d: d.update(lr="0.1"),
+    "momentum 1": lambda d: d.update(momentum=1.0),
+    "nesterov without momentum": lambda d: d.update(nesterov=True, momentum=0.0),
+    "weight_decay negative": lambda d: d.update(weight_decay=-1.0),
+    "max_norm 0": lambda d: d.update(max_norm=0.0),
+    "velocity too short": lambda d: d.update(velocity=d["velocity"][:1]),
+    "velocity not a list": lambda d: d.update(velocity=np.zeros(2)),
+    "velocity NaN in the last entry": lambda d: d["velocity"].__setitem__(1, np.full(3, np.nan)),
+    "velocity ragged": lambda d: d["velocity"].__setitem__(1, [[1.0], [1.0, 2.0]]),
+    "velocity of another shape": lambda d: d["velocity"].__setitem__(1, np.zeros(4)),
+    "velocity of ints": lambda d: d["velocity"].__setitem__(1, np.zeros(3, dtype=int)),
+    "key missing": lambda d: d.pop("max_norm"),
+    "key unknown": lambda d: d.update(step=3),
+}
+
+
+@pytest.mark.parametrize("damage", BAD_SGD_STATES.values(), ids=BAD_SGD_STATES.keys())
+def test_a_failed_sgd_load_changes_nothing(damage):
+    a, w, opt = _two_params_with_momentum()
+    before = _sgd_state(opt)
+    d = SGD([a, w], lr=0.5, momentum=0.5, weight_decay=0.1, max_norm=2.0).state_dict()
+    d["velocity"] = [np.full((2, 3), 7.0), np.full(3, 7.0)]  # valid, unlike opt's
+    damage(d)
+    with pytest.raises((ValueError, TypeError), match="SGD"):
+        opt.load_state_dict(d)
+    assert _sgd_state(opt) == before

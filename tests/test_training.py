@@ -314,3 +314,71 @@ def test_progress_bar_without_tqdm_notes_it_once_and_stays_silent(monkeypatch, c
                                        "bar (pip install 'tinygrad_lc[demo]')\n")
     progress_bar(3, "steps", enabled=False)
     assert capsys.readouterr().err == ""
+
+
+# ----------------------------------------------------------------------------- failed loads
+def _trainer_state(trainer: Trainer) -> dict:
+    """Everything Trainer.load could change, as comparable plain data (arrays as bytes)."""
+    model, opt = trainer.model, trainer.model.optimizer
+    return {
+        "W": model.W.data.tobytes(), "rng": model.rng.bit_generator.state,
+        "step": trainer.step, "saved_step": getattr(trainer, "saved_step", None),
+        "optimizer": None if opt is None else (id(opt), opt.lr, opt.momentum, [
+            None if v is None else v.tobytes() for v in opt.velocity]),
+        "loss_history": list(trainer.loss_history),
+        "batch_accuracy": list(trainer.batch_accuracy), "seconds": trainer.seconds,
+    }
+
+
+def _in_model(key, value):
+    return lambda s: s["model"].update({key: value})
+
+
+BAD_CHECKPOINTS = {
+    "W of strings": _in_model("W", np.full((3, 3), "x")),
+    "W holding NaN": _in_model("W", np.full((3, 3), np.nan)),
+    "W of another shape": _in_model("W", np.ones((4, 3))),
+    "rng of another kind": lambda s: s["model"]["rng"].update(bit_generator="MT19937"),
+    "rng half applied": lambda s: s["model"]["rng"].update(uinteger=-5),
+    "velocity holding inf": lambda s: s["model"]["optimizer"].update(
+        velocity=[np.full((3, 3), np.inf)]),
+    "optimizer lr negative": lambda s: s["model"]["optimizer"].update(lr=-0.1),
+    "step_count negative": _in_model("step_count", -1),
+    "loss history holding NaN": lambda s: s["loss_history"].__setitem__(3, np.nan),
+    "loss history too short": lambda s: s.update(loss_history=s["loss_history"][:-1]),
+    "accuracy above 1": lambda s: s["batch_accuracy"].__setitem__(0, 2.0),
+    "seconds negative": lambda s: s.update(seconds=-1.0),
+    "seconds NaN": lambda s: s.update(seconds=float("nan")),
+    "model key missing": lambda s: s["model"].pop("b"),
+}
+
+
+@pytest.mark.parametrize("damage", BAD_CHECKPOINTS.values(), ids=BAD_CHECKPOINTS.keys())
+def test_a_failed_load_changes_nothing(blobs, tmp_path, damage):
+    cfg = TrainConfig.for_dataset("blobs", iters=30, momentum=0.9)
+    trainer = Trainer(cfg, 3, 3)
+    trainer.train(blobs.X_train, blobs.y_train, iters=10, checkpoint=tmp_path / "mine.npz",
+                  progress=False)
+    before = _trainer_state(trainer)
+    other = Trainer(cfg, 3, 3)  # the same run further on: every entry differs
+    other.train(blobs.X_train, blobs.y_train, iters=25, progress=False)
+    state = other.state_dict()
+    damage(state)
+    path = save_checkpoint(tmp_path / "bad.npz", state)
+    with pytest.raises(CheckpointError, match="bad.npz is damaged or incomplete"):
+        trainer.load(path)
+    assert _trainer_state(trainer) == before
+    trainer.train(blobs.X_train, blobs.y_train, progress=False)  # and it carries on
+    assert trainer.step == 30
+
+
+def test_saved_step_follows_saves_and_loads(blobs, tmp_path):
+    cfg = TrainConfig.for_dataset("blobs", iters=25)
+    trainer = Trainer(cfg, 3, 3)
+    assert trainer.saved_step is None
+    trainer.train(blobs.X_train, blobs.y_train, checkpoint=tmp_path / "c.npz", save_every=10,
+                  progress=False)
+    assert trainer.saved_step == 25
+    other = Trainer(cfg, 3, 3)
+    other.load(tmp_path / "c.npz")
+    assert other.saved_step == 25

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -494,3 +495,98 @@ def test_docs_blocks_run_and_committed_images_are_up_to_date(tmp_path, monkeypat
         assert svg_texts(svg) == text_lines((REPO / rel).read_text()), (
             f"{svg.name} was not drawn from {rel.name}")
         assert f"](img/{svg.name})" in DOCS.read_text(), f"docs/diagrams.md shows no {svg.name}"
+
+
+# ---------------------------------------------------------------------- any name, any path
+def named_loss(name: str, scope_name: str = "s") -> tg.Tensor:
+    """A small graph whose parameter, input and scope carry the given names."""
+    w = tg.Tensor([1.0, -2.0], requires_grad=True, name=name)
+    x = tg.Tensor([3.0, 4.0], name=name + "x")
+    with tg.scope(scope_name):
+        return (w * x).sum()
+
+
+@pytest.mark.parametrize("char, shown", [
+    ("\x1b", "\u241b"), ("\x07", "\u2407"), ("\x00", "\u2400"), ("\x0b", "\u240b"),
+    ("\ud800", "\ufffd"), ("\udfff", "\ufffd"), ("\ufffe", "\ufffd"), ("\uffff", "\ufffd"),
+])
+def test_names_with_characters_xml_forbids_render_with_a_visible_stand_in(tmp_path, dot_program,
+                                                                          char, shown):
+    root = named_loss(f"w{char}1", scope_name=f"scope{char}")
+    path = viz.render(root, tmp_path / "g.svg")
+    texts = svg_texts(path)  # valid XML: ElementTree parses it
+    assert f"w{shown}1" in texts and f"scope{shown}" in texts
+    source = (tmp_path / "g.dot").read_text(encoding="utf-8")
+    assert char not in source and f"w{shown}1" in source
+
+
+NAMES = st.text(st.one_of(
+    st.characters(exclude_categories=[]),  # all of Unicode but surrogates, which are rare here
+    st.characters(categories=["Cs"]),  # lone surrogates
+    st.characters(max_codepoint=0x1f),  # C0 controls
+    st.sampled_from("<>&\"'\\]{}\x7f\x85\u2028\ufffe\uffff"),
+), max_size=12)
+
+
+@given(name=NAMES, scope_name=NAMES.filter(lambda s: s and "/" not in s))
+def test_any_tensor_or_scope_name_renders(name, scope_name):
+    assert shutil.which("dot"), "Graphviz's `dot` is needed: apt-get install graphviz"
+    with tempfile.TemporaryDirectory() as folder:
+        path = viz.render(named_loss(name, scope_name), Path(folder) / "g.svg")
+        ET.parse(path)  # dot wrote a well-formed SVG
+        source = path.with_suffix(".dot").read_bytes().decode("utf-8")
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", source)
+
+
+def test_a_hand_made_digraph_with_a_lone_surrogate_writes_nothing(tmp_path):
+    g = graphviz.Digraph()
+    g.node("a", "bad \ud800 label")
+    with pytest.raises(ValueError, match=r"render: the Digraph's DOT source holds '\\ud800' "
+                                         r"at character \d+.*nothing was written"):
+        viz.render(g, tmp_path / "g.svg")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, written", [
+    ("G.DOT", ["G.DOT"]), ("G.Dot", ["G.Dot"]), ("G.SVG", ["G.SVG", "G.dot"]),
+    ("G.Png", ["G.Png", "G.dot"]),
+])
+def test_render_writes_and_returns_the_name_given_in_any_case(tmp_path, dot_program, name,
+                                                              written):
+    path = viz.render(chain(2), tmp_path / name)
+    assert path == tmp_path / name and path.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(written)
+
+
+def test_a_failing_dot_is_one_clear_error_and_leaves_the_source(tmp_path, monkeypatch):
+    def failing_pipe(self, format=None, quiet=False, **kw):
+        raise graphviz.CalledProcessError(1, ["dot"], stderr=b"Error: something broke\nmore\n")
+
+    monkeypatch.setattr(graphviz.Digraph, "pipe", failing_pipe)
+    with pytest.raises(RuntimeError, match=r"render: Graphviz's `dot` failed to draw .*g\.svg "
+                                           r"\(exit status 1: Error: something broke\); its "
+                                           r"DOT source is in .*g\.dot"):
+        viz.render(chain(2), tmp_path / "g.svg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot"]  # no partial g.svg
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda d: d / "afile" / "g.svg", "{afile} is a file, not a folder"),
+    (lambda d: d / "afile" / "sub" / "g.svg", "{afile} is a file, not a folder"),
+    (lambda d: d / "folder.svg", "Is a directory"),
+    (lambda d: Path("/proc/no-such-graph.svg"), None),  # a folder nothing can be written to
+])
+def test_graph_command_with_an_unwritable_output_says_so_in_one_line(tmp_path, capsys,
+                                                                     dot_program, make, reason):
+    (tmp_path / "afile").write_text("a file\n")
+    (tmp_path / "folder.svg").mkdir()
+    output = make(tmp_path)
+    if str(output).startswith("/proc") and not Path("/proc/self").exists():
+        pytest.skip("no /proc on this system")
+    rc = main(["graph", "-o", str(output)])
+    out, err = capsys.readouterr()
+    assert rc == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"tinygrad-lc graph: cannot write {output}: ")
+    if reason:
+        assert reason.format(afile=tmp_path / "afile") in err
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())

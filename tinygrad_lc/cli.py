@@ -31,8 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``tinygrad-lc`` and ``python -m tinygrad_lc``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    return int(args._run(args) or 0)
+    args._argv = argv  # the words typed, for commands that print how to run them again
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:  # train says more (its step and checkpoint) and catches it itself
+        print(f"tinygrad-lc {args.command}: interrupted before it finished", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

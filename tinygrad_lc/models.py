@@ -301,12 +301,23 @@ class LinearClassifier:
             step = self.step_count
             self.step_count += 1
             if self.step_count % per_epoch == 0 and lr_decay != 1.0:
-                opt.lr *= lr_decay
+                self._decay_lr(opt, lr_decay)
             if verbose and (step % max(num_iters // 10, 1) == 0 or step == num_iters - 1):
                 print(f"fit: step {step + 1}/{num_iters} loss {value:.6g}")
             if callback is not None:
                 callback(step, value)
         return history
+
+    def _decay_lr(self, opt: SGD, lr_decay: float) -> None:
+        """One epoch of the decay schedule. The product is not user input: it may underflow to
+        0.0 (the steps then stop moving, the run goes on); only an overflow (lr_decay > 1 for
+        hundreds of epochs) is an error."""
+        lr = opt.lr * lr_decay
+        if not math.isfinite(lr):
+            raise FloatingPointError(
+                f"fit: lr_decay={lr_decay:g} grew the learning rate past the largest float "
+                f"at step {self.step_count}; use lr_decay <= 1")
+        opt._set_scheduled_lr(lr)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
@@ -325,34 +336,66 @@ class LinearClassifier:
         }
 
     def load_state_dict(self, d: dict) -> None:
-        """Restore a ``state_dict()`` into this model (same shapes, bias and generator type)."""
+        """Restore a ``state_dict()`` into this model (same shapes, bias and generator type).
+
+        Every entry is checked, and the new weights, generator and optimizer are built on the
+        side, before anything is assigned: when it raises (ValueError or TypeError, naming the
+        entry), the model (weights, generator, optimizer, step count) is exactly as it was.
+        """
         where = "LinearClassifier.load_state_dict"
         keys = {"W", "b", "rng", "optimizer", "step_count"}
         if not isinstance(d, dict) or set(d) != keys:
-            got = sorted(d) if isinstance(d, dict) else type(d).__name__
+            got = sorted(map(str, d)) if isinstance(d, dict) else type(d).__name__
             raise ValueError(f"{where}: expected the keys {sorted(keys)}, got {got}")
-        W, b = np.asarray(d["W"]), d["b"]
-        if W.shape != self.W.shape:
-            raise ValueError(f"{where}: W has shape {W.shape}, the model's is {self.W.shape}")
-        if (b is None) != (self.b is None) or (b is not None and np.shape(b) != self.b.shape):
-            want = None if self.b is None else self.b.shape
-            raise ValueError(f"{where}: b is {None if b is None else np.shape(b)}, "
-                             f"the model's is {want}")
+        W = self._weights_from(where, "W", d["W"], self.W.shape)
+        b = d["b"]
+        if (b is None) != (self.b is None):
+            raise ValueError(f"{where}: b is {'None' if b is None else 'an array'}, but this "
+                             f"model has {'no bias' if self.b is None else 'a bias'}")
+        if b is not None:
+            b = self._weights_from(where, "b", b, self.b.shape)
         steps = check_count(where, "step_count", d["step_count"], 0)
+        rng = _generator_like(where, self.rng, d["rng"])
         opt = None
         if d["optimizer"] is not None:
-            o = d["optimizer"]
-            opt = SGD(self.params, lr=o["lr"], momentum=o["momentum"]) \
-                if self.optimizer is None else self.optimizer
-            opt.load_state_dict(o)
-        try:
-            self.rng.bit_generator.state = d["rng"]
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ValueError(f"{where}: cannot restore the random generator: {exc}") from None
-        self.W.data = np.array(W, dtype=self.dtype)  # a copy: steps must not write into d
+            opt = SGD(self.params, lr=1.0)  # a placeholder rate: load_state_dict sets them all
+            opt.load_state_dict(d["optimizer"])
+        # everything is valid: assign (nothing below can fail)
+        self.W.data = W
         if self.b is not None:
-            self.b.data = np.array(b, dtype=self.dtype)
+            self.b.data = b
+        self.rng.bit_generator.state = rng.bit_generator.state  # keeps self.rng the same object
         self.optimizer, self.step_count = opt, steps
+
+    def _weights_from(self, where: str, name: str, value, shape: tuple) -> np.ndarray:
+        """``value`` as a new finite array of ``shape`` in the model's dtype, or a ValueError."""
+        try:
+            a = np.asarray(value)
+        except (TypeError, ValueError):  # e.g. a ragged list
+            a = np.asarray(None)
+        if a.dtype.kind not in "fiu":
+            raise ValueError(f"{where}: {name} must hold real numbers, got dtype {a.dtype}")
+        if a.shape != shape:
+            raise ValueError(f"{where}: {name} has shape {a.shape}, the model's is {shape}")
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, refused below
+            a = np.array(a, dtype=self.dtype)  # a copy: steps must not write into the dict
+        bad = count_nonfinite(a)
+        if bad:
+            raise ValueError(f"{where}: {name} holds {bad} NaN or infinite value(s) "
+                             f"(as {self.dtype}); a saved model's weights are always finite")
+        return a
+
+
+def _generator_like(where: str, rng: np.random.Generator, state) -> np.random.Generator:
+    """A new generator of ``rng``'s kind set to ``state``: a failed or partly applied state
+    (NumPy sets some fields before it rejects a later one) never touches ``rng``."""
+    new = np.random.Generator(type(rng.bit_generator)())
+    try:
+        new.bit_generator.state = state
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+        raise ValueError(f"{where}: cannot restore the random generator "
+                         f"({type(rng.bit_generator).__name__}): {exc}") from None
+    return new
 
 
 def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float = 1e-4,

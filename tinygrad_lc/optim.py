@@ -48,8 +48,10 @@ class SGD:
 
     Notes
     -----
-    Parameters whose ``grad`` is None are skipped (their velocity is kept as it was). A step
-    whose gradients hold NaN or inf raises ValueError before changing any parameter.
+    Parameters whose ``grad`` is None are skipped (their velocity is kept as it was). Every
+    other ``grad`` must be a real NumPy array of its parameter's exact shape (a hand-set one is
+    never broadcast) without NaN or inf; otherwise ``step()`` raises TypeError or ValueError,
+    naming the parameter's index and shape, before changing any parameter.
     ``state_dict()`` returns plain numbers and arrays only:
 
     - ``"lr"``, ``"momentum"``, ``"weight_decay"``: float; ``"nesterov"``: bool;
@@ -121,6 +123,15 @@ class SGD:
     def lr(self, value) -> None:
         self._lr = check_real("SGD", "lr", value, lo_open=True)
 
+    def _set_scheduled_lr(self, value: float) -> None:
+        """Set a rate computed by a schedule from a validated one (e.g. ``lr * decay``).
+
+        Not user input, so not held to ``lr > 0``: a long decay underflows to 0.0, which is a
+        valid rate (steps stop moving) and must not end the run. Only NaN, inf and negative
+        values, which no schedule of positive factors produces, are refused.
+        """
+        self._lr = check_real("SGD", "scheduled lr", value)
+
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to None (the next backward starts afresh)."""
         for p in self.params:
@@ -154,11 +165,31 @@ class SGD:
                 max_norm_(p, self.max_norm, axis=0)
 
     def _check_grads(self) -> None:
-        """Refuse NaN/inf gradients before changing anything (they would poison every weight)."""
+        """Refuse, before changing anything, gradients that are not real arrays of their
+        parameter's shape (a hand-set one would be broadcast, or fail half-way through the
+        parameters) or that hold NaN/inf (they would poison every weight)."""
         for i, p in enumerate(self.params):
-            bad = 0 if p.grad is None else count_nonfinite(p.grad)
+            g = p.grad
+            if g is None:
+                continue
+            label = f" '{p.name}'" if p.name else ""
+            if not isinstance(g, np.ndarray | np.generic) or g.dtype.kind not in "fiu":
+                what = (f"an array of dtype {g.dtype}" if isinstance(g, np.ndarray | np.generic)
+                        else f"a {type(g).__name__}")
+                hint = " (use its .data)" if isinstance(g, Tensor) else ""
+                raise TypeError(
+                    f"SGD.step: the gradient of params[{i}]{label} (shape {p.shape}) is {what}"
+                    f"{hint}; expected None or a NumPy array of real numbers of shape "
+                    f"{p.shape}; no parameter was changed"
+                )
+            if g.shape != p.shape:
+                raise ValueError(
+                    f"SGD.step: the gradient of params[{i}]{label} has shape {g.shape}, "
+                    f"expected the parameter's shape {p.shape} (it is not broadcast); no "
+                    "parameter was changed"
+                )
+            bad = count_nonfinite(g)
             if bad:
-                label = f" '{p.name}'" if p.name else ""
                 raise ValueError(
                     f"SGD.step: the gradient of params[{i}]{label} (shape {p.shape}) holds "
                     f"{bad} NaN or infinite value(s); no parameter was changed (find the op "
@@ -179,8 +210,9 @@ class SGD:
     def load_state_dict(self, d: dict) -> None:
         """Restore a ``state_dict()``; the next ``step()`` continues exactly where it left off.
 
-        Raises ValueError (nothing changed) when keys are missing or unknown, or the
-        velocities do not match the parameters in number or shape.
+        Raises ValueError (nothing changed) when keys are missing or unknown, a value is out of
+        range, or the velocities do not match the parameters in number or shape or hold NaN or
+        inf. ``lr`` may be 0: a decay schedule can bring it there (see ``fit``'s ``lr_decay``).
         """
         if not isinstance(d, dict):
             raise TypeError(f"SGD.load_state_dict: expected a dict, got {type(d).__name__}")
@@ -191,8 +223,9 @@ class SGD:
                 f"SGD.load_state_dict: missing keys {missing}, unknown keys {unknown}; "
                 f"expected exactly {list(_KEYS)}"
             )
-        lr = check_real("SGD", "lr", d["lr"], lo_open=True)
-        mu = check_real("SGD", "momentum", d["momentum"], hi=1.0)
+        where = "SGD.load_state_dict"
+        lr = check_real(where, "lr", d["lr"])  # >= 0: a decayed rate may have reached 0.0
+        mu = check_real(where, "momentum", d["momentum"], hi=1.0)
         nesterov = d["nesterov"]
         if isinstance(nesterov, np.ndarray) and nesterov.ndim == 0:
             nesterov = nesterov.item()
@@ -200,9 +233,9 @@ class SGD:
             raise ValueError(f"SGD.load_state_dict: nesterov must be a bool, got {nesterov!r}")
         if nesterov and mu == 0:
             raise ValueError("SGD.load_state_dict: nesterov=True needs momentum > 0")
-        wd = check_real("SGD", "weight_decay", d["weight_decay"])
+        wd = check_real(where, "weight_decay", d["weight_decay"])
         mn = d["max_norm"]
-        mn = None if mn is None else check_real("SGD", "max_norm", mn, lo_open=True)
+        mn = None if mn is None else check_real(where, "max_norm", mn, lo_open=True)
         vel = d["velocity"]
         if not isinstance(vel, list | tuple) or len(vel) != len(self.params):
             got = len(vel) if isinstance(vel, list | tuple) else type(vel).__name__
@@ -213,13 +246,24 @@ class SGD:
         new_vel = []
         for i, (v, p) in enumerate(zip(vel, self.params)):
             if v is not None:
-                v = np.asarray(v)
+                try:
+                    v = np.asarray(v)
+                except (TypeError, ValueError):  # e.g. a ragged list
+                    v = np.asarray(None)
                 if v.shape != p.shape or v.dtype.kind != "f":
                     raise ValueError(
                         f"SGD.load_state_dict: velocity[{i}] has shape {v.shape} and dtype "
                         f"{v.dtype}, expected floats of shape {p.shape} like params[{i}]"
                     )
-                v = np.array(v, dtype=p.dtype, copy=True)
+                with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, refused
+                    v = np.array(v, dtype=p.dtype, copy=True)
+                bad = count_nonfinite(v)
+                if bad:
+                    raise ValueError(
+                        f"SGD.load_state_dict: velocity[{i}] (shape {v.shape}) holds {bad} NaN "
+                        f"or infinite value(s) (in {p.dtype}); a saved velocity is always finite"
+                    )
             new_vel.append(v)
-        self.lr, self.momentum, self.nesterov = lr, mu, bool(nesterov)
+        # everything is valid: assign (nothing below can fail)
+        self._lr, self.momentum, self.nesterov = lr, mu, bool(nesterov)
         self.weight_decay, self.max_norm, self.velocity = wd, mn, new_vel

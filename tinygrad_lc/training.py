@@ -15,6 +15,7 @@ trick). The model therefore has ``bias=False``: its last row of W is the bias.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import interrupts
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["DATASETS", "DEFAULTS", "Dataset", "TrainConfig", "Trainer", "load_dataset"]
@@ -254,6 +256,9 @@ class Trainer:
         Each step's minibatch accuracy (before the update).
     seconds : float
         Training time so far, over all resumed runs.
+    saved_step : int or None
+        The step held by the checkpoint this trainer last wrote (:meth:`save`) or read
+        (:meth:`load`); None before either.
 
     Examples
     --------
@@ -276,6 +281,7 @@ class Trainer:
         self.loss_history: list[float] = []
         self.batch_accuracy: list[float] = []
         self.seconds = 0.0
+        self.saved_step: int | None = None
 
     @property
     def step(self) -> int:
@@ -301,8 +307,16 @@ class Trainer:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write a checkpoint to ``path`` atomically (see ``checkpoint.save_checkpoint``)."""
-        return save_checkpoint(path, self.state_dict())
+        """Write a checkpoint to ``path`` atomically (see ``checkpoint.save_checkpoint``).
+
+        Inside ``interrupts.stop_on_signals()`` a SIGINT or SIGTERM arriving during the save
+        takes effect once the file is complete (a second one stops it at once).
+        """
+        state = self.state_dict()
+        with interrupts.deferred():
+            written = save_checkpoint(path, state)
+            self.saved_step = state["model"]["step_count"]
+        return written
 
     def load(self, path: str | Path) -> None:
         """Restore a checkpoint written by :meth:`save` for the same data and settings.
@@ -337,6 +351,8 @@ class Trainer:
                        f"this data has {self.num_features} features and {self.num_classes} "
                        "classes (W of shape "
                        f"({self.num_features}, {self.num_classes}))")
+        # everything is checked before anything changes; the model's load_state_dict, the
+        # last step that can fail, changes nothing when it fails either
         try:
             history = np.asarray(state["loss_history"], dtype=np.float64)
             batch_acc = np.asarray(state["batch_accuracy"], dtype=np.float64)
@@ -346,12 +362,19 @@ class Trainer:
             if history.shape != (steps,) or batch_acc.shape != (steps,):
                 raise ValueError(f"it records {history.shape} losses and {batch_acc.shape} "
                                  f"accuracies for {steps} steps")
+            if not np.isfinite(history).all():  # fit stops before recording such a loss
+                raise ValueError("its loss history holds NaN or infinite values")
+            if not ((batch_acc >= 0) & (batch_acc <= 1)).all():
+                raise ValueError("its minibatch accuracies are not all in [0, 1]")
+            if not (math.isfinite(seconds) and seconds >= 0):
+                raise ValueError(f"its training time is {seconds!r} seconds")
             self.model.load_state_dict(model_state)
         except (KeyError, TypeError, ValueError) as exc:
             raise fail(f"is damaged or incomplete: {type(exc).__name__}: {exc}") from exc
         self.loss_history = history.tolist()
         self.batch_accuracy = batch_acc.tolist()
         self.seconds = seconds
+        self.saved_step = self.step
 
     # ------------------------------------------------------------------ the loop
     def train(self, X: np.ndarray, y: np.ndarray, iters: int | None = None,

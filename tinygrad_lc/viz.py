@@ -23,6 +23,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
+from .atomic import atomic_write
 from .tensor import Tensor
 from .viz_labels import (
     _RED,
@@ -137,6 +138,8 @@ def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw) -> Path:
 
     The DOT source is always written next to it (``loss.svg`` -> ``loss.dot``), also when
     Graphviz's ``dot`` program is missing; then ``GraphvizNotFoundError`` says how to get it.
+    Any tensor or scope name can be drawn: the characters XML forbids (controls such as
+    ``\\x1b``, lone surrogates) show as visible stand-ins.
 
     Parameters
     ----------
@@ -150,7 +153,9 @@ def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw) -> Path:
     Returns
     -------
     Path
-        The file written.
+        The file written, under the exact name given (``G.DOT`` writes and returns ``G.DOT``;
+        ``G.SVG`` writes ``G.SVG`` and its source ``G.dot``). Files are written atomically:
+        a failure leaves no partial file.
 
     Examples
     --------
@@ -161,10 +166,12 @@ def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw) -> Path:
     True
     """
     path = Path(path)
-    if path.suffix.lower() not in FORMATS:
+    fmt = path.suffix.lower()
+    if fmt not in FORMATS:
         raise ValueError(
             f"render: cannot tell the format of {str(path)!r}: the suffix must be one of "
-            f"{', '.join(FORMATS)}, got {repr(path.suffix) if path.suffix else 'no suffix'}"
+            f"{', '.join(FORMATS)} (any case), got "
+            f"{repr(path.suffix) if path.suffix else 'no suffix'}"
         )
     if isinstance(root, graphviz.Digraph):
         if kw:
@@ -172,23 +179,38 @@ def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw) -> Path:
         graph = root
     else:
         graph = draw_graph(root, **kw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dot_path = path.with_suffix(".dot")
-    dot_path.write_text(graph.source, encoding="utf-8")
-    if path.suffix.lower() == ".dot":
-        return path
-    if path.suffix.lower() == ".png" and "dpi" not in graph.graph_attr:
+    try:
+        source = graph.source.encode("utf-8")
+    except UnicodeEncodeError as exc:  # only in a hand-made Digraph: draw_graph's labels are clean
+        raise ValueError(
+            f"render: the Digraph's DOT source holds {exc.object[exc.start:exc.end]!r} at "
+            f"character {exc.start}, which UTF-8 cannot encode (a lone surrogate); nothing was "
+            "written"
+        ) from None
+    # the file named is written under that exact name; its source goes next to it as .dot
+    # (or is that file, for .dot/.DOT); both atomically, so a failure leaves no partial file
+    dot_path = path if fmt == ".dot" else path.with_suffix(".dot")
+    atomic_write(dot_path, source)
+    if fmt == ".dot":
+        return dot_path
+    if fmt == ".png" and "dpi" not in graph.graph_attr:
         graph = graph.copy()
         graph.graph_attr["dpi"] = "150"  # crisp on slides; SVG and PDF scale anyway
     try:
-        data = graph.pipe(format=path.suffix.lower()[1:])
+        data = graph.pipe(format=fmt[1:], quiet=True)
     except graphviz.ExecutableNotFound as exc:
         raise GraphvizNotFoundError(
             f"render: Graphviz's `dot` program is not on PATH, so {path} was not drawn; "
             f"its DOT source is in {dot_path}. {_INSTALL}; then run this again or "
-            f"`dot -T{path.suffix.lower()[1:]} {dot_path} -o {path}`"
+            f"`dot -T{fmt[1:]} {dot_path} -o {path}`"
         ) from exc
-    path.write_bytes(data)
+    except graphviz.CalledProcessError as exc:
+        said = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeError(
+            f"render: Graphviz's `dot` failed to draw {path} (exit status {exc.returncode}"
+            f"{': ' + said[0] if said else ''}); its DOT source is in {dot_path}"
+        ) from exc
+    atomic_write(path, data)
     return path
 
 

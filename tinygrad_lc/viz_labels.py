@@ -17,6 +17,7 @@ larger ones as min and max. NaN/inf in data or grad and anomaly notes are writte
 from __future__ import annotations
 
 import html
+import re
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -44,8 +45,25 @@ def _kind(t: Tensor) -> str:
     return "const" if t.name is None and t.size == 1 else "input"
 
 
+# What XML 1.0 forbids in text, which dot's label parser rejects (and a lone surrogate cannot
+# even be written as UTF-8): C0 controls other than tab, newline and CR; surrogates; U+FFFE/F.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _visible(match: re.Match) -> str:
+    """A control character as its Control Pictures symbol (ESC -> U+241B), the rest U+FFFD."""
+    code = ord(match.group())
+    return chr(0x2400 + code) if code < 0x20 else "\ufffd"
+
+
 def _esc(text: str) -> str:
-    return html.escape(str(text), quote=False)
+    """Any text as it goes into a label: XML-escaped, with the characters XML forbids made
+    visible. Every name, scope, op and note in a diagram passes through here.
+
+    >>> _esc("a<b\\x1b\\ud800") == "a&lt;b\\u241b\\ufffd"  # ESC shows as U+241B
+    True
+    """
+    return html.escape(_NOT_XML.sub(_visible, str(text)), quote=False)
 
 
 def _font(lines: list[str], color: str, face: str | None = None) -> str:

@@ -108,11 +108,23 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:  # e.g. --beta -1 or --max-nodes 0
         print(f"tinygrad-lc graph: {exc}", file=sys.stderr)
         return 2
-    except viz.GraphvizNotFoundError as exc:
+    except RuntimeError as exc:  # GraphvizNotFoundError, or dot itself failed
         print(f"tinygrad-lc graph: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. -o /proc/x.svg, -o a_file/x.svg, a read-only folder
+        print(f"tinygrad-lc graph: cannot write {args.output}: {_why(exc, args.output)}",
+              file=sys.stderr)
         return 1
     print(path)
     return 0
+
+
+def _why(exc: OSError, output: Path) -> str:
+    """Why writing ``output`` failed: a file in place of one of its folders, or the OS's reason."""
+    folder = next((p for p in output.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    return exc.strerror or str(exc)
 
 
 def _show_list(text: str) -> tuple[str, ...]:

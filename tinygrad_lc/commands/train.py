@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
+from .. import interrupts
 from ..atomic import atomic_write
 from ..losses import LOSSES
 from ..regularizers import REGULARIZERS
@@ -115,14 +118,53 @@ def write_plots(trainer: Any, data: Any, out: Path, note: Any = print) -> list[s
     return [p.name for p in written]
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """Refuse an --out or --checkpoint that cannot be written, before any data is loaded."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; --out names the folder for metrics.json "
+                         "and the pictures")
+    _check_folder("--out", out)
+    if args.checkpoint:
+        checkpoint = Path(args.checkpoint)
+        if checkpoint.is_dir():
+            raise UsageError(f"--checkpoint {checkpoint} is a folder; give a file path such as "
+                             f"{checkpoint / 'run.npz'}")
+        _check_folder("--checkpoint", checkpoint.parent)
+
+
+def _check_folder(option: str, folder: Path) -> None:
+    """``folder`` exists or can be made: its nearest existing ancestor is a writable folder."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise UsageError(f"{option}: {path} is a file, so the folder {folder} cannot "
+                                 "be created")
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise UsageError(f"{option}: the folder {path} is not writable")
+            return
+
+
+class _Progress:
+    """What an interrupted run reports: how far it got and what its checkpoint holds."""
+
+    trainer: Any = None
+    total: int = 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import CheckpointError
 
+    progress = _Progress()
     try:
-        return _run(args)
+        with interrupts.stop_on_signals():
+            return _run(args, progress)
     except UsageError as exc:
         print(f"tinygrad-lc train: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, or interrupts.Interrupted for SIGINT/SIGTERM
+        print(f"tinygrad-lc train: {interrupted_message(args, progress)}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, interrupts.Interrupted) else 130
     # what a user can act on: damaged checkpoints, diverged training (FloatingPointError),
     # missing or broken data (OSError, RuntimeError, ImportError; _run turns the data's
     # ValueError into a RuntimeError)
@@ -131,10 +173,46 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _run(args: argparse.Namespace) -> int:
+def interrupted_message(args: argparse.Namespace, progress: _Progress) -> str:
+    """One line: the step reached, the step the checkpoint holds, and how to go on."""
+    trainer = progress.trainer
+    if trainer is None:
+        return "interrupted before training started; no file was changed"
+    head = f"interrupted at step {trainer.step} of {progress.total}"
+    if not args.checkpoint:
+        return (f"{head}; nothing was saved (with --checkpoint PATH a run can be stopped and "
+                "resumed)")
+    if trainer.saved_step is None:
+        return (f"{head}; {args.checkpoint} holds no step of this run yet (the first save "
+                f"comes at step {min(args.save_every, progress.total)}); start again with: "
+                f"{command_line(args, resume=False)}")
+    return (f"{head}; {args.checkpoint} holds step {trainer.saved_step}; resume with: "
+            f"{command_line(args, resume=True)}")
+
+
+def command_line(args: argparse.Namespace, resume: bool) -> str:
+    """The command that ran (``cli.main`` keeps its words in ``args._argv``), with or
+    without ``--resume``, quoted for a POSIX shell."""
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    program = ("python -m tinygrad_lc" if getattr(main_spec, "name", "") == "tinygrad_lc.__main__"
+               else "tinygrad-lc")
+    words = getattr(args, "_argv", None)
+    if words is None:  # run() called without cli.main: spell out every setting
+        cfg = config_from_args(args)
+        words = ["train"]
+        for name, value in cfg.to_dict().items():
+            words += [f"--{name.replace('_', '-')}", str(value)]
+        words += ["--checkpoint", str(args.checkpoint), "--save-every", str(args.save_every),
+                  "--out", str(args.out)] + (["--quiet"] if args.quiet else [])
+    words = [w for w in words if w != "--resume"] + (["--resume"] if resume else [])
+    return f"{program} {shlex.join(words)}"
+
+
+def _run(args: argparse.Namespace, progress: _Progress) -> int:
     from ..training import Trainer, load_dataset
 
     cfg = config_from_args(args)
+    check_paths(args)
     note = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
     if args.resume and not checkpoint.exists():
@@ -144,6 +222,10 @@ def _run(args: argparse.Namespace) -> int:
         data = load_dataset(cfg.dataset, seed=cfg.seed)
     except ValueError as exc:  # e.g. a corrupt CIFAR-10 archive; the message says what to do
         raise RuntimeError(str(exc)) from exc
+    num_train = len(data.y_train)
+    if cfg.batch_size > num_train:  # minibatches are drawn with replacement: no use beyond N
+        raise UsageError(f"--batch-size {cfg.batch_size} is more than the {num_train} training "
+                         f"examples of {cfg.dataset}; use at most {num_train}")
     try:
         trainer = Trainer(cfg, data.num_features, data.num_classes)
     except (ValueError, TypeError) as exc:  # a setting config_from_args does not know about
@@ -159,6 +241,7 @@ def _run(args: argparse.Namespace) -> int:
     elif checkpoint is not None and checkpoint.exists():
         note(f"note: starting a new run; {checkpoint} will be overwritten (use --resume to "
              "continue it)")
+    progress.trainer, progress.total = trainer, cfg.iters
     if not args.quiet:
         sizes = data.sizes()
         print(f"{cfg.dataset}: {sizes['num_train']} train, {sizes['num_val']} val, "
@@ -173,8 +256,24 @@ def _run(args: argparse.Namespace) -> int:
     results = data.accuracies(trainer.model)
     history = trainer.loss_history
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    files = write_plots(trainer, data, out, note)
+    with interrupts.deferred():  # the outputs are written whole, also on Ctrl-C
+        out.mkdir(parents=True, exist_ok=True)
+        files = write_plots(trainer, data, out, note)
+        _write_metrics(args, cfg, data, trainer, results, resumed_from, files)
+    print(f"accuracy: train {results['train']:.4f}  val {results['val']:.4f}  "
+          f"test {results['test']:.4f}")
+    if history:
+        print(f"final loss {history[-1]:.4f} after {trainer.step} steps "
+              f"({trainer.seconds:.2f} s of training)")
+    print(f"wrote {', '.join(str(out / f) for f in ['metrics.json', *files])}")
+    return 0
+
+
+def _write_metrics(args: argparse.Namespace, cfg: TrainConfig, data: Any, trainer: Any,
+                   results: dict, resumed_from: int, files: list[str]) -> None:
+    history = trainer.loss_history
+    out = Path(args.out)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
     metrics = {
         "train_accuracy": results["train"],
         "val_accuracy": results["val"],
@@ -191,10 +290,3 @@ def _run(args: argparse.Namespace) -> int:
         "loss_history": history,
     }
     atomic_write(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    print(f"accuracy: train {results['train']:.4f}  val {results['val']:.4f}  "
-          f"test {results['test']:.4f}")
-    if history:
-        print(f"final loss {history[-1]:.4f} after {trainer.step} steps "
-              f"({trainer.seconds:.2f} s of training)")
-    print(f"wrote {', '.join(str(out / f) for f in metrics['files'])}")
-    return 0
