@@ -3,7 +3,10 @@
 A :class:`Program` is a recorded list of instructions over a few float64 inputs. It is run twice,
 once with ``tinygrad_lc`` Tensors and once with ``autograd.numpy`` functions, and the gradients
 (of the inputs and of every intermediate node, for a random upstream gradient) are compared with
-each other and with float64 central differences of the same program.
+each other and with float64 central differences of the same program. Second order too: for
+random directions ``w_i``, the gradient of ``sum_i <grad_i, w_i>`` (``tg.grad`` with
+``create_graph=True``, then again) is compared with HIPS autograd's gradient of its own gradient
+and with central differences of the plain first-order backward.
 
 The strategy :func:`programs` builds the program while evaluating it, so it keeps every kink
 (abs, relu, maximum, max) at least ``GAP`` away from its input and every log/sqrt/pow/div away
@@ -23,6 +26,7 @@ import argparse
 import itertools
 import sys
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -65,6 +69,12 @@ class Program:
     inputs: list
     instrs: list
     upstream: np.ndarray
+    directions: list | None = None  # the w_i of the second-order check (None: fixed ones)
+
+    def ws(self) -> list:
+        if self.directions is not None:
+            return self.directions
+        return [np.linspace(-1.0, 1.0, x.size).reshape(x.shape) for x in self.inputs]
 
     def __repr__(self) -> str:
         lines = [f"x{i} = {np.array2string(x, precision=17, separator=', ')}"
@@ -482,7 +492,8 @@ def programs(draw, max_inputs: int = 3, max_steps: int = 8, max_side: int = 4) -
             last = b.emit("add", last, b.emit("sum", b.emit("mul", n, w), axis=None,
                                               keepdims=False))
     upstream = draw(hnp.arrays(np.float64, b.vals[last].shape, elements=st.floats(-1, 1)))
-    return Program(inputs, b.instrs, upstream)
+    directions = [draw(hnp.arrays(np.float64, x.shape, elements=st.floats(-1, 1))) for x in inputs]
+    return Program(inputs, b.instrs, upstream, directions)
 
 
 # ---------------------------------------------------------------- the check
@@ -552,9 +563,55 @@ def check_program(prog: Program) -> None:
         scale = 1.0 + np.abs(num).max()
         np.testing.assert_allclose(first[i], num, rtol=1e-5, atol=1e-6 * scale,
                                    err_msg=f"gradient of x{i} vs central differences\n{prog}")
+    check_second_order(prog)
     STATS["graphs"] += 1
     STATS["ops"] += len(prog.instrs)
     STATS.update(f"op:{ins.op}" for ins in prog.instrs)
+
+
+def _first_dot(prog: Program, arrays) -> float:
+    """sum_i <grad_i, w_i> by tinygrad_lc's plain backward (the function differenced)."""
+    xs = [tg.Tensor(x, requires_grad=True) for x in arrays]
+    run(prog, xs, TG)[-1].backward(prog.upstream)
+    return float(sum(np.sum(x.grad * w) for x, w in zip(xs, prog.ws())))
+
+
+def check_second_order(prog: Program) -> None:
+    """Assert that d/dx sum_i <grad_i, w_i>, recorded twice, matches autograd and differences.
+
+    Central differences step each input entry by +-H as the first-order check did, which
+    already made sure no such step crosses a kink.
+    """
+    xs = [tg.Tensor(x, requires_grad=True) for x in prog.inputs]
+    ws = prog.ws()
+    gs = tg.grad(run(prog, xs, TG)[-1], xs, grad_outputs=prog.upstream, create_graph=True)
+    total = tg.Tensor(0.0)
+    for g, w in zip(gs, ws):
+        total = total + (g * w).sum()
+    hs = tg.grad(total, xs, allow_unused=True) if total.requires_grad else \
+        [tg.Tensor(np.zeros_like(x)) for x in prog.inputs]
+    first = autograd.grad(lambda z: _loss(prog, z))
+    dot = lambda z: sum(anp.sum(g * w) for g, w in zip(first(z), ws))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Output seems independent of input": a flat program
+        want = autograd.grad(dot)(list(prog.inputs))
+    for i, (x, h, w) in enumerate(zip(prog.inputs, hs, want)):
+        assert h.shape == x.shape and h.dtype == x.dtype, f"x{i}: second-order shape\n{prog}"
+        scale = 1.0 + np.abs(w).max()
+        np.testing.assert_allclose(h.data, w, rtol=1e-9, atol=1e-11 * scale,
+                                   err_msg=f"second order, x{i}, vs autograd\n{prog}")
+        num = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            f = []
+            for sgn in (1, -1):
+                xp = [y.copy() for y in prog.inputs]
+                xp[i][idx] += sgn * H
+                f.append(_first_dot(prog, xp))
+            num[idx] = (f[0] - f[1]) / (2 * H)
+        scale = 1.0 + np.abs(num).max()
+        np.testing.assert_allclose(h.data, num, rtol=1e-5, atol=1e-6 * scale,
+                                   err_msg=f"second order, x{i}, vs central differences\n{prog}")
+    STATS["second order"] += 1
 
 
 # ---------------------------------------------------------------- command line (make fuzz)
@@ -585,8 +642,8 @@ def main(argv: list[str] | None = None) -> int:
     ops = sorted(((k[3:], v) for k, v in STATS.items() if k.startswith("op:")),
                  key=lambda kv: -kv[1])
     print(f"fuzz: {STATS['graphs']} graphs, {STATS['ops']} ops checked against HIPS autograd "
-          f"and central differences in {time.perf_counter() - start:.1f} s"
-          f"{'; FAILED' if failed else ''}")
+          f"and central differences, {STATS['second order']} of them to second order, in "
+          f"{time.perf_counter() - start:.1f} s{'; FAILED' if failed else ''}")
     print("ops: " + ", ".join(f"{k} {v}" for k, v in ops))
     return 1 if failed else 0
 

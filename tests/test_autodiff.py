@@ -118,6 +118,8 @@ def test_backward_ops_sit_in_the_backward_scope_per_order():
     assert {"loss", "backward/loss", "backward/backward/loss"} <= scopes
     source = tg.viz.draw_graph(h).source
     assert "<B>backward</B>" in source and source.count("<B>backward</B>") >= 2
+    assert source.count("#fbf1e4") == 1 and "#f6e4cc" in source  # backward's own colours
+    assert "#fbf1e4" not in tg.viz.draw_graph(y).source
 
 
 def test_broadcast_reduction_in_the_backward_is_recorded():
