@@ -22,8 +22,8 @@ from tinygrad_lc import Tensor
 from tinygrad_lc.autodiff import grad, hessian, hvp, jacobian
 from tinygrad_lc.gradcheck import GradcheckError, gradgradcheck, gradgradcheck_report
 from tinygrad_lc.losses import softmax_loss, svm_loss
-from tinygrad_lc.ops import OPS
-from tinygrad_lc.recording import TENSOR
+from tinygrad_lc.ops import OPS, PRIMITIVES
+from tinygrad_lc.recording import TENSOR, TensorBackend
 from tinygrad_lc.regularizers import l2
 from tinygrad_lc.testing import (
     assert_second_order_match,
@@ -40,6 +40,11 @@ def _w(shape=(3, 2), name="W"):
 
 
 # ---------------------------------------------------------------- grad
+def test_both_backends_have_the_same_primitives():
+    recorded = {n for n in vars(TensorBackend) if not n.startswith("_")} - {"name"}
+    assert set(PRIMITIVES) == recorded and len(PRIMITIVES) == 18
+
+
 def test_grad_equals_backward_and_leaves_grad_alone():
     W, X = _w(), Tensor(RNG.normal(size=(4, 3)))
     h = X @ W

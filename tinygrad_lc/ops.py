@@ -156,8 +156,9 @@ class NumpyBackend:
     """The primitives VJPs are written with, on ndarrays. Every backend has these names.
 
     Besides them a VJP uses ``+ - * / @``, unary ``-``, ``**`` with a constant exponent and
-    the attributes ``shape``, ``ndim``, ``size``, ``dtype`` of its values. The last four
-    primitives are the engine's own (broadcast reduction, dtype, accumulation, aliasing).
+    the attributes ``shape``, ``ndim``, ``size``, ``dtype`` of its values. The last five
+    are the engine's own (broadcast reduction, dtype, accumulation, aliasing, and the values
+    a node's VJPs read: the sweep inlines this backend's ``saved`` on its hot path).
     """
 
     name = "numpy"
@@ -177,6 +178,7 @@ class NumpyBackend:
     unbroadcast = staticmethod(_unbroadcast)  # (g, shape)
     cast = staticmethod(lambda x, dtype: x.astype(dtype))
     own = staticmethod(lambda x: x.copy())  # a gradient array no other tensor holds
+    saved = staticmethod(lambda t: (t._data, [p._data for p in t.parents]))  # (out, inputs)
     accumulate = staticmethod(_accumulate)  # (q, pg): q + pg
 
 

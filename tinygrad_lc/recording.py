@@ -77,6 +77,7 @@ class TensorBackend:
     unbroadcast = staticmethod(_unbroadcast)
     cast = staticmethod(lambda x, dtype: _apply("cast", (x,), {"dtype": np.dtype(dtype)}))
     own = staticmethod(lambda x: x)  # recorded values are never written in place
+    saved = staticmethod(lambda t: (t, t.parents))  # a node's output and inputs, as values
     accumulate = staticmethod(lambda q, pg: _apply2("add", q, pg))
 
 

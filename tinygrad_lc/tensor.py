@@ -524,9 +524,10 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
     """Push the gradients seeded in the roots' ``_pg`` back through ``nodes`` (latest first).
 
     Each node's VJPs run on backend ``B``: ``ops.NUMPY`` on arrays (the saved values are the
-    forward's arrays), or ``recording.TENSOR`` on Tensors (the saved values are the node and
-    its parents, and every step is recorded in scope "backward/<the node's scope>"). The
-    broadcast reduction, cast and accumulation of each gradient go through ``B`` as well.
+    forward's arrays), or a recording backend, whose ``B.saved(t)`` gives the node's output and
+    inputs as its own values (``recording.TENSOR``: the node and its parents) and whose ops are
+    recorded in scope "backward/<the node's scope>". The broadcast reduction, cast and
+    accumulation of each gradient go through ``B`` as well.
 
     ``backward()`` passes neither ``live`` nor ``found``: every node keeps its ``.grad``
     (intermediates only with ``retain_grads``). ``grad()`` passes the nodes leading to its
@@ -549,8 +550,8 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
                 if opdef.needs_values and _last_mutation > t._seq:
                     _check_unchanged(t)
                 parents = t.parents
-                if record:
-                    out, ins = t, parents
+                if record:  # the backend's values for the node, its ops in "backward/<scope>"
+                    out, ins = B.saved(t)
                     _scope = f"backward/{t.scope}" if t.scope else "backward"
                     _grad_enabled = True
                 else:
