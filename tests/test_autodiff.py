@@ -57,6 +57,13 @@ def test_grad_equals_backward_and_leaves_grad_alone():
     assert not np.shares_memory(gW.data, W.grad)
 
 
+def test_an_input_listed_twice_gets_two_separate_gradients():
+    x = _w((2,), "x")
+    a, b = grad((x * x).sum(), [x, x])
+    np.testing.assert_array_equal(a.data, b.data)
+    assert not np.shares_memory(a.data, b.data)
+
+
 def test_grad_of_several_outputs_adds_their_vjps():
     x = _w((3,), "x")
     u = np.array([1.0, -2.0, 0.5])

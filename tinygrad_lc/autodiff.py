@@ -152,7 +152,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
             q = out._pg
             out._pg = seed if q is None else (q + seed)
     _sweep([t for t in nodes if t in live], TENSOR if record else NUMPY, live=live, found=found)
-    results = []
+    results, given = [], set()
     for t in ins:
         g = found[t]
         if g is None:
@@ -160,8 +160,9 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
         if record:
             results.append(g if isinstance(g, Tensor) else _make(g, False, None, (), None, None))
             continue
-        if g.__class__ is not np.ndarray or g.base is not None:
-            g = np.array(g)
+        if g.__class__ is not np.ndarray or g.base is not None or id(g) in given:
+            g = np.array(g)  # a view, a NumPy scalar, or an input listed twice: its own array
+        given.add(id(g))
         r = _make(g, False, None, (), None, None)
         _plain_grads.add(r)
         results.append(r)
