@@ -138,8 +138,13 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
     wanted = set(ins)
     live = set()
     for t in reversed(nodes):  # creation order: a node after all of its parents
-        if t in wanted or any(p in live for p in t.parents):
+        if t in wanted:
             live.add(t)
+            continue
+        for p in t.parents:
+            if p in live:
+                live.add(t)
+                break
     unused = [k for k, t in enumerate(ins) if t not in live]
     if unused and not allow_unused:
         k = unused[0]
