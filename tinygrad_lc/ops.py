@@ -162,7 +162,7 @@ class NumpyBackend:
     """
 
     name = "numpy"
-    sum = staticmethod(lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims))
+    sum = staticmethod(lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims))
     exp = staticmethod(np.exp)
     softmax = staticmethod(lambda x, axis: softmax(x, axis=axis))  # over an axis or axes
     restore = staticmethod(_restore)  # (g, ndim, axis, keepdims): reduced axes back, size 1
