@@ -11,7 +11,7 @@ so a run is reproducible and ``state_dict()`` resumes it bit for bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -91,13 +91,10 @@ class MLPClassifier:
         self.num_classes = check_count(where, "num_classes", num_classes, 2)
         if isinstance(hidden, int | np.integer) and not isinstance(hidden, bool):
             hidden = (hidden,)
-        try:
-            self.hidden = tuple(check_count(where, "each hidden width", h, 1) for h in hidden)
-        except TypeError as exc:
-            if "hidden" in str(exc):
-                raise
-            raise TypeError(f"{where}: hidden must be an int or a sequence of ints, "
-                            f"got {hidden!r}") from None
+        if isinstance(hidden, str) or not isinstance(hidden, Iterable):
+            raise TypeError(f"{where}: hidden must be an int or a sequence of ints such as "
+                            f"(100,) or (100, 50), got {hidden!r}")
+        self.hidden = tuple(check_count(where, "each hidden width", h, 1) for h in hidden)
         self.loss_name = check_choice(where, "loss", loss, losses.LOSSES)
         self.reg = check_real(where, "reg", reg, 0.0)
         self.optimizer_name = check_choice(where, "optimizer", optimizer, OPTIMIZERS)

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from numbers import Real
 
 import numpy as np
@@ -322,12 +322,10 @@ class MLP(Sequential):
 
     def __init__(self, sizes, activation: str = "relu", bias: bool = True, init="he",
                  seed=None, *, dtype=np.float64):
-        try:
-            sizes = [check_count("MLP", "each entry of sizes", s, 1) for s in sizes]
-        except TypeError as exc:
-            if "sizes" in str(exc):
-                raise
-            raise TypeError(f"MLP: sizes must be a sequence of ints, got {sizes!r}") from None
+        if isinstance(sizes, str) or not isinstance(sizes, Iterable):
+            raise TypeError(f"MLP: sizes must be a sequence of ints such as [3073, 100, 10], "
+                            f"got {sizes!r}")
+        sizes = [check_count("MLP", "each entry of sizes", s, 1) for s in sizes]
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs the input and output widths at least, got {sizes}")
         act = ACTIVATIONS[check_choice("MLP", "activation", activation, tuple(ACTIVATIONS))]
