@@ -262,3 +262,12 @@ def test_bad_arguments_are_named(make, error, match):
 def test_forward_must_be_defined():
     with pytest.raises(NotImplementedError, match="Module subclass defines forward"):
         Module()(1.0)
+
+
+def test_a_wide_layers_weight_gradient_is_c_ordered_like_its_weights():
+    # an F-ordered gradient made the L2 term's gradient and every optimizer update cross
+    # memory layouts (up to 40x slower elementwise ops on a (3073, 100) W1; benchmarks/nn.py)
+    net = MLP([300, 100, 10], seed=0, dtype=np.float32)
+    loss = tg.losses.softmax_loss(net(np.ones((20, 300), np.float32)), np.zeros(20, int))
+    loss.backward()
+    assert net[0].W.grad.flags.c_contiguous and net[0].W.data.flags.c_contiguous
