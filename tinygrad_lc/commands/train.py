@@ -264,7 +264,8 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
               f"seed {cfg.seed}")
         if cfg.model == "mlp":
             print(f"mlp: hidden {','.join(map(str, cfg.hidden))}, {cfg.optimizer}, lr x "
-                  f"{cfg.lr_decay:g} per epoch, {cfg.dtype}, standardized pixels")
+                  f"{cfg.lr_decay:g} per epoch, reg on the weight matrices (not the biases), "
+                  f"{cfg.dtype}, standardized pixels")
     trainer.train(data.X_train, data.y_train, checkpoint=checkpoint,
                   save_every=args.save_every, progress=not args.quiet,
                   val=(data.X_val, data.y_val))
