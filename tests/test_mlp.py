@@ -94,6 +94,20 @@ def test_lr_decays_once_per_epoch():
         assert model.optimizer.lr == pytest.approx(0.0025)
 
 
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_a_learning_rate_decayed_to_zero_ends_nothing(name):
+    X, y = blobs()  # 4 steps per epoch: the rate underflows to 0.0 after the second epoch
+    model = MLPClassifier(2, 3, hidden=(4,), optimizer=name, seed=0)
+    model.fit(X, y, lr=0.01, num_iters=12, batch_size=30, lr_decay=1e-300)
+    assert model.optimizer.lr == 0.0
+    frozen = weights_of(model)
+    other = MLPClassifier(2, 3, hidden=(4,), optimizer=name, seed=5)
+    other.load_state_dict(model.state_dict())
+    other.fit(X, y, num_iters=4, batch_size=30, resume=True)
+    for a, b in zip(frozen, weights_of(other)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_optimizer_names_pick_the_optimizers():
     X, y = blobs()
     kinds = {}

@@ -37,6 +37,16 @@ def _features(where: str, X, num_features: int) -> np.ndarray:
     return check(where, X, num_features)
 
 
+def _decay_lr(opt, lr_decay: float, step: int) -> None:
+    """One epoch of the decay schedule, as ``LinearClassifier.fit``'s: the rate may underflow
+    to 0.0 (steps stop moving, the run goes on); only an overflow to inf is an error."""
+    lr = opt.lr * lr_decay
+    if not math.isfinite(lr):
+        raise FloatingPointError(f"fit: lr_decay={lr_decay:g} grew the learning rate past the "
+                                 f"largest float at step {step}; use lr_decay <= 1")
+    opt._set_scheduled_lr(lr)
+
+
 class MLPClassifier:
     """A fully connected ReLU net ``Linear, ReLU, ..., Linear`` with a softmax or SVM loss.
 
@@ -252,7 +262,7 @@ class MLPClassifier:
             self.step_count += 1
             if self.step_count % per_epoch == 0:
                 if lr_decay != 1.0:
-                    opt.lr *= lr_decay
+                    _decay_lr(opt, lr_decay, self.step_count)
                 self._end_epoch(X, y, X_val, y_val)
                 if verbose:
                     h = self.history
@@ -308,14 +318,12 @@ class MLPClassifier:
                 opt.load_state_dict(d["optimizer"])
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{where}: optimizer ({self.optimizer_name}): {exc}") from None
-        probe = type(self.rng.bit_generator)()  # try the state on a scratch generator
-        try:
-            probe.state = d["rng"]
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ValueError(f"{where}: cannot restore the random generator: {exc}") from None
+        from .models import _generator_like  # models re-exports this class: import it late
+
+        rng = _generator_like(where, self.rng, d["rng"])  # a new generator: self.rng untouched
         try:
             self.net.load_state_dict(d["net"])  # checks every key first; the last to fail
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{where}: net: {exc}") from None
-        self.rng.bit_generator.state = probe.state
+        self.rng.bit_generator.state = rng.bit_generator.state  # self.rng stays the same object
         self.optimizer, self.step_count, self.history = opt, steps, history

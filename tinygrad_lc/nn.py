@@ -101,8 +101,9 @@ class Module:
         """Copy the arrays of ``d`` (a ``state_dict()``) into the parameters.
 
         Every key, shape, dtype and value is checked before any parameter changes: a missing
-        or unexpected key, a wrong shape, non-float data or a NaN/inf raises ValueError (or
-        TypeError) naming the key, and the module is left as it was.
+        or unexpected key, a wrong shape, data that are not real numbers, or a NaN/inf (also
+        one from casting to the parameter's dtype) raises ValueError (or TypeError) naming
+        the key, and the module is left as it was. Values are cast to each parameter's dtype.
         """
         where = f"{type(self).__name__}.load_state_dict"
         if not isinstance(d, dict):
@@ -115,19 +116,25 @@ class Module:
                              f"expected exactly {list(params)}")
         new = {}
         for key, p in params.items():
-            v = d[key].data if isinstance(d[key], Tensor) else np.asarray(d[key])
+            try:
+                v = d[key].data if isinstance(d[key], Tensor) else np.asarray(d[key])
+            except (TypeError, ValueError):  # e.g. a ragged list
+                v = np.asarray(None)
+            if v.dtype.kind not in "fiu":
+                raise TypeError(f"{where}: '{key}' holds {v.dtype}, expected real numbers "
+                                f"(the parameter is {p.dtype})")
             if v.shape != p.shape:
                 raise ValueError(f"{where}: '{key}' has shape {v.shape}, the parameter's is "
                                  f"{p.shape}")
-            if v.dtype.kind != "f":
-                raise TypeError(f"{where}: '{key}' holds {v.dtype}, expected floats "
-                                f"(the parameter is {p.dtype})")
+            with np.errstate(over="ignore"):  # beyond float32's range: inf, refused below
+                v = np.array(v, dtype=p.dtype)  # a copy: steps never write into d
             bad = count_nonfinite(v)
             if bad:
-                raise ValueError(f"{where}: '{key}' holds {bad} NaN or infinite value(s)")
+                raise ValueError(f"{where}: '{key}' holds {bad} NaN or infinite value(s) "
+                                 f"(as {p.dtype})")
             new[key] = v
-        for key, p in params.items():
-            p.data = np.array(new[key], dtype=p.dtype)  # a copy: steps never write into d
+        for key, p in params.items():  # everything is valid: assign (nothing below can fail)
+            p.data = new[key]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

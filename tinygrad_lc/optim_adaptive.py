@@ -59,8 +59,14 @@ class _Adaptive:
     def lr(self, value) -> None:
         self._lr = check_real(type(self).__name__, "lr", value, lo_open=True)
 
-    def _checked(self, where: str, **hyper) -> dict:  # pragma: no cover - each subclass's
-        raise NotImplementedError
+    def _set_scheduled_lr(self, value: float) -> None:
+        """Set a rate computed by a schedule (``lr * decay``), as ``SGD`` does: it may
+        underflow to 0.0 (steps stop moving; the run goes on); NaN, inf and negatives are
+        refused."""
+        self._lr = check_real(type(self).__name__, "scheduled lr", value)
+
+    def _checked(self, where: str, *, loading: bool = False, **hyper) -> dict:  # pragma: no cover
+        raise NotImplementedError  # each subclass validates its own hyperparameters
 
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to None (the next backward starts afresh)."""
@@ -115,7 +121,7 @@ class _Adaptive:
         if missing or unknown:
             raise ValueError(f"{where}: missing keys {missing}, unknown keys {unknown}; "
                              f"expected exactly {list(keys)}")
-        hyper = self._checked(where, **{k: d[k] for k in self._HYPER})
+        hyper = self._checked(where, loading=True, **{k: d[k] for k in self._HYPER})
         n = len(self.params)
         steps = self._list(where, "step", d["step"], n)
         steps = [check_count(where, f"step[{i}]", s.item() if isinstance(s, np.ndarray) else s,
@@ -132,6 +138,8 @@ class _Adaptive:
                     v = self._array(where, f"{k}[{i}]", v, p, k in self._SQUARES)
                 arrays.append(v)
             state[k] = arrays
+        # everything is valid: assign (nothing below can fail)
+        self._lr = hyper.pop("lr")
         for key, value in hyper.items():
             setattr(self, key, value)
         self.steps, self.state = steps, state
@@ -147,21 +155,28 @@ class _Adaptive:
 
     @staticmethod
     def _array(where: str, key: str, v, p: Tensor, squares: bool) -> np.ndarray:
-        v = np.asarray(v)
+        try:
+            v = np.asarray(v)
+        except (TypeError, ValueError):  # e.g. a ragged list
+            v = np.asarray(None)
         if v.shape != p.shape or v.dtype.kind != "f":
             raise ValueError(f"{where}: {key} has shape {v.shape} and dtype {v.dtype}, "
                              f"expected floats of shape {p.shape} like the parameter")
+        with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, refused below
+            v = np.array(v, dtype=p.dtype, copy=True)
         bad = count_nonfinite(v)
         if bad:
-            raise ValueError(f"{where}: {key} holds {bad} NaN or infinite value(s)")
+            raise ValueError(f"{where}: {key} holds {bad} NaN or infinite value(s) (in "
+                             f"{p.dtype}); saved optimizer state is always finite")
         if squares and v.size and v.min() < 0:
             raise ValueError(f"{where}: {key} holds negative values (min {v.min():.4g}); "
                              "it is a running sum of squares")
-        return np.array(v, dtype=p.dtype, copy=True)
+        return v
 
 
-def _common(where: str, lr, eps, weight_decay) -> dict:
-    return {"lr": check_real(where, "lr", lr, lo_open=True),
+def _common(where: str, lr, eps, weight_decay, loading: bool) -> dict:
+    # a loaded lr may be 0.0: a decay schedule can bring it there (see MLPClassifier.fit)
+    return {"lr": check_real(where, "lr", lr, lo_open=not loading),
             "eps": check_real(where, "eps", eps, lo_open=True),
             "weight_decay": check_real(where, "weight_decay", weight_decay)}
 
@@ -202,14 +217,14 @@ class Adam(_Adaptive):
                  eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
-    def _checked(self, where, lr, betas, eps, weight_decay) -> dict:
+    def _checked(self, where, lr, betas, eps, weight_decay, loading=False) -> dict:
         if isinstance(betas, np.ndarray):
             betas = betas.tolist()
         if not isinstance(betas, list | tuple) or len(betas) != 2:
             raise ValueError(f"{where}: betas must be a pair (beta1, beta2), each in [0, 1), "
                              f"got {betas!r}")
         betas = tuple(check_real(where, f"betas[{i}]", b, hi=1.0) for i, b in enumerate(betas))
-        return {**_common(where, lr, eps, weight_decay), "betas": betas}
+        return {**_common(where, lr, eps, weight_decay, loading), "betas": betas}
 
     def _update(self, p, g, t, m, v) -> None:
         b1, b2 = self.betas
@@ -247,8 +262,8 @@ class RMSprop(_Adaptive):
                  weight_decay: float = 0.0):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
 
-    def _checked(self, where, lr, alpha, eps, weight_decay) -> dict:
-        return {**_common(where, lr, eps, weight_decay),
+    def _checked(self, where, lr, alpha, eps, weight_decay, loading=False) -> dict:
+        return {**_common(where, lr, eps, weight_decay, loading),
                 "alpha": check_real(where, "alpha", alpha, hi=1.0)}
 
     def _update(self, p, g, t, v) -> None:
@@ -282,8 +297,8 @@ class Adagrad(_Adaptive):
     def __init__(self, params, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0):
         super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
 
-    def _checked(self, where, lr, eps, weight_decay) -> dict:
-        return _common(where, lr, eps, weight_decay)
+    def _checked(self, where, lr, eps, weight_decay, loading=False) -> dict:
+        return _common(where, lr, eps, weight_decay, loading)
 
     def _update(self, p, g, t, s) -> None:
         s += g * g

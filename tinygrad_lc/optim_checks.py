@@ -7,6 +7,8 @@ and what came.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .checks import count_nonfinite
 from .tensor import Tensor
 
@@ -47,9 +49,9 @@ def check_params(where: str, params) -> list[Tensor]:
 
 
 def check_grads(where: str, params: list[Tensor]) -> None:
-    """Refuse gradients of the wrong shape or holding NaN/inf, before anything changes.
+    """Refuse, before anything changes, gradients that are not real arrays of their
+    parameter's shape (a hand-set one would be broadcast) or that hold NaN/inf.
 
-    >>> import numpy as np
     >>> w = Tensor([1.0, 2.0], requires_grad=True)
     >>> w.grad = np.array([0.5, np.nan])
     >>> check_grads("Adam.step", [w])
@@ -64,10 +66,21 @@ learning rate)
         if g is None:
             continue
         label = f" '{p.name}'" if p.name else ""
-        shape = getattr(g, "shape", None)
-        if shape != p.shape:
-            raise ValueError(f"{where}: the gradient of params[{i}]{label} has shape {shape}, "
-                             f"expected the parameter's {p.shape}; no parameter was changed")
+        if not isinstance(g, np.ndarray | np.generic) or g.dtype.kind not in "fiu":
+            what = (f"an array of dtype {g.dtype}" if isinstance(g, np.ndarray | np.generic)
+                    else f"a {type(g).__name__}")
+            hint = " (use its .data)" if isinstance(g, Tensor) else ""
+            raise TypeError(
+                f"{where}: the gradient of params[{i}]{label} (shape {p.shape}) is {what}"
+                f"{hint}; expected None or a NumPy array of real numbers of shape "
+                f"{p.shape}; no parameter was changed"
+            )
+        if g.shape != p.shape:
+            raise ValueError(
+                f"{where}: the gradient of params[{i}]{label} has shape {g.shape}, "
+                f"expected the parameter's shape {p.shape} (it is not broadcast); no "
+                "parameter was changed"
+            )
         bad = count_nonfinite(g)
         if bad:
             raise ValueError(
