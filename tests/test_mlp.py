@@ -345,3 +345,13 @@ def test_linear_model_keeps_its_defaults(capsys, tmp_path):
     assert m["config"]["loss"] == "svm" and m["config"]["weight_scale"] == 1e-4
     assert m["config"]["momentum"] == 0.0 and m["config"]["optimizer"] == "sgd"
     assert m["config"]["hidden"] == [] and "history" not in m
+
+
+def test_example_04_the_net_follows_the_spirals_the_linear_model_cannot(capsys):
+    import runpy
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "04_two_layer_net.py"
+    results = runpy.run_path(str(path), run_name="example")["main"]()
+    capsys.readouterr()
+    assert results["linear"][1] < 0.7
+    assert all(results[name][1] > 0.95 for name in ("sgd", "momentum", "adam"))
