@@ -355,3 +355,20 @@ def test_example_04_the_net_follows_the_spirals_the_linear_model_cannot(capsys):
     capsys.readouterr()
     assert results["linear"][1] < 0.7
     assert all(results[name][1] > 0.95 for name in ("sgd", "momentum", "adam"))
+
+
+@needs_demo
+def test_an_interrupted_mlp_run_says_how_to_resume_it(capsys):
+    import shlex
+
+    from tinygrad_lc.commands import train as train_cmd
+
+    args = cli.build_parser().parse_args(["train", "--model", "mlp", "--hidden", "30,20",
+                                          "--checkpoint", "c.npz"])
+    progress = train_cmd._Progress()
+    progress.trainer = type("T", (), {"step": 7, "saved_step": 5})()
+    progress.total = 100
+    command = train_cmd.interrupted_message(args, progress).partition("resume with: ")[2]
+    again = cli.build_parser().parse_args(shlex.split(command)[1:])
+    assert again.resume and again.hidden == (30, 20)
+    assert train_cmd.config_from_args(again) == train_cmd.config_from_args(args)

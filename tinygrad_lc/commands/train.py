@@ -213,7 +213,10 @@ def command_line(args: argparse.Namespace, resume: bool) -> str:
         cfg = config_from_args(args)
         words = ["train"]
         for name, value in cfg.to_dict().items():
-            words += [f"--{name.replace('_', '-')}", str(value)]
+            if name == "dtype" or value in (None, ()):  # no option; or the model's default
+                continue
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            words += [f"--{name.replace('_', '-')}", text]
         words += ["--checkpoint", str(args.checkpoint), "--save-every", str(args.save_every),
                   "--out", str(args.out)] + (["--quiet"] if args.quiet else [])
     words = [w for w in words if w != "--resume"] + (["--resume"] if resume else [])
