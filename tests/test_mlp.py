@@ -372,3 +372,18 @@ def test_an_interrupted_mlp_run_says_how_to_resume_it(capsys):
     again = cli.build_parser().parse_args(shlex.split(command)[1:])
     assert again.resume and again.hidden == (30, 20)
     assert train_cmd.config_from_args(again) == train_cmd.config_from_args(args)
+
+
+def test_a_checkpoint_from_before_the_mlp_settings_still_resumes(tmp_path):
+    from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
+    from tinygrad_lc.training import TrainConfig, Trainer
+
+    cfg = TrainConfig.for_dataset("blobs", iters=5)
+    path = Trainer(cfg, 3, 3).save(tmp_path / "old.npz")
+    state = load_checkpoint(path)
+    for key in ("model", "hidden", "optimizer", "lr_decay", "dtype"):
+        del state["config"][key]  # as written before these settings existed
+    save_checkpoint(path, state)
+    Trainer(cfg, 3, 3).load(path)
+    with pytest.raises(tg.checkpoint.CheckpointError, match="lr_decay: checkpoint 1.0, now 0.5"):
+        Trainer(TrainConfig.for_dataset("blobs", iters=5, lr_decay=0.5), 3, 3).load(path)
