@@ -130,7 +130,10 @@ HYPER = {
 @given(p0=VECTORS, data=st.data(), lr=floats(1e-3, 0.5),
        weight_decay=st.sampled_from([0.0, 1e-2, 0.5]))
 def test_many_steps_follow_the_equations(name, p0, data, lr, weight_decay):
-    kw = data.draw(HYPER[name])
+    # eps = 1e-3, not the default: where g + weight_decay * p nears 0 a step's size swings
+    # with g's last bits by up to lr / eps, and two correct orders of rounding would part by
+    # more than the tolerance; a larger eps also makes where eps enters the formula count
+    kw = {**data.draw(HYPER[name]), "eps": 1e-3}
     grads = [data.draw(hnp.arrays(np.float64, p0.shape, elements=floats(-5, 5)))
              for _ in range(6)]
     want = reference(name, p0, grads, lr, weight_decay, **kw)

@@ -84,4 +84,5 @@ def plot_mlp_weights(model: Any, data: Any, path: Path) -> list[Path]:
     W = model.net[0].W.data
     return [plots.plot_weight_grid(
         W, data.image_shape, path, bias_row=True,
-        title=f"First layer of the two-layer net on {data.name}: {W.shape[1]} hidden units")]
+        title=f"First layer (W1) of the net {'-'.join(map(str, model.net.sizes))} on "
+              f"{data.name}: {W.shape[1]} hidden units")]
