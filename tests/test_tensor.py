@@ -808,7 +808,8 @@ def test_numpy_asarray_gives_the_data_and_array_copies_it(dtype):
 
 
 def test_numpy_asarray_without_copy_refuses_a_dtype_change():
-    with pytest.raises(ValueError, match=r"Tensor.__array__: dtype float32 needs a copy .*copy=False"):
+    with pytest.raises(ValueError,
+                       match=r"Tensor.__array__: dtype float32 needs a copy .*copy=False"):
         np.array(Tensor([1.0, 2.0]), dtype=np.float32, copy=False)
 
 
