@@ -807,6 +807,14 @@ def test_numpy_asarray_gives_the_data_and_array_copies_it(dtype):
     np.testing.assert_array_equal(np.stack([Tensor([1.0]), Tensor([2.0])]), [[1.0], [2.0]])
 
 
+def test_a_list_holding_a_tensor_that_requires_grad_is_not_silently_cut_from_the_graph():
+    w = leaf([1.0])
+    for make in (lambda: Tensor([w, w]), lambda: Tensor([1.0]) + [w], lambda: tg.exp([w])):
+        with pytest.raises(TypeError, match="requires grad.*tg.stack"):
+            make()
+    assert Tensor([Tensor(1.0), Tensor(2.0)]).data.tolist() == [1.0, 2.0]  # values: fine
+
+
 def test_numpy_asarray_without_copy_refuses_a_dtype_change():
     with pytest.raises(ValueError,
                        match=r"Tensor.__array__: dtype float32 needs a copy .*copy=False"):

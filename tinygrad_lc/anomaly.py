@@ -3,7 +3,7 @@ values changed behind the engine's back between the forward and the backward.
 
 The engine calls :func:`check_forward` on every op output and :func:`check_backward` on every
 gradient an op's VJP hands to an input, but only while the anomaly mode of the running thread
-(``tensor.Modes.anomaly``) is on; outside the context manager neither is imported nor called.
+(``modes.Modes.anomaly``) is on; outside the context manager neither is imported nor called.
 The first failure raises ``AnomalyError`` with the op, its scope, the input shapes and the
 user's file:line, and leaves the message on the node (``t._note``) so diagrams can colour it.
 

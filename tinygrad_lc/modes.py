@@ -2,7 +2,7 @@
 
 The modes belong to the running thread and ``contextvars`` context (as PyTorch's grad mode is
 per thread): entering ``no_grad()`` in one thread leaves every other thread recording. Each
-switch sets a new immutable ``tensor.Modes`` and leaving the block restores exactly the one
+switch sets a new immutable ``Modes`` and leaving the block restores exactly the one
 that was current when it was entered, so nesting, re-entering one ``scope`` object and errors
 inside a block all come back to the outer state. A new thread starts from the defaults (grad
 on, no scope, no anomaly checks); an asyncio task starts from the modes of the code that
@@ -11,13 +11,46 @@ created it, and what it switches stays inside the task.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from .tensor import _MODES, Modes, _modes
-
-__all__ = ["no_grad", "enable_grad", "scope", "detect_anomaly", "is_grad_enabled",
+__all__ = ["Modes", "no_grad", "enable_grad", "scope", "detect_anomaly", "is_grad_enabled",
            "is_anomaly_enabled", "current_scope"]
+
+
+class Modes:
+    """How the engine records in one thread or context: never changed, replaced whole.
+
+    Compared and hashed by identity: ``scope`` finds the token of an entry by the Modes
+    object that entry made current.
+
+    >>> Modes(True, "svm_loss", False)
+    Modes(grad_enabled=True, scope='svm_loss', anomaly=False)
+    """
+
+    __slots__ = ("grad_enabled", "scope", "anomaly")
+
+    def __init__(self, grad_enabled: bool, scope: str, anomaly: bool):
+        set_ = object.__setattr__
+        set_(self, "grad_enabled", grad_enabled)
+        set_(self, "scope", scope)
+        set_(self, "anomaly", anomaly)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Modes: immutable; switch modes with no_grad(), scope(), ...")
+
+    def __repr__(self) -> str:
+        return (f"Modes(grad_enabled={self.grad_enabled}, scope={self.scope!r}, "
+                f"anomaly={self.anomaly})")
+
+
+# The recording modes of the running thread/context, switched by the context managers below
+# and read by the engine (``tensor.py``) once per op. A new thread starts from the defaults;
+# an asyncio task from its creator's modes.
+_MODES: contextvars.ContextVar[Modes] = contextvars.ContextVar(
+    "tinygrad_lc.modes", default=Modes(True, "", False))  # noqa: B039 (Modes is immutable)
+_modes = _MODES.get
 
 
 def is_grad_enabled() -> bool:

@@ -10,8 +10,8 @@ accumulating gradients that arrive along several paths, and keeping gradient arr
 aliasing each other or any tensor's data. Checks of user input live in ``checks.py``.
 
 The recording modes (grad on or off, the scope path, anomaly checks) belong to each thread and
-each ``contextvars`` context: one ``ContextVar`` holds an immutable :class:`Modes`, which the
-hot path reads once per op. ``modes.py`` switches them.
+each ``contextvars`` context: one ``ContextVar`` (``modes._MODES``) holds an immutable
+``modes.Modes``, which the hot path reads once per op. ``modes.py`` switches them.
 
 (Longer than the project's ~400 lines on purpose: the Tensor and its graph walk stay in one
 module.)
@@ -19,7 +19,6 @@ module.)
 
 from __future__ import annotations
 
-import contextvars
 import copy
 import itertools
 import math
@@ -38,36 +37,9 @@ from .checks import (
     reduction_axis,
     to_array,
 )
+from .modes import _MODES
 from .ops import OPS
 
-
-class Modes:
-    """How the engine records in one thread or context: never changed, replaced whole.
-
-    >>> Modes(True, "svm_loss", False)
-    Modes(grad_enabled=True, scope='svm_loss', anomaly=False)
-    """
-
-    __slots__ = ("grad_enabled", "scope", "anomaly")
-
-    def __init__(self, grad_enabled: bool, scope: str, anomaly: bool):
-        set_ = object.__setattr__
-        set_(self, "grad_enabled", grad_enabled)
-        set_(self, "scope", scope)
-        set_(self, "anomaly", anomaly)
-
-    def __setattr__(self, name, value):
-        raise AttributeError("Modes: immutable; switch modes with no_grad(), scope(), ...")
-
-    def __repr__(self) -> str:
-        return (f"Modes(grad_enabled={self.grad_enabled}, scope={self.scope!r}, "
-                f"anomaly={self.anomaly})")
-
-
-# The recording modes of the running thread/context, switched by the context managers in
-# ``modes.py``. A new thread starts from the defaults; an asyncio task from its creator's modes.
-_MODES: contextvars.ContextVar[Modes] = contextvars.ContextVar(
-    "tinygrad_lc.modes", default=Modes(True, "", False))  # noqa: B039 (Modes is immutable)
 _modes = _MODES.get  # the hot path calls this once per op
 _kink_log: list | None = None  # gradcheck collects (op name, scope, kink state) here when set
 _clock = itertools.count(1)  # creation order doubles as a topological order
@@ -86,7 +58,22 @@ class AnomalyError(RuntimeError):
 
 def _to_array(data, dtype, where: str) -> np.ndarray:
     """``checks.to_array`` that also unwraps a Tensor."""
-    return to_array(data._data if isinstance(data, Tensor) else data, dtype, where)
+    if isinstance(data, Tensor):
+        return to_array(data._data, dtype, where)
+    if isinstance(data, list | tuple):
+        _refuse_nodes_in(data, where)
+    return to_array(data, dtype, where)
+
+
+def _refuse_nodes_in(items: list | tuple, where: str) -> None:
+    """A list of tensors would become plain values (through ``__array__``), silently cutting
+    the graph: refuse it when one of them needs a gradient."""
+    for x in items:
+        if isinstance(x, Tensor) and x.requires_grad:
+            raise TypeError(
+                f"{where}: got a list holding a tensor that requires grad; a list becomes "
+                "plain values without a graph. Join tensors with tg.stack or tg.concatenate"
+            )
 
 
 class Tensor:
@@ -513,6 +500,8 @@ def _const(x, like: np.ndarray, where: str) -> Tensor:
     if isinstance(x, bool | int | float | np.number) and not isinstance(x, complex):
         arr = np.asarray(x, dtype=float_dtype(like.dtype))
     elif isinstance(x, np.ndarray | list | tuple):
+        if x.__class__ is not np.ndarray:
+            _refuse_nodes_in(x, where)
         arr = np.asarray(x)
         if arr.dtype.kind in CASTABLE_KINDS:
             arr = arr.astype(float_dtype(like.dtype))
