@@ -64,7 +64,7 @@ def lecture_table() -> tuple[list[str], list[list[Any]]]:
     """
     from ..losses import softmax_loss, svm_loss
     from ..tensor import Tensor
-    from .gradcheck import LECTURE_LABELS, LECTURE_NAMES, LECTURE_SCORES
+    from .lecture import LECTURE_LABELS, LECTURE_NAMES, LECTURE_SCORES
 
     s, y = LECTURE_SCORES, LECTURE_LABELS
     svm = svm_loss(s, y, reduction="none").data
@@ -89,7 +89,7 @@ def render_diagrams(out: Path) -> tuple[dict[str, Path], str | None]:
     Returns the SVG paths by loss and, when Graphviz's ``dot`` is missing, the reason.
     """
     from .. import viz
-    from .graph import lecture_loss
+    from .lecture import lecture_loss
 
     paths = {}
     for loss in LOSSES:

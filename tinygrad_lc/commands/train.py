@@ -22,9 +22,8 @@ from typing import Any
 from .. import interrupts
 from ..atomic import atomic_write
 from ..losses import LOSSES
-from ..regularizers import REGULARIZERS
 from ..training import DATASETS, DEFAULTS, MODELS, TrainConfig
-from .options import non_negative_int
+from .options import add_regularizer_options, non_negative_int
 from .train_mlp import add_mlp_arguments, check_mlp_options, plot_mlp_weights
 
 
@@ -44,17 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="linear (scores X @ W) or mlp (the two-layer net; its defaults differ, "
                         "see below) (default: linear)")
     p.add_argument("--loss", choices=LOSSES, help="data loss (default: svm; mlp: softmax)")
-    p.add_argument("--regularizer", choices=REGULARIZERS, default="l2",
-                   help="R(W) in loss = data loss + reg * R(W) (default: l2)")
-    p.add_argument("--reg", type=float, help=f"regularization strength ({_defaults('reg')})")
+    add_regularizer_options(p, None, _defaults("reg"))
     p.add_argument("--lr", type=float, help=f"learning rate ({_defaults('lr')})")
     p.add_argument("--iters", type=int, help=f"total SGD steps ({_defaults('iters')})")
     p.add_argument("--batch-size", type=int,
                    help=f"minibatch size ({_defaults('batch_size')})")
     p.add_argument("--momentum", type=float,
                    help="SGD momentum (default: 0; 0.9 with --optimizer momentum)")
-    p.add_argument("--beta", type=float, default=1.0,
-                   help="elastic_net only: R(W) = sum(beta * W**2 + |W|) (default: 1)")
     p.add_argument("--weight-scale", type=float,
                    help="std of the initial weights (default: 1e-4; mlp: He, sqrt(2 / fan_in))")
     add_mlp_arguments(p)
