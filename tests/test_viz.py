@@ -424,9 +424,9 @@ def test_graph_command_renders_the_lecture_loss(tmp_path, capsys, dot_program, l
 
 def test_graph_command_collapse_rankdir_and_dot_output(tmp_path, capsys):
     out = tmp_path / "g.dot"
-    assert main(["graph", "--collapse", "--rankdir", "TB", "-o", str(out)]) == 0
+    assert main(["graph", "--collapse", "--rankdir", "LR", "-o", str(out)]) == 0
     p = parse(out.read_text())
-    assert p["clusters"] == {} and "rankdir=TB" in out.read_text()
+    assert p["clusters"] == {} and "rankdir=LR" in out.read_text()
     assert {find(p, "svm_loss"), find(p, "l2")}
     assert main(["graph", "--collapse", "l2", "--regularizer", "l2", "-o", str(out)]) == 0
     assert {label for label, _ in parse(out.read_text())["clusters"].values()} >= {"svm_loss"}
@@ -458,6 +458,33 @@ def test_graph_command_without_dot_fails_with_install_hint(tmp_path, monkeypatch
     assert main(["graph", "-o", str(tmp_path / "g.svg")]) == 1
     assert "apt-get install graphviz" in capsys.readouterr().err
     assert (tmp_path / "g.dot").exists()
+
+
+# ---------------------------------------------------------------------- readable by default
+def test_diagrams_run_top_to_bottom_by_default(tmp_path, capsys):
+    import inspect
+
+    assert inspect.signature(viz.draw_graph).parameters["rankdir"].default == "TB"
+    assert viz.draw_graph(chain(2)).graph_attr["rankdir"] == "TB"
+    out = tmp_path / "g.dot"
+    assert main(["graph", "-o", str(out)]) == 0
+    assert "rankdir=TB" in out.read_text()
+
+
+def svg_size_px(path: Path) -> tuple[float, float]:
+    """The width and height of an SVG drawn by dot, in CSS pixels (dot writes points)."""
+    root = ET.parse(path).getroot()
+    pt = [float(root.get(k).removesuffix("pt")) for k in ("width", "height")]
+    return pt[0] * 4 / 3, pt[1] * 4 / 3
+
+
+@pytest.mark.parametrize("svg", sorted((REPO / "docs" / "img").glob("*.svg")),
+                         ids=lambda p: p.name)
+def test_committed_diagrams_fit_a_1280_px_page(svg):
+    """At natural size a README or docs diagram fits GitHub's 1280 px page column (about
+    900 px of text width): no scrolling sideways, no shrinking to unreadable text."""
+    width, height = svg_size_px(svg)
+    assert width <= 900, f"{svg.name} is {width:.0f} px wide; draw it top to bottom"
 
 
 # ---------------------------------------------------------------------- docs/diagrams.md

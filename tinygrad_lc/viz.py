@@ -82,7 +82,7 @@ class _Unit:
         self.members = [tensor]
 
 
-def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: str = "LR",
+def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: str = "TB",
                max_nodes: int | None = None, *, collapse: bool | str | Iterable[str] | None = None,
                ) -> graphviz.Digraph:
     """Draw the computation graph behind ``root`` as a ``graphviz.Digraph``.
@@ -95,8 +95,10 @@ def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: st
         What each tensor box shows besides its name: shape and dtype, the values (tensors of
         up to 12 entries, rounded; larger ones min and max), the gradient (after
         ``backward()``; "grad: not computed" before).
-    rankdir : {"LR", "RL", "TB", "BT"}
-        Graphviz direction: inputs on the left, root on the right for "LR".
+    rankdir : {"TB", "LR", "BT", "RL"}
+        Graphviz direction: inputs at the top, root at the bottom for "TB" (the default:
+        a loss's graph is deep and narrow, so it fits a page or a slide this way); inputs
+        on the left, root on the right for "LR".
     max_nodes : int, optional
         The most tensors to draw (each computed tensor also gets its op ellipse). The rest
         is counted in one dashed "N nodes not shown" box. Default ``DEFAULT_MAX_NODES`` (500).

@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--collapse", nargs="?", const="all", default=None, metavar="SCOPES",
                    help="draw scopes as single boxes: all of them (no value) or a "
                         "comma-separated list such as l2,svm_loss")
-    p.add_argument("--rankdir", choices=viz.RANKDIRS, default="LR",
+    p.add_argument("--rankdir", choices=viz.RANKDIRS, default="TB",
                    help="layout direction (default: TB, inputs at the top, loss at the "
                         "bottom; LR runs left to right)")
     p.add_argument("--max-nodes", type=int, default=None, metavar="N",
