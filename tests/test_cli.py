@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import pickle
@@ -116,13 +117,43 @@ def test_options_override_defaults(capsys, tmp_path):
     assert (cfg["regularizer"], cfg["beta"]) == ("elastic_net", 0.5)
 
 
-def test_quiet_prints_no_bar(capsys, tmp_path):
-    rc, out, err = train(capsys, tmp_path / "a", "--dataset", "blobs", "--iters", "20")
-    assert rc == 0 and re.search(r"20/20 .*acc=.*loss=", err)  # the tqdm bar
-    rc, out, err = train(capsys, tmp_path / "b", "--dataset", "blobs", "--iters", "20",
-                         "--quiet")
-    assert rc == 0 and err == ""
+class Terminal(io.StringIO):
+    """A stand-in for stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_quiet_prints_no_bar(capsys, tmp_path, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    rc, out, _ = train(capsys, tmp_path / "a", "--dataset", "blobs", "--iters", "20")
+    assert rc == 0 and re.search(r"20/20 .*acc=.*loss=", terminal.getvalue())  # the tqdm bar
+    monkeypatch.setattr(sys, "stderr", terminal := Terminal())
+    rc, out, _ = train(capsys, tmp_path / "b", "--dataset", "blobs", "--iters", "20",
+                       "--quiet")
+    assert rc == 0 and terminal.getvalue() == ""
     assert out.startswith("accuracy: train")
+
+
+def test_no_bar_when_stderr_is_not_a_terminal(capsys, tmp_path):
+    """In a CI log (stderr a file or a pipe: capsys here) every frame of a bar would be a line."""
+    rc, out, err = train(capsys, tmp_path, "--dataset", "blobs", "--iters", "20")
+    assert rc == 0 and err == "" and "accuracy: train" in out
+
+
+def test_train_writes_to_its_own_folder_by_default(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for extra, folder in ([[], "digits-svm"], [["--loss", "softmax"], "digits-softmax"],
+                          [["--dataset", "blobs"], "blobs-svm"],
+                          [["--dataset", "blobs", "--model", "mlp"], "blobs-mlp-softmax"]):
+        rc, out, _ = run(capsys, "train", "--iters", "3", "--quiet", *extra)
+        assert rc == 0
+        m = json.loads((tmp_path / "out" / "train" / folder / "metrics.json").read_text())
+        assert m["config"]["out"] == f"out/train/{folder}"
+        assert f"out/train/{folder}/metrics.json" in out
+    # the demo's pictures (out/loss.png, out/weights_*.png) are never touched
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["train"]
 
 
 @pytest.mark.parametrize("argv, message", [

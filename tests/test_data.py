@@ -23,11 +23,79 @@ def test_load_digits():
     assert X.reshape(-1, 8, 8).shape == (1797, 8, 8)
 
 
-def test_load_digits_without_sklearn(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sklearn", None)
+def no_sklearn(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # `import sklearn` raises ImportError
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+
+
+def test_load_digits_without_sklearn(monkeypatch, tmp_path):
+    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path))  # nothing cached there
+    no_sklearn(monkeypatch)
     with pytest.raises(ImportError, match=r"pip install 'tinygrad_lc\[demo\]'"):
         data.load_digits()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_digits_are_cached_after_the_first_load(monkeypatch, tmp_path):
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path / "cache"))
+    X, y = data.load_digits()
+    bunch = sklearn_datasets.load_digits()
+    np.testing.assert_array_equal(X, bunch.data)
+    np.testing.assert_array_equal(y, bunch.target)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [data.DIGITS_CACHE]
+    no_sklearn(monkeypatch)  # the second load reads the cache only
+    X2, y2 = data.load_digits()
+    assert (X2.dtype, y2.dtype) == (np.float64, np.int64)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, y)
+
+
+@pytest.mark.parametrize("damage", [b"not a npy file", None, "wrong shape", "wrong values"])
+def test_a_damaged_digits_cache_is_read_again_and_replaced(monkeypatch, tmp_path, damage):
+    pytest.importorskip("sklearn")
+    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path))
+    X, y = data.load_digits()
+    path = tmp_path / data.DIGITS_CACHE
+    good = path.read_bytes()
+    if damage is None:
+        path.write_bytes(good[:len(good) // 2])  # cut short
+    elif damage == "wrong shape":
+        np.save(path, np.zeros((10, 65), dtype=np.uint8))
+    elif damage == "wrong values":
+        np.save(path, np.full((1797, 65), 200, dtype=np.uint8))
+    else:
+        path.write_bytes(damage)
+    X2, y2 = data.load_digits()
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, y)
+    assert path.read_bytes() == good
+
+
+def test_digits_load_from_a_cache_folder_that_cannot_be_written(monkeypatch, tmp_path):
+    pytest.importorskip("sklearn")
+    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path / "a_file" / "cache"))
+    (tmp_path / "a_file").write_text("")  # the folder cannot be made
+    X, y = data.load_digits()
+    assert X.shape == (1797, 64) and y.shape == (1797,)
+
+
+def test_train_on_cached_digits_does_not_import_sklearn(tmp_path):
+    """What makes `tinygrad-lc train --dataset digits` start in a fraction of a second:
+    importing scikit-learn alone takes over a second."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    pytest.importorskip("sklearn")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "TINYGRAD_LC_DATA": str(tmp_path),
+           "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    code = ("import sys; from tinygrad_lc.training import load_dataset; "
+            "d = load_dataset('digits'); print(d.X_train.shape, 'sklearn' in sys.modules)")
+    said = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, timeout=120, check=True).stdout for _ in range(2)]
+    assert said == ["(1257, 65) True\n", "(1257, 65) False\n"]
 
 
 # ----------------------------------------------------------------------------- preprocess

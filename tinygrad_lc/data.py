@@ -4,17 +4,30 @@ usual preprocessing: a seeded train/validation split, mean subtraction and the b
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_open
 from .cifar10 import load_cifar10
 
 __all__ = ["load_cifar10", "load_digits", "preprocess", "train_val_split"]
 
 
+DIGITS_CACHE = "digits-v1.npy"  # in data_root(): pixels and label of each image, uint8
+
+
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """Load the 8x8 handwritten digits shipped with scikit-learn (no download needed).
+
+    The first call reads them through scikit-learn (whose import alone takes over a second)
+    and keeps a copy in the data cache, ``data_root() / DIGITS_CACHE`` (117 KB, written
+    atomically); later calls read that file in a millisecond without importing scikit-learn.
+    A damaged or foreign cache file is read again from scikit-learn and replaced; a cache
+    folder that cannot be written is skipped.
 
     Returns
     -------
@@ -25,7 +38,8 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     ImportError
-        scikit-learn is not installed (it comes with ``pip install 'tinygrad_lc[demo]'``).
+        Nothing is cached yet and scikit-learn is not installed (it comes with
+        ``pip install 'tinygrad_lc[demo]'``).
 
     Examples
     --------
@@ -33,6 +47,10 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     >>> X.shape, y.shape, X.reshape(-1, 8, 8).shape  # doctest: +SKIP
     ((1797, 64), (1797,), (1797, 8, 8))
     """
+    path = data_root() / DIGITS_CACHE
+    cached = _read_digits(path)
+    if cached is not None:
+        return cached
     try:
         from sklearn.datasets import load_digits as sklearn_load_digits
     except ImportError as exc:
@@ -41,7 +59,25 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
             "pip install 'tinygrad_lc[demo]'."
         ) from exc
     bunch = sklearn_load_digits()
-    return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
+    X, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
+    table = np.column_stack([X, y]).astype(np.uint8)
+    if np.array_equal(table[:, :-1], X) and np.array_equal(table[:, -1], y):  # exact in uint8
+        with contextlib.suppress(OSError):  # a read-only cache: no copy, same data
+            with atomic_open(path) as f:
+                np.save(f, table, allow_pickle=False)
+    return X, y
+
+
+def _read_digits(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached digits, or None when the file is missing or is not what load_digits wrote."""
+    try:
+        table = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if table.dtype != np.uint8 or table.shape != (1797, 65) or table[:, :-1].max() > 16 \
+            or table[:, -1].max() > 9:
+        return None
+    return table[:, :-1].astype(np.float64), table[:, -1].astype(np.int64)
 
 
 def train_val_split(
@@ -182,3 +218,12 @@ def _pixel_std(X: np.ndarray, mean: np.ndarray, chunk: int = 5000) -> np.ndarray
         total += np.einsum("ij,ij->j", d, d)
     std = np.sqrt(total / len(X))
     return np.where(std > 0, std, 1.0)
+
+
+def data_root() -> Path:
+    """The data cache: ``$TINYGRAD_LC_DATA``, or ``~/.cache/tinygrad_lc`` when it is unset.
+
+    >>> isinstance(data_root(), Path)
+    True
+    """
+    return Path(os.environ.get("TINYGRAD_LC_DATA") or "~/.cache/tinygrad_lc").expanduser()

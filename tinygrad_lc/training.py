@@ -246,8 +246,10 @@ def accuracy(model: Any, X: np.ndarray, y: np.ndarray, chunk: int = 5000) -> flo
 def progress_bar(total: int | None, desc: str, *, enabled: bool = True, **options: Any) -> Any:
     """A tqdm bar on stderr, or a silent stand-in when disabled or tqdm is missing.
 
+    The bar is drawn only when stderr is a terminal (tqdm's ``disable=None``): redirected to
+    a file or a CI log, its frames would be hundreds of lines of carriage returns.
     ``options`` go to tqdm (e.g. ``initial``, ``unit="B"``). Without tqdm (an optional
-    extra) a one-line note on stderr says so, and the work goes on without a bar.
+    extra) a one-line note on a terminal says so, and the work goes on without a bar.
 
     >>> bar = progress_bar(10, "steps", enabled=False)
     >>> bar.update(1); bar.set_postfix(loss="1.0"); bar.close()
@@ -256,10 +258,12 @@ def progress_bar(total: int | None, desc: str, *, enabled: bool = True, **option
         try:
             from tqdm import tqdm
         except ImportError:
-            print("note: tqdm is not installed, so there is no progress bar "
-                  "(pip install 'tinygrad_lc[demo]')", file=sys.stderr)
+            if sys.stderr.isatty():
+                print("note: tqdm is not installed, so there is no progress bar "
+                      "(pip install 'tinygrad_lc[demo]')", file=sys.stderr)
         else:
-            return tqdm(total=total, desc=desc, file=sys.stderr, dynamic_ncols=True, **options)
+            return tqdm(total=total, desc=desc, file=sys.stderr, dynamic_ncols=True,
+                        disable=None, **options)
     return _NoBar()
 
 

@@ -264,7 +264,7 @@ def _run(args: argparse.Namespace) -> int:
     atomic_write(out / "demo.json", json.dumps(summary, indent=2) + "\n")
     report.section("6. Reproduce", "Run these from the project folder:")
     report.code(f"tinygrad-lc demo --dataset {args.dataset} --seed {args.seed}\n"
-                f"tinygrad-lc train --dataset {args.dataset} --loss softmax --out out/train\n"
+                f"tinygrad-lc train --dataset {args.dataset} --loss softmax\n"
                 "tinygrad-lc gradcheck\n"
                 "tinygrad-lc graph --loss svm --show shape,data,grad -o out/graph.svg")
     report.paragraph(f"Made in {seconds:.1f} s; numbers also in demo.json.", note=True)
