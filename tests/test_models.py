@@ -161,6 +161,31 @@ def test_verbose_prints_progress(blobs, capsys):
     assert "fit: step 1/20 loss" in out and "fit: step 20/20 loss" in out
 
 
+# ---------------------------------------------------------------- train: the notebook's name
+def test_train_is_fit_under_the_assignments_names(blobs, capsys):
+    X, y, _, _ = blobs
+    a = LinearClassifier(2, 3, loss="softmax", seed=3)
+    history = a.train(X, y, learning_rate=0.05, reg=2e-3, num_iters=30, batch_size=16,
+                      verbose=True)
+    b = LinearClassifier(2, 3, loss="softmax", reg=2e-3, seed=3)
+    assert history == b.fit(X, y, lr=0.05, num_iters=30, batch_size=16)
+    np.testing.assert_array_equal(a.W.data, b.W.data)
+    assert a.reg == 2e-3 and "fit: step 30/30 loss" in capsys.readouterr().out
+    kept = LinearClassifier(2, 3, reg=0.5, seed=3)
+    assert len(kept.train(X, y)) == 100  # the notebook's defaults: 100 steps, reg kept
+    assert kept.reg == 0.5
+
+
+def test_train_with_bad_input_leaves_reg_as_it_was(blobs):
+    X, y, _, _ = blobs
+    model = LinearClassifier(2, 3, reg=0.5, seed=3)
+    with pytest.raises(ValueError, match="train: reg"):
+        model.train(X, y, reg=-1.0)
+    with pytest.raises(ValueError, match="fit: X"):
+        model.train(X[:, :1], y, reg=0.1)
+    assert model.reg == 0.5 and model.optimizer is None
+
+
 def test_minibatches_are_seeded(blobs):
     X, y, _, _ = blobs
     runs = [LinearClassifier(2, 3, seed=5).fit(X, y, lr=0.05, num_iters=30, batch_size=16)

@@ -309,6 +309,35 @@ class LinearClassifier:
                 callback(step, value)
         return history
 
+    def train(self, X, y, learning_rate: float = 1e-3, reg: float | None = None,
+              num_iters: int = 100, batch_size: int = 200, verbose: bool = False
+              ) -> list[float]:
+        """The cs231n notebook's name for :meth:`fit`: ``reg`` (when given) becomes the
+        model's regularization strength, then ``fit(X, y, lr=learning_rate, ...)`` runs.
+
+        Only the names differ: the same minibatch SGD, the same loss history returned (the
+        notebook plots it). ``reg`` stays set for later calls, as the model's own attribute.
+        If the call raises, ``reg`` is what it was before.
+
+        Examples
+        --------
+        >>> X, y = make_blobs(50, seed=0)
+        >>> svm = LinearClassifier(2, 3, seed=0)
+        >>> loss_hist = svm.train(X, y, learning_rate=0.1, reg=1e-3, num_iters=50,
+        ...                       batch_size=50)
+        >>> len(loss_hist), svm.reg, svm.score(X, y) > 0.9
+        (50, 0.001, True)
+        """
+        old = self.reg
+        if reg is not None:
+            self.reg = check_real("train", "reg", reg, 0.0)
+        try:
+            return self.fit(X, y, lr=learning_rate, num_iters=num_iters, batch_size=batch_size,
+                            verbose=verbose)
+        except BaseException:
+            self.reg = old
+            raise
+
     def _decay_lr(self, opt: SGD, lr_decay: float) -> None:
         """One epoch of the decay schedule. The product is not user input: it may underflow to
         0.0 (the steps then stop moving, the run goes on); only an overflow (lr_decay > 1 for
