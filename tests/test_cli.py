@@ -405,6 +405,7 @@ def test_demo_end_to_end(capsys, tmp_path):
     assert page.count("data:image/png;base64,") == 4  # curves and three template rows
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)  # nothing outside the page
     assert "<td>cat</td>" in page and '<td class="num">5.27</td>' in page
+    assert "The two random-search rows pick the same W, and no bug makes them alike" in page
     summary = json.loads((tmp_path / "demo.json").read_text())
     by = {(r["method"], r["loss"]): r["test_accuracy"] for r in summary["results"]}
     for loss in ("svm", "softmax"):

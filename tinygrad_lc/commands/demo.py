@@ -122,6 +122,20 @@ def _search(data: Any, loss: str, tries: int, seed: int) -> dict[str, Any]:
             "test_accuracy": acc["test"], "seconds": seconds, "W": W}
 
 
+def same_search_note(tries: int, num_classes: int) -> str:
+    """Why random search's rows for the SVM and the softmax loss are alike, in one sentence.
+
+    >>> same_search_note(1000, 10)[:58]
+    'The two random-search rows pick the same W, and no bug mak'
+    """
+    C = num_classes
+    return (f"The two random-search rows pick the same W, and no bug makes them alike: both "
+            f"try the same {tries:,} random W (one seed), and at W of scale 1e-4 every score "
+            f"is near 0, where to first order the SVM loss is {C - 1} + {C} x (softmax loss "
+            f"- ln {C}), a rising function of the softmax loss, so the lowest of one is the "
+            f"lowest of the other.")
+
+
 def _sgd(data: Any, loss: str, seed: int, iters: int | None, progress: bool
          ) -> tuple[dict[str, Any], Any]:
     from ..training import TrainConfig, Trainer
@@ -229,6 +243,7 @@ def _run(args: argparse.Namespace) -> int:
                    f"({results[1]['settings']}). 'final loss' is random search's best loss, "
                    "and SGD's last minibatch loss (data + regularization).")
     report.table(acc_header, acc_rows)
+    report.paragraph(same_search_note(args.search_tries, data.num_classes), note=True)
 
     print("\n5. Loss curves and weight templates")
     pictures = []
