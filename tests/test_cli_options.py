@@ -132,3 +132,18 @@ def test_draw_graph_refuses_collapse_names_it_does_not_have():
         viz.draw_graph(y, collapse=["outer", "nope", "inner/x"])
     with pytest.raises(ValueError, match=r"its scopes are: none"):
         viz.draw_graph((x * 2).sum(), collapse="l2")
+
+
+def test_every_parser_in_the_package_is_the_shared_one():
+    """allow_abbrev=False everywhere: no module builds a plain argparse.ArgumentParser."""
+    import ast
+    from pathlib import Path
+
+    package = Path(cli.__file__).resolve().parent
+    plain = []
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(
+                    node.func, "id", None)) == "ArgumentParser":
+                plain.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert plain == [], f"use commands.options.Parser: {plain}"

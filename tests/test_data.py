@@ -1,5 +1,5 @@
-"""Tests for tinygrad_lc/data.py: digits, preprocess and train_val_split (CIFAR-10 is in
-test_cifar10.py)."""
+"""Tests for tinygrad_lc/data.py: digits (and their cache), make_blobs, preprocess and
+train_val_split (CIFAR-10 is in test_cifar10.py)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,33 @@ def test_train_on_cached_digits_does_not_import_sklearn(tmp_path):
     said = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                            text=True, timeout=120, check=True).stdout for _ in range(2)]
     assert said == ["(1257, 65) True\n", "(1257, 65) False\n"]
+
+
+# ----------------------------------------------------------------------------- make_blobs
+def test_make_blobs_shapes_balance_and_seed():
+    X, y = data.make_blobs(20, num_classes=4, seed=1, num_features=3)
+    assert X.shape == (80, 3) and X.dtype == np.float64 and y.dtype == np.int64
+    assert np.bincount(y).tolist() == [20] * 4
+    X2, y2 = data.make_blobs(20, num_classes=4, seed=1, num_features=3)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    assert not np.array_equal(data.make_blobs(20, 4, seed=2, num_features=3)[0], X)
+    centers = np.array([X[y == k].mean(axis=0) for k in range(4)])
+    np.testing.assert_allclose(np.linalg.norm(centers[:, :2], axis=1), 4.0, atol=0.6)
+    assert np.all(np.abs(centers[:, 2]) < 0.6)  # extra features are centred on 0
+
+
+@pytest.mark.parametrize("kw,error,text", [
+    ({"n_per_class": 0}, ValueError, "n_per_class must be an integer >= 1"),
+    ({"n_per_class": 2.5}, TypeError, "n_per_class"),
+    ({"n_per_class": 5, "num_classes": 0}, ValueError, "num_classes"),
+    ({"n_per_class": 5, "num_features": 1}, ValueError, "num_features must be an integer >= 2"),
+    ({"n_per_class": 5, "std": -1.0}, ValueError, "std must be a finite number >= 0"),
+])
+def test_make_blobs_validates(kw, error, text):
+    with pytest.raises(error, match="make_blobs") as info:
+        data.make_blobs(**kw)
+    assert text in str(info.value)
 
 
 # ----------------------------------------------------------------------------- preprocess

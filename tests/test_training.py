@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import re
 
 import numpy as np
@@ -300,46 +299,6 @@ def test_train_refuses_to_go_backwards(blobs):
         trainer.train(blobs.X_train, blobs.y_train, iters=10, progress=False)
     with pytest.raises(ValueError, match="save_every must be at least 1"):
         trainer.train(blobs.X_train, blobs.y_train, iters=30, save_every=0, progress=False)
-
-
-def test_progress_bar_without_tqdm_notes_it_once_and_stays_silent(monkeypatch, capsys):
-    import sys
-
-    from tinygrad_lc.training import progress_bar
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` raise ImportError
-    monkeypatch.setattr(sys, "stderr", terminal := Terminal())
-    bar = progress_bar(3, "steps", initial=1, unit="B")
-    bar.update(1)
-    bar.set_postfix(loss="1.0")
-    bar.close()
-    assert terminal.getvalue() == ("note: tqdm is not installed, so there is no progress "
-                                   "bar (pip install 'tinygrad_lc[demo]')\n")
-    monkeypatch.setattr(sys, "stderr", terminal := Terminal())
-    progress_bar(3, "steps", enabled=False)
-    assert terminal.getvalue() == ""
-
-
-def test_progress_bar_draws_only_on_a_terminal(monkeypatch):
-    import sys
-
-    from tinygrad_lc.training import progress_bar
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    for stream, drawn in ((io.StringIO(), False), (Terminal(), True)):
-        monkeypatch.setattr(sys, "stderr", stream)
-        bar = progress_bar(5, "steps")
-        for _ in range(5):
-            bar.update(1)
-        bar.close()
-        assert ("5/5" in stream.getvalue()) is drawn, stream.getvalue()
 
 
 # ----------------------------------------------------------------------------- failed loads

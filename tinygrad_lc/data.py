@@ -1,5 +1,6 @@
-"""Datasets for the lecture: CIFAR-10 (see ``cifar10``), scikit-learn's 8x8 digits, and the
-usual preprocessing: a seeded train/validation split, mean subtraction and the bias trick.
+"""Datasets for the lecture: CIFAR-10 (see ``cifar10``), scikit-learn's 8x8 digits, seeded
+Gaussian blobs (``make_blobs``, the 2-D toy set of ``--dataset blobs`` and the examples), and
+the usual preprocessing: a seeded train/validation split, mean subtraction and the bias trick.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_open
+from .checks import check_count, check_real
 from .cifar10 import load_cifar10
 
-__all__ = ["load_cifar10", "load_digits", "preprocess", "train_val_split"]
+__all__ = ["load_cifar10", "load_digits", "make_blobs", "preprocess", "train_val_split"]
 
 
 DIGITS_CACHE = "digits-v1.npy"  # in data_root(): pixels and label of each image, uint8
@@ -78,6 +80,40 @@ def _read_digits(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
             or table[:, -1].max() > 9:
         return None
     return table[:, :-1].astype(np.float64), table[:, -1].astype(np.int64)
+
+
+def make_blobs(n_per_class: int, num_classes: int = 3, seed=0, *, num_features: int = 2,
+               radius: float = 4.0, std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded Gaussian blobs: ``num_classes`` clusters around a circle, shuffled.
+
+    Class k is centred at ``radius * (cos 2 pi k / K, sin 2 pi k / K)`` (further features are
+    0 at the centre) with spread ``std``; the defaults give linearly separable data.
+
+    Returns
+    -------
+    X : float64 array (n_per_class * num_classes, num_features)
+    y : int64 array (n_per_class * num_classes,)
+
+    Examples
+    --------
+    >>> X, y = make_blobs(5, num_classes=3, seed=0)
+    >>> X.shape, y.shape, np.bincount(y).tolist()
+    ((15, 2), (15,), [5, 5, 5])
+    """
+    where = "make_blobs"
+    n = check_count(where, "n_per_class", n_per_class, 1)
+    k = check_count(where, "num_classes", num_classes, 1)
+    d = check_count(where, "num_features", num_features, 2)
+    radius = check_real(where, "radius", radius, 0.0)
+    std = check_real(where, "std", std, 0.0)
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(k) / k
+    centers = np.zeros((k, d))
+    centers[:, 0], centers[:, 1] = radius * np.cos(angles), radius * np.sin(angles)
+    y = np.repeat(np.arange(k, dtype=np.int64), n)
+    X = centers[y] + std * rng.standard_normal((n * k, d))
+    order = rng.permutation(n * k)
+    return X[order], y[order]
 
 
 def train_val_split(

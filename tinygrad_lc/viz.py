@@ -367,7 +367,8 @@ def _build(units, edges, hidden, limit, root, show, rankdir) -> graphviz.Digraph
         t, i = u.tensor, u.index
         if u.group is not None:
             target, node = holder(u.group.rpartition("/")[0]), f"g{i}"
-            target.node(node, _group_label(u, show), **_style(u, "group", root))
+            label = _group_label(u.group, u.members, u.tensor, show)
+            target.node(node, label, **_style(u, "group", root))
         else:
             target, node = holder(t.scope), f"t{i}"
             target.node(node, _tensor_label(t, show), **_style(u, _kind(t), root))
