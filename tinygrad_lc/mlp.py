@@ -18,6 +18,8 @@ import numpy as np
 from . import losses, regularizers
 from .checks import check_choice, check_count, check_real
 from .losses import check_labels
+from .model_inputs import features as _features
+from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
 from .nn import MLP, Linear
 from .optim import SGD
@@ -29,12 +31,6 @@ __all__ = ["MLPClassifier", "OPTIMIZERS"]
 OPTIMIZERS = ("sgd", "momentum", "adam")
 TRAIN_SUBSET = 1000  # training rows scored after each epoch (the first ones: a fixed sample)
 _HISTORY = ("epoch", "loss", "train_accuracy", "val_accuracy")
-
-
-def _features(where: str, X, num_features: int) -> np.ndarray:
-    from .models import _features as check  # models re-exports this class: import it late
-
-    return check(where, X, num_features)
 
 
 def _decay_lr(opt, lr_decay: float, step: int) -> None:
@@ -85,7 +81,7 @@ class MLPClassifier:
 
     Examples
     --------
-    >>> from tinygrad_lc.models import make_blobs
+    >>> from tinygrad_lc.data import make_blobs
     >>> X, y = make_blobs(50, seed=0)
     >>> model = MLPClassifier(2, 3, hidden=(20,), optimizer="adam", seed=0)
     >>> _ = model.fit(X, y, lr=1e-2, num_iters=100, batch_size=50)
@@ -318,8 +314,6 @@ class MLPClassifier:
                 opt.load_state_dict(d["optimizer"])
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{where}: optimizer ({self.optimizer_name}): {exc}") from None
-        from .models import _generator_like  # models re-exports this class: import it late
-
         rng = _generator_like(where, self.rng, d["rng"])  # a new generator: self.rng untouched
         try:
             self.net.load_state_dict(d["net"])  # checks every key first; the last to fail
