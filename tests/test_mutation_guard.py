@@ -123,9 +123,10 @@ def _grad_of(build):
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_needs_values_flag_matches_what_the_vjps_read(name):
-    # add/sub/neg/sum/mean/reshape/transpose/getitem/concatenate/stack read no forward values
+    # add/sub/neg/sum/mean/reshape/transpose/getitem/concatenate/stack and the backward's
+    # expand/scatter/cast read no forward values
     value_free = {"add", "sub", "neg", "sum", "mean", "reshape", "transpose", "getitem",
-                  "concatenate", "stack"}
+                  "concatenate", "stack", "expand", "scatter", "cast"}
     assert OPS[name].needs_values == (name not in value_free)
 
 

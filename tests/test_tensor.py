@@ -445,11 +445,11 @@ def test_a_backward_stopped_part_way_leaves_nothing_pending_for_the_next_one(err
     stopped = []
 
     def stop_once(vjp):
-        def flaky(g):
+        def flaky(*args, **kw):
             if not stopped and x._pg is not None:  # x already holds a pending part
                 stopped.append(True)
                 raise error
-            return vjp(g)
+            return vjp(*args, **kw)
         return flaky
 
     for t in (square, cube):

@@ -9,7 +9,17 @@
 (4, 3)
 """
 
-from . import data, gradcheck, losses, models, optim, regularizers, viz  # noqa: F401  (tg.losses)
+from . import (  # noqa: F401  (tg.losses, tg.autodiff, ...)
+    autodiff,
+    data,
+    gradcheck,
+    losses,
+    models,
+    optim,
+    regularizers,
+    viz,
+)
+from .autodiff import grad
 from .functional import concatenate, exp, log, matmul, maximum, stack
 from .modes import (
     current_scope,
@@ -25,7 +35,7 @@ from .tensor import AnomalyError, Tensor
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "AnomalyError", "no_grad", "enable_grad", "scope", "detect_anomaly",
+    "Tensor", "AnomalyError", "grad", "no_grad", "enable_grad", "scope", "detect_anomaly",
     "is_grad_enabled", "is_anomaly_enabled", "current_scope",
     "maximum", "exp", "log", "matmul", "concatenate", "stack",
 ]

@@ -111,6 +111,8 @@ class GradcheckReport:
     notes: list = field(default_factory=list)
     value: float = float("nan")  # f at the inputs (contracted with ``upstream`` if not scalar)
     upstream: np.ndarray | None = None  # the random u for a non-scalar f, else None
+    title: str = "gradcheck"  # or "gradgradcheck"
+    directions: list | None = None  # gradgradcheck: the w_i of sum_i <grad_i f, w_i>
 
     @property
     def kinks(self) -> list:
@@ -127,7 +129,7 @@ class GradcheckReport:
 
     def __str__(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
-        lines = [f"gradcheck {verdict} (eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}"
+        lines = [f"{self.title} {verdict} (eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}"
                  f"{', strict' if self.strict else ''})"]
         lines += [f"  {c}" for c in self.inputs]
         kinks = self.kinks

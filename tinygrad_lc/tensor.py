@@ -39,14 +39,15 @@ from .checks import (
     reduction_axis,
     to_array,
 )
-from .modes import _MODES
-from .ops import OPS
+from .modes import _MODES, Modes
+from .ops import NUMPY, OPS
 
 _modes = _MODES.get  # the hot path calls this once per op
 _kink_log: list | None = None  # gradcheck collects (op name, scope, kink state) here when set
 _clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
 _mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
+_plain_grads: weakref.WeakSet = weakref.WeakSet()  # results of grad(create_graph=False)
 
 
 def _to_array(data, dtype, where: str) -> np.ndarray:
@@ -252,9 +253,9 @@ class Tensor:
     def __deepcopy__(self, memo: dict) -> Tensor:
         """A leaf copies its data, grad, name and flags; a graph node is refused.
 
-        A node's VJPs hold its forward's arrays, so a copied node would still differentiate
-        through the originals: copy the leaves (parameters) and run the forward again, or
-        deep-copy ``t.detach()`` for the values alone.
+        A node's VJPs read its forward's arrays (its parents' data), so a copied node would
+        still differentiate through the originals: copy the leaves (parameters) and run the
+        forward again, or deep-copy ``t.detach()`` for the values alone.
         """
         if self._opdef is not None:
             raise RuntimeError(
@@ -292,6 +293,12 @@ class Tensor:
             intermediate gradients are freed as soon as they are used, which lowers peak memory.
         """
         if not self.requires_grad:
+            if self in _plain_grads:
+                raise RuntimeError(
+                    "backward: this tensor is a gradient taken without create_graph=True, so "
+                    "no graph of it was recorded; pass create_graph=True to the grad() call "
+                    "that made it to differentiate it again"
+                )
             raise RuntimeError(
                 "backward: this tensor does not require grad, so no graph was recorded; "
                 "create the inputs with requires_grad=True (and not inside no_grad())"
@@ -447,7 +454,8 @@ def _apply(name: str, parents: tuple, kw: dict | None = None) -> Tensor:
     """Run op ``name`` forward on ``parents`` and record it when any parent requires grad."""
     opdef = OPS[name]
     datas = [p._data for p in parents]
-    out, vjps = opdef.fwd(*datas, **kw) if kw else opdef.fwd(*datas)
+    out = opdef.fwd(*datas, **kw) if kw else opdef.fwd(*datas)
+    vjps = opdef.vjps if opdef.arity >= 0 else opdef.vjps_for(len(parents))
     wants = False
     for p in parents:
         if p.requires_grad:
@@ -459,8 +467,9 @@ def _apply(name: str, parents: tuple, kw: dict | None = None) -> Tensor:
 def _apply2(name: str, a: Tensor, b: Tensor) -> Tensor:
     """``_apply`` for the two-input ops, the hot path of elementwise arithmetic."""
     opdef = OPS[name]
-    out, vjps = opdef.fwd(a._data, b._data)
-    return _finish(opdef, out, vjps, (a, b), None, a.requires_grad or b.requires_grad, None)
+    out = opdef.fwd(a._data, b._data)
+    return _finish(opdef, out, opdef.vjps, (a, b), None, a.requires_grad or b.requires_grad,
+                   None)
 
 
 def _finish(opdef, out, vjps, parents, kw, wants, datas) -> Tensor:
@@ -516,7 +525,7 @@ def _binary(name: str, a, b) -> Tensor:
         b = _const(b, a._data, name)
     try:
         opdef = OPS[name]
-        out, vjps = opdef.fwd(a._data, b._data)
+        out = opdef.fwd(a._data, b._data)
     except ValueError:
         if a._data.shape != b._data.shape:
             try:
@@ -527,7 +536,8 @@ def _binary(name: str, a, b) -> Tensor:
                     "together (trailing dimensions must match or be 1)"
                 ) from None
         raise
-    return _finish(opdef, out, vjps, (a, b), None, a.requires_grad or b.requires_grad, None)
+    return _finish(opdef, out, opdef.vjps, (a, b), None, a.requires_grad or b.requires_grad,
+                   None)
 
 
 def matmul(a, b) -> Tensor:
@@ -565,11 +575,11 @@ def _reduce(name: str, t: Tensor, axis, keepdims: bool) -> Tensor:
 
 
 # ---------------------------------------------------------------------- walking the graph
-def _reachable(root: Tensor) -> list:
-    """Every tensor requiring grad that ``root`` depends on, latest first (a topological order)."""
-    seen = {root}
-    stack = [root]
-    nodes = [root]
+def _reachable(*roots: Tensor) -> list:
+    """Every tensor requiring grad that the roots depend on, latest first (a topological order)."""
+    seen = set(roots)
+    stack = list(seen)
+    nodes = list(seen)
     while stack:
         for p in stack.pop().parents:
             if p.requires_grad and p not in seen:
@@ -584,63 +594,74 @@ def _seq_of(t: Tensor) -> int:
     return t._seq
 
 
-def _unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum ``g`` over the axes that broadcasting added or stretched to reach ``shape``."""
-    extra = g.ndim - len(shape)
-    if extra:
-        g = g.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if stretched:
-        g = g.sum(axis=stretched, keepdims=True)
-    return g
-
-
 def _run_backward(root: Tensor, g: np.ndarray, retain_grads: bool = True) -> None:
     nodes = _reachable(root)
+    root._pg = g
+    _sweep(nodes, NUMPY, retain_grads)
+
+
+def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
+           found: dict | None = None) -> None:
+    """Push the gradients seeded in the roots' ``_pg`` back through ``nodes`` (latest first).
+
+    Each node's VJPs run on backend ``B``: ``ops.NUMPY`` on arrays (the saved values are the
+    forward's arrays), or a recording backend, whose ``B.saved(t)`` gives the node's output and
+    inputs as its own values (``recording.TENSOR``: the node and its parents) and whose ops are
+    recorded, grad on, in scope "backward/<the node's scope>". The broadcast reduction, cast
+    and accumulation of each gradient go through ``B`` as well.
+
+    ``backward()`` passes neither ``live`` nor ``found``: every node keeps its ``.grad``
+    (intermediates only with ``retain_grads``). ``grad()`` passes the nodes leading to its
+    inputs as ``live`` (no other node receives a gradient) and its inputs as the keys of
+    ``found``, which receive their complete gradients; then no ``.grad`` changes.
+    """
+    record = B is not NUMPY
     anomaly = _modes().anomaly
     # saved arrays are compared with their checksums whenever a forward inside
     # detect_anomaly() left some; otherwise this costs one test of a local per node
     fingerprinted = len(_anomaly.fingerprints) > 0
     if anomaly or fingerprinted:
         from .anomaly import check_backward, check_saved
-    root._pg = g
+    token = _MODES.set(_modes()) if record else None  # the recording modes, restored after
     try:
         for t in nodes:
             g = t._pg
             if g is None:
                 continue
             t._pg = None
+            if found is not None and t in found:
+                found[t] = g
             opdef = t._opdef
             if opdef is not None:
                 if opdef.needs_values and _last_mutation > t._seq:
                     _check_unchanged(t)
                 if fingerprinted:
                     check_saved(t)
-                for p, vjp in zip(t.parents, t._vjps):
-                    if not p.requires_grad:
+                parents = t.parents
+                if record:  # the backend's values for the node, its ops in "backward/<scope>"
+                    out, ins = B.saved(t)
+                    _MODES.set(Modes(True, f"backward/{t.scope}" if t.scope else "backward",
+                                     anomaly))
+                else:
+                    out, ins = t._data, [p._data for p in parents]
+                kw = t._kw
+                for p, vjp in zip(parents, t._vjps):
+                    if not p.requires_grad or (live is not None and p not in live):
                         continue
-                    pg = vjp(g)
+                    pg = vjp(B, g, out, *ins, **kw) if kw else vjp(B, g, out, *ins)
                     if pg is g:
-                        pg = g.copy()  # an identity VJP (add) must not share t's gradient array
+                        pg = B.own(g)  # an identity VJP (add) must not share t's gradient
                     shape = p._data.shape
                     if pg.shape != shape:
-                        pg = _unbroadcast(pg, shape)
+                        pg = B.unbroadcast(pg, shape)
                     dtype = p._data.dtype
                     if pg.dtype is not dtype and pg.dtype != dtype:
-                        pg = pg.astype(dtype)
+                        pg = B.cast(pg, dtype)
                     if anomaly:
-                        check_backward(t, p, pg)
+                        check_backward(t, p, pg._data if record else pg)
                     q = p._pg
-                    if q is None:
-                        p._pg = pg
-                    elif q.__class__ is np.ndarray and q.base is None and q.flags.writeable:
-                        q += pg  # q is a fresh VJP result nobody else holds: add in place
-                    elif pg.__class__ is np.ndarray and pg.base is None and pg.flags.writeable:
-                        pg += q
-                        p._pg = pg
-                    else:
-                        p._pg = q + pg
-            if opdef is not None and not retain_grads:
+                    p._pg = pg if q is None else B.accumulate(q, pg)
+            if found is not None or (opdef is not None and not retain_grads):
                 continue
             if t.grad is None:
                 if g.__class__ is not np.ndarray or g.base is not None:
@@ -652,6 +673,9 @@ def _run_backward(root: Tensor, g: np.ndarray, retain_grads: bool = True) -> Non
         for t in nodes:  # an error part-way leaves no half-accumulated gradients behind
             t._pg = None
         raise
+    finally:
+        if token is not None:
+            _MODES.reset(token)
 
 
 def _check_unchanged(t: Tensor) -> None:

@@ -64,6 +64,9 @@ _STYLES = {
 _OP_STYLE = {"shape": "ellipse", "style": "filled", "fillcolor": "#fff1bf", "color": "#c49a1a",
              "fontsize": "11", "width": "0.3", "height": "0.3", "margin": "0.06,0.02"}
 _CLUSTER_FILLS = ("#f3f5fb", "#e7ebf6", "#dbe1f1")
+# the scope "backward" (gradients recorded by tg.grad(create_graph=True)) and all inside it
+_BACKWARD_FILLS = ("#fbf1e4", "#f6e4cc", "#f0d7b4")
+_BACKWARD_LINE = "#c08a45"
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -350,12 +353,15 @@ def _build(units, edges, hidden, limit, root, show, rankdir) -> graphviz.Digraph
         for depth, part in enumerate(parts):
             sub = "/".join(parts[: depth + 1])
             if sub not in clusters:
+                back = parts[0] == "backward"  # a recorded backward: warm colours
                 clusters[sub] = graphviz.Digraph(
                     f"cluster_{len(clusters)}",
                     graph_attr={"label": _html([(f"<B>{_esc(part)}</B>", "")]),
                                 "labeljust": "l", "style": "rounded,filled",
-                                "fillcolor": _CLUSTER_FILLS[min(depth, 2)],
-                                "color": "#8e99c2", "fontcolor": "#2c3a6b", "fontsize": "12"},
+                                "fillcolor": (_BACKWARD_FILLS if back else
+                                              _CLUSTER_FILLS)[min(depth, 2)],
+                                "color": _BACKWARD_LINE if back else "#8e99c2",
+                                "fontcolor": "#2c3a6b", "fontsize": "12"},
                 )
         return clusters[path]
 
