@@ -461,6 +461,34 @@ def test_a_backward_stopped_part_way_leaves_nothing_pending_for_the_next_one(err
     np.testing.assert_array_equal(x.grad, [9.0, 24.0])  # d(3x^2 + x^3)/dx = 6x + 3x^2
 
 
+@pytest.mark.parametrize("retain", [True, False])
+def test_a_backward_stopped_part_way_changes_no_grad(retain):
+    # the tensors the sweep reached before the error (a leaf of another branch, intermediates)
+    # keep no .grad from it, so the retry gives each the gradient of one backward
+    a = leaf([1.0, 2.0], name="a")
+    ea = a * 2
+    b = leaf([3.0, 4.0], name="b")  # created after ea: the reverse sweep reaches b before ea
+    eb = b * b
+    loss = ea.sum() + eb.sum()
+    stopped = []
+
+    def stop_once(vjp):
+        def flaky(*args, **kw):
+            if not stopped:
+                stopped.append(True)
+                raise KeyboardInterrupt
+            return vjp(*args, **kw)
+        return flaky
+
+    ea._vjps = tuple(stop_once(v) for v in ea._vjps)
+    with pytest.raises(KeyboardInterrupt):
+        loss.backward(retain_grads=retain)
+    assert stopped and a.grad is None and b.grad is None and eb.grad is None
+    loss.backward(retain_grads=retain)
+    np.testing.assert_array_equal(a.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(b.grad, [6.0, 8.0])
+
+
 def test_scalar_shaped_non_0d_tensor_gets_default_grad():
     w = leaf([[2.0]])
     (w * 3.0).backward()

@@ -623,6 +623,7 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
     if anomaly or fingerprinted:
         from .anomaly import check_backward, check_saved
     token = _MODES.set(_modes()) if record else None  # the recording modes, restored after
+    done = []  # (tensor, its gradient), written to .grad when every node is through
     try:
         for t in nodes:
             g = t._pg
@@ -663,16 +664,21 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
                     p._pg = pg if q is None else B.accumulate(q, pg)
             if found is not None or (opdef is not None and not retain_grads):
                 continue
-            if t.grad is None:
-                if g.__class__ is not np.ndarray or g.base is not None:
-                    g = np.array(g)  # a view (of another gradient) or a NumPy scalar: own it
-                t.grad = g
-            else:
-                t.grad += g
+            if g.__class__ is not np.ndarray or g.base is not None:
+                g = np.array(g)  # a view (of another gradient) or a NumPy scalar: own it
+            done.append((t, g))
     except BaseException:
         for t in nodes:  # an error part-way leaves no half-accumulated gradients behind
             t._pg = None
         raise
+    else:
+        # .grad changes only once the whole sweep has succeeded, so a retried backward
+        # after an error (a KeyboardInterrupt in a VJP) does not add a gradient twice
+        for t, g in done:
+            if t.grad is None:
+                t.grad = g
+            else:
+                t.grad += g
     finally:
         if token is not None:
             _MODES.reset(token)
