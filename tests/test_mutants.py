@@ -6,11 +6,77 @@ stayed green. Sections follow the modules: tensor, ops, losses, regularizers, op
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 import numpy as np
 import pytest
 
 from tinygrad_lc import Tensor
+from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_lc.ops import OPS
+from tinygrad_lc.optim import SGD
 from tinygrad_lc.regularizers import elastic_net, l2, max_norm_, penalty
+
+
+def _message(fn, error=Exception) -> str:
+    """The message of the ``error`` that ``fn()`` raises."""
+    with pytest.raises(error) as info:
+        fn()
+    return str(info.value)
+
+
+# ---------------------------------------------------------------- tensor
+def test_repr_shows_four_digits_twenty_entries_and_only_what_is_set():
+    assert repr(Tensor([1.0, 2.0])) == "Tensor([1., 2.])"
+    assert repr(Tensor([1 / 3])) == "Tensor([0.3333])"
+    assert repr(Tensor([1.0], requires_grad=True) + 1) == \
+        "Tensor([2.], requires_grad=True, op='add')"
+    assert repr(Tensor(np.ones(2, dtype=np.float32), requires_grad=True, name="w")) == \
+        "Tensor([1., 1.], dtype=float32, requires_grad=True, name='w')"
+    assert "..." not in repr(Tensor(np.arange(20.0)))
+    assert repr(Tensor(np.arange(21.0))) == "Tensor([ 0.,  1.,  2., ..., 18., 19., 20.])"
+
+
+def test_tensor_errors_word_for_word():
+    ro = np.ones(3)
+    ro.setflags(write=False)
+    cases = [
+        (lambda: Tensor(ro).assign_(0.0),
+         "assign_: the data is read-only (it shares a read-only array)"),
+        (lambda: Tensor([1.0]).assign_("abc"),
+         "assign_: cannot make an array from str: could not convert string to float: 'abc'"),
+        (lambda: bool(Tensor([1.0, 2.0])), "bool: the truth value of a tensor of shape (2,) is "
+                                           "ambiguous; use (t.data > 0).any() or .all()"),
+        (lambda: len(Tensor(1.0)), "len: a 0-d tensor has no length"),
+        (lambda: Tensor([1.0]) ** "2", "pow: the exponent must be a constant real number, got str"),
+        (lambda: "a" ** Tensor([1.0]), "pow: a constant base must be a positive number, got 'a'"),
+        (lambda: 1j ** Tensor([1.0]), "pow: a constant base must be a positive number, got 1j"),
+        (lambda: 0.0 ** Tensor([1.0]), "pow: a constant base must be a positive number, got 0.0"),
+        (lambda: Tensor(np.ones((2, 3))).transpose(0, 5),
+         "transpose: axis (0, 5) is out of range for shape (2, 3)"),
+    ]
+    for fn, text in cases:
+        assert _message(fn) == text
+
+
+def test_changed_in_place_error_says_to_recompute_the_forward():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="W")
+    y = w.exp()
+    w.assign_(0.0)
+    assert _message(lambda: y.sum().backward(), RuntimeError) == (
+        "backward: tensor 'W' of shape (2,) (version 1) was changed in place after op 'exp' "
+        "used it; its gradient would be wrong. Recompute the forward pass after changing it.")
+
+
+def test_detach_gives_a_leaf_whose_requires_grad_is_false():
+    d = Tensor([1.0], requires_grad=True).detach()
+    assert d.requires_grad is False and d.op is None
+
+
+def test_mean_and_logsumexp_reduce_everything_to_a_scalar_by_default():
+    t = Tensor(np.ones((2, 3)))
+    assert t.mean().shape == () and t.logsumexp().shape == ()
 
 
 # ---------------------------------------------------------------- regularizers
@@ -32,11 +98,25 @@ def test_penalty_elastic_net_weighs_the_square_by_one_by_default():
     assert penalty("elastic_net", W).item() == elastic_net(W, beta=1.0).item() == 8.0
 
 
-def test_max_norm_read_only_error_says_what_to_do():
+def test_regularizer_errors_word_for_word():
     frozen = np.ones((2, 2))
     frozen.setflags(write=False)
-    with pytest.raises(ValueError, match=r"pass a writable copy \(np.array\(W\)\)"):
-        max_norm_(frozen, 1.0)
+    cases = [
+        (lambda: max_norm_(frozen, 1.0), "max_norm_: W's array is read-only, so it cannot be "
+                                         "rescaled in place; pass a writable copy (np.array(W))"),
+        (lambda: max_norm_(Tensor([1.0]), "1"), "max_norm_: c must be a real number, got str"),
+        (lambda: max_norm_([1.0], 1.0), "max_norm_: W must be a Tensor or an ndarray, got list"),
+        (lambda: elastic_net(Tensor([1.0]), beta=-1.0),
+         "elastic_net: beta must be a finite number >= 0, got -1.0"),
+    ]
+    for fn, text in cases:
+        assert _message(fn) == text
+
+
+def test_max_norm_leaves_a_slice_of_norm_exactly_c_alone():
+    W = Tensor([[3.0], [4.0]])  # norm 5 exactly: nothing to project, so no in-place change
+    max_norm_(W, 5.0)
+    assert W.version == 0 and np.array_equal(W.data, [[3.0], [4.0]])
 
 
 def test_max_norm_of_a_vector_and_with_negative_axes():
@@ -59,3 +139,143 @@ def test_max_norm_of_zero_slices_computes_no_nan():
         max_norm_(W, 1.0)
     np.testing.assert_array_equal(W[:, 0], [0.0, 0.0])
     np.testing.assert_allclose(W[:, 1], [0.6, 0.8], rtol=1e-15)
+
+
+# ---------------------------------------------------------------- ops
+def test_every_kink_function_returns_integers():
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0])
+    for name, args, kw in [("maximum", (a, b), {}), ("max", (a,), {}), ("abs", (a - 2,), {}),
+                           ("relu", (a - 2,), {})]:
+        side = OPS[name].kink(*args, **kw)
+        assert side.dtype.kind == "i", name
+
+
+def test_maximum_kink_is_the_side_of_a_against_b():
+    side = OPS["maximum"].kink(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0]))
+    assert side.tolist() == [-1, 0, 1]
+
+
+def test_max_kink_marks_the_maximum_of_each_slice_along_the_axis():
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]])
+    assert OPS["max"].kink(a, axis=1, keepdims=False).tolist() == [[0, 1, 0], [1, 0, 1]]
+    assert OPS["max"].kink(a, axis=0, keepdims=True).tolist() == [[0, 1, 0], [1, 0, 1]]
+    assert OPS["max"].kink(a.T, axis=0).tolist() == [[0, 1], [1, 0], [0, 1]]
+
+
+def test_logsumexp_shifts_each_row_by_its_own_max():
+    # one shift for the whole array (1000) would underflow the second row to log(0) = -inf
+    out = Tensor([[1000.0, 1000.0], [0.0, 0.0]]).logsumexp(axis=1).data
+    np.testing.assert_allclose(out, [1000.0 + np.log(2.0), np.log(2.0)], rtol=1e-15)
+
+
+# ---------------------------------------------------------------- optim
+def test_sgd_skips_a_parameter_without_gradient_and_updates_the_next():
+    a, b = Tensor([1.0], requires_grad=True), Tensor([1.0], requires_grad=True)
+    b.grad = np.array([2.0])
+    SGD([a, b], lr=0.5).step()
+    assert a.data.tolist() == [1.0] and b.data.tolist() == [0.0]
+
+
+def test_sgd_steps_a_parameter_whose_data_is_read_only_on_a_copy():
+    p = Tensor([1.0], requires_grad=True)
+    frozen = np.array([1.0])
+    frozen.setflags(write=False)
+    p.data = frozen
+    p.grad = np.array([1.0])
+    SGD([p], lr=0.5).step()
+    assert p.data.tolist() == [0.5] and frozen.tolist() == [1.0]
+
+
+def test_momentum_velocity_is_its_own_array_of_the_parameter_dtype():
+    p = Tensor(np.array([1.0], dtype=np.float32), requires_grad=True)
+    p.grad = np.array([1.0])  # a float64 gradient set by hand
+    opt = SGD([p], lr=0.5, momentum=0.5)
+    opt.step()
+    assert opt.velocity[0].dtype == np.float32 and not np.shares_memory(opt.velocity[0], p.grad)
+    opt.step()  # the same gradient again: v = 0.5 * 1 + 1, and the gradient stays 1
+    assert opt.velocity[0].tolist() == [1.5] and p.grad.tolist() == [1.0]
+    assert p.data.tolist() == [1.0 - 0.5 * 1.0 - 0.5 * 1.5]
+
+
+def test_loaded_velocity_is_copied_and_cast_to_the_parameter_dtype():
+    p = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    opt = SGD([p], lr=0.1, momentum=0.9)
+    state = opt.state_dict()
+    state["velocity"] = [np.array([1.0, 1.0])]
+    opt.load_state_dict(state)
+    assert opt.velocity[0].dtype == np.float32
+    assert not np.shares_memory(opt.velocity[0], state["velocity"][0])
+
+
+def test_sgd_load_state_dict_errors_word_for_word():
+    opt = SGD([Tensor([1.0, 2.0], requires_grad=True)], lr=0.1, momentum=0.9)
+    good = opt.state_dict()
+    cases = [
+        ({"lr": -1.0}, "SGD: lr must be a finite number > 0.0, got -1.0"),
+        ({"momentum": 1.5}, "SGD: momentum must be a finite number in [0.0, 1.0), got 1.5"),
+        ({"weight_decay": -1.0}, "SGD: weight_decay must be a finite number >= 0.0, got -1.0"),
+        ({"max_norm": 0.0}, "SGD: max_norm must be a finite number > 0.0, got 0.0"),
+        ({"velocity": [None, None]}, "SGD.load_state_dict: velocity must be a list of 1 entries "
+                                     "(one per parameter), got 2"),
+        ({"velocity": "abc"}, "SGD.load_state_dict: velocity must be a list of 1 entries "
+                              "(one per parameter), got str"),
+        ({"nesterov": True, "momentum": 0.0},
+         "SGD.load_state_dict: nesterov=True needs momentum > 0"),
+    ]
+    for change, text in cases:
+        assert _message(lambda change=change: opt.load_state_dict({**good, **change})) == text
+    assert _message(lambda: opt.load_state_dict([1]), TypeError) == \
+        "SGD.load_state_dict: expected a dict, got list"
+
+
+# ---------------------------------------------------------------- checkpoint
+def test_tuple_keys_come_back_as_tuples(tmp_path):
+    save_checkpoint(tmp_path / "k.npz", {"a": {(1, 2): 3, 4: "x"}})
+    assert load_checkpoint(tmp_path / "k.npz") == {"a": {(1, 2): 3, 4: "x"}}
+
+
+def test_save_checkpoint_errors_name_where_the_bad_value_sits(tmp_path):
+    tail = "; expected dicts, lists, numbers, strings, None or numpy arrays"
+    cases = [
+        ([1], "save_checkpoint: expected a dict state, got list"),
+        ({"a": [1, object()]}, "save_checkpoint: state['a'][1] is a object" + tail),
+        ({"a": {1: object()}}, "save_checkpoint: state['a'] is a object" + tail),
+        ({"a": {(1, object()): 2}}, "save_checkpoint: state['a'] key[1] is a object" + tail),
+    ]
+    for state, text in cases:
+        assert _message(lambda state=state: save_checkpoint(tmp_path / "c.npz", state),
+                        TypeError) == text
+
+
+def test_load_checkpoint_errors_word_for_word(tmp_path):
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.save(tmp_path / "x.npy", np.zeros(2))
+    (tmp_path / "text.npz").write_text("hello world")
+    (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04garbage")
+    with zipfile.ZipFile(tmp_path / "header.npz", "w") as z:
+        z.writestr("x.npy", b"\x93NUMPY\x01\x00\x10\x00{bad header}   \n")
+    np.savez(tmp_path / "pickled.npz", x=np.array([None], dtype=object))
+    np.savez(tmp_path / "bare.npz")
+    np.savez(tmp_path / "list.npz", __meta__=np.array(json.dumps([1])))
+    np.savez(tmp_path / "state.npz", __meta__=np.array(json.dumps(
+        {"format": "tinygrad_lc.checkpoint", "version": 1, "state": [1]})))
+    invalid = "is not a valid tinygrad_lc checkpoint: "
+    cases = [
+        ("missing.npz", "does not exist"),
+        ("", "is not a file"),
+        ("empty.npz", "is empty (0 bytes); was it copied or saved only in part?"),
+        ("x.npy", "is a single .npy array, not a checkpoint (an .npz archive)"),
+        ("text.npz", "is not an .npz archive (it starts with b'hello '; a text file?)"),
+        ("garbage.npz", "is truncated or corrupt (BadZipFile: File is not a zip file)"),
+        ("header.npz", "is truncated or corrupt (Cannot parse header: '{bad header}   \\n')"),
+        ("pickled.npz", "holds pickled objects, which checkpoints never do; refusing to "
+                        "unpickle them"),
+        ("bare.npz", "is not a tinygrad_lc checkpoint: it is an .npz archive without the "
+                     "'__meta__' entry (it holds: nothing)"),
+        ("list.npz", invalid + "the description is not a JSON object"),
+        ("state.npz", invalid + "the saved state is not a dict"),
+    ]
+    for name, what in cases:
+        path = tmp_path / name
+        assert _message(lambda path=path: load_checkpoint(path)) == \
+            f"load_checkpoint: {path} {what}"
