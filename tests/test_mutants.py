@@ -14,7 +14,7 @@ import pytest
 
 from tinygrad_lc import Tensor
 from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
-from tinygrad_lc.losses import svm_loss
+from tinygrad_lc.losses import check_labels, svm_loss
 from tinygrad_lc.ops import OPS
 from tinygrad_lc.optim import SGD
 from tinygrad_lc.regularizers import elastic_net, l2, max_norm_, penalty
@@ -171,9 +171,46 @@ def test_logsumexp_shifts_each_row_by_its_own_max():
 
 # ---------------------------------------------------------------- losses
 def test_loss_errors_word_for_word():
-    scores, y = Tensor([[1.0, 2.0]]), np.array([0])
-    assert _message(lambda: svm_loss(scores, y, delta=-1.0)) == \
-        "svm_loss: delta must be a finite number >= 0, got -1.0"
+    s, y = Tensor([[1.0, 2.0]]), np.array([0])
+    cases = [
+        (lambda: svm_loss(s, y, delta=-1.0), "delta must be a finite number >= 0, got -1.0"),
+        (lambda: svm_loss(Tensor([[np.nan, 1.0]]), y), "scores hold 1 NaN or infinite value(s) "
+         "of 2; the loss would be NaN (did training diverge? try a smaller learning rate)"),
+        (lambda: svm_loss(s, y, squared=1), "squared must be True or False, got 1"),
+        (lambda: svm_loss(s, y, include_correct="yes"),
+         "include_correct must be True or False, got 'yes'"),
+        (lambda: svm_loss(s, y, class_reduction="max"),
+         "class_reduction must be one of 'sum', 'mean', got 'max'"),
+        (lambda: svm_loss(s, y, reduction="avg"),
+         "reduction must be one of 'mean', 'sum', 'none', got 'avg'"),
+        (lambda: svm_loss(Tensor([[1.0]]), y, class_reduction="mean"),
+         "class_reduction='mean' averages over the C - 1 = 0 wrong classes of scores with "
+         "C = 1 column; use class_reduction='sum' or include_correct=True"),
+    ]
+    for fn, text in cases:
+        assert _message(fn) == "svm_loss: " + text
+
+
+def test_label_errors_give_the_hint_that_fits():
+    tail = " (a label Tensor needs dtype=np.int64)"
+    cases = [
+        (np.array([0.0]), 1, "; the values are whole numbers, so convert them with "
+                             "y.astype(np.int64)"),
+        (np.array([0.5]), 1, ""),
+        ([], 0, "; an empty list becomes float64: pass np.array([], dtype=np.int64)"),
+        (np.array([], dtype=bool), 0, ""),
+    ]
+    for y, n, hint in cases:
+        dtype = np.asarray(y).dtype
+        assert _message(lambda y=y, n=n: check_labels("f", y, n, 3), ValueError) == \
+            f"f: labels y must be integers, got dtype {dtype}{hint}{tail}"
+
+    class Unreadable:
+        def __array__(self, *args, **kwargs):
+            raise ValueError("nope")
+
+    assert _message(lambda: check_labels("f", Unreadable(), 1, 3), ValueError) == \
+        "f: cannot read labels y of type Unreadable: nope"
 
 
 # ---------------------------------------------------------------- optim
