@@ -169,6 +169,19 @@ def test_logsumexp_shifts_each_row_by_its_own_max():
     np.testing.assert_allclose(out, [1000.0 + np.log(2.0), np.log(2.0)], rtol=1e-15)
 
 
+def test_matmul_weight_gradient_keeps_the_precision_of_its_inputs():
+    rng = np.random.default_rng(0)
+    a32, b32 = rng.standard_normal((4, 3), dtype=np.float32), rng.standard_normal((3, 2),
+                                                                                  dtype=np.float32)
+    _, (_, vjp_b) = OPS["matmul"].fwd(a32, b32)
+    assert vjp_b(np.ones((4, 2), np.float32)).dtype == np.float32  # no float64 detour
+    X = Tensor(rng.standard_normal((4, 3)).astype(np.float32))  # float32 data, float64 weights
+    W = Tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    G = rng.standard_normal((4, 2))
+    (X @ W).backward(G)
+    np.testing.assert_array_equal(W.grad, X.data.astype(np.float64).T @ G)
+
+
 # ---------------------------------------------------------------- losses
 def test_loss_errors_word_for_word():
     s, y = Tensor([[1.0, 2.0]]), np.array([0])
