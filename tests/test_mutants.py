@@ -75,6 +75,35 @@ def test_detach_gives_a_leaf_whose_requires_grad_is_false():
     assert d.requires_grad is False and d.op is None
 
 
+def test_a_number_operand_becomes_a_constant_leaf():
+    const = (Tensor([1.0], requires_grad=True) + 2.0).parents[1]
+    assert const.requires_grad is False and const.op is None and const.item() == 2.0
+
+
+def test_operand_errors_word_for_word():
+    tail = "; expected a Tensor, an ndarray or a real number"
+    assert _message(lambda: Tensor([1.0]) + "a") == "add: unsupported operand type str" + tail
+    assert _message(lambda: "a" @ Tensor([1.0])) == "matmul: unsupported operand type str" + tail
+    assert _message(lambda: Tensor(np.ones((2, 2))) @ Tensor(np.ones((2, 2, 2)))) == \
+        "matmul: supports 1-D and 2-D operands, got shapes (2, 2) and (2, 2, 2)"
+
+
+def test_an_integer_list_times_a_float32_tensor_is_float32():
+    out = [1, 2] @ Tensor(np.array([3.0, 4.0], np.float32))
+    assert out.dtype == np.float32 and out.item() == 11.0
+
+
+def test_a_graph_of_shared_subexpressions_is_walked_once_per_node():
+    # h = h + h sixty times: 2**60 paths from h to x, 61 nodes; a walk that revisits
+    # a node once per path would never finish
+    x = Tensor(1.0, requires_grad=True)
+    h = x
+    for _ in range(60):
+        h = h + h
+    h.backward()
+    assert x.grad == 2.0**60
+
+
 def test_mean_and_logsumexp_reduce_everything_to_a_scalar_by_default():
     t = Tensor(np.ones((2, 3)))
     assert t.mean().shape == () and t.logsumexp().shape == ()
@@ -143,6 +172,13 @@ def test_max_norm_of_zero_slices_computes_no_nan():
 
 
 # ---------------------------------------------------------------- ops
+def test_reduction_vjps_keep_float32():
+    a = np.array([[1.0, 2.0], [3.0, 5.0]], np.float32)
+    for name in ("sum", "mean", "logsumexp"):
+        _, (vjp,) = OPS[name].fwd(a, axis=1, keepdims=False)
+        assert vjp(np.ones(2, np.float32)).dtype == np.float32, name
+
+
 def test_every_kink_function_returns_integers():
     a, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0])
     for name, args, kw in [("maximum", (a, b), {}), ("max", (a,), {}), ("abs", (a - 2,), {}),
