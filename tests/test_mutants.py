@@ -61,6 +61,41 @@ def test_tensor_errors_word_for_word():
         assert _message(fn) == text
 
 
+def test_constructor_and_backward_errors_word_for_word():
+    cases = [
+        (lambda: Tensor([1, 2], requires_grad=True, dtype=np.int64),
+         "Tensor: requires_grad=True needs floating data, got dtype int64; gradients exist only "
+         "for float32/float64 tensors"),
+        (lambda: Tensor([1.0], name=3), "Tensor: name must be a str, got int"),
+        (lambda: Tensor([1.0]).backward(),
+         "backward: this tensor does not require grad, so no graph was recorded; create the "
+         "inputs with requires_grad=True (and not inside no_grad())"),
+        (lambda: Tensor([1.0, 2.0], requires_grad=True).backward(),
+         "backward: called without `grad` on a tensor of shape (2,); reduce it to a scalar "
+         "first (e.g. .sum()) or pass grad= of that shape"),
+        (lambda: Tensor([1.0], requires_grad=True).backward(grad="a"),
+         "backward: cannot make an array from str: could not convert string to float: 'a'"),
+    ]
+    for fn, text in cases:
+        assert _message(fn) == text
+
+
+def test_a_tensor_of_a_tensor_takes_its_data():
+    t = Tensor(Tensor([1.0, 2.0], dtype=np.float32))
+    assert t.dtype == np.float32 and t.data.tolist() == [1.0, 2.0]
+
+
+def test_a_float32_loss_seeds_backward_with_float32():
+    x = Tensor(np.array(2.0, np.float32), requires_grad=True)
+    y = x * x
+    y.backward()
+    assert y.grad.dtype == np.float32 and x.grad.dtype == np.float32 and x.grad == 4.0
+
+
+def test_an_op_result_has_no_name():
+    assert (Tensor([1.0], requires_grad=True) + 1).name is None
+
+
 def test_changed_in_place_error_says_to_recompute_the_forward():
     w = Tensor([1.0, 2.0], requires_grad=True, name="W")
     y = w.exp()
