@@ -12,8 +12,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from tinygrad_lc import Tensor
+from tinygrad_lc import AnomalyError, Tensor, detect_anomaly
+from tinygrad_lc import tensor as tensor_module
 from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_lc.gradcheck import gradcheck_report
 from tinygrad_lc.losses import check_labels, svm_loss
 from tinygrad_lc.ops import OPS
 from tinygrad_lc.optim import SGD
@@ -92,6 +94,48 @@ def test_a_float32_loss_seeds_backward_with_float32():
     assert y.grad.dtype == np.float32 and x.grad.dtype == np.float32 and x.grad == 4.0
 
 
+def test_op_results_hold_arrays_and_unrecorded_ones_need_no_grad():
+    total = Tensor([1.0, 2.0]).sum()  # np.sum gives a NumPy scalar: it is wrapped as an array
+    assert isinstance(total.data, np.ndarray) and total.requires_grad is False
+
+
+def test_a_node_keeps_its_op_arguments_for_the_local_check_and_the_kink_log():
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    x = Tensor(a, requires_grad=True, name="x")
+    report = gradcheck_report(lambda x: x.max(axis=1).sum(), x, localize=True)
+    assert report.passed and report.first_bad_op is None
+    tensor_module._kink_log = []
+    try:
+        Tensor(a).max(axis=1)
+        (name, scope, side), = tensor_module._kink_log
+    finally:
+        tensor_module._kink_log = None
+    assert name == "max" and side.tolist() == [[0, 1, 0], [1, 0, 0]]
+
+
+def test_anomaly_error_names_the_op_and_its_input_shapes():
+    with pytest.raises(AnomalyError) as info, np.errstate(divide="ignore"):
+        with detect_anomaly():
+            Tensor([0.0], requires_grad=True).log()
+    assert str(info.value).startswith(
+        "log: forward output holds 1 inf (scope '<top>', input shapes (1,)); created at ")
+
+
+def test_gradients_reaching_a_tensor_twice_add_up_without_touching_others():
+    # the reshape's VJP hands x a view of y's gradient; the other path's gradient must be
+    # added to it without writing through that view (y.grad) or dropping either part
+    for reshape_first in (True, False):
+        x = Tensor(np.ones(4), requires_grad=True)
+        if reshape_first:
+            y = x.reshape(2, 2)
+            z = x * 3.0
+        else:
+            z = x * 3.0
+            y = x.reshape(2, 2)
+        (y.sum() + z.sum()).backward()
+        assert x.grad.tolist() == [4.0] * 4 and y.grad.tolist() == [[1.0, 1.0]] * 2
+
+
 def test_an_op_result_has_no_name():
     assert (Tensor([1.0], requires_grad=True) + 1).name is None
 
@@ -119,6 +163,9 @@ def test_operand_errors_word_for_word():
     tail = "; expected a Tensor, an ndarray or a real number"
     assert _message(lambda: Tensor([1.0]) + "a") == "add: unsupported operand type str" + tail
     assert _message(lambda: "a" @ Tensor([1.0])) == "matmul: unsupported operand type str" + tail
+    assert _message(lambda: "a" + Tensor([1.0])) == "add: unsupported operand type str" + tail
+    assert _message(lambda: Tensor(np.ones(2)) + Tensor(np.ones(3))) == "add: shapes (2,) and " \
+        "(3,) cannot be broadcast together (trailing dimensions must match or be 1)"
     assert _message(lambda: Tensor(np.ones((2, 2))) @ Tensor(np.ones((2, 2, 2)))) == \
         "matmul: supports 1-D and 2-D operands, got shapes (2, 2) and (2, 2, 2)"
 
