@@ -134,6 +134,11 @@ def test_gradients_reaching_a_tensor_twice_add_up_without_touching_others():
             y = x.reshape(2, 2)
         (y.sum() + z.sum()).backward()
         assert x.grad.tolist() == [4.0] * 4 and y.grad.tolist() == [[1.0, 1.0]] * 2
+    x = Tensor(np.ones(4), requires_grad=True)  # both parts are views of other gradients
+    y, w = x.reshape(2, 2), x.reshape(4, 1)
+    (y.sum() + (w * 2.0).sum()).backward()
+    assert x.grad.tolist() == [3.0] * 4
+    assert y.grad.tolist() == [[1.0, 1.0]] * 2 and w.grad.tolist() == [[2.0]] * 4
 
 
 def test_an_op_result_has_no_name():
