@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON3 ?= python3
 
-.PHONY: setup dot demo test lint bench fuzz clean
+.PHONY: setup dot demo test lint bench fuzz mutate clean
 .PHONY: chromium notebook
 
 $(STAMP): pyproject.toml
@@ -57,5 +57,18 @@ bench: setup
 fuzz: setup
 	HYPOTHESIS_PROFILE=ci $(PY) -m tests.fuzz_graphs --examples 10000
 
+# Mutation testing, not part of `make test` (docs/testing.md has the score and the survivors).
+# mutmut copies the package into mutants/, runs the test files listed under [tool.mutmut] in
+# pyproject.toml once to learn which tests call which function, then runs each mutant against
+# only the tests that call its function (fast Hypothesis profile, stopping at the first
+# failure). Results are kept in mutants/: a rerun tries only new mutants. It ends by printing
+# the survivors (`mutmut show NAME` shows one). MUTANTS="tinygrad_lc.losses*" picks some
+# (named mutants are tried again).
+MUTANTS ?=
+mutate: setup
+	@test -x $(VENV)/bin/mutmut || $(PY) -m pip install -q -e '.[dev,mutate]'
+	HYPOTHESIS_PROFILE=dev $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	$(VENV)/bin/mutmut results | grep -v ': not checked$$' || true  # survivors (and timeouts)
+
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache mutants
