@@ -7,7 +7,7 @@ import sys
 
 from .common import main
 
-SECTIONS = ["engine", "losses", "training"]
+SECTIONS = ["engine", "losses", "training", "nn", "hvp"]
 
 
 def _runs(wanted: list[str]):

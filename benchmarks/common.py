@@ -3,7 +3,9 @@
 Sides of a comparison are timed *interleaved*: each round runs every side once, in a freshly
 shuffled order, and a ratio is the median over rounds of that round's time over the reference's.
 Load from other processes on the shared cores then hits both sides of a round alike, instead of
-whichever side happened to be timed while it lasted.
+whichever side happened to be timed while it lasted. Each round records wall time and this
+process's CPU time (``time.process_time``); with BLAS on one thread the CPU time is the wall time
+of a quiet machine, which other processes' load does not inflate.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ import numpy as np
 class Timing:
     """One side of an interleaved comparison.
 
-    ``seconds`` is the median time per call; ``ratio`` the median over rounds of this side's
-    time over the reference side's time in the same round, ``ratio_lo``/``ratio_hi`` the 25th
-    and 75th percentiles of those per-round ratios (the spread within one run).
+    ``seconds`` is the median wall time per call; ``ratio`` the median over rounds of this
+    side's wall time over the reference side's in the same round, ``ratio_lo``/``ratio_hi`` the
+    25th and 75th percentiles of those per-round ratios (the spread within one run).
+    ``cpu_seconds`` and ``cpu_ratio`` are the same medians of this process's CPU time;
+    ``ratios`` and ``cpu_ratios`` hold the per-round ratios, in round order.
     """
 
     seconds: float
@@ -34,44 +38,64 @@ class Timing:
     ratio_lo: float
     ratio_hi: float
     rounds: int
+    cpu_seconds: float
+    cpu_ratio: float
+    ratios: tuple[float, ...]
+    cpu_ratios: tuple[float, ...]
 
 
 def interleaved(cases: dict[str, Callable[[], object]], ref: str, rounds: int,
-                warmup: int = 1, seed: int = 0) -> dict[str, Timing]:
+                warmup: int = 1, seed: int = 0, number: int = 1) -> dict[str, Timing]:
     """Time ``cases`` side by side, round by round, against the case named ``ref``.
 
     Each case is called ``warmup`` times first (caches, lazy imports). Then each of ``rounds``
-    rounds calls every case once, in an order shuffled anew per round; before each timed call
-    the cycle collector runs, so no call pays for garbage another one left.
+    rounds times every case once, in an order shuffled anew per round, as ``number``
+    back-to-back calls (times are per call); before each timed block the cycle collector runs,
+    so no block pays for garbage another one left. Wall and CPU time are both recorded.
 
     >>> t = interleaved({"a": lambda: sum(range(100)), "b": lambda: sum(range(100))}, "a", 5)
-    >>> t["a"].ratio, t["a"].rounds
-    (1.0, 5)
+    >>> t["a"].ratio, t["a"].cpu_ratio, t["a"].rounds
+    (1.0, 1.0, 5)
     """
     if ref not in cases:
         raise ValueError(f"interleaved: ref {ref!r} is not one of the cases {list(cases)}")
     if rounds < 1:
         raise ValueError(f"interleaved: rounds must be >= 1, got {rounds}")
+    if number < 1:
+        raise ValueError(f"interleaved: number must be >= 1, got {number}")
     for fn in cases.values():
         for _ in range(warmup):
             fn()
     order = list(cases)
-    times: dict[str, list[float]] = {name: [] for name in order}
+    walls: dict[str, list[float]] = {name: [] for name in order}
+    cpus: dict[str, list[float]] = {name: [] for name in order}
     shuffle = random.Random(seed).shuffle
     for _ in range(rounds):
         shuffle(order)
         for name in order:
+            fn = cases[name]
             gc.collect()
-            start = time.perf_counter()
-            cases[name]()
-            times[name].append(time.perf_counter() - start)
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(number):
+                fn()
+            cpus[name].append((time.process_time() - cpu) / number)
+            walls[name].append((time.perf_counter() - wall) / number)
     out = {}
-    for name, ts in times.items():
-        ratios = [t / r for t, r in zip(ts, times[ref])]
+    for name in walls:
+        ratios = _ratios(walls[name], walls[ref])
+        cpu_ratios = _ratios(cpus[name], cpus[ref])
         lo, hi = np.percentile(ratios, [25, 75])
-        out[name] = Timing(statistics.median(ts), statistics.median(ratios), float(lo),
-                           float(hi), rounds)
+        out[name] = Timing(statistics.median(walls[name]), statistics.median(ratios), float(lo),
+                           float(hi), rounds, statistics.median(cpus[name]),
+                           statistics.median(cpu_ratios), ratios, cpu_ratios)
     return out
+
+
+def _ratios(times: list[float], ref: list[float]) -> tuple[float, ...]:
+    """Per-round ratios; a round whose reference took no measurable time counts as ratio 1
+    when this side took none either (the process clock ticks coarser than the wall clock)."""
+    return tuple(t / r if r > 0 else (1.0 if t == 0 else float("inf"))
+                 for t, r in zip(times, ref))
 
 
 def spread(t: Timing) -> str:

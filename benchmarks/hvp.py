@@ -7,20 +7,20 @@ passes, the target here is 3. Both sides run in the same process, BLAS pinned to
 in interleaved rounds (order shuffled per round); the ratio is the median of the per-round
 ratios. Times are this process's CPU time (``time.process_time``): with one BLAS thread that is
 the wall time of a quiet machine, and other load on a shared machine does not count. Run
-``python -m benchmarks.hvp``.
+``python -m benchmarks hvp`` or alone ``python -m benchmarks.hvp``.
 """
 
 from __future__ import annotations
 
-import random
-import statistics
-import time
+import sys
 
 import numpy as np
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
 from tinygrad_lc.autodiff import hvp
+
+from .common import interleaved, main, table
 
 D, C, REG, TARGET = 3073, 10, 2.5e4, 3.0
 
@@ -64,51 +64,29 @@ def _check(loss, W, v) -> None:
     assert np.abs(hv - fd).max() <= 1e-6 * np.abs(fd).max(), "hvp disagrees with differences"
 
 
-def _timed(fn, number: int) -> float:
-    start = time.process_time()
-    for _ in range(number):
-        fn()
-    return (time.process_time() - start) / number
-
-
 def measure(n: int, dtype, rounds: int = 21, seed: int = 0) -> tuple:
-    """(forward + backward s, hvp s, median ratio, lowest ratio, highest ratio) over rounds."""
+    """(forward + backward s, hvp s, median ratio, lowest ratio, highest ratio) over rounds,
+    all of this process's CPU time."""
     fb, hv, _ = _sides(n, dtype)
-    number = 5 if n <= 200 else 2
-    fb(), hv()  # warm up
-    order = random.Random(seed)
-    t_fb, t_hv, ratios = [], [], []
-    for _ in range(rounds):
-        pair = [("fb", fb), ("hv", hv)]
-        order.shuffle(pair)
-        times = {name: _timed(fn, number) for name, fn in pair}
-        t_fb.append(times["fb"])
-        t_hv.append(times["hv"])
-        ratios.append(times["hv"] / times["fb"])
-    return (statistics.median(t_fb), statistics.median(t_hv), statistics.median(ratios),
-            min(ratios), max(ratios))
+    t = interleaved({"fb": fb, "hv": hv}, "fb", rounds, seed=seed, number=5 if n <= 200 else 2)
+    hv_t = t["hv"]
+    return (t["fb"].cpu_seconds, hv_t.cpu_seconds, hv_t.cpu_ratio, min(hv_t.cpu_ratios),
+            max(hv_t.cpu_ratios))
 
 
 def run() -> str:
-    from threadpoolctl import threadpool_limits
-
+    _check(*_sides(200, np.float64)[2])
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        _check(*_sides(200, np.float64)[2])
-        for n in (200, 1000):
-            for dtype in (np.float64, np.float32):
-                t_fb, t_hv, ratio, lo, hi = measure(n, dtype)
-                rows.append((n, np.dtype(dtype).name, t_fb * 1e3, t_hv * 1e3, ratio,
-                             f"{lo:.2f}-{hi:.2f}", f"<= {TARGET:g}"))
-    header = ("N", "dtype", "fwd+bwd ms", "hvp ms", "ratio", "range", "target")
-    cells = [tuple(f"{c:.3g}" if isinstance(c, float) else str(c) for c in r) for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
-    line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths))
-    return "\n".join([
-        "\n## Hessian-vector product of softmax_loss(X @ W, y) + reg * l2(W) (W 3073x10) vs one "
-        "forward + backward, one BLAS thread (median of per-round ratios, interleaved rounds)",
-        line(header), line(tuple("-" * w for w in widths)), *(line(r) for r in cells)])
+    for n in (200, 1000):
+        for dtype in (np.float64, np.float32):
+            t_fb, t_hv, ratio, lo, hi = measure(n, dtype)
+            rows.append((n, np.dtype(dtype).name, t_fb * 1e3, t_hv * 1e3, ratio,
+                         f"{lo:.2f}-{hi:.2f}", f"<= {TARGET:g}"))
+    return table("Hessian-vector product of softmax_loss(X @ W, y) + reg * l2(W) (W 3073x10) vs "
+                 "one forward + backward, one BLAS thread (CPU time; median of per-round "
+                 "ratios, interleaved rounds)",
+                 ("N", "dtype", "fwd+bwd ms", "hvp ms", "ratio", "range", "target"), rows)
 
 
 if __name__ == "__main__":
-    print(run())
+    sys.exit(main(run))

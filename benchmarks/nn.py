@@ -4,24 +4,24 @@
 float64 and float32, against the same net's forward and backward written out in NumPy (the
 classic cs231n two-layer net, written tight: in place where it can, and W1's gradient in
 W1's memory layout, so adding the L2 term's gradient does not cross layouts). Both run in
-the same process with BLAS pinned to one thread, in
-interleaved rounds (NumPy, then tinygrad_lc, each round), so a busy machine slows both
-alike; the ratio reported is the median of the rounds' ratios.
+the same process with BLAS pinned to one thread, in interleaved rounds (``common.interleaved``:
+order shuffled per round), so a busy machine slows both alike; the ratios reported are the
+medians of the rounds' ratios, of wall time and of CPU time.
 
-Run it alone with ``python -m benchmarks.nn`` (self-contained: ``run()`` returns the table).
+Run it with ``python -m benchmarks nn`` or alone with ``python -m benchmarks.nn``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import statistics
-import time
+import sys
 
 import numpy as np
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
 from tinygrad_lc.nn import MLP
+
+from .common import interleaved, main, table
 
 N, D, H, C, REG = 200, 3073, 100, 10, 1e-3
 TARGET = 1.15
@@ -78,42 +78,6 @@ def _ours(net, X, y, reg):
     return step
 
 
-def _rounds(a, b, rounds: int, number: int) -> dict[str, list[float]]:
-    """Interleaved timings of a and b (seconds per call): each round times both, in an order
-    that alternates from round to round; wall time and this process's CPU time."""
-    a(), b()  # warm up
-    out: dict[str, list[float]] = {"a": [], "b": [], "a cpu": [], "b cpu": []}
-    for r in range(rounds):
-        for name, fn in ((("a", a), ("b", b)) if r % 2 == 0 else (("b", b), ("a", a))):
-            wall, cpu = time.perf_counter(), time.process_time()
-            for _ in range(number):
-                fn()
-            out[name].append((time.perf_counter() - wall) / number)
-            out[f"{name} cpu"].append((time.process_time() - cpu) / number)
-    return out
-
-
-def _table(title: str, header: tuple[str, ...], rows: list[tuple]) -> str:
-    cells = [tuple(f"{c:.3g}" if isinstance(c, float) else str(c) for c in r) for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
-    line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths))
-    return "\n".join([f"\n## {title}", line(header), line(tuple("-" * w for w in widths))]
-                     + [line(r) for r in cells])
-
-
-def one_blas_thread():
-    """BLAS pinned to one thread (threadpoolctl, in the dev extra), so cores do not decide."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def _median_ratio(num: list[float], den: list[float]) -> float:
-    return statistics.median(n / d for n, d in zip(num, den))
-
-
 def _compare(dtype, rounds: int, number: int) -> tuple:
     """One row of the table: both sides checked against each other, then timed."""
     X, y, net = _problem(dtype)
@@ -126,21 +90,19 @@ def _compare(dtype, rounds: int, number: int) -> tuple:
     assert abs(l_ours - l_ref) <= tol * abs(l_ref), (dtype, l_ours, l_ref)
     for a, b in zip(g_ours, g_ref):
         assert np.abs(a - b).max() <= tol * np.abs(b).max(), dtype
-    t = _rounds(ref, ours, rounds, number)
-    return (np.dtype(dtype).name, statistics.median(t["a"]) * 1e3,
-            statistics.median(t["b"]) * 1e3, _median_ratio(t["b"], t["a"]),
-            _median_ratio(t["b cpu"], t["a cpu"]), f"<= {TARGET}")
+    t = interleaved({"numpy": ref, "ours": ours}, "numpy", rounds, number=number)
+    return (np.dtype(dtype).name, t["numpy"].seconds * 1e3, t["ours"].seconds * 1e3,
+            t["ours"].ratio, t["ours"].cpu_ratio, f"<= {TARGET}")
 
 
 def run(rounds: int = 31, number: int = 5) -> str:
     rows = [_compare(dtype, rounds, number) for dtype in (np.float64, np.float32)]
-    return _table(f"Two-layer net forward + backward, batch {N}, {D}-{H}-{C}, softmax + L2, "
-                  f"one BLAS thread ({rounds} interleaved rounds of {number} calls; ratios are "
-                  "medians over rounds, of wall time and of CPU time)",
-                  ("dtype", "NumPy ms", "tinygrad_lc ms", "ratio", "CPU-time ratio", "target"),
-                  rows)
+    return table(f"Two-layer net forward + backward, batch {N}, {D}-{H}-{C}, softmax + L2, "
+                 f"one BLAS thread ({rounds} interleaved rounds of {number} calls; ratios are "
+                 "medians over rounds, of wall time and of CPU time)",
+                 ("dtype", "NumPy ms", "tinygrad_lc ms", "ratio", "CPU-time ratio", "target"),
+                 rows)
 
 
 if __name__ == "__main__":
-    with one_blas_thread():
-        print(run())
+    sys.exit(main(run))
