@@ -148,7 +148,8 @@ class SGD:
                 continue
             data = p.data
             if not data.flags.writeable:  # e.g. a read-only array assigned to p.data
-                p.data = data = np.array(data)
+                p.data = np.array(data)  # the setter keeps a writeable copy of its own
+                data = p.data
             if wd:
                 g = g + wd * data
             if mu:

@@ -83,7 +83,8 @@ class _Adaptive:
                 continue
             data = p.data
             if not data.flags.writeable:  # e.g. a read-only array assigned to p.data
-                p.data = data = np.array(data)
+                p.data = np.array(data)  # the setter keeps a writeable copy of its own
+                data = p.data
             if wd:
                 g = g + wd * data
             if self.steps[i] == 0:
