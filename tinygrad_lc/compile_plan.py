@@ -1,0 +1,324 @@
+"""Turning a traced :class:`Program` into something fast to run, and running it.
+
+:func:`optimize` rewrites the program, changing no result bit: a step whose inputs are all
+constants becomes a constant (folding); two steps calling the same function on the same values
+become one (common subexpressions); ``B.own`` copies, which the eager engine makes so that it
+may add into gradients in place, become aliases (the replay never adds in place); steps no
+output needs are dropped.
+
+:func:`plan` then fixes where each value lives. Every value gets a slot in the runner's list
+``env``; constants are stored in it once. A step whose NumPy function can write into a given
+array (``out=``: ufuncs, ``np.sum``, ``np.matmul``, and the spreads and scatters of the
+backward) gets a buffer, allocated once and reused on every call, as soon as every value that
+lived in it (views included) is dead. Outputs never live in buffers: they are handed to the
+caller, who may keep them. Large values without a buffer are dropped after their last use.
+
+:func:`run` is the whole runner: one loop over ``(function, slot, getter, star)``.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, replace
+from functools import partial
+
+import numpy as np
+
+from .compile_program import Program, Ref, Step, map_refs, refs_in
+from .ops import _restore
+
+__all__ = ["optimize", "plan", "Plan", "run", "DROP_BYTES"]
+
+DROP_BYTES = 16384  # values at least this large are dropped right after their last use
+
+
+def run(steps: list, env: list) -> None:
+    """Run planned steps: ``env[slot] = function(*env[args])`` for each, in order."""
+    for fn, out, get, star in steps:
+        env[out] = fn(*get(env)) if star else fn(get(env))
+
+
+# ---------------------------------------------------------------------- optimization
+def _frozen(x):
+    """A hashable key for a step argument (arrays and functions by identity)."""
+    if isinstance(x, Ref):
+        return ("ref", x.id)
+    if isinstance(x, tuple | list):
+        return (type(x).__name__, *map(_frozen, x))
+    if isinstance(x, dict):
+        return ("dict", *sorted((k, _frozen(v)) for k, v in x.items()))
+    if isinstance(x, slice):
+        return ("slice", _frozen(x.start), _frozen(x.stop), _frozen(x.step))
+    if isinstance(x, np.dtype):
+        return ("dtype", x.str)
+    if isinstance(x, bool | int | float | complex | str | np.generic) or x is None \
+            or x is Ellipsis:
+        return (type(x).__name__, x)
+    return ("id", id(x))
+
+
+def optimize(p: Program, val: list) -> tuple[Program, dict]:
+    """Fold constants, merge repeated steps, elide copies, drop dead steps (module docstring).
+
+    ``val`` holds each value as traced (the folded constants come from it). Returns the new
+    Program (value ids stay those of the trace) and the map from each value replaced by
+    another (a merged step, an elided copy) to that other value.
+    """
+    p_values = [replace(v) for v in p.values]
+    rep: dict = {}
+    seen: dict = {}
+    steps = []
+    split = None
+    sub = lambda r: Ref(rep.get(r.id, r.id))  # noqa: E731
+    for i, s in enumerate(p.steps):
+        if i == p.split:
+            split = len(steps)
+        args, kw = map_refs(s.args, sub), map_refs(s.kw, sub)
+        refs = refs_in((args, kw))
+        if s.name == "B.own":  # the replay never adds in place: the copy is not needed
+            rep[s.out] = refs[0]
+            continue
+        if s.out is not None and not any(p_values[r].dynamic for r in refs):
+            v = p_values[s.out]
+            v.kind, v.const, v.dynamic = "const", val[s.out], False
+            continue
+        if s.out is not None:
+            key = (id(s.fn), s.name, _frozen(args), _frozen(kw))
+            prior = seen.get(key)
+            if prior is not None:
+                rep[s.out] = prior
+                continue
+            seen[key] = s.out
+        steps.append(Step(s.name, s.fn, s.out, args, kw, s.scope))
+    outputs = {"loss": rep.get(p.outputs["loss"], p.outputs["loss"]),
+               "aux": [rep.get(a, a) for a in p.outputs["aux"]],
+               "grads": [rep.get(g, g) for g in p.outputs["grads"]]}
+    # dead steps: nothing downstream reads them (checks, which have no output, always stay)
+    needed = {v for v in (outputs["loss"], *outputs["aux"], *outputs["grads"]) if v is not None}
+    kept = []
+    for k in range(len(steps) - 1, -1, -1):
+        s = steps[k]
+        if s.out is None or s.out in needed:
+            needed.update(refs_in((s.args, s.kw)))
+            kept.append((k, s))
+    kept.reverse()
+    new_split = None if split is None and p.split is None else \
+        sum(1 for k, _ in kept if k < (split if split is not None else len(steps)))
+    return Program(values=p_values, steps=[s for _, s in kept], inputs=list(p.inputs),
+                   grad_inputs=list(p.grad_inputs), outputs=outputs, split=new_split,
+                   seed=p.seed, name=p.name), rep
+
+
+# ---------------------------------------------------------------------- replay functions
+def _expand_into(g, ndim, axis, keepdims, out):
+    out[...] = _restore(g, ndim, axis, keepdims)  # as ops._spread, into a reused array
+    return out
+
+
+def _scatter_into(g, index, unique, out):
+    out[...] = 0  # as ops._scatter, into a reused array
+    if unique:
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def _at_g_into(a, g, out):
+    np.matmul(g.T, a, out=out.T)  # as ops._at_g (out is Fortran-ordered like its result)
+    return out
+
+
+def _sum_into(x, axis, keepdims, out):
+    return np.sum(x, axis, None, out, keepdims)
+
+
+def _relu_into(a, out):
+    return np.maximum(a, 0, out)  # ops.relu is np.maximum(a, 0)
+
+
+def _sum_op_into(a, out, *, axis=None, keepdims=False):
+    return np.sum(a, axis, None, out, keepdims)
+
+
+# step name -> (positions of the step's arguments to pass, function taking them, then ``out``)
+_INTO = {
+    "add": ((0, 1), np.add), "sub": ((0, 1), np.subtract), "mul": ((0, 1), np.multiply),
+    "div": ((0, 1), np.true_divide), "neg": ((0,), np.negative), "exp": ((0,), np.exp),
+    "log": ((0,), np.log), "sqrt": ((0,), np.sqrt), "abs": ((0,), np.absolute),
+    "maximum": ((0, 1), np.maximum), "relu": ((0,), _relu_into),
+    "B.exp": ((0,), np.exp), "B.accumulate": ((0, 1), np.add), "B.outer": ((0, 1), np.outer),
+    "B.at_g": ((0, 1), _at_g_into), "B.sum": ((0, 1, 2), _sum_into),
+    "B.expand": ((0, 2, 3), lambda g, axis, keepdims, out:
+                 _expand_into(g, out.ndim, axis, keepdims, out)),
+    "B.scatter": ((0, 2, 3), _scatter_into),
+}
+
+
+def _into(s: Step, val: list):
+    """(argument positions, function with ``out`` last) for a step that can reuse a buffer."""
+    if s.name == "sum" and not refs_in(s.kw):
+        return (0,), partial(_sum_op_into, **s.kw)
+    if s.name == "matmul":  # matrix times matrix only (1-D operands give other shapes)
+        return ((0, 1), np.matmul) if all(np.ndim(val[r]) == 2 for r in refs_in(s.args)) \
+            else None
+    if s.kw or s.name not in _INTO:
+        return None
+    return _INTO[s.name]
+
+
+# ---------------------------------------------------------------------- planning
+@dataclass
+class Plan:
+    """A program ready to run: the runner steps of each phase and the slots of everything."""
+
+    program: Program
+    forward: list
+    backward: list
+    template: list  # env before a call: constants and buffers set, the rest None
+    buffer_slots: list  # env slots holding buffers (replaced by new ones for a second pool)
+    seed_slot: int | None
+    loss_slot: int | None
+    aux_slots: list
+    grad_slots: list
+
+    def fresh_template(self) -> list:
+        """A template with buffers of its own (for a call while the first pool is in use)."""
+        env = list(self.template)
+        for slot in self.buffer_slots:
+            env[slot] = np.empty_like(env[slot])
+        return env
+
+
+def _bind(fn, args: tuple, kw: dict, slot_of):
+    """(callable of positional values, slots to read) for ``fn(*args, **kw)``."""
+    if not any(isinstance(a, tuple | list | dict) and refs_in(a) for a in args) \
+            and not refs_in(kw):
+        return (partial(fn, **kw) if kw else fn), [slot_of(a) for a in args]
+    order: list = []
+    map_refs((args, kw), lambda r: order.append(r) or r)
+
+    def call(*vals):
+        it = iter(vals)
+        a, k = map_refs((args, kw), lambda r: next(it))
+        return fn(*a, **k)
+
+    return call, [slot_of(r) for r in order]
+
+
+def _key(o: np.ndarray) -> tuple:
+    return o.shape, o.dtype.str, "C" if o.flags.c_contiguous else "F"
+
+
+def _roots(p: Program, val: list) -> dict:
+    """value -> the values whose memory it may share (itself if fresh; a view: its base's)."""
+    roots: dict = {}
+    for s in p.steps:
+        if s.out is None:
+            continue
+        mine, o = {s.out}, val[s.out]
+        for r in refs_in((s.args, s.kw)):
+            x = val[r]
+            # an array result shares what it overlaps; a tuple (a prepared index) all it holds
+            if not isinstance(o, np.ndarray | np.generic) or (
+                    isinstance(x, np.ndarray) and isinstance(o, np.ndarray)
+                    and np.may_share_memory(o, x)):
+                mine |= roots.get(r, {r})
+        roots[s.out] = mine
+    return roots
+
+
+def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
+    """Slots, buffers and runner steps for an optimized program (see the module docstring).
+
+    ``val`` holds each value as traced (shapes, layouts, aliasing). ``keep_all`` gives no
+    buffers and drops nothing, so every value can be read after a call (the check mode).
+    """
+    values = p.values
+    env: list = [v.const if v.kind == "const" else None for v in values]  # slot k: value k
+
+    def static_slot(x) -> int:
+        env.append(x)
+        return len(env) - 1
+
+    slot_of = lambda a: a.id if isinstance(a, Ref) else static_slot(a)  # noqa: E731
+    scratch = static_slot(None)  # where checks (steps without a result) write their None
+    outs = [v for v in (p.outputs["loss"], *p.outputs["aux"], *p.outputs["grads"])
+            if v is not None]
+    roots = _roots(p, val)
+    escaping = set().union(*(roots.get(v, {v}) for v in outs))
+    members: dict = {}
+    last: dict = {}
+    for v, rs in roots.items():
+        for r in rs:
+            members.setdefault(r, []).append(v)
+    for i, s in enumerate(p.steps):
+        for r in refs_in((s.args, s.kw)):
+            for root in roots.get(r, {r}):
+                last[root] = i
+    ends: dict = {}
+    for root, i in last.items():
+        ends.setdefault(i, []).append(root)
+    free: dict = {}  # (shape, dtype, order) -> buffer slots free for reuse
+    owner: dict = {}  # value -> the buffer slot it was written into
+    buffer_slots: list = []
+    p.buffers, p.buffer_bytes = {}, 0
+    phases: tuple = ([], [])
+    for i, s in enumerate(p.steps):
+        target = phases[p.split is not None and i >= p.split]
+        o = val[s.out] if s.out is not None else None
+        into = None
+        if not keep_all and s.out is not None and s.out not in escaping \
+                and isinstance(o, np.ndarray) and o.ndim and o.size and roots[s.out] == {s.out} \
+                and (o.flags.c_contiguous or o.flags.f_contiguous):
+            into = _into(s, val)
+        if into is not None:
+            pool = free.get(_key(o))
+            if pool:
+                slot = pool.pop()
+            else:
+                slot = static_slot(np.empty_like(o))
+                buffer_slots.append(slot)
+                p.buffer_bytes += o.nbytes
+            owner[s.out] = slot
+            p.buffers[s.out] = buffer_slots.index(slot)
+            positions, fn = into
+            call, slots = _bind(fn, tuple(s.args[k] for k in positions), {}, slot_of)
+            slots.append(slot)
+        else:
+            call, slots = _bind(s.fn, s.args, s.kw, slot_of)
+        target.append((call, scratch if s.out is None else s.out,
+                       operator.itemgetter(*slots) if slots else _nothing, len(slots) != 1))
+        if keep_all:
+            continue
+        for root in ends.get(i, ()):  # dead after this step: reuse its buffer, drop the large
+            if root in owner:
+                free.setdefault(_key(val[root]), []).append(owner.pop(root))
+            elif root not in escaping and values[root].kind == "step" and \
+                    isinstance(val[root], np.ndarray) and val[root].nbytes >= DROP_BYTES:
+                target.extend((_drop, m, _nothing, True) for m in members[root])
+    # outputs: arrays of their own, which the caller may keep (aliases and constants copied)
+    handed: set = set()
+    slots_of: dict = {}
+    fwd_outs = [o for o in (p.outputs["loss"], *p.outputs["aux"]) if o is not None]
+    for phase, ids in zip(phases, (fwd_outs, p.outputs["grads"])):
+        for v in ids:
+            if values[v].kind == "step" and roots.get(v, {v}) == {v} and v not in handed:
+                slots_of.setdefault(v, []).append(v)
+            else:
+                slot = static_slot(None)
+                phase.append((np.array, slot, operator.itemgetter(v), False))
+                slots_of.setdefault(v, []).append(slot)
+            handed.add(v)
+    pick = lambda v: slots_of[v].pop(0)  # noqa: E731
+    return Plan(p, phases[0], phases[1], env, buffer_slots, p.seed,
+                None if p.outputs["loss"] is None else pick(p.outputs["loss"]),
+                [pick(a) for a in p.outputs["aux"]], [pick(g) for g in p.outputs["grads"]])
+
+
+def _nothing(env):
+    return ()
+
+
+def _drop():
+    return None

@@ -1,0 +1,435 @@
+"""Tracing for ``tg.compile``: one eager run of a function, recorded as a flat :class:`Program`.
+
+While a :class:`Tracer` is installed (``tensor._trace``), the engine reports to it, from the
+tracing thread only:
+
+- every op it runs (``op``): the op's name, its input tensors and keyword arguments;
+- every leaf made from data (``leaf``): ``Tensor(...)`` and the constant operands of ops;
+- indexing with an index that changes per call (``index``): labels, masks made from them;
+- calls of ``host`` functions (``host``): the library's NumPy helpers that read such data
+  (label checks, masks of the correct class), recorded as one step each;
+- reads of a tensor's values and in-place writes (``read``, ``write``): refused for traced
+  values, since Python that depends on them would be frozen into the program.
+
+Array arguments reach the function as :class:`TracedArray`, which has a shape and a dtype but
+refuses NumPy: what NumPy computes from it could not be replayed on the next call's data.
+
+The backward is traced by running the engine's own reverse sweep (``tensor._sweep``) on
+:class:`TraceBackend`, whose values (:class:`Traced`) wrap the arrays and log every primitive
+and operator the VJPs of ``ops.py`` use: the same derivative definitions as ``backward()``.
+Every step is computed for real while it is logged, with the same NumPy calls as the eager
+engine makes, so the trace's values are the eager values.
+"""
+
+from __future__ import annotations
+
+import operator
+import threading
+
+import numpy as np
+
+from . import tensor as engine
+from .compile_program import Program, Ref
+from .indexing import prepare_index
+from .ops import NUMPY, OPS, PRIMITIVES
+from .tensor import Tensor
+
+__all__ = ["CompileError", "Tracer", "TracedArray", "TraceBackend", "Traced"]
+
+
+class CompileError(RuntimeError):
+    """``tg.compile`` cannot turn the function into a program, or a replay found a difference."""
+
+
+_ADVICE = ("Compute it outside the compiled function and pass the result as an argument, or "
+           "call the function uncompiled (compile=False)")
+
+
+def _scope() -> str:
+    from . import modes
+
+    current = getattr(modes, "current_scope", None)
+    return current() if current is not None else engine._scope
+
+
+class TracedArray:
+    """An array argument while tracing: shape and dtype, but no NumPy on its values.
+
+    Pass it to ``Tensor(...)``, to tensor ops as an operand, as an index, or to the library's
+    functions (labels of a loss); each of those is a step of the program.
+    """
+
+    __slots__ = ("_tracer", "_vid", "_real", "_label")
+    __array_ufunc__ = None  # NumPy's operators defer to this class, which refuses them
+
+    def __init__(self, tracer: Tracer, vid: int, real, label: str):
+        self._tracer, self._vid, self._real, self._label = tracer, vid, real, label
+
+    shape = property(lambda self: self._real.shape)
+    dtype = property(lambda self: self._real.dtype)
+    ndim = property(lambda self: self._real.ndim)
+    size = property(lambda self: self._real.size)
+
+    def __len__(self) -> int:
+        return len(self._real)
+
+    def __repr__(self) -> str:
+        return f"TracedArray({self._label}, shape={self.shape}, dtype={self.dtype})"
+
+    def _refuse(self, what: str):
+        raise CompileError(
+            f"tg.compile: the compiled function uses {what} on the array {self._label} "
+            f"(shape {self.shape}, {self.dtype}); inside a compiled function an array that "
+            "changes per call may only be wrapped in a Tensor, used as an operand or an index "
+            "of tensor ops, or passed to tinygrad_lc's functions: anything NumPy computes from "
+            f"it would be frozen into the program. {_ADVICE}")
+
+    def __array__(self, *args, **kw):
+        self._refuse("NumPy (np.asarray or a NumPy function)")
+
+    def __getattr__(self, name: str):
+        self._refuse(f".{name}")
+
+    def __getitem__(self, index):
+        self._refuse("indexing")
+
+    def __setitem__(self, index, value):
+        self._refuse("item assignment")
+
+    def __iter__(self):
+        self._refuse("iteration")
+
+    def __bool__(self):
+        self._refuse("bool()")
+
+    def __index__(self):
+        self._refuse("int()")
+
+    __hash__ = object.__hash__
+
+
+def _refusing(name: str):
+    return lambda self, *args: self._refuse(f"the operator {name}")
+
+
+for _name in ("add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv", "floordiv",
+              "mod", "pow", "matmul", "rmatmul", "neg", "abs", "lt", "le", "gt", "ge", "eq",
+              "ne", "and", "or", "xor", "invert", "int", "float"):
+    setattr(TracedArray, f"__{_name}__", _refusing(f"__{_name}__"))
+
+
+def _convert(x, dtype):
+    """A new array of ``dtype`` holding ``x`` (the copy a Tensor or constant made of it)."""
+    return np.array(x, dtype=dtype, copy=True)
+
+
+def _add(q, pg):
+    """The sum of two gradients (the engine's accumulate, never in place)."""
+    return q + pg
+
+
+class Tracer:
+    """Records one run of a function into :attr:`program` (see the module docstring)."""
+
+    def __init__(self, name: str):
+        self.program = Program(name=name)
+        self.thread = threading.get_ident()
+        self.start = next(engine._clock)  # tensors older than this were made outside
+        self.tensors: dict = {}  # id(tensor) -> value id
+        self.arrays: dict = {}  # id(array) -> value id (every array the trace has seen)
+        self.index_refs: dict = {}  # id(prepared index) -> (index value id, unique value id)
+        self.val: list = []  # value id -> the value while tracing
+        self.keep: list = []  # objects whose ids are keys above, kept alive
+        self.captured: list = []  # tensors from outside read by reference, in input order
+        self.host_depth = 0
+
+    # ------------------------------------------------------------------ values
+    def _new(self, kind: str, x, name: str = "", const=None, dynamic: bool = True) -> int:
+        shape, dtype = (x.shape, x.dtype) if isinstance(x, np.ndarray | np.generic) else \
+            (None, None)
+        vid = self.program.add_value(kind, shape, dtype, name, const, dynamic)
+        self.val.append(x)
+        if isinstance(x, np.ndarray):
+            self.arrays[id(x)] = vid
+        return vid
+
+    def _step(self, name: str, fn, args: tuple, kw: dict, result, has_out: bool = True):
+        from .compile_program import refs_in
+
+        dynamic = any(self.program.values[r].dynamic for r in refs_in((args, kw)))
+        is_array = isinstance(result, np.ndarray | np.generic)
+        out = self.program.add_step(name, fn, args, kw, _scope(),
+                                    result.shape if is_array else None,
+                                    result.dtype if is_array else None, has_out, dynamic)
+        if out is not None:
+            self.val.append(result)
+            if isinstance(result, np.ndarray):
+                self.arrays[id(result)] = out
+        return out
+
+    def input(self, x, name: str):
+        """Register an argument: a Tensor is returned as is, an array as a TracedArray."""
+        if isinstance(x, Tensor):
+            vid = self.tensors.get(id(x))
+            if vid is None:
+                vid = self._new("input", x._data, name)
+                self.tensors[id(x)] = vid
+                self.keep.append(x)
+            self.program.inputs.append(vid)
+            return x
+        vid = self._new("input", x, name)
+        self.program.inputs.append(vid)
+        return TracedArray(self, vid, x, name)
+
+    def tensor_value(self, t: Tensor) -> int:
+        """The value id of tensor ``t``: traced, an input, or a constant made inside."""
+        vid = self.tensors.get(id(t))
+        if vid is not None:
+            return vid
+        if t._seq < self.start:  # made outside the function: read by reference on each call
+            vid = self._new("input", t._data, t.name or f"captured{len(self.captured)}")
+            self.program.inputs.append(vid)
+            self.captured.append(t)
+        else:
+            vid = self.arrays.get(id(t._data))
+            if vid is None:
+                self._refuse_derived(t._data)
+                vid = self._new("const", t._data, const=t._data, dynamic=False)
+        self.tensors[id(t)] = vid
+        self.keep.append(t)
+        return vid
+
+    def is_dynamic(self, t: Tensor) -> bool:
+        return self.program.values[self.tensor_value(t)].dynamic
+
+    def _refuse_derived(self, arr: np.ndarray) -> None:
+        base = arr.base
+        while isinstance(base, np.ndarray):
+            vid = self.arrays.get(id(base))
+            if vid is not None and self.program.values[vid].dynamic:
+                raise CompileError(
+                    "tg.compile: the compiled function made an array from a traced value "
+                    "outside the tensor ops (a NumPy view of its data); it would be frozen into "
+                    f"the program. {_ADVICE}")
+            base = base.base
+
+    def _resolve(self, x):
+        """(template with Refs, the real value, whether anything is dynamic) of an argument."""
+        if isinstance(x, TracedArray):
+            return Ref(x._vid), x._real, True
+        if isinstance(x, Tensor):
+            vid = self.tensor_value(x)
+            dyn = self.program.values[vid].dynamic
+            return (Ref(vid) if dyn else x._data), x._data, dyn
+        if isinstance(x, np.ndarray):
+            vid = self.arrays.get(id(x))
+            if vid is not None and self.program.values[vid].dynamic:
+                return Ref(vid), x, True
+            self._refuse_derived(x)
+            return x, x, False
+        if isinstance(x, tuple | list):
+            parts = [self._resolve(i) for i in x]
+            kind = type(x)
+            return (kind(p[0] for p in parts), kind(p[1] for p in parts),
+                    any(p[2] for p in parts))
+        if isinstance(x, dict):
+            parts = {k: self._resolve(v) for k, v in x.items()}
+            return ({k: p[0] for k, p in parts.items()}, {k: p[1] for k, p in parts.items()},
+                    any(p[2] for p in parts.values()))
+        return x, x, False
+
+    # ------------------------------------------------------------------ engine hooks
+    def mine(self) -> bool:
+        """Whether the running thread is the traced one (other threads run untouched)."""
+        return threading.get_ident() == self.thread
+
+    def op(self, opdef, t: Tensor, parents, kw) -> None:
+        if not self.mine():
+            return
+        args = tuple(Ref(self.tensor_value(p)) for p in parents)
+        if kw and "index" in kw:
+            refs = self.index_refs.get(id(kw["index"]))
+            if refs is not None:
+                kw = {**kw, "index": Ref(refs[0]), "unique": Ref(refs[1])}
+        vid = self._step(opdef.name, opdef.fwd, args, dict(kw or {}), t._data)
+        self.tensors[id(t)] = vid
+        self.keep.append(t)
+
+    def unwrap(self, x):
+        """The real array behind a TracedArray (anything else as it is)."""
+        return x._real if isinstance(x, TracedArray) and self.mine() else x
+
+    def leaf(self, t: Tensor, source) -> None:
+        """``t`` was made from ``source``: when that changes per call, so does ``t``."""
+        if not self.mine() or self.host_depth:
+            return
+        if isinstance(source, TracedArray):
+            vid = source._vid
+        elif isinstance(source, Tensor) and self.is_dynamic(source):
+            vid = self.tensor_value(source)
+        else:
+            return  # a constant, found when it is used
+        if t._data is self.val[vid]:
+            self.tensors[id(t)] = vid
+        else:
+            self.tensors[id(t)] = self._step("convert", _convert, (Ref(vid),),
+                                             {"dtype": t._data.dtype}, t._data)
+        self.keep.append(t)
+
+    def index(self, index, shape: tuple):
+        """``prepare_index`` for ``Tensor.__getitem__``, as a step when the index is traced."""
+        if not self.mine():
+            return prepare_index(index, shape)
+        template, real, dynamic = self._resolve(index)
+        if not dynamic:
+            return prepare_index(real, shape)
+        norm, unique = prepare_index(real, shape)
+        both = self._step("prepare_index", prepare_index, (template, shape), {}, (norm, unique))
+        i = self._step("item", operator.getitem, (Ref(both), 0), {}, norm)
+        u = self._step("item", operator.getitem, (Ref(both), 1), {}, unique)
+        self.index_refs[id(norm)] = (i, u)
+        self.keep.append(norm)
+        return norm, unique
+
+    def host(self, fn, args: tuple, kw: dict):
+        """Run a host function; a step of the program when an argument changes per call."""
+        if self.host_depth or not self.mine():
+            return fn(*args, **kw)
+        targs, rargs, dyn_a = self._resolve(args)
+        tkw, rkw, dyn_k = self._resolve(kw)
+        self.host_depth += 1
+        try:
+            result = fn(*rargs, **rkw)
+        finally:
+            self.host_depth -= 1
+        if not (dyn_a or dyn_k):
+            return result
+        name = getattr(fn, "__name__", "host")
+        if result is None:
+            self._step(name, fn, targs, tkw, None, has_out=False)
+            return None
+        if not isinstance(result, np.ndarray):
+            raise CompileError(f"tg.compile: the host function {name} returned "
+                               f"{type(result).__name__}; host functions return an array or "
+                               "None")
+        vid = self._step(name, fn, targs, tkw, result)
+        return TracedArray(self, vid, result, f"{name}(...)")
+
+    def read(self, t: Tensor, how: str) -> None:
+        """Refuse to hand out the values of a traced tensor to Python."""
+        if self.host_depth or not self.mine() or not self.is_dynamic(t):
+            return
+        raise CompileError(
+            f"tg.compile: the compiled function reads the values of a traced tensor "
+            f"(shape {t.shape}) with {how}; Python that depends on them cannot be replayed "
+            "on the next call's data (value-dependent control flow is not supported). "
+            f"Return the tensor instead, or read it outside. {_ADVICE}")
+
+    def write(self, t: Tensor) -> None:
+        """Refuse in-place changes of traced tensors inside the function."""
+        if not self.mine() or (id(t) not in self.tensors and t._seq >= self.start):
+            return
+        raise CompileError(
+            "tg.compile: the compiled function changes a tensor in place (assign_, .data = "
+            "or an optimizer step); a program replays computations, not side effects. "
+            "Keep the update outside the compiled function")
+
+    def refuse(self, what: str) -> None:
+        if self.mine():
+            raise CompileError(f"tg.compile: {what} is not supported inside a compiled "
+                               f"function. {_ADVICE}")
+
+
+# ---------------------------------------------------------------------- the backward
+class Traced:
+    """A value of the traced backward: the array and its value id; operators log steps."""
+
+    __slots__ = ("vid", "arr", "tracer")
+    __array_ufunc__ = None  # `ndarray * Traced` defers to Traced.__rmul__
+
+    def __init__(self, tracer: Tracer, vid: int, arr):
+        self.tracer, self.vid, self.arr = tracer, vid, arr
+
+    shape = property(lambda self: np.shape(self.arr))
+    ndim = property(lambda self: np.ndim(self.arr))
+    size = property(lambda self: np.size(self.arr))
+    dtype = property(lambda self: self.arr.dtype)
+    _data = property(lambda self: self.arr)  # what anomaly checks read
+
+    def _op(self, name: str, *operands) -> Traced:
+        return self.tracer.backend.call(name, OPS[name].fwd, operands)
+
+    def __add__(self, o): return self._op("add", self, o)
+    def __radd__(self, o): return self._op("add", o, self)
+    def __sub__(self, o): return self._op("sub", self, o)
+    def __rsub__(self, o): return self._op("sub", o, self)
+    def __mul__(self, o): return self._op("mul", self, o)
+    def __rmul__(self, o): return self._op("mul", o, self)
+    def __truediv__(self, o): return self._op("div", self, o)
+    def __rtruediv__(self, o): return self._op("div", o, self)
+    def __matmul__(self, o): return self._op("matmul", self, o)
+    def __rmatmul__(self, o): return self._op("matmul", o, self)
+    def __neg__(self): return self._op("neg", self)
+
+    def __pow__(self, p):
+        return self.tracer.backend.call("pow", OPS["pow"].fwd, (self,), {"p": p})
+
+
+# the functions the trace runs for the backend's primitives: NumPy's, accumulate not in place
+_PRIMITIVE_FNS = {name: getattr(NUMPY, name) for name in PRIMITIVES}
+_PRIMITIVE_FNS["accumulate"] = _add
+
+
+class TraceBackend:
+    """The primitives of ``ops.NumpyBackend`` on :class:`Traced` values, each logged as a step."""
+
+    name = "trace"
+
+    def __init__(self, tracer: Tracer):
+        self.tracer = tracer
+        tracer.backend = self
+        self._traced: dict = {}
+
+    def value(self, vid: int) -> Traced:
+        t = self._traced.get(vid)
+        if t is None:
+            t = self._traced[vid] = Traced(self.tracer, vid, self.tracer.val[vid])
+        return t
+
+    def saved(self, node: Tensor):
+        """A node's output and inputs as traced values (nothing for a node read from outside)."""
+        tr = self.tracer
+        vid = tr.tensor_value(node)
+        if tr.program.values[vid].kind == "input":
+            return None, [None] * len(node.parents)  # its VJPs are not run: it is an input
+        return self.value(vid), [self.value(tr.tensor_value(p)) for p in node.parents]
+
+    def call(self, name: str, fn, operands: tuple, kw: dict | None = None) -> Traced:
+        tr = self.tracer
+        args = tuple(Ref(o.vid) if isinstance(o, Traced) else o for o in operands)
+        real = [o.arr if isinstance(o, Traced) else o for o in operands]
+        kw = kw or {}
+        if name in ("B.take", "B.scatter"):  # an index traced in the forward stays traced
+            at = 1 if name == "B.take" else 2
+            refs = tr.index_refs.get(id(real[at]))
+            if refs is not None:
+                args = args[:at] + (Ref(refs[0]), Ref(refs[1])) + args[at + 2:]
+        result = fn(*real, **kw)
+        if name == "B.zeros":  # a constant: it depends on the shape only
+            return self.value(tr._new("const", result, const=result, dynamic=False))
+        return self.value(tr._step(name, fn, args, kw, result))
+
+
+def _primitive(name: str):
+    fn = _PRIMITIVE_FNS[name]
+
+    def call(self, *args, **kw):
+        return self.call(f"B.{name}", fn, args, kw)
+
+    call.__name__ = name
+    return call
+
+
+for _name in PRIMITIVES:
+    if _name != "saved":
+        setattr(TraceBackend, _name, _primitive(_name))
