@@ -5,7 +5,9 @@
 (double backward); the cheap-gradient principle bounds that at about 4-5 forward + backward
 passes, the target here is 3. Both sides run in the same process, BLAS pinned to one thread,
 in interleaved rounds (order shuffled per round); the ratio is the median of the per-round
-ratios. Run ``python -m benchmarks.hvp``.
+ratios. Times are this process's CPU time (``time.process_time``): with one BLAS thread that is
+the wall time of a quiet machine, and other load on a shared machine does not count. Run
+``python -m benchmarks.hvp``.
 """
 
 from __future__ import annotations
@@ -63,10 +65,10 @@ def _check(loss, W, v) -> None:
 
 
 def _timed(fn, number: int) -> float:
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - start) / number
+    return (time.process_time() - start) / number
 
 
 def measure(n: int, dtype, rounds: int = 21, seed: int = 0) -> tuple:

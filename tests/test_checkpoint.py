@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
+import struct
+import tracemalloc
 import zipfile
+from collections import Counter
 
 import numpy as np
 import pytest
+from numpy.lib import format as npy_format
 
 from tinygrad_lc import checkpoint
 from tinygrad_lc.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -184,7 +190,152 @@ def test_saved_file_gets_the_mode_of_a_normal_file(tmp_path):
         path = save_checkpoint(tmp_path / "run.npz", {"step": 1})
     finally:
         os.umask(old)
-    assert path.stat().st_mode & 0o777 == 0o644  # mkstemp's 0o600 would hide it from others
+    assert path.stat().st_mode & 0o777 == 0o644  # not a private 0o600 temp file
     path.chmod(0o640)
     save_checkpoint(path, {"step": 2})
     assert path.stat().st_mode & 0o777 == 0o640  # overwriting keeps the file's own mode
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+
+def _npy(header: dict, data: bytes, version: tuple[int, int] = (1, 0)) -> bytes:
+    """An .npy member with a hand-written header, followed by ``data``."""
+    buf = io.BytesIO()
+    write = {(1, 0): npy_format.write_array_header_1_0,
+             (2, 0): npy_format.write_array_header_2_0}[version]
+    write(buf, header)
+    return buf.getvalue() + data
+
+
+def _npz(path, members: dict[str, bytes], method: int = zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=method) as z:
+        for name, payload in members.items():
+            z.writestr(name, payload)
+    return path
+
+
+_META_A0 = json.dumps({"format": "tinygrad_lc.checkpoint", "version": 1,
+                       "state": {"W": {"__array__": "a0"}}})
+
+
+def _meta_npy(meta: str = _META_A0) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.array(meta))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("shape, data", [
+    ((10**15,), b"\0" * 8),  # the 814-byte file of issue 10: 8 PB claimed
+    ((10**6, 10**6), b""),
+    ((2**62, 4), b"\0" * 16),  # more than fits in int64: no overflow in the check
+    ((3,), b"\0" * 16),  # 24 bytes claimed, 16 held
+    ((1,), b"\0" * 16),  # fewer bytes claimed than held
+])
+def test_header_must_claim_exactly_the_bytes_it_holds(tmp_path, shape, data):
+    header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+    path = _npz(tmp_path / "huge.npz", {"__meta__.npy": _meta_npy(), "a0.npy": _npy(header, data)})
+    tracemalloc.start()
+    try:
+        error = _expect(path, r"member 'a0\.npy' claims an array of shape .* float64 \(([\d,]+) "
+                        rf"bytes\) but holds {len(data)} bytes")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # refused before allocation
+    assert f"{math.prod(shape) * 8:,}" in str(error)
+
+
+def test_deflate_bomb_claim_is_refused_before_reading(tmp_path):
+    # 10 kB of zeros compress to a few dozen bytes; header and zip directory both say 4 GB
+    claimed = 0xFFFF0000
+    header = _npy({"descr": "|u1", "fortran_order": False, "shape": (claimed,)}, b"")
+    path = _npz(tmp_path / "bomb.npz", {"__meta__.npy": _meta_npy(),
+                                         "a0.npy": header + bytes(10_000)},
+                method=zipfile.ZIP_DEFLATED)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        stored = z.getinfo("a0.npy").compress_size
+    central = [i for i in range(len(data)) if data[i:i + 4] == b"PK\x01\x02"][1]
+    struct.pack_into("<I", data, central + 24, len(header) + claimed)  # uncompressed size
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        _expect(path, rf"'a0\.npy' claims {len(header) + claimed:,} bytes from {stored:,} stored "
+                "bytes, more than its compression method can give")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # refused before allocation
+
+
+@pytest.mark.parametrize("where", ["central", "both"])
+def test_unknown_compression_method(tmp_path, where):
+    path = save_checkpoint(tmp_path / "run.npz", {"W": np.arange(10.0)})
+    data = bytearray(path.read_bytes())
+    for offset, kind in ((10, b"PK\x01\x02"), (8, b"PK\x03\x04")):  # method field per header
+        if kind == b"PK\x03\x04" and where == "central":
+            continue
+        start = 0
+        while (start := data.find(kind, start)) >= 0:
+            data[start + offset] = 99
+            start += 4
+    path.write_bytes(bytes(data))
+    _expect(path, r"uses zip compression method 99; checkpoints use none \(np\.savez\) or "
+            r"DEFLATE \(np\.savez_compressed\)")
+
+
+def test_every_flipped_byte_of_a_compressed_checkpoint(tmp_path):
+    path = tmp_path / "z.npz"
+    meta = json.dumps({"format": "tinygrad_lc.checkpoint", "version": 1,
+                       "state": {"W": {"__array__": "a0"}}})
+    np.savez_compressed(path, __meta__=np.array(meta), a0=np.arange(50.0))
+    good = path.read_bytes()
+    outcomes = Counter()
+    for i in range(len(good)):  # a few hundred positions: zlib, CRC, header and size errors
+        data = bytearray(good)
+        data[i] ^= 0xFF
+        with open(path, "r+b") as f:  # same length: no truncation, which is slow on some disks
+            f.write(data)
+        try:
+            load_checkpoint(path)
+            outcomes["loaded"] += 1  # e.g. a timestamp byte: nothing the checksums guard
+        except CheckpointError as exc:
+            assert str(path) in str(exc)
+            outcomes[type(exc.__cause__).__name__] += 1
+    assert outcomes["error"] > 0  # zlib.error is among the causes, wrapped
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_deeply_nested_description(tmp_path, depth):
+    meta = ('{"format": "tinygrad_lc.checkpoint", "version": 1, "state": {"x": '
+            + "[" * depth + "]" * depth + "}}")
+    np.savez(tmp_path / "deep.npz", __meta__=np.array(meta))
+    _expect(tmp_path / "deep.npz", rf"nests {depth + 2:,} levels deep; a checkpoint's "
+            "description nests at most 160")
+
+
+def test_save_refuses_a_state_that_load_would_refuse(tmp_path):
+    state: dict = {"x": 1}
+    for _ in range(50):
+        state = {"a": [state]}
+    with pytest.raises(ValueError, match="nests deeper than 50 levels"):
+        save_checkpoint(tmp_path / "deep.npz", state)
+    assert _files(tmp_path) == []
+    shallow: dict = {"x": 1}
+    for _ in range(49):
+        shallow = {(1, 2): shallow}  # the most JSON levels per state level: pairs
+    assert load_checkpoint(save_checkpoint(tmp_path / "ok.npz", shallow)) is not None
+
+
+@pytest.mark.parametrize("members, pattern", [
+    ({"__meta__.npy": _meta_npy(), "a0": b"raw bytes"}, r"member 'a0' is not an \.npy array"),
+    ({"__meta__.npy": _meta_npy(), "a0.npy": b"\x93NUMPY\x01"}, "truncated or corrupt"),
+    ({"__meta__.npy": _meta_npy(), "a0.npy": _npy({"descr": "|O", "fortran_order": False,
+                                                   "shape": (1,)}, b"\0" * 8)},
+     "pickled objects"),
+    ({"__meta__.npy": _meta_npy(np.zeros(3)), "a0.npy": _meta_npy()}, "not the JSON description"),
+    ({"__meta__.npy": _meta_npy('{"format": 1' + "0" * 5000 + "}")}, "Exceeds the limit"),
+], ids=["not-npy", "short-header", "object-dtype", "meta-not-a-string", "huge-int"])
+def test_other_crafted_members(tmp_path, members, pattern):
+    _expect(_npz(tmp_path / "c.npz", members), pattern)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import codecs
 import hashlib
 import io
 import os
@@ -10,6 +11,7 @@ import pickle
 import struct
 import sys
 import tarfile
+import tracemalloc
 import urllib.error
 from pathlib import Path
 
@@ -269,6 +271,119 @@ def test_malformed_batch_is_rejected(tiny, root, batch, problem):
     assert problem in str(info.value)
 
 
+# ----------------------------------------------------------------------------- size claims
+
+_RECONSTRUCT = np.ndarray.__reduce__(np.empty(0))[0]
+_ROWS = 20_000  # a claim of 61 MB; small enough that the old loader's allocation stays harmless
+
+
+class _Reduce:
+    """Pickles as ``fn(*args)``, followed by ``__setstate__(state)`` when a state is given."""
+
+    def __init__(self, fn, args, state=None):
+        self.fn, self.args, self.state = fn, args, state
+
+    def __reduce__(self):
+        return (self.fn, self.args) if self.state is None else (self.fn, self.args, self.state)
+
+
+def _file_array(shape, raw, dtype="u1"):
+    """An array pickled the way numpy does it, with a given (shared) data bytes object."""
+    return _Reduce(_RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, shape, np.dtype(dtype), False, raw))
+
+
+def _strided_view():  # the reproducer: one byte of data, zero strides, 61 MB once contiguous
+    return {b"data": _Reduce(np.ndarray, ((_ROWS, 3072), np.dtype("u1"), b"\x00", 0, (0, 0))),
+            b"labels": _Reduce(np.ndarray, ((_ROWS,), np.dtype("i8"), b"\x00" * 8, 0, (0,)))}
+
+
+def _unbacked_array():  # ndarray(shape, dtype) with no buffer: 61 MB of whatever was in memory
+    return {b"data": _Reduce(np.ndarray, ((_ROWS, 3072), np.dtype("u1"))), b"labels": [0] * 0}
+
+
+def _reused_data_bytes():  # one 300 KB string, memoized and reused by 200 arrays: 61 MB
+    raw = bytes(100 * 3072)  # (numpy copies it for a byte-swapped dtype, else shares it)
+    return {b"data": np.zeros((1, 3072), np.uint8), b"labels": [0],
+            b"filenames": [_file_array((100, 1536), raw, ">u2") for _ in range(200)]}
+
+
+def _reused_text():  # one 300 KB str, memoized, rebuilt as bytes 200 times: 61 MB
+    text = "\x00" * (100 * 3072)
+    return {b"data": np.zeros((1, 3072), np.uint8), b"labels": [0],
+            b"filenames": [_Reduce(codecs.encode, (text, "latin1")) for _ in range(200)]}
+
+
+def _memo_index():  # a LONG_BINPUT naming memo slot 4,194,304: the C unpickler sizes its memo
+    good = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}, protocol=2)
+    return good[:2] + b"Nr" + struct.pack("<I", 2**22) + b"0" + good[2:]  # None, memoize, pop
+
+
+def _bytearray_claim():  # a protocol 5 bytearray claiming 60 MB, holding 4 bytes
+    good = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}, protocol=5)
+    return good[:2] + b"\x96" + struct.pack("<Q", 60_000_000) + b"abcd0" + good[2:]
+
+
+def _nested_labels():  # 3,000 references to one list of 3,000 labels: np.asarray makes 9e6
+    row = [1] * 3000
+    return {b"data": np.zeros((1, 3072), np.uint8), b"labels": [row] * 3000}
+
+
+@pytest.mark.parametrize("payload", [_strided_view, _unbacked_array, _reused_data_bytes,
+                                     _reused_text, _nested_labels, _memo_index,
+                                     _bytearray_claim])
+def test_tiny_file_cannot_claim_a_large_array(tiny, root, payload):
+    files, _, _ = tiny
+    evil = payload()
+    evil = evil if isinstance(evil, bytes) else pickle.dumps(evil, protocol=2)
+    _write_folder(root, {**files, "data_batch_1": evil})
+    tracemalloc.start()
+    try:
+        try:
+            cifar10.load_cifar10(root)
+        except ValueError as exc:  # UnsafeBatchError is a ValueError too
+            assert str(root / FOLDER / "data_batch_1") in str(exc)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Every payload claims 60 MB or more; loading may use a few times the file's size, no more.
+    # (The memo payload is a valid batch: refusing it is not needed, allocating for it is not
+    # allowed.)
+    assert peak < 4 * len(evil) + 2_000_000, f"{peak:,} bytes for a {len(evil):,}-byte file"
+
+
+def test_size_claim_names_the_array_and_the_file_size(tiny, root):
+    files, _, _ = tiny
+    raw = bytes(3072)
+    batch = {b"data": _file_array((1, 3072), raw), b"labels": [0],
+             b"more": [_file_array((1, 3072), raw) for _ in range(3)]}
+    evil = pickle.dumps(batch, protocol=2)  # 4 arrays of 3,072 bytes share 3,072 bytes of file
+    _write_folder(root, {**files, "test_batch": evil})
+    with pytest.raises(ValueError, match=r"shape \(1, 3072\) and dtype uint8 claims 3,072 bytes, "
+                       r"more than the file has left for it") as info:
+        cifar10.load_cifar10(root)
+    assert str(root / FOLDER / "test_batch") in str(info.value)
+
+
+@pytest.mark.parametrize("batch, forbidden", [
+    ({b"data": np.zeros((1, 3072), np.dtype("V1")), b"labels": [0]}, "dtype 'V1'"),
+    ({b"data": np.array([{}]), b"labels": [0]}, "dtype 'O8'"),
+    ({b"data": _Reduce(_RECONSTRUCT, (np.ndarray, (5,), b"b")), b"labels": [0]}, "shape \\(0,\\)"),
+    ({b"data": _Reduce(np.ndarray, ((1, 3072), np.dtype("u1"))), b"labels": [0]}, "numpy.ndarray"),
+], ids=["void", "object", "reconstruct-shape", "ndarray-call"])
+def test_only_plain_number_arrays_are_built(tiny, root, batch, forbidden):
+    files, _, _ = tiny
+    _write_folder(root, {**files, "data_batch_2": pickle.dumps(batch, protocol=2)})
+    with pytest.raises(pickle.UnpicklingError, match=forbidden) as info:
+        cifar10.load_cifar10(root)
+    assert str(root / FOLDER / "data_batch_2") in str(info.value)
+
+
+def test_arrays_come_back_as_plain_ndarrays(tiny, root):
+    files, _, _ = tiny
+    _write_folder(root, files)
+    assert all(type(a) is np.ndarray for a in cifar10.load_cifar10(root))
+
+
 def test_truncated_batch_file(tiny, root):
     files, _, _ = tiny
     _write_folder(root, {**files, "test_batch": files["test_batch"][:100]})
@@ -423,3 +538,13 @@ def test_downloaded_archive_gets_the_usual_mode(tiny, root, monkeypatch):
 
 def test_data_module_offers_the_same_loader():
     assert data.load_cifar10 is cifar10.load_cifar10
+
+
+def test_a_refused_batch_is_a_value_error_too(tiny, root, tmp_path):
+    # every bad batch file, corrupt or hostile, can be caught as one ValueError naming the file
+    files, _, _ = tiny
+    evil = {b"data": _SystemCall(tmp_path / "pwned"), b"labels": [0]}
+    _write_folder(root, {**files, "data_batch_1": pickle.dumps(evil, protocol=2)})
+    with pytest.raises(ValueError, match="data_batch_1") as info:
+        cifar10.load_cifar10(root)
+    assert isinstance(info.value, pickle.UnpicklingError)

@@ -113,9 +113,10 @@ def unary(draw, name, forms, elements=ANY) -> Case:
 
 @st.composite
 def pow_case(draw) -> Case:
-    p = draw(st.sampled_from([1, 2, 3, 2.0, 0.5, 1.5, -0.5, -1, -2, 2.5]))
-    positive_int = float(p).is_integer() and p > 0
-    x = draw(arrays(draw(SHAPES), ANY if positive_int else POS))
+    p = draw(st.sampled_from([1, 2, 3, 2.0, 0.5, 1.5, -0.5, -1, -2, -3.0, 2.5]))
+    # integer exponents take negative bases too (clear of 0 when negative); fractional ones not
+    integer = float(p).is_integer()
+    x = draw(arrays(draw(SHAPES), (ANY if p > 0 else AWAY) if integer else POS))
     return Case(f"T ** {p!r}", lambda t: t**p, lambda v: v**p, (x,))
 
 
@@ -507,3 +508,33 @@ def test_kink_ops_are_exactly_the_nondifferentiable_ones():
         np.testing.assert_array_equal(OPS[name].kink(x), [-1, 0, 1])
     np.testing.assert_array_equal(OPS["maximum"].kink(x, np.zeros(3)), [-1, 0, 1])
     np.testing.assert_array_equal(OPS["max"].kink(np.array([1.0, 3.0, 3.0])), [0, 1, 1])
+
+
+# ---------------------------------------------------------------- domains
+FRACTIONAL = [0.5, -0.5, 1.5, 2.5, 1 / 3, np.float32(0.5), np.array(1.5)]
+
+
+@given(x=arrays(SHAPES), p=st.sampled_from(FRACTIONAL))
+def test_fractional_powers_refuse_negative_bases_like_sqrt(x, p):
+    negative = int((x < 0).sum())
+    if negative:
+        with pytest.raises(ValueError, match=rf"pow: input has {negative} negative entr(y|ies) "
+                                             r"\(min .*\); a power with the non-integer "
+                                             "exponent .* is defined for x >= 0 only"):
+            Tensor(x, requires_grad=True) ** p
+        with pytest.raises(ValueError, match="sqrt: input has"):
+            Tensor(x).sqrt()  # the same rule as sqrt
+    else:
+        with np.errstate(divide="ignore", over="ignore"):  # 0 ** -0.5 is inf, as 1 / 0
+            np.testing.assert_array_equal((Tensor(x) ** p).data, x ** float(p))
+
+
+@given(x=arrays(SHAPES), p=st.sampled_from([2, 3, -1, 2.0, -2.0, np.int64(3)]))
+def test_integer_powers_of_negative_bases_are_real(x, p):
+    with np.errstate(divide="ignore", over="ignore"):
+        np.testing.assert_array_equal((Tensor(x) ** p).data, x ** float(p))
+
+
+def test_a_nan_exponent_is_refused():
+    with pytest.raises(ValueError, match="pow: the exponent is NaN"):
+        Tensor([1.0]) ** float("nan")

@@ -243,7 +243,8 @@ def test_load_refuses_other_settings(tmp_path):
 # change on resume; every other setting changes the trajectory, so a checkpoint must refuse it.
 OTHER_SETTING = {"dataset": "digits", "loss": "softmax", "regularizer": "l1", "reg": 0.5,
                  "lr": 0.5, "batch_size": 7, "momentum": 0.9, "seed": 3, "weight_scale": 1e-3,
-                 "beta": 0.5}
+                 "beta": 0.5, "model": "mlp", "hidden": (50,), "optimizer": "momentum",
+                 "lr_decay": 0.5, "dtype": "float32"}
 
 
 def test_every_setting_is_either_refused_or_allowed_to_change():

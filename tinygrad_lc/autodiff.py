@@ -135,16 +135,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
                 "is constant in the inputs (as of a linear function) has derivative 0: pass "
                 "allow_unused=True to get zeros")
     nodes = _reachable(*(o for o, _ in seeds)) if seeds else []
-    wanted = set(ins)
-    live = set()
-    for t in reversed(nodes):  # creation order: a node after all of its parents
-        if t in wanted:
-            live.add(t)
-            continue
-        for p in t.parents:
-            if p in live:
-                live.add(t)
-                break
+    live = _leading_to(nodes, set(ins))
     unused = [k for k, t in enumerate(ins) if t not in live]
     if unused and not allow_unused:
         k = unused[0]
@@ -157,6 +148,25 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
             q = out._pg
             out._pg = seed if q is None else (q + seed)
     _sweep([t for t in nodes if t in live], TENSOR if record else NUMPY, live=live, found=found)
+    return tuple(_results(ins, found, record))
+
+
+def _leading_to(nodes: list, wanted: set) -> set:
+    """The nodes (latest first in ``nodes``) that are in ``wanted`` or have a path to one."""
+    live = set()
+    for t in reversed(nodes):  # creation order: a node after all of its parents
+        if t in wanted:
+            live.add(t)
+            continue
+        for p in t.parents:
+            if p in live:
+                live.add(t)
+                break
+    return live
+
+
+def _results(ins: list, found: dict, record: bool) -> list:
+    """One Tensor per input: its gradient (zeros if unused); plain ones own their arrays."""
     results, given = [], set()
     for t in ins:
         g = found[t]
@@ -169,9 +179,9 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
             g = np.array(g)  # a view, a NumPy scalar, or an input listed twice: its own array
         given.add(id(g))
         r = _make(g, False, None, (), None, None)
-        _plain_grads.add(r)
+        _plain_grads.add(r)  # so differentiating it again can say to pass create_graph=True
         results.append(r)
-    return tuple(results)
+    return results
 
 
 # ---------------------------------------------------------------------- built on grad

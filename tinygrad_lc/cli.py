@@ -9,7 +9,7 @@ import sys
 # sub-command name -> module in tinygrad_lc.commands exposing `add_arguments(p)` and `run(args)`
 COMMANDS = {
     "demo": "Run the lecture end to end and write out/report.html.",
-    "train": "Train a linear classifier with SGD.",
+    "train": "Train a linear classifier with SGD, or the two-layer net (--model mlp).",
     "graph": "Render the lecture's full loss as a Graphviz diagram.",
     "gradcheck": "Check the lecture losses' gradients numerically.",
 }

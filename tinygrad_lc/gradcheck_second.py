@@ -23,11 +23,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import tensor as _engine
 from .autodiff import grad
 from .gradcheck import GradcheckError, _checked_args, _run
 from .gradcheck_reports import GradcheckReport
-from .modes import enable_grad, no_grad
+from .modes import enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor
 
 __all__ = ["gradgradcheck", "gradgradcheck_report"]
@@ -109,7 +108,7 @@ def _first_order(where, f, n, checked, directions, has_upstream) -> Callable:
 
     def F(*args):
         xs, u = args[:n], (args[n] if has_upstream else None)
-        recorded = _engine._grad_enabled  # gradcheck's probes run F under no_grad()
+        recorded = is_grad_enabled()  # gradcheck's probes run F under no_grad()
         with enable_grad():
             out = f(*xs)
         if not isinstance(out, Tensor):

@@ -7,6 +7,8 @@ uniqueness of the picked positions is decided here, once, in the forward.
 
 from __future__ import annotations
 
+import reprlib
+
 import numpy as np
 
 
@@ -19,7 +21,13 @@ def _component(x, where: str = "getitem"):
     if isinstance(x, Tensor):
         x = x.data
     if isinstance(x, list):
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError:  # NumPy: "inhomogeneous shape"
+            raise IndexError(
+                f"{where}: the index list {reprlib.repr(x)} is ragged (its entries are not all "
+                "numbers or not all lists of one length); index arrays must be rectangular"
+            ) from None
         if x.size == 0:
             x = x.astype(np.intp)
     if isinstance(x, np.ndarray):
@@ -31,6 +39,8 @@ def _component(x, where: str = "getitem"):
         return x
     if x is None or x is Ellipsis or isinstance(x, slice | int | np.integer):
         return x
+    if isinstance(x, np.bool_):
+        return bool(x)  # a boolean scalar adds an axis of length 1 (True) or 0 (False)
     raise IndexError(
         f"{where}: unsupported index of type {type(x).__name__}; use ints, slices, None, "
         "Ellipsis, integer arrays or boolean masks"

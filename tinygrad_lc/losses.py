@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_choice, check_real, count_nonfinite
+from .checks import check_choice, check_real, count_nonfinite, float_dtype
 from .modes import scope
 from .tensor import Tensor
 
@@ -87,6 +87,10 @@ def _check_scores(where: str, scores) -> Tensor:
             scores = Tensor(scores)
         except TypeError as exc:
             raise TypeError(f"{where}: scores must be a Tensor or an array, got {exc}") from None
+    elif scores.dtype != float_dtype(scores.dtype):
+        # integer scores (never a graph) compute in float64, as NumPy promotes them next to
+        # the float margin; in their own dtype delta would truncate and uint8 would wrap
+        scores = Tensor(scores.data.astype(float_dtype(scores.dtype)), name=scores.name)
     if scores.ndim != 2:
         raise ValueError(
             f"{where}: scores must be 2-D (N examples, C classes), got shape {scores.shape}"

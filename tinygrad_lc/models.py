@@ -22,6 +22,7 @@ import numpy as np
 from . import losses, regularizers
 from .checks import check_choice, check_count, check_real, count_nonfinite
 from .losses import check_labels
+from .mlp import MLPClassifier  # noqa: F401  (re-exported: tinygrad_lc.models.MLPClassifier)
 from .modes import no_grad
 from .optim import SGD
 from .tensor import Tensor

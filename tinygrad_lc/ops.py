@@ -123,8 +123,13 @@ def _at_g(a: np.ndarray, g: np.ndarray) -> np.ndarray:
 
     With OpenBLAS the skinny product G^T A is 1.1-1.6x faster than A^T G for a weight
     gradient of shape (3073, 10) (measured by benchmarks/losses.py); writing it through the
-    transposed view of an F-ordered result avoids a copy.
+    transposed view of an F-ordered result avoids a copy. For wider results (a hidden layer's
+    (3073, 100)) the two products cost about the same, while every later elementwise op
+    between the F-ordered gradient and C-ordered arrays (an L2 term's gradient, optimizer
+    state) crosses layouts and ran up to 40x slower (benchmarks/nn.py): plain A^T G there.
     """
+    if g.shape[1] > 32:
+        return a.T @ g
     out = np.empty((a.shape[1], g.shape[1]), dtype=np.result_type(a, g), order="F")
     np.matmul(g.T, a, out=out.T)
     return out
@@ -162,7 +167,7 @@ class NumpyBackend:
     """
 
     name = "numpy"
-    sum = staticmethod(lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims))
+    sum = staticmethod(lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims))
     exp = staticmethod(np.exp)
     softmax = staticmethod(lambda x, axis: softmax(x, axis=axis))  # over an axis or axes
     restore = staticmethod(_restore)  # (g, ndim, axis, keepdims): reduced axes back, size 1

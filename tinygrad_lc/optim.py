@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import check_real, count_nonfinite
+from .optim_adaptive import Adagrad, Adam, RMSprop  # noqa: F401  (re-exported)
 from .regularizers import max_norm_
 from .tensor import Tensor
 

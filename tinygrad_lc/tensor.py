@@ -9,15 +9,21 @@ input's shape, casting gradients to each input's dtype, skipping inputs that nee
 accumulating gradients that arrive along several paths, and keeping gradient arrays from
 aliasing each other or any tensor's data. Checks of user input live in ``checks.py``.
 
+The recording modes (grad on or off, the scope path, anomaly checks) belong to each thread and
+each ``contextvars`` context: one ``ContextVar`` (``modes._MODES``) holds an immutable
+``modes.Modes``, which the hot path reads once per op. ``modes.py`` switches them.
+
 (Longer than the project's ~400 lines on purpose: the Tensor and its graph walk stay in one
-module, and the hot path reads this module's recording modes as plain globals.)
+module.)
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
+import math
 import weakref
-from numbers import Number
+from numbers import Real
 
 import numpy as np
 
@@ -26,20 +32,21 @@ from .checks import (
     FLOAT_KINDS,
     check_axis,
     check_domain,
+    float_dtype,
     normalize_axes,
     reduction_axis,
     to_array,
 )
+from .modes import _MODES, Modes
 from .ops import NUMPY, OPS
 
-# Recording modes, switched by the context managers in ``modes.py``.
-_grad_enabled = True
-_scope = ""
-_anomaly = False
+_modes = _MODES.get  # the hot path calls this once per op
 _kink_log: list | None = None  # gradcheck collects (op name, scope, kink state) here when set
 _clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
 _mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
+# node -> checksums of the arrays its VJPs read, taken inside detect_anomaly() (anomaly.py)
+_fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _plain_grads: weakref.WeakSet = weakref.WeakSet()  # results of grad(create_graph=False)
 
 class AnomalyError(RuntimeError):
@@ -52,7 +59,22 @@ class AnomalyError(RuntimeError):
 
 def _to_array(data, dtype, where: str) -> np.ndarray:
     """``checks.to_array`` that also unwraps a Tensor."""
-    return to_array(data._data if isinstance(data, Tensor) else data, dtype, where)
+    if isinstance(data, Tensor):
+        return to_array(data._data, dtype, where)
+    if isinstance(data, list | tuple):
+        _refuse_nodes_in(data, where)
+    return to_array(data, dtype, where)
+
+
+def _refuse_nodes_in(items: list | tuple, where: str) -> None:
+    """A list of tensors would become plain values (through ``__array__``), silently cutting
+    the graph: refuse it when one of them needs a gradient."""
+    for x in items:
+        if isinstance(x, Tensor) and x.requires_grad:
+            raise TypeError(
+                f"{where}: got a list holding a tensor that requires grad; a list becomes "
+                "plain values without a graph. Join tensors with tg.stack or tg.concatenate"
+            )
 
 
 class Tensor:
@@ -98,7 +120,7 @@ class Tensor:
             arr = np.array(arr, copy=True)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Tensor: name must be a str, got {type(name).__name__}")
-        _init(self, arr, bool(requires_grad), None, (), None, None)
+        _init(self, arr, bool(requires_grad), None, (), None, None, _modes().scope)
         self.name = name
 
     # ------------------------------------------------------------------ attributes
@@ -217,6 +239,45 @@ class Tensor:
         """The data as an ndarray (shared, not copied)."""
         return self._data
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``np.asarray(t)`` is the data (shared, as ``numpy()``); ``np.array(t)`` copies it.
+
+        NumPy 2's protocol: ``copy=False`` refuses a conversion that would need a copy.
+
+        >>> np.asarray(Tensor([1.0, 2.0]))
+        array([1., 2.])
+        """
+        arr = self._data
+        if dtype is not None and np.dtype(dtype) != arr.dtype:
+            if copy is False:
+                raise ValueError(
+                    f"Tensor.__array__: dtype {np.dtype(dtype)} needs a copy of the "
+                    f"{arr.dtype} data, but copy=False was asked"
+                )
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """A leaf copies its data, grad, name and flags; a graph node is refused.
+
+        A node's VJPs hold its forward's arrays, so a copied node would still differentiate
+        through the originals: copy the leaves (parameters) and run the forward again, or
+        deep-copy ``t.detach()`` for the values alone.
+        """
+        if self._opdef is not None:
+            raise RuntimeError(
+                f"deepcopy: cannot copy a tensor made by op '{self.op}' (a graph node); its "
+                "backward would still read the original arrays. Deep-copy the leaves "
+                "(parameters) and recompute, or copy t.detach() for the values only"
+            )
+        t = _new(Tensor)
+        memo[id(self)] = t
+        _init(t, copy.deepcopy(self._data, memo), self.requires_grad, None, (), None, None,
+              self.scope)
+        t.grad = copy.deepcopy(self.grad, memo)
+        t.name = self.name
+        return t
+
     def detach(self) -> Tensor:
         """A new leaf sharing this data, cut from the graph."""
         return _make(self._data, False, None, (), None, None)
@@ -278,15 +339,24 @@ class Tensor:
     def __pow__(self, p):
         if isinstance(p, np.ndarray) and p.ndim == 0:
             p = p[()]  # a 0-d array is a constant number too
-        if isinstance(p, Tensor) or not isinstance(p, Number | np.number) or isinstance(p, complex):
+        if isinstance(p, Tensor) or not isinstance(p, Real):
             raise TypeError(
                 f"pow: the exponent must be a constant real number, got {type(p).__name__}"
             )
         p = p.item() if isinstance(p, np.generic) else p  # a Python number keeps float32
+        if not isinstance(p, int | float):
+            p = float(p)  # Fraction and other Reals
+        if math.isnan(p):
+            raise ValueError("pow: the exponent is NaN; every power would be NaN")
+        if math.isfinite(p) and not float(p).is_integer() and not _modes().anomaly:
+            # like log and sqrt: a negative base has no real non-integer power (NumPy: NaN)
+            check_domain("pow", self._data,
+                         f"a power with the non-integer exponent {p!r} is defined for x >= 0 "
+                         "only (use an integer exponent, or abs() first)")
         return _apply("pow", (self,), {"p": p})
 
     def __rpow__(self, base):
-        if not isinstance(base, Number | np.number) or isinstance(base, complex) or base <= 0:
+        if not isinstance(base, Real) or base <= 0:
             raise TypeError(f"pow: a constant base must be a positive number, got {base!r}")
         base = base.item() if isinstance(base, np.generic) else base
         return _apply("rpow", (self,), {"base": base})
@@ -296,12 +366,12 @@ class Tensor:
     def relu(self) -> Tensor: return _apply("relu", (self,))
 
     def log(self) -> Tensor:
-        if not _anomaly:  # inside detect_anomaly() the NaN itself is reported, as AnomalyError
+        if not _modes().anomaly:  # inside detect_anomaly() the NaN itself is an AnomalyError
             check_domain("log", self._data)
         return _apply("log", (self,))
 
     def sqrt(self) -> Tensor:
-        if not _anomaly:
+        if not _modes().anomaly:
             check_domain("sqrt", self._data)
         return _apply("sqrt", (self,))
 
@@ -320,10 +390,10 @@ class Tensor:
         return _reduce("logsumexp", self, axis, keepdims)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return _apply("log_softmax", (self,), {"axis": check_axis("log_softmax", self.shape, axis)})
+        return _apply("log_softmax", (self,), {"axis": _softmax_axis("log_softmax", self, axis)})
 
     def softmax(self, axis: int = -1) -> Tensor:
-        return _apply("softmax", (self,), {"axis": check_axis("softmax", self.shape, axis)})
+        return _apply("softmax", (self,), {"axis": _softmax_axis("softmax", self, axis)})
 
     def reshape(self, *shape) -> Tensor:
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
@@ -360,13 +430,13 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------- building the graph
-def _init(t, data, requires_grad, opdef, parents, vjps, kw):
+def _init(t, data, requires_grad, opdef, parents, vjps, kw, scope):
     t._data = data
     t.grad = None
     t.requires_grad = requires_grad
     t.name = None
     t.parents = parents
-    t.scope = _scope
+    t.scope = scope
     t._opdef = opdef
     t._vjps = vjps
     t._kw = kw
@@ -383,7 +453,7 @@ _new = object.__new__
 
 def _make(data, requires_grad, opdef, parents, vjps, kw) -> Tensor:
     t = _new(Tensor)
-    _init(t, data, requires_grad, opdef, parents, vjps, kw)
+    _init(t, data, requires_grad, opdef, parents, vjps, kw, _modes().scope)
     return t
 
 
@@ -393,35 +463,36 @@ def _apply(name: str, parents: tuple, kw: dict | None = None) -> Tensor:
     datas = [p._data for p in parents]
     out = opdef.fwd(*datas, **kw) if kw else opdef.fwd(*datas)
     vjps = opdef.vjps if opdef.arity >= 0 else opdef.vjps_for(len(parents))
-    record = False
-    if _grad_enabled:
-        for p in parents:
-            if p.requires_grad:
-                record = True
-                break
-    return _finish(opdef, out, vjps, parents, kw, record, datas)
+    wants = False
+    for p in parents:
+        if p.requires_grad:
+            wants = True
+            break
+    return _finish(opdef, out, vjps, parents, kw, wants, datas)
 
 
 def _apply2(name: str, a: Tensor, b: Tensor) -> Tensor:
     """``_apply`` for the two-input ops, the hot path of elementwise arithmetic."""
     opdef = OPS[name]
     out = opdef.fwd(a._data, b._data)
-    record = _grad_enabled and (a.requires_grad or b.requires_grad)
-    return _finish(opdef, out, opdef.vjps, (a, b), None, record, None)
+    return _finish(opdef, out, opdef.vjps, (a, b), None, a.requires_grad or b.requires_grad,
+                   None)
 
 
-def _finish(opdef, out, vjps, parents, kw, record, datas) -> Tensor:
+def _finish(opdef, out, vjps, parents, kw, wants, datas) -> Tensor:
+    """The result tensor of an op: a graph node when an input ``wants`` grad and grad is on."""
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
+    modes = _modes()  # the one read of the recording modes per op
     t = _new(Tensor)
-    if record:
-        _init(t, out, True, opdef, parents, vjps, kw)
+    if wants and modes.grad_enabled:
+        _init(t, out, True, opdef, parents, vjps, kw, modes.scope)
     else:
-        _init(t, out, False, None, (), None, None)
+        _init(t, out, False, None, (), None, None, modes.scope)
     if _kink_log is not None and opdef.kink is not None:
         datas = datas or [p._data for p in parents]
-        _kink_log.append((opdef.name, _scope, opdef.kink(*datas, **(kw or {}))))
-    if _anomaly:
+        _kink_log.append((opdef.name, modes.scope, opdef.kink(*datas, **(kw or {}))))
+    if modes.anomaly:
         from .anomaly import check_forward
 
         check_forward(t, opdef, parents)
@@ -429,14 +500,20 @@ def _finish(opdef, out, vjps, parents, kw, record, datas) -> Tensor:
 
 
 def _const(x, like: np.ndarray, where: str) -> Tensor:
-    """Wrap a number or array operand as a constant leaf, in the other operand's float dtype."""
+    """Wrap a number or array operand as a constant leaf, in the other operand's float dtype.
+
+    Numbers, bools and integer arrays take ``float_dtype`` of the other operand (float32 stays
+    float32; next to an integer tensor they are float64, as NumPy promotes with a Python
+    float); float arrays keep their own dtype.
+    """
     if isinstance(x, bool | int | float | np.number) and not isinstance(x, complex):
-        kind = like.dtype.kind
-        arr = np.asarray(x, dtype=like.dtype if kind in FLOAT_KINDS else np.float64)
+        arr = np.asarray(x, dtype=float_dtype(like.dtype))
     elif isinstance(x, np.ndarray | list | tuple):
+        if x.__class__ is not np.ndarray:
+            _refuse_nodes_in(x, where)
         arr = np.asarray(x)
         if arr.dtype.kind in CASTABLE_KINDS:
-            arr = arr.astype(like.dtype if like.dtype.kind in FLOAT_KINDS else np.float64)
+            arr = arr.astype(float_dtype(like.dtype))
         elif arr.dtype.kind not in FLOAT_KINDS:
             raise TypeError(f"{where}: unsupported operand of dtype {arr.dtype}")
     else:
@@ -466,8 +543,8 @@ def _binary(name: str, a, b) -> Tensor:
                     "together (trailing dimensions must match or be 1)"
                 ) from None
         raise
-    record = _grad_enabled and (a.requires_grad or b.requires_grad)
-    return _finish(opdef, out, opdef.vjps, (a, b), None, record, None)
+    return _finish(opdef, out, opdef.vjps, (a, b), None, a.requires_grad or b.requires_grad,
+                   None)
 
 
 def matmul(a, b) -> Tensor:
@@ -486,6 +563,17 @@ def matmul(a, b) -> Tensor:
     if sa[-1] != sb[0]:
         raise ValueError(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {sb[0]})")
     return _apply2("matmul", a, b)
+
+
+def _softmax_axis(name: str, t: Tensor, axis) -> int:
+    """The checked axis of (log_)softmax: it must hold entries to normalize over."""
+    axis = check_axis(name, t.shape, axis)
+    if t.ndim and t.shape[axis] == 0:
+        raise ValueError(
+            f"{name}: cannot normalize over an empty axis (shape {t.shape}, axis {axis}); "
+            "each slice along it would be a distribution over no entries"
+        )
+    return axis
 
 
 def _reduce(name: str, t: Tensor, axis, keepdims: bool) -> Tensor:
@@ -526,17 +614,22 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
     Each node's VJPs run on backend ``B``: ``ops.NUMPY`` on arrays (the saved values are the
     forward's arrays), or a recording backend, whose ``B.saved(t)`` gives the node's output and
     inputs as its own values (``recording.TENSOR``: the node and its parents) and whose ops are
-    recorded in scope "backward/<the node's scope>". The broadcast reduction, cast and
-    accumulation of each gradient go through ``B`` as well.
+    recorded, grad on, in scope "backward/<the node's scope>". The broadcast reduction, cast
+    and accumulation of each gradient go through ``B`` as well.
 
     ``backward()`` passes neither ``live`` nor ``found``: every node keeps its ``.grad``
     (intermediates only with ``retain_grads``). ``grad()`` passes the nodes leading to its
     inputs as ``live`` (no other node receives a gradient) and its inputs as the keys of
     ``found``, which receive their complete gradients; then no ``.grad`` changes.
     """
-    global _scope, _grad_enabled
     record = B is not NUMPY
-    outer = _scope, _grad_enabled
+    anomaly = _modes().anomaly
+    # saved arrays are compared with their checksums whenever a forward inside
+    # detect_anomaly() left some; otherwise this costs one test of a local per node
+    fingerprinted = len(_fingerprints) > 0
+    if anomaly or fingerprinted:
+        from .anomaly import check_backward, check_saved
+    token = _MODES.set(_modes()) if record else None  # the recording modes, restored after
     try:
         for t in nodes:
             g = t._pg
@@ -549,11 +642,13 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
             if opdef is not None:
                 if opdef.needs_values and _last_mutation > t._seq:
                     _check_unchanged(t)
+                if fingerprinted:
+                    check_saved(t)
                 parents = t.parents
                 if record:  # the backend's values for the node, its ops in "backward/<scope>"
                     out, ins = B.saved(t)
-                    _scope = f"backward/{t.scope}" if t.scope else "backward"
-                    _grad_enabled = True
+                    _MODES.set(Modes(True, f"backward/{t.scope}" if t.scope else "backward",
+                                     anomaly))
                 else:
                     out, ins = t._data, [p._data for p in parents]
                 kw = t._kw
@@ -569,9 +664,7 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
                     dtype = p._data.dtype
                     if pg.dtype is not dtype and pg.dtype != dtype:
                         pg = B.cast(pg, dtype)
-                    if _anomaly:
-                        from .anomaly import check_backward
-
+                    if anomaly:
                         check_backward(t, p, pg._data if record else pg)
                     q = p._pg
                     p._pg = pg if q is None else B.accumulate(q, pg)
@@ -588,7 +681,8 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
             t._pg = None
         raise
     finally:
-        _scope, _grad_enabled = outer
+        if token is not None:
+            _MODES.reset(token)
 
 
 def _check_unchanged(t: Tensor) -> None:

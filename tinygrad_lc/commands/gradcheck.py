@@ -9,7 +9,8 @@ Three checks per loss, all in float64:
 3. ``grad_check_sparse`` of the same full loss on a digits-sized problem (W of 65 x 10),
    at ``--num-checks`` random entries, as in the classic assignment.
 
-The exit status is 0 when every check passes and 1 otherwise.
+``--model mlp`` checks the two-layer net instead (see ``gradcheck_mlp``). The exit status
+is 0 when every check passes and 1 otherwise.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="random entries for grad_check_sparse (default: 10)")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of the random problems")
+    p.add_argument("--model", choices=("linear", "mlp"), default="linear",
+                   help="linear (X @ W) or mlp (the two-layer net, every parameter; its ReLU "
+                        "kinks are reported) (default: linear)")
     p.add_argument("--localize", action="store_true",
                    help="also check every op's own derivative and name the first wrong one")
 
@@ -141,8 +145,11 @@ def run(args: argparse.Namespace) -> int:
     ok = True
     for loss in names:
         print(f"== {loss} loss ==")
-        for r in check_loss(loss, args.regularizer, args.reg, args.num_checks, args.seed,
-                            args.localize):
+        from .gradcheck_mlp import check_mlp  # it imports this module
+
+        checks = check_mlp if args.model == "mlp" else check_loss
+        for r in checks(loss, args.regularizer, args.reg, args.num_checks, args.seed,
+                        args.localize):
             print(f"-- {r.what}")
             print(r.text)
             print(f"   max relative error {r.rel_error:.2e}")

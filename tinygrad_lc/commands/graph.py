@@ -3,6 +3,8 @@
 The example is the lecture's smallest: N = 3 images of D = 4 pixels (cat, dog, ship), C = 3
 classes, the weights W (4, 3) and bias b (3,) of the lecture's 4-pixel cat picture.
 
+``--model mlp`` draws the two-layer net's loss instead (``graph_mlp.mlp_loss``).
+
 ``python -m tinygrad_lc.commands.graph --refresh-docs`` re-runs the code blocks of
 ``docs/diagrams.md`` from the repository root, which redraws the images under ``docs/img/``.
 """
@@ -74,6 +76,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "Render the lecture's full loss, loss(X @ W + b, y) + reg * R(W), on its small example "
         "(3 images of 4 pixels, 3 classes) as a Graphviz diagram, and print the file written."
     )
+    p.add_argument("--model", choices=("linear", "mlp"), default="linear",
+                   help="linear (X @ W + b) or mlp (the two-layer net, one cluster per layer) "
+                        "(default: linear)")
     p.add_argument("--loss", choices=LOSSES, default="svm", help="data loss (default: svm)")
     p.add_argument("--reg", choices=REGULARIZERS, default="l2",
                    help="regularizer R(W) (default: l2)")
@@ -100,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
     collapse = None if args.collapse is None else (
         True if args.collapse == "all" else tuple(s for s in args.collapse.split(",") if s))
     try:
-        root = lecture_loss(args.loss, args.reg, args.reg_strength, args.beta)
+        from .graph_mlp import mlp_loss  # it imports this module
+
+        make = mlp_loss if args.model == "mlp" else lecture_loss
+        root = make(args.loss, args.reg, args.reg_strength, args.beta)
         if "grad" in args.show:
             root.backward()
         path = viz.render(root, args.output, show=args.show, rankdir=args.rankdir,

@@ -1,9 +1,11 @@
-"""`tinygrad-lc train`: train a linear classifier with minibatch SGD from the command line.
+"""`tinygrad-lc train`: train a linear classifier (or, with ``--model mlp``, the two-layer
+net) by minibatches from the command line.
 
 Writes ``DIR/metrics.json`` (accuracies, final loss, time, the loss of every step and the full
 configuration), ``DIR/loss.png`` (the loss curve) and ``DIR/weights.png``: the learned weights
 as one small image per class for digits and CIFAR-10, and for the 2-D blobs the decision
-regions with each class's weight vector drawn as an arrow.
+regions with each class's weight vector drawn as an arrow. For the MLP, ``weights.png``
+shows the first layer's weights, one image per hidden unit (none for blobs).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from .. import interrupts
 from ..atomic import atomic_write
 from ..losses import LOSSES
 from ..regularizers import REGULARIZERS
-from ..training import DATASETS, DEFAULTS, TrainConfig
+from ..training import DATASETS, DEFAULTS, MODELS, TrainConfig
 from .options import non_negative_int
+from .train_mlp import add_mlp_arguments, check_mlp_options, plot_mlp_weights
 
 
 def _defaults(key: str) -> str:
@@ -37,7 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=DATASETS, default="digits",
                    help="digits (8x8, ships with scikit-learn), cifar10 (32x32x3) or blobs "
                         "(2-D toy points); default: digits")
-    p.add_argument("--loss", choices=LOSSES, default="svm", help="data loss (default: svm)")
+    p.add_argument("--model", choices=MODELS, default="linear",
+                   help="linear (scores X @ W) or mlp (the two-layer net; its defaults differ, "
+                        "see below) (default: linear)")
+    p.add_argument("--loss", choices=LOSSES, help="data loss (default: svm; mlp: softmax)")
     p.add_argument("--regularizer", choices=REGULARIZERS, default="l2",
                    help="R(W) in loss = data loss + reg * R(W) (default: l2)")
     p.add_argument("--reg", type=float, help=f"regularization strength ({_defaults('reg')})")
@@ -45,11 +51,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iters", type=int, help=f"total SGD steps ({_defaults('iters')})")
     p.add_argument("--batch-size", type=int,
                    help=f"minibatch size ({_defaults('batch_size')})")
-    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
+    p.add_argument("--momentum", type=float,
+                   help="SGD momentum (default: 0; 0.9 with --optimizer momentum)")
     p.add_argument("--beta", type=float, default=1.0,
                    help="elastic_net only: R(W) = sum(beta * W**2 + |W|) (default: 1)")
-    p.add_argument("--weight-scale", type=float, default=1e-4,
-                   help="std of the initial weights (default: 1e-4)")
+    p.add_argument("--weight-scale", type=float,
+                   help="std of the initial weights (default: 1e-4; mlp: He, sqrt(2 / fan_in))")
+    add_mlp_arguments(p)
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seeds the split, the initial weights and the minibatches (default: 0)")
     p.add_argument("--checkpoint", metavar="PATH",
@@ -73,18 +81,20 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cfg = TrainConfig.for_dataset(
         args.dataset, loss=args.loss, regularizer=args.regularizer, reg=args.reg, lr=args.lr,
         iters=args.iters, batch_size=args.batch_size, momentum=args.momentum, seed=args.seed,
-        weight_scale=args.weight_scale, beta=args.beta)
+        weight_scale=args.weight_scale, beta=args.beta, model=args.model, hidden=args.hidden,
+        optimizer=args.optimizer, lr_decay=args.lr_decay)
     checks = [
         (cfg.iters >= 0, f"--iters must be >= 0, got {cfg.iters}"),
         (cfg.batch_size >= 1, f"--batch-size must be >= 1, got {cfg.batch_size}"),
         (0 <= cfg.momentum < 1, f"--momentum must be in [0, 1), got {cfg.momentum:g}"),
         (args.save_every >= 1, f"--save-every must be >= 1, got {args.save_every}"),
         (not args.resume or args.checkpoint, "--resume needs --checkpoint PATH to resume from"),
+        *check_mlp_options(cfg, args),
     ]
     # NaN and inf pass a plain comparison test one way or the other: refuse them explicitly
     for option, value, positive in (("--lr", cfg.lr, True), ("--reg", cfg.reg, False),
                                     ("--beta", cfg.beta, False),
-                                    ("--weight-scale", cfg.weight_scale, False)):
+                                    ("--weight-scale", cfg.weight_scale or 0.0, False)):
         ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
         checks.append((ok, f"{option} must be {'>' if positive else '>='} 0 and finite, "
                            f"got {value:g}"))
@@ -103,8 +113,10 @@ def write_plots(trainer: Any, data: Any, out: Path, note: Any = print) -> list[s
         written = [plots.plot_loss_curves(
             {f"{cfg.loss} + {cfg.reg:g} * {cfg.regularizer}": trainer.loss_history},
             out / "loss.png", title=f"Training loss on {cfg.dataset}")]
-        W = trainer.model.W.data
-        if data.image_shape is None:
+        W = None if cfg.model == "mlp" else trainer.model.W.data
+        if W is None:
+            written += plot_mlp_weights(trainer.model, data, out / "weights.png")
+        elif data.image_shape is None:
             written.append(plots.plot_decision_regions(
                 W, data.X_train, data.y_train, data.class_names, out / "weights.png",
                 title=f"{cfg.dataset}: decision regions and weight vectors ({cfg.loss})"))
@@ -201,7 +213,10 @@ def command_line(args: argparse.Namespace, resume: bool) -> str:
         cfg = config_from_args(args)
         words = ["train"]
         for name, value in cfg.to_dict().items():
-            words += [f"--{name.replace('_', '-')}", str(value)]
+            if name == "dtype" or value in (None, ()):  # no option; or the model's default
+                continue
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            words += [f"--{name.replace('_', '-')}", text]
         words += ["--checkpoint", str(args.checkpoint), "--save-every", str(args.save_every),
                   "--out", str(args.out)] + (["--quiet"] if args.quiet else [])
     words = [w for w in words if w != "--resume"] + (["--resume"] if resume else [])
@@ -219,7 +234,7 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
         raise UsageError(f"--resume: the checkpoint {checkpoint} does not exist; "
                          "run without --resume to start a new run")
     try:
-        data = load_dataset(cfg.dataset, seed=cfg.seed)
+        data = load_dataset(cfg.dataset, seed=cfg.seed, standardize=cfg.model == "mlp")
     except ValueError as exc:  # e.g. a corrupt CIFAR-10 archive; the message says what to do
         raise RuntimeError(str(exc)) from exc
     num_train = len(data.y_train)
@@ -250,8 +265,13 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
         print(f"{cfg.loss} loss + {cfg.reg:g} * {cfg.regularizer}(W), lr {cfg.lr:g}, "
               f"{cfg.iters} steps of batch {cfg.batch_size}, momentum {cfg.momentum:g}, "
               f"seed {cfg.seed}")
+        if cfg.model == "mlp":
+            print(f"mlp: hidden {','.join(map(str, cfg.hidden))}, {cfg.optimizer}, lr x "
+                  f"{cfg.lr_decay:g} per epoch, reg on the weight matrices (not the biases), "
+                  f"{cfg.dtype}, standardized pixels")
     trainer.train(data.X_train, data.y_train, checkpoint=checkpoint,
-                  save_every=args.save_every, progress=not args.quiet)
+                  save_every=args.save_every, progress=not args.quiet,
+                  val=(data.X_val, data.y_val))
 
     results = data.accuracies(trainer.model)
     history = trainer.loss_history
@@ -288,5 +308,6 @@ def _write_metrics(args: argparse.Namespace, cfg: TrainConfig, data: Any, traine
                    "quiet": args.quiet},
         "files": ["metrics.json", *files],
         "loss_history": history,
+        **({"history": trainer.model.history} if cfg.model == "mlp" else {}),
     }
     atomic_write(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
