@@ -33,6 +33,7 @@ dropped); side effects of the function (printing, in-place updates) happen only 
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -67,31 +68,53 @@ def _eager_only() -> bool:
 
 
 # ---------------------------------------------------------------------- signatures
-def _signature(x, leaves: list, names: list, path: str):
+def _signature(x, leaves: list):
     """A hashable key for argument ``x``; its Tensors and arrays are appended to ``leaves``."""
     if isinstance(x, Tensor):
         leaves.append(x)
-        names.append(x.name or path)
         d = x._data
         return ("T", d.shape, d.dtype.str, d.strides, x.requires_grad)
     if isinstance(x, np.ndarray):
         leaves.append(x)
-        names.append(path)
         return ("A", x.shape, x.dtype.str, x.strides)
     if isinstance(x, tuple | list):
-        return (type(x).__name__, tuple(_signature(v, leaves, names, f"{path}[{i}]")
-                                        for i, v in enumerate(x)))
+        return (type(x).__name__, tuple(_signature(v, leaves) for v in x))
     if isinstance(x, dict):
-        return ("dict", tuple((k, _signature(x[k], leaves, names, f"{path}[{k!r}]"))
-                              for k in sorted(x, key=repr)))
+        return ("dict", tuple((k, _signature(x[k], leaves)) for k in sorted(x, key=repr)))
     try:
         hash(x)
     except TypeError:
-        raise TypeError(f"tg.compile: argument {path} of type {type(x).__name__} is neither a "
-                        "Tensor, an array, nor hashable; non-tensor arguments are part of the "
+        raise TypeError(f"tg.compile: an argument of type {type(x).__name__} is neither a "
+                        "Tensor, an array, nor hashable; other arguments are part of the "
                         "signature by value, so they must be hashable (a tuple, not a list "
-                        "of numbers...)") from None
+                        "of numbers)") from None
     return ("V", type(x).__name__, x)
+
+
+def _names(f: Callable, args: tuple, kwargs: dict) -> list:
+    """Names of the Tensors and arrays among the arguments, in the order of ``_signature``."""
+    try:
+        params = [p for p in inspect.signature(f).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names: list = []
+
+    def walk(x, path: str) -> None:
+        if isinstance(x, Tensor | np.ndarray):
+            names.append(x.name if isinstance(x, Tensor) and x.name else path)
+        elif isinstance(x, tuple | list):
+            for i, v in enumerate(x):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(x, dict):
+            for k in sorted(x, key=repr):
+                walk(x[k], f"{path}[{k!r}]")
+
+    for i, a in enumerate(args):
+        walk(a, params[i].name if i < len(params) else f"args[{i}]")
+    for k in sorted(kwargs, key=repr):
+        walk(kwargs[k], k)
+    return names
 
 
 def _rebuild(x, traced: list):
@@ -297,14 +320,12 @@ class CompiledFunction:
 
     def _entry(self, args: tuple, kwargs: dict) -> tuple:
         leaves: list = []
-        names: list = []
-        sig = (_signature(args, leaves, names, "args"), _signature(kwargs, leaves, names, ""),
-               _grad_on())
-        names = [n[4:] if n.startswith("args[") else n for n in names]
+        sig = (_signature(args, leaves), _signature(kwargs, leaves), _grad_on())
         entry = self._cache.get(sig)
         if entry is not None and entry.captured_ok():
             self._cache.move_to_end(sig)
-            return entry, leaves, names
+            return entry, leaves
+        names = _names(self.f, args, kwargs)
         raw, val, captured = trace(self.f, self.name, args, kwargs, leaves, names, sig[2])
         self.traces += 1
         entry = _Entry(self.name, raw, val, captured, self.check)
@@ -312,16 +333,16 @@ class CompiledFunction:
         self._cache.move_to_end(sig)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        return entry, leaves, names
+        return entry, leaves
 
     def __call__(self, *args, **kwargs):
         if _eager_only():
             return self.f(*args, **kwargs)
-        entry, leaves, names = self._entry(args, kwargs)
+        entry, leaves = self._entry(args, kwargs)
         if self.check:
             from .compile_check import compare
 
-            compare(self, entry, args, kwargs, leaves, names)
+            compare(self, entry, args, kwargs, leaves)
         return entry.call(leaves)
 
     def trace(self, *args, **kwargs) -> Program:

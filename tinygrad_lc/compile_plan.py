@@ -210,22 +210,57 @@ def _key(o: np.ndarray) -> tuple:
     return o.shape, o.dtype.str, "C" if o.flags.c_contiguous else "F"
 
 
-def _roots(p: Program, val: list) -> dict:
-    """value -> the values whose memory it may share (itself if fresh; a view: its base's)."""
-    roots: dict = {}
-    for s in p.steps:
+# steps computing elementwise: their result may overwrite an operand that dies with them
+_ELEMENTWISE = {"add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "abs", "maximum",
+                "relu", "B.exp", "B.accumulate"}
+
+
+def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
+    """Where each value's memory comes from, and which steps write over an operand.
+
+    Returns (storage, inplace): ``storage[v]`` is the set of *owners* (results of steps that
+    made new arrays) whose memory ``v`` may use: itself when fresh, its base's owners when it
+    is a view (found by ``np.may_share_memory`` on the traced arrays), its operand's owner when
+    an elementwise step wrote over that operand; ``inplace[i]`` is that operand's position.
+    """
+    last: dict = {}
+    for i, s in enumerate(p.steps):
+        for r in refs_in((s.args, s.kw)):
+            last[r] = i
+    storage: dict = {}
+    whole: set = set()  # values that are all of their owner's array, in its layout
+    members: dict = {}  # owner -> the values using its memory so far
+    inplace: dict = {}
+    for i, s in enumerate(p.steps):
         if s.out is None:
             continue
-        mine, o = {s.out}, val[s.out]
-        for r in refs_in((s.args, s.kw)):
+        o, mine = val[s.out], {s.out}
+        refs = refs_in((s.args, s.kw))
+        for r in refs:
             x = val[r]
             # an array result shares what it overlaps; a tuple (a prepared index) all it holds
             if not isinstance(o, np.ndarray | np.generic) or (
                     isinstance(x, np.ndarray) and isinstance(o, np.ndarray)
                     and np.may_share_memory(o, x)):
-                mine |= roots.get(r, {r})
-        roots[s.out] = mine
-    return roots
+                mine |= storage.get(r, {r})
+        fresh = mine == {s.out} and isinstance(o, np.ndarray) and o.ndim > 0
+        if fresh and inplace_ok and s.name in _ELEMENTWISE:
+            for k, a in enumerate(s.args):
+                if not isinstance(a, Ref) or a.id not in whole or a.id in outs:
+                    continue
+                (owner,) = storage[a.id]
+                if any(last.get(m, -1) > i for m in members[owner]):
+                    continue  # its memory is read later
+                if _key(val[a.id]) != _key(o) and last.get(s.out) is not None:
+                    continue  # a new layout would change what later steps compute
+                inplace[i], mine = k, {owner}
+                break
+        storage[s.out] = mine
+        if fresh:
+            whole.add(s.out)
+        for owner in mine:
+            members.setdefault(owner, []).append(s.out)
+    return storage, inplace, last
 
 
 def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
@@ -243,24 +278,21 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
 
     slot_of = lambda a: a.id if isinstance(a, Ref) else static_slot(a)  # noqa: E731
     scratch = static_slot(None)  # where checks (steps without a result) write their None
-    outs = [v for v in (p.outputs["loss"], *p.outputs["aux"], *p.outputs["grads"])
-            if v is not None]
-    roots = _roots(p, val)
-    escaping = set().union(*(roots.get(v, {v}) for v in outs))
+    out_ids = [v for v in (p.outputs["loss"], *p.outputs["aux"], *p.outputs["grads"])
+               if v is not None]
+    storage, inplace, last = _storage(p, val, set(out_ids), not keep_all)
+    escaping = set().union(*(storage.get(v, {v}) for v in out_ids))
     members: dict = {}
-    last: dict = {}
-    for v, rs in roots.items():
-        for r in rs:
-            members.setdefault(r, []).append(v)
-    for i, s in enumerate(p.steps):
-        for r in refs_in((s.args, s.kw)):
-            for root in roots.get(r, {r}):
-                last[root] = i
-    ends: dict = {}
-    for root, i in last.items():
-        ends.setdefault(i, []).append(root)
+    for v, owners in storage.items():
+        for owner in owners:
+            members.setdefault(owner, []).append(v)
+    ends: dict = {}  # step -> owners whose memory is not read after it
+    for owner, vs in members.items():
+        at = max((last.get(v, -1) for v in vs), default=-1)
+        if at >= 0 and owner not in escaping:
+            ends.setdefault(at, []).append(owner)
     free: dict = {}  # (shape, dtype, order) -> buffer slots free for reuse
-    owner: dict = {}  # value -> the buffer slot it was written into
+    owned: dict = {}  # owner -> the buffer slot it lives in
     buffer_slots: list = []
     p.buffers, p.buffer_bytes = {}, 0
     phases: tuple = ([], [])
@@ -268,42 +300,50 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
         target = phases[p.split is not None and i >= p.split]
         o = val[s.out] if s.out is not None else None
         into = None
-        if not keep_all and s.out is not None and s.out not in escaping \
-                and isinstance(o, np.ndarray) and o.ndim and o.size and roots[s.out] == {s.out} \
-                and (o.flags.c_contiguous or o.flags.f_contiguous):
-            into = _into(s, val)
+        if i in inplace:  # the result overwrites its operand, which dies here
+            positions = _INTO[s.name][0]
+            into = (positions, _INTO[s.name][1]), s.args[inplace[i]].id
+        elif not keep_all and s.out is not None and s.out not in escaping \
+                and storage[s.out] == {s.out} and isinstance(o, np.ndarray) and o.ndim \
+                and o.size and (o.flags.c_contiguous or o.flags.f_contiguous):
+            how = _into(s, val)
+            if how is not None:
+                pool = free.get(_key(o))
+                if pool:
+                    slot = pool.pop()
+                else:
+                    slot = static_slot(np.empty_like(o))
+                    buffer_slots.append(slot)
+                    p.buffer_bytes += o.nbytes
+                owned[s.out] = slot
+                into = how, slot
         if into is not None:
-            pool = free.get(_key(o))
-            if pool:
-                slot = pool.pop()
-            else:
-                slot = static_slot(np.empty_like(o))
-                buffer_slots.append(slot)
-                p.buffer_bytes += o.nbytes
-            owner[s.out] = slot
-            p.buffers[s.out] = buffer_slots.index(slot)
-            positions, fn = into
+            (positions, fn), where = into
             call, slots = _bind(fn, tuple(s.args[k] for k in positions), {}, slot_of)
-            slots.append(slot)
+            slots.append(where)
+            owner = next(iter(storage[s.out]))
+            if owner in owned:
+                p.buffers[s.out] = buffer_slots.index(owned[owner])
         else:
             call, slots = _bind(s.fn, s.args, s.kw, slot_of)
         target.append((call, scratch if s.out is None else s.out,
                        operator.itemgetter(*slots) if slots else _nothing, len(slots) != 1))
-        if keep_all:
-            continue
-        for root in ends.get(i, ()):  # dead after this step: reuse its buffer, drop the large
-            if root in owner:
-                free.setdefault(_key(val[root]), []).append(owner.pop(root))
-            elif root not in escaping and values[root].kind == "step" and \
-                    isinstance(val[root], np.ndarray) and val[root].nbytes >= DROP_BYTES:
-                target.extend((_drop, m, _nothing, True) for m in members[root])
+        for owner in ends.get(i, ()):  # dead after this step: reuse its buffer, drop the large
+            if owner in owned:
+                free.setdefault(_key(val[owner]), []).append(owned.pop(owner))
+            elif values[owner].kind == "step" and isinstance(val[owner], np.ndarray) \
+                    and val[owner].nbytes >= DROP_BYTES and not keep_all:
+                target.extend((_drop, m, _nothing, True) for m in members[owner])
     # outputs: arrays of their own, which the caller may keep (aliases and constants copied)
     handed: set = set()
     slots_of: dict = {}
     fwd_outs = [o for o in (p.outputs["loss"], *p.outputs["aux"]) if o is not None]
     for phase, ids in zip(phases, (fwd_outs, p.outputs["grads"])):
         for v in ids:
-            if values[v].kind == "step" and roots.get(v, {v}) == {v} and v not in handed:
+            owners = storage.get(v, {v})
+            if values[v].kind == "step" and len(owners) == 1 and v not in handed and \
+                    not any(u in handed or (u != v and u in out_ids)
+                            for u in members.get(next(iter(owners)), ())):
                 slots_of.setdefault(v, []).append(v)
             else:
                 slot = static_slot(None)

@@ -151,13 +151,18 @@ class Program:
 
     def step_text(self, s: Step) -> str:
         """One line: ``%out = name(args, key=value)``, then shape, dtype and buffer."""
+        if s.name == "prepare_index":  # (shape, is_tuple, *parts): show the index itself
+            parts = s.args[2:] if s.args[1] else s.args[2]
+            return f"%{s.out} = prepare_index({_tuple(self, (parts, s.args[0]))[1:-1]})" + \
+                (f"  [{s.scope}]" if s.scope else "")
         args = [_short(s.args[0])] if s.name == "B.mask" else []
         rest = s.args[1:] if s.name == "B.mask" else s.args
         args += [self._arg(a) if not isinstance(a, tuple) else _tuple(self, a) for a in rest]
         args += [f"{k}={self._arg(v) if not isinstance(v, tuple) else _tuple(self, v)}"
                  for k, v in s.kw.items()]
         head = f"%{s.out} = " if s.out is not None else "check "
-        scope = f"  [{s.scope}]" if s.scope else ""
+        where = s.scope.removeprefix("backward").removeprefix("/")  # the section says it
+        scope = f"  [{where}]" if where else ""
         desc = self._describe(s.out) if s.out is not None else ""
         return f"{head}{s.name}({', '.join(args)}){desc}{scope}"
 
@@ -168,6 +173,9 @@ class Program:
             v = self.values[vid]
             grad = "  (gradient)" if k in self.grad_inputs else ""
             lines.append(f"  %{vid} {v.name}{self._describe(vid)}{grad}")
+        if self.seed is not None:
+            lines.append(f"  %{self.seed} seed{self._describe(self.seed)}  (the upstream "
+                         "gradient, given by backward())")
         consts = [v for v in self.values if v.kind == "const" and not _small_const(v.const)]
         if consts:
             lines.append("constants:")

@@ -123,6 +123,11 @@ def _convert(x, dtype):
     return np.array(x, dtype=dtype, copy=True)
 
 
+def _prepare(shape: tuple, is_tuple: bool, *parts):
+    """``prepare_index`` of the index made of ``parts`` (a tuple, or its one part)."""
+    return prepare_index(parts if is_tuple else parts[0], shape)
+
+
 def _add(q, pg):
     """The sum of two gradients (the engine's accumulate, never in place)."""
     return q + pg
@@ -284,7 +289,9 @@ class Tracer:
         if not dynamic:
             return prepare_index(real, shape)
         norm, unique = prepare_index(real, shape)
-        both = self._step("prepare_index", prepare_index, (template, shape), {}, (norm, unique))
+        parts = template if isinstance(template, tuple) else (template,)
+        both = self._step("prepare_index", _prepare, (shape, isinstance(index, tuple), *parts),
+                          {}, (norm, unique))
         i = self._step("item", operator.getitem, (Ref(both), 0), {}, norm)
         u = self._step("item", operator.getitem, (Ref(both), 1), {}, unique)
         self.index_refs[id(norm)] = (i, u)
