@@ -134,7 +134,11 @@ def _sum_into(x, axis, keepdims, out):
 
 
 def _relu_into(a, out):
-    return np.maximum(a, 0, out)  # ops.relu is np.maximum(a, 0)
+    return np.maximum(a, 0, out=out)  # ops.relu is np.maximum(a, 0)
+
+
+def _maximum_into(a, b, out):  # NumPy 2.4 deprecates np.maximum's positional out
+    return np.maximum(a, b, out=out)
 
 
 def _sum_op_into(a, out, *, axis=None, keepdims=False):
@@ -146,7 +150,7 @@ _INTO = {
     "add": ((0, 1), np.add), "sub": ((0, 1), np.subtract), "mul": ((0, 1), np.multiply),
     "div": ((0, 1), np.true_divide), "neg": ((0,), np.negative), "exp": ((0,), np.exp),
     "log": ((0,), np.log), "sqrt": ((0,), np.sqrt), "abs": ((0,), np.absolute),
-    "maximum": ((0, 1), np.maximum), "relu": ((0,), _relu_into),
+    "maximum": ((0, 1), _maximum_into), "relu": ((0,), _relu_into),
     "B.exp": ((0,), np.exp), "B.accumulate": ((0, 1), np.add), "B.outer": ((0, 1), np.outer),
     "B.at_g": ((0, 1), _at_g_into), "B.sum": ((0, 1, 2), _sum_into),
     "B.expand": ((0, 2, 3), lambda g, axis, keepdims, out:
