@@ -57,6 +57,20 @@ def _frozen(x):
     return ("id", id(x))
 
 
+def _overlapping(val: list, s: Step) -> list:
+    """The arguments of a traced step whose memory its result may share: an array result what
+    it overlaps (a view), a tuple (a prepared index) everything it holds."""
+    if s.out is None:
+        return []
+    o = val[s.out]
+    if not isinstance(o, np.ndarray | np.generic):
+        return refs_in((s.args, s.kw))
+    if not isinstance(o, np.ndarray):
+        return []
+    return [r for r in refs_in((s.args, s.kw))
+            if isinstance(val[r], np.ndarray) and np.may_share_memory(o, val[r])]
+
+
 def optimize(p: Program, val: list) -> tuple[Program, dict]:
     """Fold constants, merge repeated steps, elide copies, drop dead steps (module docstring).
 
@@ -73,6 +87,9 @@ def optimize(p: Program, val: list) -> tuple[Program, dict]:
     for i, s in enumerate(p.steps):
         if i == p.split:
             split = len(steps)
+        # the values the result may be a view of, found on the traced arrays before any
+        # substitution (an elided copy makes a view of the copy a view of the original)
+        views = tuple(rep.get(r, r) for r in _overlapping(val, s))
         args, kw = map_refs(s.args, sub), map_refs(s.kw, sub)
         refs = refs_in((args, kw))
         if s.name == "B.own":  # the replay never adds in place: the copy is not needed
@@ -89,7 +106,7 @@ def optimize(p: Program, val: list) -> tuple[Program, dict]:
                 rep[s.out] = prior
                 continue
             seen[key] = s.out
-        steps.append(Step(s.name, s.fn, s.out, args, kw, s.scope))
+        steps.append(Step(s.name, s.fn, s.out, args, kw, s.scope, views))
     outputs = {"loss": rep.get(p.outputs["loss"], p.outputs["loss"]),
                "aux": [rep.get(a, a) for a in p.outputs["aux"]],
                "grads": [rep.get(g, g) for g in p.outputs["grads"]]}
@@ -239,14 +256,8 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
         if s.out is None:
             continue
         o, mine = val[s.out], {s.out}
-        refs = refs_in((s.args, s.kw))
-        for r in refs:
-            x = val[r]
-            # an array result shares what it overlaps; a tuple (a prepared index) all it holds
-            if not isinstance(o, np.ndarray | np.generic) or (
-                    isinstance(x, np.ndarray) and isinstance(o, np.ndarray)
-                    and np.may_share_memory(o, x)):
-                mine |= storage.get(r, {r})
+        for r in s.views:
+            mine |= storage.get(r, {r})
         fresh = mine == {s.out} and isinstance(o, np.ndarray) and o.ndim > 0
         if fresh and inplace_ok and s.name in _ELEMENTWISE:
             for k, a in enumerate(s.args):
@@ -255,8 +266,10 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
                 (owner,) = storage[a.id]
                 if any(last.get(m, -1) > i for m in members[owner]):
                     continue  # its memory is read later
-                if _key(val[a.id]) != _key(o) and last.get(s.out) is not None:
-                    continue  # a new layout would change what later steps compute
+                x = val[a.id]
+                if x.shape != o.shape or x.dtype != o.dtype or (
+                        _key(x) != _key(o) and last.get(s.out) is not None):
+                    continue  # another layout would change what later steps compute
                 inplace[i], mine = k, {owner}
                 break
         storage[s.out] = mine

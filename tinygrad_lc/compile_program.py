@@ -66,6 +66,7 @@ class Step:
     args: tuple
     kw: dict
     scope: str = ""
+    views: tuple = ()  # values whose memory the result may share (set by the optimizer)
 
 
 def refs_in(x) -> list:
