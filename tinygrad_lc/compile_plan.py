@@ -343,6 +343,10 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
                 p.buffers[s.out] = buffer_slots.index(owned[owner])
         else:
             call, slots = _bind(s.fn, s.args, s.kw, slot_of)
+            if isinstance(o, np.ndarray) and o.ndim == 0:
+                # a 0-d array where NumPy hands back a scalar (the engine wraps op results):
+                # later steps must see the same type (scalar ** p is other code than array ** p)
+                call = partial(_as_array, call)
         target.append((call, scratch if s.out is None else s.out,
                        operator.itemgetter(*slots) if slots else _nothing, len(slots) != 1))
         for owner in ends.get(i, ()):  # dead after this step: reuse its buffer, drop the large
@@ -371,6 +375,10 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
     return Plan(p, phases[0], phases[1], env, buffer_slots, p.seed,
                 None if p.outputs["loss"] is None else pick(p.outputs["loss"]),
                 [pick(a) for a in p.outputs["aux"]], [pick(g) for g in p.outputs["grads"]])
+
+
+def _as_array(fn, *args):
+    return np.asarray(fn(*args))
 
 
 def _nothing(env):
