@@ -60,7 +60,6 @@ class TracedArray:
     """
 
     __slots__ = ("_tracer", "_vid", "_real", "_label")
-    __array_ufunc__ = None  # NumPy's operators defer to this class, which refuses them
 
     def __init__(self, tracer: Tracer, vid: int, real, label: str):
         self._tracer, self._vid, self._real, self._label = tracer, vid, real, label
@@ -86,6 +85,12 @@ class TracedArray:
 
     def __array__(self, *args, **kw):
         self._refuse("NumPy (np.asarray or a NumPy function)")
+
+    def __array_ufunc__(self, ufunc, method, *args, **kw):
+        self._refuse(f"NumPy (np.{ufunc.__name__})")
+
+    def __array_function__(self, func, types, args, kw):
+        self._refuse(f"NumPy (np.{func.__name__})")
 
     def __getattr__(self, name: str):
         self._refuse(f".{name}")
