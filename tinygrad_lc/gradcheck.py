@@ -33,6 +33,7 @@ from .gradcheck_probes import (
     _perturbable,
     _probe,
     _scalar,
+    _values,
 )
 from .gradcheck_reports import GradcheckReport, InputCheck, Kink, LocalCheck
 from .modes import no_grad
@@ -314,12 +315,15 @@ def _run(f, inputs, eps, atol, rtol, strict, localize, where="gradcheck") -> Gra
                      for _, t in checked]
             local = _local_checks(out, eps, atol, rtol) if localize else None
             del out
-            value = lambda v: _scalar(where, v, u)
+            value, contract = (lambda v: _scalar(where, v)), None
+            if u is not None:  # differences entry by entry, then contracted with u
+                value, contract = (lambda v: _values(where, v)), (lambda d: float(np.sum(d * u)))
             results = []
             with no_grad():
                 for (i, t), ana in zip(checked, grads):
                     results.append(_check_input(f"{where}: input {i}", _label(t, i), t._data,
-                                                ana, call, value, base, eps, atol, rtol, strict))
+                                                ana, call, value, base, eps, atol, rtol, strict,
+                                                contract))
         finally:
             for t, g in zip(tensors, old_grads):
                 t.grad = g
@@ -328,11 +332,12 @@ def _run(f, inputs, eps, atol, rtol, strict, localize, where="gradcheck") -> Gra
                            title=where)
 
 
-def _check_input(where, label, work, ana, call, value, base, eps, atol, rtol, strict):
+def _check_input(where, label, work, ana, call, value, base, eps, atol, rtol, strict,
+                 contract=None):
     num = np.zeros(work.shape)
     kinks, at_kink = [], np.zeros(work.shape, dtype=bool)
     for idx in np.ndindex(work.shape):
-        num[idx], lp, lm = _probe(where, work, idx, eps, call, value)
+        num[idx], lp, lm = _probe(where, work, idx, eps, call, value, contract)
         up, down = _kink_change(base, lp), _kink_change(base, lm)
         if up or down:
             side = "both" if up and down else "+eps" if up else "-eps"

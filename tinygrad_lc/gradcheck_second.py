@@ -1,15 +1,13 @@
 """Second-order gradient checks: ``gradgradcheck`` (re-exported by ``tinygrad_lc.gradcheck``).
 
 The first-order gradient of ``f`` is itself a function of the inputs (and, for a non-scalar
-``f``, of its upstream gradient ``u``). ``gradgradcheck`` checks *its* gradient with
-:func:`~tinygrad_lc.gradcheck.gradcheck`: for fixed random directions ``w_i`` it takes
-
-    F(x, u) = sum_i < grad_{x_i} (u . f)(x), w_i >
-
-and compares the second-order VJP (``F``'s backward through the gradient recorded with
-``create_graph=True``) with central differences of ``F``, where each evaluation of ``F`` is a
-plain first-order backward. Kinks of ``f`` are reported as in ``gradcheck``: a step whose kink
-states differ is a kink, not a mismatch.
+``f``, of its upstream gradient ``u``): ``F(x, u) = grad_x (u . f)(x)``, all inputs' gradients
+in one vector. ``gradgradcheck`` checks *its* gradient with
+:func:`~tinygrad_lc.gradcheck.gradcheck`, which contracts ``F`` with fixed random directions
+``w``: the second-order VJP (the backward of ``<F, w>`` through the gradient recorded with
+``create_graph=True``) is compared with central differences of ``F`` (each a plain first-order
+backward), taken entry by entry and then contracted with ``w``. Kinks of ``f`` are reported as
+in ``gradcheck``: a step whose kink states differ is a kink, not a mismatch.
 
 >>> import tinygrad_lc as tg
 >>> w = tg.Tensor([0.5, -1.5, 2.0], requires_grad=True, name="w")
@@ -24,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .autodiff import grad
+from .functional import concatenate
 from .gradcheck import GradcheckError, _checked_args, _run
 from .gradcheck_reports import GradcheckReport
 from .modes import enable_grad, is_grad_enabled, no_grad
@@ -89,22 +88,23 @@ def gradgradcheck_report(f: Callable, inputs, grad_outputs=None, eps: float = 1e
             raise ValueError(f"{where}: grad_outputs has shape {data.shape}, expected "
                              f"{probe.shape} (the shape of f's result)")
         upstream = Tensor(data, requires_grad=True, name="grad_outputs")
-    rng = np.random.default_rng(1)
     checked = [i for i, t in enumerate(tensors) if t.requires_grad]
-    directions = [rng.standard_normal(tensors[i].shape) for i in checked]
-    F = _first_order(where, f, len(tensors), checked, directions, upstream is not None)
+    F = _first_order(where, f, len(tensors), checked, upstream is not None)
     report = _run(F, [*tensors, *([upstream] if upstream is not None else [])], eps, atol, rtol,
                   False, False, where=where)
-    report.notes = [n.replace("f's result does not", "f's gradient does not")
-                    for n in report.notes]
-    report.notes.append("checked d/dx of sum_i <grad_i f, w_i> for random w_i (second-order VJP)")
-    report.directions = directions
+    w = np.ones(1) if report.upstream is None else report.upstream  # gradcheck's random u
+    ends = np.cumsum([tensors[i].size for i in checked])[:-1]
+    report.directions = [part.reshape(tensors[i].shape)
+                         for i, part in zip(checked, np.split(w, ends))]
     report.upstream = None if upstream is None else upstream.data
+    report.notes = [n.replace("f's result does not", "f's gradient does not")
+                    for n in report.notes if not n.startswith("f returns shape")]
+    report.notes.append("checked d/dx of sum_i <grad_i f, w_i> for random w_i (second-order VJP)")
     return report
 
 
-def _first_order(where, f, n, checked, directions, has_upstream) -> Callable:
-    """F(*inputs[, u]) = sum_i <grad_i (u . f), w_i>, recorded when the graph is recorded."""
+def _first_order(where, f, n, checked, has_upstream) -> Callable:
+    """F(*inputs[, u]): the gradients of ``u . f`` in one vector, recorded when the graph is."""
 
     def F(*args):
         xs, u = args[:n], (args[n] if has_upstream else None)
@@ -114,12 +114,9 @@ def _first_order(where, f, n, checked, directions, has_upstream) -> Callable:
         if not isinstance(out, Tensor):
             raise TypeError(f"{where}: f must return a Tensor, got {type(out).__name__}")
         if not out.requires_grad:
-            return Tensor(0.0)
+            return Tensor(np.zeros(sum(xs[i].size for i in checked)))
         gs = grad(out, [xs[i] for i in checked], grad_outputs=u, create_graph=recorded,
                   allow_unused=True)
-        total = Tensor(0.0)
-        for g, w in zip(gs, directions):
-            total = total + (g * w).sum()
-        return total
+        return concatenate([g.reshape(-1) for g in gs])
 
     return F

@@ -279,9 +279,9 @@ class Tensor:
     def __deepcopy__(self, memo: dict) -> Tensor:
         """A leaf copies its data, grad, name and flags; a graph node is refused.
 
-        A node's VJPs hold its forward's arrays, so a copied node would still differentiate
-        through the originals: copy the leaves (parameters) and run the forward again, or
-        deep-copy ``t.detach()`` for the values alone.
+        A node's VJPs read its forward's arrays (its parents' data), so a copied node would
+        still differentiate through the originals: copy the leaves (parameters) and run the
+        forward again, or deep-copy ``t.detach()`` for the values alone.
         """
         if self._opdef is not None:
             raise RuntimeError(
