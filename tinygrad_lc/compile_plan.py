@@ -311,7 +311,7 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
     free: dict = {}  # (shape, dtype, order) -> buffer slots free for reuse
     owned: dict = {}  # owner -> the buffer slot it lives in
     buffer_slots: list = []
-    p.buffers, p.buffer_bytes = {}, 0
+    p.buffers, p.inplace, p.buffer_bytes = {}, {}, 0
     phases: tuple = ([], [])
     for i, s in enumerate(p.steps):
         target = phases[p.split is not None and i >= p.split]
@@ -341,6 +341,8 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
             owner = next(iter(storage[s.out]))
             if owner in owned:
                 p.buffers[s.out] = buffer_slots.index(owned[owner])
+            else:  # written over its operand, an array of this call
+                p.inplace[s.out] = where
         else:
             call, slots = _bind(s.fn, s.args, s.kw, slot_of)
             if isinstance(o, np.ndarray) and o.ndim == 0:

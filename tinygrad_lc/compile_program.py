@@ -113,6 +113,7 @@ class Program:
     seed: int | None = None  # value id of the upstream gradient
     name: str = "f"
     buffers: dict = field(default_factory=dict)  # value id -> buffer number (after planning)
+    inplace: dict = field(default_factory=dict)  # value id -> the operand it overwrites
     buffer_bytes: int = 0
 
     def add_value(self, kind: str, shape, dtype, name: str = "", const=None,
@@ -141,7 +142,8 @@ class Program:
         if v.dtype is None:
             return ""
         shape = "()" if v.shape == () else str(v.shape)
-        where = f"  -> buf{self.buffers[vid]}" if vid in self.buffers else ""
+        where = f"  -> buf{self.buffers[vid]}" if vid in self.buffers else \
+            f"  -> into %{self.inplace[vid]}" if vid in self.inplace else ""
         return f"  {shape} {v.dtype}{where}"
 
     def _arg(self, a) -> str:
