@@ -36,9 +36,9 @@ from tinygrad_lc.models import LinearClassifier
 from tinygrad_lc.regularizers import l2
 
 from .common import one_blas_thread, table
+from .engine import _STEP, chain_numpy
 from .engine import C as CHAIN_C
 from .engine import D as CHAIN_D
-from .engine import _STEP, chain_numpy
 from .losses import softmax_numpy, svm_numpy
 
 D, C, REG = 3073, 10, 2.5e4
@@ -46,21 +46,29 @@ LOSSES = {"svm": (svm_loss, svm_numpy), "softmax": (softmax_loss, softmax_numpy)
 
 
 def interleaved(cases: dict, ref: str, rounds: int, seed: int = 0) -> dict:
-    """{name: (median seconds, median over rounds of time / ref's time)}, rounds shuffled."""
+    """{name: (median seconds, median wall-time ratio, median CPU-time ratio)} over rounds.
+
+    Each round calls every case once in a freshly shuffled order; a ratio is the median over
+    rounds of the case's time over ``ref``'s time in the same round. CPU time is this
+    thread's (BLAS runs in it with one thread): it leaves out the time the shared cores spent
+    on other jobs, which wall time counts.
+    """
     for fn in cases.values():
         fn()  # warm up: caches, the first call's trace
-    times = {k: [] for k in cases}
+    wall = {k: [] for k in cases}
+    cpu = {k: [] for k in cases}
     order = list(cases)
     shuffle = random.Random(seed).shuffle
     for _ in range(rounds):
         shuffle(order)
         for name in order:
             gc.collect()
-            start = time.perf_counter()
+            c0, w0 = time.thread_time(), time.perf_counter()
             cases[name]()
-            times[name].append(time.perf_counter() - start)
-    return {k: (statistics.median(v), statistics.median(a / b for a, b in zip(v, times[ref])))
-            for k, v in times.items()}
+            wall[name].append(time.perf_counter() - w0)
+            cpu[name].append(time.thread_time() - c0)
+    ratio = lambda t, k: statistics.median(a / b for a, b in zip(t[k], t[ref]))  # noqa: E731
+    return {k: (statistics.median(wall[k]), ratio(wall, k), ratio(cpu, k)) for k in cases}
 
 
 def problem(n: int, dtype, seed: int = 0):
@@ -111,13 +119,14 @@ def loss_table(rounds: int) -> str:
                 cases, _ = loss_cases(name, n, dtype)
                 t = interleaved(cases, "numpy", rounds if n == 200 else max(rounds // 3, 3))
                 target = 0.95 if n == 200 else 1.00
+                met = t["compiled"][1] <= target and t["compiled"][2] <= target
                 rows.append((name, np.dtype(dtype).name, n, t["numpy"][0] * 1e3,
-                             t["compiled"][1], t["eager"][1], t["floor"][1],
-                             f"<= {target:.2f}", "yes" if t["compiled"][1] <= target else "NO"))
+                             t["compiled"][1], t["compiled"][2], t["eager"][1], t["eager"][2],
+                             t["floor"][1], f"<= {target:.2f}", "yes" if met else "NO"))
     return table("Loss forward + backward, X @ W (W 3073 x 10) + reg * l2(W), one BLAS thread: "
-                 "ratio to hand-written NumPy (median of per-round ratios)",
-                 ("loss", "dtype", "N", "NumPy ms", "compiled", "eager", "2 matmuls",
-                  "target", "met"), rows)
+                 "ratio to hand-written NumPy (median of per-round ratios; wall / CPU time)",
+                 ("loss", "dtype", "N", "NumPy ms", "compiled", "(CPU)", "eager", "(CPU)",
+                  "2 matmuls", "target", "met"), rows)
 
 
 # ---------------------------------------------------------------------- training
@@ -153,13 +162,15 @@ def training_table(rounds: int) -> str:
     assert np.array_equal(finals[True], finals[False]), "compiled fit differs from eager fit"
     scale = np.abs(finals["numpy"]).max()
     assert np.abs(finals[True] - finals["numpy"]).max() <= 1e-9 * scale, "runs diverged"
-    rows = [("plain NumPy loop, hand-written gradient", t["numpy"][0], 1.0, "", ""),
+    met = t["compiled"][1] <= 1.0 and t["compiled"][2] <= 1.0
+    rows = [("plain NumPy loop, hand-written gradient", t["numpy"][0], 1.0, 1.0, "", ""),
             ("LinearClassifier.fit (compiled, the default)", t["compiled"][0], t["compiled"][1],
-             "<= 1.00", "yes" if t["compiled"][1] <= 1.0 else "NO"),
-            ("LinearClassifier.fit(compile=False)", t["eager"][0], t["eager"][1], "", "")]
+             t["compiled"][2], "<= 1.00", "yes" if met else "NO"),
+            ("LinearClassifier.fit(compile=False)", t["eager"][0], t["eager"][1],
+             t["eager"][2], "", "")]
     return table(f"Training: {STEPS} SGD steps, batch {BATCH}, X {N_TRAIN:,} x {D}, "
-                 f"{rounds} interleaved rounds", ("implementation", "seconds", "ratio",
-                                                  "target", "met"), rows)
+                 f"{rounds} interleaved rounds (wall / CPU time)",
+                 ("implementation", "seconds", "ratio", "(CPU)", "target", "met"), rows)
 
 
 # ---------------------------------------------------------------------- replay per primitive
@@ -185,9 +196,8 @@ def chain_table(rounds: int, length: int = 2000) -> str:
     mul = np.multiply
 
     def floor():  # NumPy's own dispatch: one tiny ufunc call per step, in a plain loop
-        h = a
         for _ in range(steps):
-            h = mul(h, cc)
+            mul(a, cc)
 
     def eager():
         h = Tensor(np.ones(10), requires_grad=True)
@@ -195,17 +205,20 @@ def chain_table(rounds: int, length: int = 2000) -> str:
 
     t = interleaved({"floor": floor, "replay": replay, "numpy chain": lambda: chain_numpy(length),
                      "eager": eager}, "floor", rounds)
+    calls = length + sum(1 for i in range(length) if i % 6 in (0, 2, 3, 5))  # NumPy's calls
     per = {k: v[0] / steps * 1e9 for k, v in t.items()}
-    rows = [("NumPy dispatch floor (a ufunc call per step)", per["floor"], 1.0, "", ""),
-            ("tg.compile replay (forward + backward)", per["replay"], t["replay"][1], "<= 1.5",
-             "yes" if t["replay"][1] <= 1.5 else "NO"),
-            ("plain NumPy chain, hand reverse (engine.py)",
-             t["numpy chain"][0] / (length * 5 / 3) * 1e9,
-             t["numpy chain"][1] * steps / (length * 5 / 3), "", ""),
-            ("tinygrad_lc eager (build + backward)", per["eager"], t["eager"][1], "", "")]
+    met = t["replay"][1] <= 1.5 and t["replay"][2] <= 1.5
+    rows = [("NumPy dispatch floor (a ufunc call per step)", per["floor"], 1.0, 1.0, "", ""),
+            ("tg.compile replay (forward + backward)", per["replay"], t["replay"][1],
+             t["replay"][2], "<= 1.5", "yes" if met else "NO"),
+            (f"plain NumPy chain, hand reverse ({calls} calls)", t["numpy chain"][0] / calls * 1e9,
+             t["numpy chain"][1] * steps / calls, t["numpy chain"][2] * steps / calls, "", ""),
+            ("tinygrad_lc eager, per program step", per["eager"], t["eager"][1], t["eager"][2],
+             "", "")]
     return table(f"Replay cost per primitive: the chain of {length:,} small ops on a (10,) tensor "
-                 f"compiles to {steps} steps (forward and backward); ns per step",
-                 ("implementation", "ns/step", "ratio to floor", "target", "met"), rows)
+                 f"(benchmarks/engine.py) compiles to {steps} steps, forward and backward; "
+                 "ns per step (wall), ratios wall / CPU",
+                 ("implementation", "ns/step", "ratio", "(CPU)", "target", "met"), rows)
 
 
 # ---------------------------------------------------------------------- memory

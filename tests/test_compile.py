@@ -366,3 +366,20 @@ def test_the_program_as_text_and_as_a_drawing():
         1 for line in lines if line.startswith("  %") and " = " in line or "  check " in line)
     dot = tg.viz.draw_graph(p).source
     assert "matmul" in dot and "cluster" in dot and "buf0" in dot
+
+
+def test_a_traced_integer_index_that_repeats_on_a_later_call():
+    """Whether picked positions repeat is decided per call (scatter or add.at in backward)."""
+    def f(w, idx, weights):
+        return (w[idx] * weights).sum() + (w[np.arange(3), idx] ** 2).sum()
+
+    cf = tg.compile(f)
+    weights = np.array([1.0, 2.0, 3.0])
+    for idx in (np.array([0, 1, 2]), np.array([1, 1, 1]), np.array([2, 0, 2])):
+        got = []
+        for fn in (f, cf):
+            w = Tensor(np.arange(9.0).reshape(3, 3), requires_grad=True)
+            fn(w, idx, weights).backward()
+            got.append(w.grad)
+        assert_same(got[0], got[1], str(idx))
+    assert cf.traces == 1

@@ -133,6 +133,24 @@ def _prepare(shape: tuple, is_tuple: bool, *parts):
     return prepare_index(parts if is_tuple else parts[0], shape)
 
 
+def _index_of(*parts) -> tuple:
+    """An index tuple made of traced and fixed parts."""
+    return parts
+
+
+def _unique_by_structure(template: tuple, norm: tuple) -> bool:
+    """Whether ``prepare_index`` finds the positions unique for any values of the traced parts:
+    the one array is a boolean mask, or a fixed part is ``np.arange``-like (1-D, increasing)."""
+    arrays = [n for n in norm if isinstance(n, np.ndarray)]
+    if len(arrays) == 1 and arrays[0].dtype == bool:
+        return True
+    shapes = {a.shape for a in arrays if a.dtype != bool}
+    return len(shapes) == 1 and all(a.dtype != bool for a in arrays) and any(
+        not isinstance(t, Ref) and isinstance(n, np.ndarray) and n.ndim == 1 and (
+            n.size < 2 or (n[0] >= 0 and bool(np.all(n[1:] > n[:-1]))))
+        for t, n in zip(template, norm))
+
+
 def _add(q, pg):
     """The sum of two gradients (the engine's accumulate, never in place)."""
     return q + pg
@@ -147,7 +165,7 @@ class Tracer:
         self.start = next(engine._clock)  # tensors older than this were made outside
         self.tensors: dict = {}  # id(tensor) -> value id
         self.arrays: dict = {}  # id(array) -> value id (every array the trace has seen)
-        self.index_refs: dict = {}  # id(prepared index) -> (index value id, unique value id)
+        self.index_refs: dict = {}  # id(prepared index) -> (index, unique): Refs or fixed
         self.val: list = []  # value id -> the value while tracing
         self.keep: list = []  # objects whose ids are keys above, kept alive
         self.captured: list = []  # tensors from outside read by reference, in input order
@@ -260,7 +278,7 @@ class Tracer:
         if kw and "index" in kw:
             refs = self.index_refs.get(id(kw["index"]))
             if refs is not None:
-                kw = {**kw, "index": Ref(refs[0]), "unique": Ref(refs[1])}
+                kw = {**kw, "index": refs[0], "unique": refs[1]}
         vid = self._step(opdef.name, opdef.fwd, args, dict(kw or {}), t._data)
         self.tensors[id(t)] = vid
         self.keep.append(t)
@@ -294,12 +312,21 @@ class Tracer:
         if not dynamic:
             return prepare_index(real, shape)
         norm, unique = prepare_index(real, shape)
-        parts = template if isinstance(template, tuple) else (template,)
-        both = self._step("prepare_index", _prepare, (shape, isinstance(index, tuple), *parts),
-                          {}, (norm, unique))
-        i = self._step("item", operator.getitem, (Ref(both), 0), {}, norm)
-        u = self._step("item", operator.getitem, (Ref(both), 1), {}, unique)
-        self.index_refs[id(norm)] = (i, u)
+        is_tuple = isinstance(index, tuple)
+        parts = template if is_tuple else (template,)
+        if _unique_by_structure(parts, norm if is_tuple else (norm,)):
+            # the picked positions never repeat whatever the traced arrays hold: the index is
+            # the traced array itself, or a tuple of it with the fixed parts, normalized
+            fixed = [n if not isinstance(t, Ref) else t
+                     for t, n in zip(parts, norm if is_tuple else (norm,))]
+            ref = self._step("index", _index_of, tuple(fixed), {}, norm) if is_tuple else parts[0]
+            self.index_refs[id(norm)] = (Ref(ref) if isinstance(ref, int) else ref, True)
+        else:
+            both = self._step("prepare_index", _prepare, (shape, is_tuple, *parts), {},
+                              (norm, unique))
+            i = self._step("item", operator.getitem, (Ref(both), 0), {}, norm)
+            u = self._step("item", operator.getitem, (Ref(both), 1), {}, unique)
+            self.index_refs[id(norm)] = (Ref(i), Ref(u))
         self.keep.append(norm)
         return norm, unique
 
@@ -425,7 +452,7 @@ class TraceBackend:
             at = 1 if name == "B.take" else 2
             refs = tr.index_refs.get(id(real[at]))
             if refs is not None:
-                args = args[:at] + (Ref(refs[0]), Ref(refs[1])) + args[at + 2:]
+                args = args[:at] + refs + args[at + 2:]
         result = fn(*real, **kw)
         if name == "B.zeros":  # a constant: it depends on the shape only
             return self.value(tr._new("const", result, const=result, dynamic=False))
