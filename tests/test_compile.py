@@ -140,9 +140,15 @@ def test_random_graphs_replay_bit_for_bit(prog, scale, dtype):
         for fn in (f, cf):
             xs = [Tensor(x.astype(dtype), requires_grad=True) for x in inputs]
             with np.errstate(all="ignore"):
-                loss = fn(*xs)
+                try:
+                    loss = fn(*xs)
+                except ValueError:  # eager refuses the scaled inputs (x ** 0.5 of a negative)
+                    assert fn is f and inputs is not prog.inputs
+                    break
                 loss.backward()
             got.append((loss.data, [x.grad for x in xs]))
+        if len(got) < 2:
+            continue
         (le, ge), (lc, gc) = got
         assert_same(le, lc, f"loss\n{prog}")
         for i, (a, b) in enumerate(zip(ge, gc)):

@@ -320,13 +320,26 @@ class CompiledFunction:
 
     def _entry(self, args: tuple, kwargs: dict) -> tuple:
         leaves: list = []
-        sig = (_signature(args, leaves), _signature(kwargs, leaves), _grad_on())
+        key = [_grad_on()]
+        for x in args:  # the common kinds inline: this runs on every call
+            if x.__class__ is Tensor:
+                leaves.append(x)
+                d = x._data
+                key.append((d.shape, d.dtype.str, d.strides, x.requires_grad))
+            elif x.__class__ is np.ndarray:
+                leaves.append(x)
+                key.append((x.shape, x.dtype.str, x.strides))
+            else:
+                key.append(_signature(x, leaves))
+        if kwargs:
+            key.append(_signature(kwargs, leaves))
+        sig = tuple(key)
         entry = self._cache.get(sig)
         if entry is not None and entry.captured_ok():
             self._cache.move_to_end(sig)
             return entry, leaves
         names = _names(self.f, args, kwargs)
-        raw, val, captured = trace(self.f, self.name, args, kwargs, leaves, names, sig[2])
+        raw, val, captured = trace(self.f, self.name, args, kwargs, leaves, names, sig[0])
         self.traces += 1
         entry = _Entry(self.name, raw, val, captured, self.check)
         self._cache[sig] = entry
@@ -385,13 +398,14 @@ def compile(f: Callable | None = None, *, check: bool = False, cache_size: int =
     inputs:
       %0 w  (2,) float64  (gradient)
       %1 x  (2,) float64
+      %4 seed  () float64  (the upstream gradient, given by backward())
     forward:
-      %3 = mul(%0, %2)  (2,) float64  -> buf0
-      %4 = sum(%3)  () float64
+      %2 = mul(%0, %1)  (2,) float64  -> buf0
+      %3 = sum(%2, axis=None, keepdims=False)  () float64
     backward:
-      %6 = B.expand(%5, (2,), None, False)  (2,) float64  -> buf0
-      %7 = mul(%6, %2)  (2,) float64
-    outputs: loss %4, grad w %7
+      %5 = B.expand(%4, (2,), None, False)  (2,) float64
+      %6 = mul(%5, %1)  (2,) float64  -> into %5
+    outputs: loss %3, grad w %6
     buffers: 1 reused on every call, 0.0 kB
     """
     if f is None:

@@ -150,6 +150,15 @@ def _sum_into(x, axis, keepdims, out):
     return np.sum(x, axis, None, out, keepdims)
 
 
+def _sum_axes_into(axes, g, out):
+    return np.sum(g, axes, None, out, True)  # as ops._unbroadcast: summed, axes kept
+
+
+def _fill_into(g, out):
+    out[...] = g  # as ops._spread of a 0-d gradient
+    return out
+
+
 def _relu_into(a, out):
     return np.maximum(a, 0, out=out)  # ops.relu is np.maximum(a, 0)
 
@@ -180,9 +189,17 @@ def _into(s: Step, val: list):
     """(argument positions, function with ``out`` last) for a step that can reuse a buffer."""
     if s.name == "sum" and not refs_in(s.kw):
         return (0,), partial(_sum_op_into, **s.kw)
-    if s.name == "matmul":  # matrix times matrix only (1-D operands give other shapes)
-        return ((0, 1), np.matmul) if all(np.ndim(val[r]) == 2 for r in refs_in(s.args)) \
-            else None
+    if s.name == "matmul":  # matrix by matrix, or vector by vector (a 0-d result)
+        ndims = {np.ndim(val[r]) for r in refs_in(s.args)}
+        return ((0, 1), np.matmul) if ndims in ({2}, {1}) else None
+    if s.name == "B.unbroadcast":  # the axes follow from the shapes: one np.sum
+        g, shape = val[s.args[0].id], s.args[1]
+        if g.ndim != len(shape):
+            return None  # leading axes too: two sums, as the engine does
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        return (0,), partial(_sum_axes_into, axes)
+    if s.name == "B.expand" and np.ndim(val[s.args[0].id]) == 0:
+        return (0,), _fill_into  # a number spread everywhere
     if s.kw or s.name not in _INTO:
         return None
     return _INTO[s.name]
@@ -321,8 +338,7 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
             positions = _INTO[s.name][0]
             into = (positions, _INTO[s.name][1]), s.args[inplace[i]].id
         elif not keep_all and s.out is not None and s.out not in escaping \
-                and storage[s.out] == {s.out} and isinstance(o, np.ndarray) and o.ndim \
-                and o.size and (o.flags.c_contiguous or o.flags.f_contiguous):
+                and storage[s.out] == {s.out} and isinstance(o, np.ndarray) and o.size and (o.flags.c_contiguous or o.flags.f_contiguous):
             how = _into(s, val)
             if how is not None:
                 pool = free.get(_key(o))

@@ -13,6 +13,7 @@ when it is written in place through ``out=``, a buffer ``buf<k>`` reused on ever
 
 >>> p = Program()
 >>> x = p.add_value("input", (2,), np.dtype("float64"), name="x")
+>>> p.inputs.append(x)
 >>> y = p.add_step("exp", np.exp, (Ref(x),), {}, "", shape=(2,), dtype=np.dtype("float64"))
 >>> p.outputs["loss"] = y
 >>> print(p.text())
