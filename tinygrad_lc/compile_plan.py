@@ -338,7 +338,8 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
             positions = _INTO[s.name][0]
             into = (positions, _INTO[s.name][1]), s.args[inplace[i]].id
         elif not keep_all and s.out is not None and s.out not in escaping \
-                and storage[s.out] == {s.out} and isinstance(o, np.ndarray) and o.size and (o.flags.c_contiguous or o.flags.f_contiguous):
+                and storage[s.out] == {s.out} and isinstance(o, np.ndarray) and o.size \
+                and (o.flags.c_contiguous or o.flags.f_contiguous):
             how = _into(s, val)
             if how is not None:
                 pool = free.get(_key(o))
