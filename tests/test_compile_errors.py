@@ -240,10 +240,9 @@ def test_check_names_the_first_step_that_differs(monkeypatch):
     entry = next(iter(cf._cache.values()))
     steps = entry.check_plan.forward
     k = next(i for i, s in enumerate(entry.program.forward) if s.name == "relu")
-    fn, out, get, star = steps[k]
-    steps[k] = (lambda a: np.maximum(a, 0) + 1e-9, out, get, star)  # a wrong replay of relu
+    step = steps[k]  # a wrong replay of relu
+    steps[k] = compile_plan.runner_step(lambda a: np.maximum(a, 0) + 1e-9, step.out, step.slots)
     with pytest.raises(CompileError, match=r"differs from the eager run at forward step `%\d+ = "
                                            r"relu.*in scope 'svm_loss': op 'relu' \(largest "
                                            r"difference 1e-09\)"):
         cf(W, X, Y)
-    assert compile_plan.run  # the runner itself is untouched

@@ -33,9 +33,71 @@ DROP_BYTES = 16384  # values at least this large are dropped right after their l
 
 
 def run(steps: list, env: list) -> None:
-    """Run planned steps: ``env[slot] = function(*env[args])`` for each, in order."""
-    for fn, out, get, star in steps:
-        env[out] = fn(*get(env)) if star else fn(get(env))
+    """Run planned steps in order; each does ``env[out] = function(*env[slots])``."""
+    for step in steps:
+        step(env)
+
+
+def runner_step(fn, out: int, slots: list, store: bool = True):
+    """One step of ``run``: a small function ``env[out] = fn(env[a], env[b], ...)``.
+
+    A closure per step rather than a tuple interpreted by ``run``: the call passes the
+    values without building a tuple, so a replay allocates nothing the cycle collector tracks.
+    With ``store=False`` the result is not stored: it is the array in the last slot (``out=``).
+    """
+    if not store and len(slots) in (2, 3, 4):
+        step = _into_step(fn, slots)
+    elif not slots:
+        def step(env):
+            env[out] = fn()
+    elif len(slots) == 1:
+        (a,) = slots
+
+        def step(env):
+            env[out] = fn(env[a])
+    elif len(slots) == 2:
+        a, b = slots
+
+        def step(env):
+            env[out] = fn(env[a], env[b])
+    elif len(slots) == 3:
+        a, b, c = slots
+
+        def step(env):
+            env[out] = fn(env[a], env[b], env[c])
+    else:
+        get = operator.itemgetter(*slots)
+
+        def step(env):
+            env[out] = fn(*get(env))
+    step.fn, step.out, step.slots = fn, out, tuple(slots)  # for tests and debugging
+    return step
+
+
+def _into_step(fn, slots: list):
+    if len(slots) == 2:
+        a, b = slots
+
+        def step(env):
+            fn(env[a], env[b])
+    elif len(slots) == 3:
+        a, b, c = slots
+
+        def step(env):
+            fn(env[a], env[b], env[c])
+    else:
+        a, b, c, d = slots
+
+        def step(env):
+            fn(env[a], env[b], env[c], env[d])
+    return step
+
+
+def _drop_step(out: int):
+    def step(env):
+        env[out] = None  # a large value nobody reads after this step
+
+    return step
 
 
 # ---------------------------------------------------------------------- optimization
@@ -310,7 +372,8 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
         env.append(x)
         return len(env) - 1
 
-    slot_of = lambda a: a.id if isinstance(a, Ref) else static_slot(a)  # noqa: E731
+    home: dict = {}  # value -> its slot when not its own: the buffer or operand it lives in
+    slot_of = lambda a: home.get(a.id, a.id) if isinstance(a, Ref) else static_slot(a)  # noqa
     scratch = static_slot(None)  # where checks (steps without a result) write their None
     out_ids = [v for v in (p.outputs["loss"], *p.outputs["aux"], *p.outputs["grads"])
                if v is not None]
@@ -354,7 +417,9 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
         if into is not None:
             (positions, fn), where = into
             call, slots = _bind(fn, tuple(s.args[k] for k in positions), {}, slot_of)
+            where = home.get(where, where) if i in inplace else where
             slots.append(where)
+            home[s.out] = where  # the result is that array: nothing to store
             owner = next(iter(storage[s.out]))
             if owner in owned:
                 p.buffers[s.out] = buffer_slots.index(owned[owner])
@@ -366,14 +431,14 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
                 # a 0-d array where NumPy hands back a scalar (the engine wraps op results):
                 # later steps must see the same type (scalar ** p is other code than array ** p)
                 call = partial(_as_array, call)
-        target.append((call, scratch if s.out is None else s.out,
-                       operator.itemgetter(*slots) if slots else _nothing, len(slots) != 1))
+        out = scratch if s.out is None else home.get(s.out, s.out)
+        target.append(runner_step(call, out, slots, store=into is None))
         for owner in ends.get(i, ()):  # dead after this step: reuse its buffer, drop the large
             if owner in owned:
                 free.setdefault(_key(val[owner]), []).append(owned.pop(owner))
             elif values[owner].kind == "step" and isinstance(val[owner], np.ndarray) \
                     and val[owner].nbytes >= DROP_BYTES and not keep_all:
-                target.extend((_drop, m, _nothing, True) for m in members[owner])
+                target.extend(_drop_step(home.get(m, m)) for m in members[owner])
     # outputs: arrays of their own, which the caller may keep (aliases and constants copied)
     handed: set = set()
     slots_of: dict = {}
@@ -384,10 +449,10 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
             if values[v].kind == "step" and len(owners) == 1 and v not in handed and \
                     not any(u in handed or (u != v and u in out_ids)
                             for u in members.get(next(iter(owners)), ())):
-                slots_of.setdefault(v, []).append(v)
+                slots_of.setdefault(v, []).append(home.get(v, v))
             else:
                 slot = static_slot(None)
-                phase.append((np.array, slot, operator.itemgetter(v), False))
+                phase.append(runner_step(np.array, slot, [home.get(v, v)]))
                 slots_of.setdefault(v, []).append(slot)
             handed.add(v)
     pick = lambda v: slots_of[v].pop(0)  # noqa: E731
@@ -400,9 +465,3 @@ def _as_array(fn, *args):
     return np.asarray(fn(*args))
 
 
-def _nothing(env):
-    return ()
-
-
-def _drop():
-    return None
