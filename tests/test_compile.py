@@ -389,3 +389,9 @@ def test_a_traced_integer_index_that_repeats_on_a_later_call():
             got.append(w.grad)
         assert_same(got[0], got[1], str(idx))
     assert cf.traces == 1
+
+
+def test_a_tuple_of_one_comes_back_as_a_tuple():
+    cf = tg.compile(lambda w: ((w * w).sum(),))
+    (loss,) = cf(Tensor([1.0, 2.0], requires_grad=True))
+    assert loss.item() == 5.0

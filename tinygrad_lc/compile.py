@@ -54,17 +54,14 @@ _TRACING = threading.Lock()  # one trace at a time (the engine's hook is one glo
 
 
 def _grad_on() -> bool:
-    modes = getattr(engine, "_modes", None)
-    return modes().grad_enabled if modes is not None else engine._grad_enabled
+    return engine._modes().grad_enabled
 
 
 def _eager_only() -> bool:
     """Inside a trace, ``detect_anomaly()`` or gradcheck's kink log: run the function eagerly."""
     if engine._trace is not None and engine._trace.mine():
         return True
-    modes = getattr(engine, "_modes", None)
-    anomaly = modes().anomaly if modes is not None else engine._anomaly
-    return anomaly or engine._kink_log is not None
+    return engine._modes().anomaly or engine._kink_log is not None
 
 
 # ---------------------------------------------------------------------- signatures
@@ -130,7 +127,7 @@ def _rebuild(x, traced: list):
 
 # ---------------------------------------------------------------------- tracing
 def _check_result(name: str, out) -> tuple:
-    """(loss, aux tensors) of what the function returned, or a named error."""
+    """(loss, more tensors) of what the function returned, or a named error."""
     items = list(out) if isinstance(out, tuple | list) else [out]
     if not items or not all(isinstance(t, Tensor) for t in items):
         got = type(out).__name__ if not isinstance(out, tuple | list) else \
@@ -161,6 +158,7 @@ def trace(f: Callable, name: str, args: tuple, kwargs: dict, leaves: list, names
     p = tracer.program
     p.outputs["loss"] = tracer.tensor_value(loss)
     p.outputs["aux"] = [tracer.tensor_value(t) for t in aux]
+    p.returns_tuple = isinstance(out, tuple | list)
     p.split = len(p.steps)
     inputs = [*leaves, *tracer.captured]  # the tensors and arrays bound to p.inputs, in order
     wanted = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
@@ -248,7 +246,7 @@ class _Entry:
             vjps = tuple(partial(_vjp, pending, k) for k in range(len(grads)))
             node = engine._make(loss, True, self.opdef, tuple(grads + others),
                                 vjps + (_never,) * len(others), None)
-        return (node, *aux) if self.program.outputs["aux"] or self.raw.outputs["aux"] else node
+        return (node, *aux) if self.program.returns_tuple else node
 
 
 def _never(B, g, out, *ins):  # an input without gradient: the engine never asks

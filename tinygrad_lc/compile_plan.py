@@ -185,7 +185,7 @@ def optimize(p: Program, val: list) -> tuple[Program, dict]:
         sum(1 for k, _ in kept if k < (split if split is not None else len(steps)))
     return Program(values=p_values, steps=[s for _, s in kept], inputs=list(p.inputs),
                    grad_inputs=list(p.grad_inputs), outputs=outputs, split=new_split,
-                   seed=p.seed, name=p.name), rep
+                   seed=p.seed, name=p.name, returns_tuple=p.returns_tuple), rep
 
 
 # ---------------------------------------------------------------------- replay functions

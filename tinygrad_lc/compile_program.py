@@ -113,6 +113,7 @@ class Program:
     split: int | None = None  # index of the first backward step (None: forward only)
     seed: int | None = None  # value id of the upstream gradient
     name: str = "f"
+    returns_tuple: bool = False  # the function returned (loss, ...) rather than the loss
     buffers: dict = field(default_factory=dict)  # value id -> buffer number (after planning)
     inplace: dict = field(default_factory=dict)  # value id -> the operand it overwrites
     buffer_bytes: int = 0

@@ -46,10 +46,7 @@ _ADVICE = ("Compute it outside the compiled function and pass the result as an a
 
 
 def _scope() -> str:
-    from . import modes
-
-    current = getattr(modes, "current_scope", None)
-    return current() if current is not None else engine._scope
+    return engine._modes().scope
 
 
 class TracedArray:
