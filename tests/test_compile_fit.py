@@ -11,7 +11,8 @@ import pytest
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor, losses, optim, regularizers
-from tinygrad_lc.models import LinearClassifier, MLPClassifier, make_blobs
+from tinygrad_lc.data import make_blobs
+from tinygrad_lc.models import LinearClassifier, MLPClassifier
 
 X, Y = make_blobs(40, num_classes=4, seed=0, num_features=6)
 

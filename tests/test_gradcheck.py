@@ -473,3 +473,58 @@ def test_grad_check_sparse_errors():
         grad_check_sparse(lambda x: x.sum(), x, x, num_checks=0)
     with pytest.raises(TypeError, match="grad_check_sparse: f must be callable"):
         grad_check_sparse(None, x, x)
+
+
+# ---------------------------------------------------------------- the report in a notebook
+def test_a_report_displays_as_a_table_in_jupyter():
+    import html.parser
+
+    s = Tensor([[1.0, 2.0, 1.0]], requires_grad=True, name="<scores>")
+    report = gradcheck_report(lambda s: svm_loss(s, np.array([0])), s)
+    page = report._repr_html_()
+
+    class Cells(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.cells, self.inside = [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.inside = tag in ("td", "th")
+
+        def handle_data(self, data):
+            if self.inside:
+                self.cells.append(data)
+
+    parser = Cells()
+    parser.feed(page)
+    head, row = parser.cells[:8], parser.cells[8:]
+    assert head == ["input", "shape", "entries", "worst index", "analytic", "numerical",
+                    "relative error", "kinks met"]
+    assert row[:3] == ["'<scores>' (input 0)", "(1, 3)", "ok"] and len(row) == 8
+    assert "&lt;scores&gt;" in page and "<scores>" not in page  # names are escaped
+    assert "gradcheck passed" in page and "GradcheckReport(" not in page
+
+
+def test_a_failing_report_shows_its_failures_and_kinks_in_the_table():
+    x = Tensor([0.0, 2.0], requires_grad=True, name="x")
+    report = gradcheck_report(lambda x: x.relu().sum() * 1.0, x)
+    assert "kink sits on" in report._repr_html_()
+    wrong = gradcheck_report(lambda x: (x * x).sum(), x)
+    wrong.passed, wrong.inputs[0].bad = False, 1  # as a wrong backward would report
+    page = wrong._repr_html_()
+    assert "gradcheck FAILED" in page and "#c62828" in page and "1 of 2 fail" in page
+
+
+def test_a_report_pretty_prints_as_its_text():
+    report = gradcheck_report(lambda x: (x * x).sum(), Tensor([1.0], requires_grad=True))
+
+    class Printer:
+        def __init__(self):
+            self.out = []
+
+        def text(self, t):
+            self.out.append(t)
+
+    p = Printer()
+    report._repr_pretty_(p, cycle=False)
+    assert p.out == [str(report)] and p.out[0].startswith("gradcheck passed")

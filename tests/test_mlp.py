@@ -13,8 +13,9 @@ import pytest
 
 import tinygrad_lc as tg
 from tinygrad_lc import cli
+from tinygrad_lc.data import make_blobs
 from tinygrad_lc.gradcheck import gradcheck_report
-from tinygrad_lc.models import MLPClassifier, make_blobs
+from tinygrad_lc.models import MLPClassifier
 from tinygrad_lc.optim import SGD, Adam
 
 

@@ -387,24 +387,23 @@ def test_outside_detect_anomaly_nothing_is_fingerprinted_or_checked(monkeypatch)
     import weakref
 
     from tinygrad_lc import anomaly
-    from tinygrad_lc import tensor as engine
 
     def boom(*args):
         raise AssertionError("a fingerprint was taken or checked outside detect_anomaly()")
 
-    monkeypatch.setattr(engine, "_fingerprints", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(anomaly, "fingerprints", weakref.WeakKeyDictionary())
     monkeypatch.setattr(anomaly, "fingerprint", boom)
     monkeypatch.setattr(anomaly, "check_saved", boom)
     w = _w()
     (w * w).sum().backward()
-    assert len(engine._fingerprints) == 0
+    assert len(anomaly.fingerprints) == 0
     monkeypatch.undo()
-    monkeypatch.setattr(engine, "_fingerprints", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(anomaly, "fingerprints", weakref.WeakKeyDictionary())
     with tg.detect_anomaly():
         loss = (w * w).sum()
-    assert len(engine._fingerprints) == 1  # the mul (sum reads no values)
+    assert len(anomaly.fingerprints) == 1  # the mul (sum reads no values)
     del loss
     gc.collect()
-    assert len(engine._fingerprints) == 0  # they go with the graph
+    assert len(anomaly.fingerprints) == 0  # they go with the graph
     monkeypatch.setattr(anomaly, "check_saved", boom)
     (w * w).sum().backward()  # so later backwards skip the check again

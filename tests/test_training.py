@@ -301,22 +301,6 @@ def test_train_refuses_to_go_backwards(blobs):
         trainer.train(blobs.X_train, blobs.y_train, iters=30, save_every=0, progress=False)
 
 
-def test_progress_bar_without_tqdm_notes_it_once_and_stays_silent(monkeypatch, capsys):
-    import sys
-
-    from tinygrad_lc.training import progress_bar
-
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` raise ImportError
-    bar = progress_bar(3, "steps", initial=1, unit="B")
-    bar.update(1)
-    bar.set_postfix(loss="1.0")
-    bar.close()
-    assert capsys.readouterr().err == ("note: tqdm is not installed, so there is no progress "
-                                       "bar (pip install 'tinygrad_lc[demo]')\n")
-    progress_bar(3, "steps", enabled=False)
-    assert capsys.readouterr().err == ""
-
-
 # ----------------------------------------------------------------------------- failed loads
 def _trainer_state(trainer: Trainer) -> dict:
     """Everything Trainer.load could change, as comparable plain data (arrays as bytes)."""

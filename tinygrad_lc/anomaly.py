@@ -20,21 +20,34 @@ a silently wrong gradient. Without such nodes alive the backward skips this enti
 ...     y.backward()
 Traceback (most recent call last):
 ...
-tinygrad_lc.tensor.AnomalyError: sqrt: backward gradient for input 0 (shape (2,)) holds 1 inf ...
+tinygrad_lc.anomaly.AnomalyError: sqrt: backward gradient for input 0 (shape (2,)) holds 1 inf ...
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import weakref
 import zlib
+from typing import Any
 
 import numpy as np
 
-from . import tensor as _engine
-from .tensor import AnomalyError, Tensor
+Node = Any  # a Tensor: tensor.py imports this module, so this one cannot import it
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# node -> checksums of the arrays its VJPs read, taken inside detect_anomaly(); the engine's
+# backward checks them while any is alive
+fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class AnomalyError(RuntimeError):
+    """Raised inside ``detect_anomaly()`` by the first op producing NaN or inf (``tg.AnomalyError``;
+    also importable from ``tinygrad_lc.tensor``). ``err.tensor`` is the node it names."""
+
+    def __init__(self, message: str, tensor: Node | None = None):
+        super().__init__(message)
+        self.tensor = tensor
 
 
 def user_frame() -> str:
@@ -58,12 +71,12 @@ def _bad_counts(a) -> str | None:
     return " and ".join(s for s in (f"{nan} NaN" if nan else "", f"{inf} inf" if inf else "") if s)
 
 
-def _label(t: Tensor, i: int) -> str:
+def _label(t: Node, i: int) -> str:
     name = f" '{t.name}'" if t.name else ""
     return f"input {i}{name} (shape {t.shape})"
 
 
-def _describe(t: Tensor) -> str:
+def _describe(t: Node) -> str:
     shapes = ", ".join(str(p.shape) for p in t.parents) or "none"
     where = t._where or (
         f"an unrecorded line (the forward ran outside detect_anomaly(); backward() was called "
@@ -77,7 +90,7 @@ def _checksum(a: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
 
 
-def _saved_arrays(t: Tensor):
+def _saved_arrays(t: Node):
     """(who, array) for each array ``t``'s VJPs may read: who is -1 for the output, i for
     input i, "index" for an index array (the same set the mutation guard watches, plus those)."""
     if t._opdef.needs_values:
@@ -89,7 +102,7 @@ def _saved_arrays(t: Tensor):
                 yield "index", part
 
 
-def fingerprint(t: Tensor) -> None:
+def fingerprint(t: Node) -> None:
     """Keep a checksum of every array ``t``'s backward will read (see :func:`check_saved`)."""
     seen, saved = set(), []
     for who, arr in _saved_arrays(t):
@@ -97,12 +110,12 @@ def fingerprint(t: Tensor) -> None:
             seen.add(id(arr))
             saved.append((who, arr, _checksum(arr)))
     if saved:
-        _engine._fingerprints[t] = tuple(saved)
+        fingerprints[t] = tuple(saved)
 
 
-def check_saved(t: Tensor) -> None:
+def check_saved(t: Node) -> None:
     """Raise if an array op ``t`` saved for backward changed since its checksum was taken."""
-    for who, arr, crc in _engine._fingerprints.get(t, ()):
+    for who, arr, crc in fingerprints.get(t, ()):
         if _checksum(arr) != crc:
             if who == -1:
                 what = f"its output{f' {t.name!r}' if t.name else ''} (shape {t.shape})"
@@ -118,7 +131,7 @@ def check_saved(t: Tensor) -> None:
                 f"engine sees it) {_describe(t)}", t)
 
 
-def check_forward(t: Tensor, opdef, parents: tuple) -> None:
+def check_forward(t: Node, opdef, parents: tuple) -> None:
     """Record where ``t`` was made; raise if its value holds NaN or inf; fingerprint what a
     recorded op saved for backward."""
     t._where = user_frame()
@@ -139,7 +152,7 @@ def check_forward(t: Tensor, opdef, parents: tuple) -> None:
         fingerprint(t)
 
 
-def check_backward(t: Tensor, parent: Tensor, grad) -> None:
+def check_backward(t: Node, parent: Node, grad) -> None:
     """Raise if the gradient op ``t`` sends to ``parent`` holds NaN or inf."""
     bad = _bad_counts(grad)
     if bad:

@@ -1,20 +1,35 @@
-"""Datasets for the lecture: CIFAR-10 (see ``cifar10``), scikit-learn's 8x8 digits, and the
-usual preprocessing: a seeded train/validation split, mean subtraction and the bias trick.
+"""Datasets for the lecture: CIFAR-10 (see ``cifar10``), scikit-learn's 8x8 digits, seeded
+Gaussian blobs (``make_blobs``, the 2-D toy set of ``--dataset blobs`` and the examples), and
+the usual preprocessing: a seeded train/validation split, mean subtraction and the bias trick.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_open
+from .checks import check_count, check_real
 from .cifar10 import load_cifar10
 
-__all__ = ["load_cifar10", "load_digits", "preprocess", "train_val_split"]
+__all__ = ["load_cifar10", "load_digits", "make_blobs", "preprocess", "train_val_split"]
+
+
+DIGITS_CACHE = "digits-v1.npy"  # in data_root(): pixels and label of each image, uint8
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """Load the 8x8 handwritten digits shipped with scikit-learn (no download needed).
+
+    The first call reads them through scikit-learn (whose import alone takes over a second)
+    and keeps a copy in the data cache, ``data_root() / DIGITS_CACHE`` (117 KB, written
+    atomically); later calls read that file in a millisecond without importing scikit-learn.
+    A damaged or foreign cache file is read again from scikit-learn and replaced; a cache
+    folder that cannot be written is skipped.
 
     Returns
     -------
@@ -25,7 +40,8 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     ImportError
-        scikit-learn is not installed (it comes with ``pip install 'tinygrad_lc[demo]'``).
+        Nothing is cached yet and scikit-learn is not installed (it comes with
+        ``pip install 'tinygrad_lc[demo]'``).
 
     Examples
     --------
@@ -33,6 +49,10 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     >>> X.shape, y.shape, X.reshape(-1, 8, 8).shape  # doctest: +SKIP
     ((1797, 64), (1797,), (1797, 8, 8))
     """
+    path = data_root() / DIGITS_CACHE
+    cached = _read_digits(path)
+    if cached is not None:
+        return cached
     try:
         from sklearn.datasets import load_digits as sklearn_load_digits
     except ImportError as exc:
@@ -41,7 +61,59 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
             "pip install 'tinygrad_lc[demo]'."
         ) from exc
     bunch = sklearn_load_digits()
-    return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
+    X, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
+    table = np.column_stack([X, y]).astype(np.uint8)
+    if np.array_equal(table[:, :-1], X) and np.array_equal(table[:, -1], y):  # exact in uint8
+        with contextlib.suppress(OSError):  # a read-only cache: no copy, same data
+            with atomic_open(path) as f:
+                np.save(f, table, allow_pickle=False)
+    return X, y
+
+
+def _read_digits(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached digits, or None when the file is missing or is not what load_digits wrote."""
+    try:
+        table = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if table.dtype != np.uint8 or table.shape != (1797, 65) or table[:, :-1].max() > 16 \
+            or table[:, -1].max() > 9:
+        return None
+    return table[:, :-1].astype(np.float64), table[:, -1].astype(np.int64)
+
+
+def make_blobs(n_per_class: int, num_classes: int = 3, seed=0, *, num_features: int = 2,
+               radius: float = 4.0, std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded Gaussian blobs: ``num_classes`` clusters around a circle, shuffled.
+
+    Class k is centred at ``radius * (cos 2 pi k / K, sin 2 pi k / K)`` (further features are
+    0 at the centre) with spread ``std``; the defaults give linearly separable data.
+
+    Returns
+    -------
+    X : float64 array (n_per_class * num_classes, num_features)
+    y : int64 array (n_per_class * num_classes,)
+
+    Examples
+    --------
+    >>> X, y = make_blobs(5, num_classes=3, seed=0)
+    >>> X.shape, y.shape, np.bincount(y).tolist()
+    ((15, 2), (15,), [5, 5, 5])
+    """
+    where = "make_blobs"
+    n = check_count(where, "n_per_class", n_per_class, 1)
+    k = check_count(where, "num_classes", num_classes, 1)
+    d = check_count(where, "num_features", num_features, 2)
+    radius = check_real(where, "radius", radius, 0.0)
+    std = check_real(where, "std", std, 0.0)
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(k) / k
+    centers = np.zeros((k, d))
+    centers[:, 0], centers[:, 1] = radius * np.cos(angles), radius * np.sin(angles)
+    y = np.repeat(np.arange(k, dtype=np.int64), n)
+    X = centers[y] + std * rng.standard_normal((n * k, d))
+    order = rng.permutation(n * k)
+    return X[order], y[order]
 
 
 def train_val_split(
@@ -182,3 +254,12 @@ def _pixel_std(X: np.ndarray, mean: np.ndarray, chunk: int = 5000) -> np.ndarray
         total += np.einsum("ij,ij->j", d, d)
     std = np.sqrt(total / len(X))
     return np.where(std > 0, std, 1.0)
+
+
+def data_root() -> Path:
+    """The data cache: ``$TINYGRAD_LC_DATA``, or ``~/.cache/tinygrad_lc`` when it is unset.
+
+    >>> isinstance(data_root(), Path)
+    True
+    """
+    return Path(os.environ.get("TINYGRAD_LC_DATA") or "~/.cache/tinygrad_lc").expanduser()

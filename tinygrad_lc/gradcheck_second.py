@@ -23,8 +23,8 @@ import numpy as np
 
 from .autodiff import grad
 from .functional import concatenate
-from .gradcheck import GradcheckError, _checked_args, _run
 from .gradcheck_reports import GradcheckReport
+from .gradcheck_run import GradcheckError, _checked_args, _run
 from .modes import enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor
 

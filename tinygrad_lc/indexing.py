@@ -16,10 +16,12 @@ def _component(x, where: str = "getitem"):
     """One entry of an index tuple, with Tensors and lists turned into integer/bool arrays."""
     if x.__class__ is np.ndarray and x.dtype.kind in "iub":
         return x  # the common case first
-    from .tensor import Tensor
-
-    if isinstance(x, Tensor):
-        x = x.data
+    if x is None or x is Ellipsis or isinstance(x, slice | int | np.integer):
+        return x
+    if isinstance(x, np.bool_):
+        return bool(x)  # a boolean scalar adds an axis of length 1 (True) or 0 (False)
+    if not isinstance(x, list | np.ndarray) and hasattr(x, "__array__"):
+        x = np.asarray(x)  # a Tensor (its data, through Tensor.__array__) or another array
     if isinstance(x, list):
         try:
             x = np.asarray(x)
@@ -37,10 +39,6 @@ def _component(x, where: str = "getitem"):
                 "(make label tensors with dtype=np.int64)"
             )
         return x
-    if x is None or x is Ellipsis or isinstance(x, slice | int | np.integer):
-        return x
-    if isinstance(x, np.bool_):
-        return bool(x)  # a boolean scalar adds an axis of length 1 (True) or 0 (False)
     raise IndexError(
         f"{where}: unsupported index of type {type(x).__name__}; use ints, slices, None, "
         "Ellipsis, integer arrays or boolean masks"

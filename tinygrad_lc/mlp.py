@@ -19,6 +19,8 @@ from . import losses, regularizers
 from .checks import check_choice, check_count, check_real
 from .compile import compile as compile_fn
 from .losses import check_labels
+from .model_inputs import features as _features
+from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
 from .nn import MLP, Linear
 from .optim import SGD
@@ -46,12 +48,6 @@ def check_finite_scores(s: np.ndarray) -> None:
 def check_flag(where: str, name: str, value) -> None:
     if not isinstance(value, bool | np.bool_):
         raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
-
-
-def _features(where: str, X, num_features: int) -> np.ndarray:
-    from .models import _features as check  # models re-exports this class: import it late
-
-    return check(where, X, num_features)
 
 
 def _decay_lr(opt, lr_decay: float, step: int) -> None:
@@ -102,7 +98,7 @@ class MLPClassifier:
 
     Examples
     --------
-    >>> from tinygrad_lc.models import make_blobs
+    >>> from tinygrad_lc.data import make_blobs
     >>> X, y = make_blobs(50, seed=0)
     >>> model = MLPClassifier(2, 3, hidden=(20,), optimizer="adam", seed=0)
     >>> _ = model.fit(X, y, lr=1e-2, num_iters=100, batch_size=50)
@@ -356,8 +352,6 @@ class MLPClassifier:
                 opt.load_state_dict(d["optimizer"])
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{where}: optimizer ({self.optimizer_name}): {exc}") from None
-        from .models import _generator_like  # models re-exports this class: import it late
-
         rng = _generator_like(where, self.rng, d["rng"])  # a new generator: self.rng untouched
         try:
             self.net.load_state_dict(d["net"])  # checks every key first; the last to fail

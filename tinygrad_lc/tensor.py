@@ -28,6 +28,8 @@ from numbers import Real
 
 import numpy as np
 
+from . import anomaly as _anomaly  # its checks are used only inside detect_anomaly()
+from .anomaly import AnomalyError  # noqa: F401  (tinygrad_lc.tensor.AnomalyError, tg.AnomalyError)
 from .checks import (
     CASTABLE_KINDS,
     FLOAT_KINDS,
@@ -46,17 +48,8 @@ _kink_log: list | None = None  # gradcheck collects (op name, scope, kink state)
 _clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
 _mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
-# node -> checksums of the arrays its VJPs read, taken inside detect_anomaly() (anomaly.py)
-_fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _plain_grads: weakref.WeakSet = weakref.WeakSet()  # results of grad(create_graph=False)
 _trace = None  # the tg.compile tracer (compile_trace.Tracer) while it records a function
-
-class AnomalyError(RuntimeError):
-    """Raised inside ``detect_anomaly()`` by the first op producing NaN or inf."""
-
-    def __init__(self, message: str, tensor: Tensor | None = None):
-        super().__init__(message)
-        self.tensor = tensor
 
 
 def _to_array(data, dtype, where: str) -> np.ndarray:
@@ -657,7 +650,7 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
     anomaly = _modes().anomaly
     # saved arrays are compared with their checksums whenever a forward inside
     # detect_anomaly() left some; otherwise this costs one test of a local per node
-    fingerprinted = len(_fingerprints) > 0
+    fingerprinted = len(_anomaly.fingerprints) > 0
     if anomaly or fingerprinted:
         from .anomaly import check_backward, check_saved
     token = _MODES.set(_modes()) if record else None  # the recording modes, restored after

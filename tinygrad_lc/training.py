@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, fields
@@ -29,6 +28,7 @@ import numpy as np
 
 from . import interrupts
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .progress import progress_bar
 
 __all__ = ["DATASETS", "DEFAULTS", "Dataset", "TrainConfig", "Trainer", "load_dataset"]
 
@@ -177,7 +177,7 @@ def load_dataset(name: str, seed: int = 0, *, standardize: bool = False) -> Data
 
     - digits: scikit-learn's 1,797 8x8 images, split into 360 test, 180 validation and
       1,257 training images (seeded by ``seed``).
-    - blobs: ``models.make_blobs`` with 200 points for each of 3 classes (seeded), split into
+    - blobs: ``data.make_blobs`` with 200 points for each of 3 classes (seeded), split into
       120 test, 60 validation and 420 training points.
     - cifar10: the official 10,000 test images; 1,000 of the 50,000 training images (a
       tenth when there are fewer than 10,000) for validation. Stored as float32 to halve the
@@ -192,7 +192,7 @@ def load_dataset(name: str, seed: int = 0, *, standardize: bool = False) -> Data
     >>> d.X_train.shape, d.X_val.shape, d.X_test.shape, d.class_names
     ((420, 3), (60, 3), (120, 3), ('0', '1', '2'))
     """
-    from .data import load_cifar10, load_digits, preprocess
+    from .data import load_cifar10, load_digits, make_blobs, preprocess
 
     dtype = np.float64
     if name == "digits":
@@ -200,8 +200,6 @@ def load_dataset(name: str, seed: int = 0, *, standardize: bool = False) -> Data
         parts = _three_way(X, y, 360, 180, seed)
         image_shape, classes = (8, 8), tuple(str(c) for c in range(10))
     elif name == "blobs":
-        from .models import make_blobs
-
         X, y = make_blobs(200, num_classes=3, seed=seed)
         parts = _three_way(X, y, 120, 60, seed)
         image_shape, classes = None, ("0", "1", "2")
@@ -241,37 +239,6 @@ def accuracy(model: Any, X: np.ndarray, y: np.ndarray, chunk: int = 5000) -> flo
     hits = sum(int(np.sum(model.predict(X[i:i + chunk]) == y[i:i + chunk]))
                for i in range(0, len(y), chunk))
     return hits / len(y)
-
-
-def progress_bar(total: int | None, desc: str, *, enabled: bool = True, **options: Any) -> Any:
-    """A tqdm bar on stderr, or a silent stand-in when disabled or tqdm is missing.
-
-    ``options`` go to tqdm (e.g. ``initial``, ``unit="B"``). Without tqdm (an optional
-    extra) a one-line note on stderr says so, and the work goes on without a bar.
-
-    >>> bar = progress_bar(10, "steps", enabled=False)
-    >>> bar.update(1); bar.set_postfix(loss="1.0"); bar.close()
-    """
-    if enabled:
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            print("note: tqdm is not installed, so there is no progress bar "
-                  "(pip install 'tinygrad_lc[demo]')", file=sys.stderr)
-        else:
-            return tqdm(total=total, desc=desc, file=sys.stderr, dynamic_ncols=True, **options)
-    return _NoBar()
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Trainer:

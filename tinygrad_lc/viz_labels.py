@@ -19,14 +19,10 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .tensor import Tensor
-
-if TYPE_CHECKING:
-    from .viz import _Unit
 
 SMALL = 12  # tensors with at most this many entries show their values, larger ones min/max
 
@@ -179,12 +175,14 @@ def _op_label(t: Tensor) -> str:
     return _html(rows)
 
 
-def _group_label(u: _Unit, show: frozenset) -> str:
-    ops = sum(m.op is not None for m in u.members)
-    name = u.group.rpartition("/")[2]
+def _group_label(group: str, members: list[Tensor], output: Tensor, show: frozenset) -> str:
+    """A collapsed scope's box: its name (the last part of ``group``), its op count, its
+    ``output`` tensor's rows, and the first problem among its ``members``."""
+    ops = sum(m.op is not None for m in members)
+    name = group.rpartition("/")[2]
     rows = [(f"<B>{_esc(name)}</B>", ""), (_small(f"{ops} op{'s' * (ops != 1)}"), "")]
-    rows += _tensor_rows(u.tensor, show)
-    bad = sorted((m for m in u.members if _problems(m)), key=lambda m: m._seq)
+    rows += _tensor_rows(output, show)
+    bad = sorted((m for m in members if _problems(m)), key=lambda m: m._seq)
     if bad:  # the earliest tensor with a problem is where it started
         rows += _note_rows([f"{bad[0].op or 'input'}: {_problems(bad[0])[0]}"])
     return _html(rows)

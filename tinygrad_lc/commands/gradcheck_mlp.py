@@ -18,10 +18,11 @@ import io
 
 import numpy as np
 
-from .gradcheck import ELASTIC_BETA, SPARSE_TOLERANCE, CheckResult, _rel_error_off_kinks
+from .check_results import SPARSE_TOLERANCE, CheckResult, rel_error_off_kinks
+from .options import ELASTIC_BETA
 
 
-def _full_loss(net, X, y, loss: str, regularizer: str, reg: float):
+def _full_loss(net, X, y, loss: str, regularizer: str, reg: float, beta: float):
     from ..losses import data_loss
     from ..nn import Linear
     from ..regularizers import penalty
@@ -29,11 +30,12 @@ def _full_loss(net, X, y, loss: str, regularizer: str, reg: float):
 
     weights = [m.W for m in net if isinstance(m, Linear)]
     return data_loss(loss, net(Tensor(X, name="X")), y) + reg * penalty(
-        regularizer, weights, beta=ELASTIC_BETA)
+        regularizer, weights, beta=beta)
 
 
 def check_mlp(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_checks: int = 10,
-              seed: int = 0, localize: bool = False) -> list[CheckResult]:
+              seed: int = 0, localize: bool = False, beta: float = ELASTIC_BETA
+              ) -> list[CheckResult]:
     """Run this command's two checks of the two-layer net for one data loss.
 
     Examples
@@ -54,9 +56,9 @@ def check_mlp(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_che
         p.data = p.data + 0.1 * rng.standard_normal(p.shape)
     b1 = net[0].b
     b1.data = b1.data + (1e-7 - (X[0] @ net[0].W.data + b1.data)[0]) * np.eye(6)[0]
-    f = lambda *params: _full_loss(net, X, y, loss, regularizer_name, reg)
+    f = lambda *params: _full_loss(net, X, y, loss, regularizer_name, reg, beta)
     report = gradcheck_report(f, net.parameters(), localize=localize)
-    worst = max(_rel_error_off_kinks(c) for c in report.inputs)
+    worst = max(rel_error_off_kinks(c) for c in report.inputs)
     results.append(CheckResult(
         loss, f"d full loss / d (W1, b1, W2, b2), X (8 x 5), MLP 5-6-4, {reg:g} * "
         f"{regularizer_name}(W1, W2); hidden unit 0 of example 0 sits 1e-7 from its ReLU's kink",
@@ -65,12 +67,13 @@ def check_mlp(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_che
     Xd = np.hstack([rng.normal(0.0, 1.0, (100, 64)), np.ones((100, 1))])
     yd = rng.integers(0, 10, 100)
     big = MLP([65, 100, 10], seed=rng)
-    _full_loss(big, Xd, yd, loss, regularizer_name, reg).backward()
+    _full_loss(big, Xd, yd, loss, regularizer_name, reg, beta).backward()
     errors, kinks, lines = [], [], []
     for layer, name in ((big[0], "W1"), (big[2], "W2")):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            e, k = grad_check_sparse(lambda W: _full_loss(big, Xd, yd, loss, regularizer_name, reg),
+            e, k = grad_check_sparse(lambda W: _full_loss(big, Xd, yd, loss, regularizer_name,
+                                                          reg, beta),
                                      layer.W, layer.W.grad, num_checks=num_checks, seed=seed,
                                      return_kinks=True)
         errors.append(e)

@@ -13,15 +13,16 @@ from ..losses import data_loss
 from ..nn import MLP, Linear
 from ..regularizers import penalty
 from ..tensor import Tensor
-from .graph import LECTURE_X, LECTURE_Y
+from .lecture import LECTURE_X, LECTURE_Y
+from .options import ELASTIC_BETA
 
 HIDDEN = 5
 
 
-def mlp_loss(loss: str = "svm", reg: str = "l2", reg_strength: float = 0.1,
-             beta: float = 0.5, seed: int = 0) -> Tensor:
-    """``loss(net(X), y) + reg_strength * R(W1, W2)`` for the two-layer net on the lecture's
-    3 images of 4 pixels (divided by 255).
+def mlp_loss(loss: str = "svm", regularizer: str = "l2", reg: float = 0.1,
+             beta: float = ELASTIC_BETA, seed: int = 0) -> Tensor:
+    """``loss(net(X), y) + reg * R(W1, W2)`` for the two-layer net on the lecture's
+    3 images of 4 pixels (divided by 255); the names are ``tinygrad-lc train``'s options.
 
     Examples
     --------
@@ -33,5 +34,5 @@ def mlp_loss(loss: str = "svm", reg: str = "l2", reg_strength: float = 0.1,
     X = Tensor(np.array(LECTURE_X) / 255.0, name="X")
     net = MLP([X.shape[1], HIDDEN, len(LECTURE_Y)], seed=seed)
     weights = [m.W for m in net if isinstance(m, Linear)]
-    return data_loss(loss, net(X), np.array(LECTURE_Y)) + reg_strength * penalty(
-        reg, weights, beta=beta)
+    return data_loss(loss, net(X), np.array(LECTURE_Y)) + reg * penalty(
+        regularizer, weights, beta=beta)

@@ -22,9 +22,8 @@ from typing import Any
 from .. import interrupts
 from ..atomic import atomic_write
 from ..losses import LOSSES
-from ..regularizers import REGULARIZERS
 from ..training import DATASETS, DEFAULTS, MODELS, TrainConfig
-from .options import non_negative_int
+from .options import add_regularizer_options, non_negative_int
 from .train_mlp import add_mlp_arguments, check_mlp_options, plot_mlp_weights
 
 
@@ -44,17 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="linear (scores X @ W) or mlp (the two-layer net; its defaults differ, "
                         "see below) (default: linear)")
     p.add_argument("--loss", choices=LOSSES, help="data loss (default: svm; mlp: softmax)")
-    p.add_argument("--regularizer", choices=REGULARIZERS, default="l2",
-                   help="R(W) in loss = data loss + reg * R(W) (default: l2)")
-    p.add_argument("--reg", type=float, help=f"regularization strength ({_defaults('reg')})")
+    add_regularizer_options(p, None, _defaults("reg"))
     p.add_argument("--lr", type=float, help=f"learning rate ({_defaults('lr')})")
     p.add_argument("--iters", type=int, help=f"total SGD steps ({_defaults('iters')})")
     p.add_argument("--batch-size", type=int,
                    help=f"minibatch size ({_defaults('batch_size')})")
     p.add_argument("--momentum", type=float,
                    help="SGD momentum (default: 0; 0.9 with --optimizer momentum)")
-    p.add_argument("--beta", type=float, default=1.0,
-                   help="elastic_net only: R(W) = sum(beta * W**2 + |W|) (default: 1)")
     p.add_argument("--weight-scale", type=float,
                    help="std of the initial weights (default: 1e-4; mlp: He, sqrt(2 / fan_in))")
     add_mlp_arguments(p)
@@ -67,13 +62,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run saved in --checkpoint up to --iters steps in total; "
                         "the result is bit-identical to an uninterrupted run")
-    p.add_argument("--out", default="out", metavar="DIR",
-                   help="folder for metrics.json, loss.png and weights.png (default: out)")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for metrics.json, loss.png and weights.png (default: "
+                        "out/train/DATASET-LOSS, out/train/DATASET-mlp-LOSS with --model mlp; "
+                        "so a run never overwrites the demo's pictures in out/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")
 
 
 class UsageError(ValueError):
     """A bad combination of command-line options."""
+
+
+def default_out(cfg: TrainConfig) -> Path:
+    """Where a run writes without ``--out``: one folder per data set, model and loss.
+
+    >>> str(default_out(TrainConfig.for_dataset("digits", loss="softmax")))
+    'out/train/digits-softmax'
+    >>> str(default_out(TrainConfig.for_dataset("blobs", model="mlp")))
+    'out/train/blobs-mlp-softmax'
+    """
+    model = "" if cfg.model == "linear" else f"{cfg.model}-"
+    return Path("out") / "train" / f"{cfg.dataset}-{model}{cfg.loss}"
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -218,7 +227,8 @@ def command_line(args: argparse.Namespace, resume: bool) -> str:
             text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
             words += [f"--{name.replace('_', '-')}", text]
         words += ["--checkpoint", str(args.checkpoint), "--save-every", str(args.save_every),
-                  "--out", str(args.out)] + (["--quiet"] if args.quiet else [])
+                  *(["--out", str(args.out)] if args.out else [])] + (
+                      ["--quiet"] if args.quiet else [])
     words = [w for w in words if w != "--resume"] + (["--resume"] if resume else [])
     return f"{program} {shlex.join(words)}"
 
@@ -227,6 +237,8 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
     from ..training import Trainer, load_dataset
 
     cfg = config_from_args(args)
+    if args.out is None:
+        args.out = str(default_out(cfg))
     check_paths(args)
     note = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
