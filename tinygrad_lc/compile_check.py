@@ -19,7 +19,9 @@ import numpy as np
 
 from .compile_plan import _frozen, run
 from .compile_program import Program, Step
+from .compile_record import names, trace
 from .compile_trace import CompileError
+from .tensor import _modes
 
 __all__ = ["compare", "same"]
 
@@ -78,10 +80,8 @@ def _structure(name: str, old: Program, new: Program) -> None:
 
 def compare(cf, entry, args: tuple, kwargs: dict, leaves: list) -> None:
     """Raise CompileError at the first difference between replay and eager (module docstring)."""
-    from .compile import _grad_on, _names, trace
-
-    new, val, _ = trace(cf.f, cf.name, args, kwargs, leaves, _names(cf.f, args, kwargs),
-                        _grad_on())
+    new, val, _ = trace(cf.f, cf.name, args, kwargs, leaves, names(cf.f, args, kwargs),
+                        _modes().grad_enabled)
     old = entry.raw
     _structure(cf.name, old, new)
     p = entry.check_plan

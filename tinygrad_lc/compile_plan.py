@@ -13,7 +13,7 @@ backward) gets a buffer, allocated once and reused on every call, as soon as eve
 lived in it (views included) is dead. Outputs never live in buffers: they are handed to the
 caller, who may keep them. Large values without a buffer are dropped after their last use.
 
-:func:`run` is the whole runner: one loop over ``(function, slot, getter, star)``.
+:func:`run` is the whole runner: one loop calling each planned step on ``env``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from functools import partial
 
 import numpy as np
 
+from .compile_buffers import ELEMENTWISE, INTO
+from .compile_buffers import into as writes_into
 from .compile_program import Program, Ref, Step, map_refs, refs_in
-from .ops import _restore
 
 __all__ = ["optimize", "plan", "Plan", "run", "DROP_BYTES"]
 
@@ -188,85 +189,6 @@ def optimize(p: Program, val: list) -> tuple[Program, dict]:
                    seed=p.seed, name=p.name, returns_tuple=p.returns_tuple), rep
 
 
-# ---------------------------------------------------------------------- replay functions
-def _expand_into(g, ndim, axis, keepdims, out):
-    out[...] = _restore(g, ndim, axis, keepdims)  # as ops._spread, into a reused array
-    return out
-
-
-def _scatter_into(g, index, unique, out):
-    out[...] = 0  # as ops._scatter, into a reused array
-    if unique:
-        out[index] = g
-    else:
-        np.add.at(out, index, g)
-    return out
-
-
-def _at_g_into(a, g, out):
-    np.matmul(g.T, a, out=out.T)  # as ops._at_g (out is Fortran-ordered like its result)
-    return out
-
-
-def _sum_into(x, axis, keepdims, out):
-    return np.sum(x, axis, None, out, keepdims)
-
-
-def _sum_axes_into(axes, g, out):
-    return np.sum(g, axes, None, out, True)  # as ops._unbroadcast: summed, axes kept
-
-
-def _fill_into(g, out):
-    out[...] = g  # as ops._spread of a 0-d gradient
-    return out
-
-
-def _relu_into(a, out):
-    return np.maximum(a, 0, out=out)  # ops.relu is np.maximum(a, 0)
-
-
-def _maximum_into(a, b, out):  # NumPy 2.4 deprecates np.maximum's positional out
-    return np.maximum(a, b, out=out)
-
-
-def _sum_op_into(a, out, *, axis=None, keepdims=False):
-    return np.sum(a, axis, None, out, keepdims)
-
-
-# step name -> (positions of the step's arguments to pass, function taking them, then ``out``)
-_INTO = {
-    "add": ((0, 1), np.add), "sub": ((0, 1), np.subtract), "mul": ((0, 1), np.multiply),
-    "div": ((0, 1), np.true_divide), "neg": ((0,), np.negative), "exp": ((0,), np.exp),
-    "log": ((0,), np.log), "sqrt": ((0,), np.sqrt), "abs": ((0,), np.absolute),
-    "maximum": ((0, 1), _maximum_into), "relu": ((0,), _relu_into),
-    "B.exp": ((0,), np.exp), "B.accumulate": ((0, 1), np.add), "B.outer": ((0, 1), np.outer),
-    "B.at_g": ((0, 1), _at_g_into), "B.sum": ((0, 1, 2), _sum_into),
-    "B.expand": ((0, 2, 3), lambda g, axis, keepdims, out:
-                 _expand_into(g, out.ndim, axis, keepdims, out)),
-    "B.scatter": ((0, 2, 3), _scatter_into),
-}
-
-
-def _into(s: Step, val: list):
-    """(argument positions, function with ``out`` last) for a step that can reuse a buffer."""
-    if s.name == "sum" and not refs_in(s.kw):
-        return (0,), partial(_sum_op_into, **s.kw)
-    if s.name == "matmul":  # matrix by matrix, or vector by vector (a 0-d result)
-        ndims = {np.ndim(val[r]) for r in refs_in(s.args)}
-        return ((0, 1), np.matmul) if ndims in ({2}, {1}) else None
-    if s.name == "B.unbroadcast":  # the axes follow from the shapes: one np.sum
-        g, shape = val[s.args[0].id], s.args[1]
-        if g.ndim != len(shape):
-            return None  # leading axes too: two sums, as the engine does
-        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        return (0,), partial(_sum_axes_into, axes)
-    if s.name == "B.expand" and np.ndim(val[s.args[0].id]) == 0:
-        return (0,), _fill_into  # a number spread everywhere
-    if s.kw or s.name not in _INTO:
-        return None
-    return _INTO[s.name]
-
-
 # ---------------------------------------------------------------------- planning
 @dataclass
 class Plan:
@@ -310,11 +232,6 @@ def _key(o: np.ndarray) -> tuple:
     return o.shape, o.dtype.str, "C" if o.flags.c_contiguous else "F"
 
 
-# steps computing elementwise: their result may overwrite an operand that dies with them
-_ELEMENTWISE = {"add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "abs", "maximum",
-                "relu", "B.exp", "B.accumulate"}
-
-
 def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
     """Where each value's memory comes from, and which steps write over an operand.
 
@@ -338,7 +255,7 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
         for r in s.views:
             mine |= storage.get(r, {r})
         fresh = mine == {s.out} and isinstance(o, np.ndarray) and o.ndim > 0
-        if fresh and inplace_ok and s.name in _ELEMENTWISE:
+        if fresh and inplace_ok and s.name in ELEMENTWISE:
             for k, a in enumerate(s.args):
                 if not isinstance(a, Ref) or a.id not in whole or a.id in outs:
                     continue
@@ -398,12 +315,12 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
         o = val[s.out] if s.out is not None else None
         into = None
         if i in inplace:  # the result overwrites its operand, which dies here
-            positions = _INTO[s.name][0]
-            into = (positions, _INTO[s.name][1]), s.args[inplace[i]].id
+            positions = INTO[s.name][0]
+            into = (positions, INTO[s.name][1]), s.args[inplace[i]].id
         elif not keep_all and s.out is not None and s.out not in escaping \
                 and storage[s.out] == {s.out} and isinstance(o, np.ndarray) and o.size \
                 and (o.flags.c_contiguous or o.flags.f_contiguous):
-            how = _into(s, val)
+            how = writes_into(s, val)
             if how is not None:
                 pool = free.get(_key(o))
                 if pool:
