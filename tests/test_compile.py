@@ -395,3 +395,24 @@ def test_a_tuple_of_one_comes_back_as_a_tuple():
     cf = tg.compile(lambda w: ((w * w).sum(),))
     (loss,) = cf(Tensor([1.0, 2.0], requires_grad=True))
     assert loss.item() == 5.0
+
+
+def test_detach_and_no_grad_inside_the_function():
+    def f(W, X):
+        s = Tensor(X) @ W
+        with tg.no_grad():
+            shift = s.max(axis=1, keepdims=True)  # a value that changes per call, no gradient
+        return ((s - shift.detach()) ** 2).sum() + (s * W.detach().sum()).sum()
+
+    cf = tg.compile(f)
+    for k in range(3):
+        X = RNG.normal(size=(N, D)) * (k + 1)
+        got = []
+        for fn in (f, cf):
+            W = Tensor(np.linspace(-1, 1, D * C).reshape(D, C), requires_grad=True)
+            loss = fn(W, X)
+            loss.backward()
+            got.append((loss.data, W.grad))
+        assert_same(got[0][0], got[1][0])
+        assert_same(got[0][1], got[1][1])
+    assert cf.traces == 1

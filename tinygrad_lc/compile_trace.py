@@ -351,7 +351,8 @@ class Tracer:
             f"tg.compile: the compiled function reads the values of a traced tensor "
             f"(shape {t.shape}) with {how}; Python that depends on them cannot be replayed "
             "on the next call's data (value-dependent control flow is not supported). "
-            f"Return the tensor instead, or read it outside. {_ADVICE}")
+            "Return the tensor as an extra result and read it outside, or call the function "
+            "uncompiled (compile=False)")
 
     def write(self, t: Tensor) -> None:
         """Refuse in-place changes of traced tensors inside the function."""
