@@ -416,3 +416,15 @@ def test_detach_and_no_grad_inside_the_function():
         assert_same(got[0][0], got[1][0])
         assert_same(got[0][1], got[1][1])
     assert cf.traces == 1
+
+
+def test_an_outside_node_read_by_the_function_passes_its_gradient_on():
+    W = Tensor(np.linspace(-1, 1, D * C).reshape(D, C), requires_grad=True)
+    h = W * 2.0  # made outside: the compiled function reads it by reference
+    cf = tg.compile(lambda X: (Tensor(X) @ h).relu().sum())
+    X = RNG.normal(size=(N, D))
+    cf(X).backward()
+    got = W.grad.copy()
+    W.grad = None
+    (Tensor(X) @ h).relu().sum().backward()
+    np.testing.assert_array_equal(got, W.grad)
