@@ -428,3 +428,23 @@ def test_an_outside_node_read_by_the_function_passes_its_gradient_on():
     W.grad = None
     (Tensor(X) @ h).relu().sum().backward()
     np.testing.assert_array_equal(got, W.grad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ties_of_maximum_on_one_call_and_not_on_another(dtype):
+    """maximum's tie mask is boolean without ties and halves with them (another dtype)."""
+    def f(a, b):
+        m = tg.maximum(a, b)
+        return (m * m).sum() + tg.maximum(a * 2, b).sum()
+
+    cf = tg.compile(f)
+    for a0, b0 in (([1.0, 2.0, 3.0], [0.0, 5.0, 1.0]), ([1.0, 2.0, 3.0], [1.0, 2.0, 0.0]),
+                   ([2.0, 0.0, 4.0], [4.0, 0.0, 1.0])):
+        got = []
+        for fn in (f, cf):
+            a = Tensor(np.array(a0, dtype), requires_grad=True)
+            b = Tensor(np.array(b0, dtype), requires_grad=True)
+            fn(a, b).backward()
+            got.append((a.grad, b.grad))
+        for x, y in zip(*got):
+            assert_same(x, y)

@@ -245,7 +245,9 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
         for r in refs_in((s.args, s.kw)):
             last[r] = i
     storage: dict = {}
-    whole: set = set()  # values that are all of their owner's array, in its layout
+    # values that are all of their owner's array, in its layout, made by NumPy arithmetic
+    # (not host helpers, whose result may change dtype with the data: a tie mask)
+    whole: set = set()
     members: dict = {}  # owner -> the values using its memory so far
     inplace: dict = {}
     for i, s in enumerate(p.steps):
@@ -269,7 +271,7 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
                 inplace[i], mine = k, {owner}
                 break
         storage[s.out] = mine
-        if fresh:
+        if fresh and (s.name in INTO or s.name in ("sum", "matmul")):
             whole.add(s.out)
         for owner in mine:
             members.setdefault(owner, []).append(s.out)
