@@ -20,6 +20,7 @@ from . import (  # noqa: F401  (tg.losses, tg.autodiff, ...)
     viz,
 )
 from .autodiff import grad
+from .compile import CompileError, compile  # noqa: A004  (tg.compile, as in the API)
 from .functional import concatenate, exp, log, matmul, maximum, stack
 from .modes import (
     current_scope,
@@ -37,5 +38,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "AnomalyError", "grad", "no_grad", "enable_grad", "scope", "detect_anomaly",
     "is_grad_enabled", "is_anomaly_enabled", "current_scope",
-    "maximum", "exp", "log", "matmul", "concatenate", "stack",
+    "maximum", "exp", "log", "matmul", "concatenate", "stack", "compile", "CompileError",
 ]

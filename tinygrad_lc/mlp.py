@@ -17,6 +17,7 @@ import numpy as np
 
 from . import losses, regularizers
 from .checks import check_choice, check_count, check_real
+from .compile import compile as compile_fn
 from .losses import check_labels
 from .model_inputs import features as _features
 from .model_inputs import generator_like as _generator_like
@@ -24,13 +25,29 @@ from .modes import no_grad
 from .nn import MLP, Linear
 from .optim import SGD
 from .optim_adaptive import Adam
-from .tensor import Tensor
+from .tensor import Tensor, host
 
 __all__ = ["MLPClassifier", "OPTIMIZERS"]
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 TRAIN_SUBSET = 1000  # training rows scored after each epoch (the first ones: a fixed sample)
 _HISTORY = ("epoch", "loss", "train_accuracy", "val_accuracy")
+
+
+class NonFiniteScores(FloatingPointError):
+    """A compiled ``fit`` step found NaN or inf scores (``fit`` says which step)."""
+
+
+@host  # a step of the compiled fit: the scores change every step
+def check_finite_scores(s: np.ndarray) -> None:
+    """Raise NonFiniteScores when ``s`` holds NaN or inf (training diverged)."""
+    if not np.isfinite(s).all():
+        raise NonFiniteScores("the scores hold NaN or inf")
+
+
+def check_flag(where: str, name: str, value) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
 
 
 def _decay_lr(opt, lr_decay: float, step: int) -> None:
@@ -134,6 +151,13 @@ class MLPClassifier:
     def _scores(self, X: np.ndarray) -> Tensor:
         return self.net(Tensor(X.astype(self.dtype, copy=False), name="X"))
 
+    def _batch_loss(self, X: np.ndarray, y: np.ndarray) -> tuple[Tensor, Tensor]:
+        """The minibatch loss and scores of a ``fit`` step (X already in the model's dtype),
+        as ``fit`` computes them eagerly; ``fit(compile=True)`` compiles this function."""
+        scores = self.net(Tensor(X, name="X"))
+        check_finite_scores(scores._data)
+        return self._full_loss(scores, y), scores
+
     def _full_loss(self, scores: Tensor, y) -> Tensor:
         options = {"delta": self.delta} if self.loss_name == "svm" else {}
         total = losses.data_loss(self.loss_name, scores, y, **options)
@@ -189,7 +213,7 @@ class MLPClassifier:
     def fit(self, X, y, lr: float = 1e-3, num_iters: int = 1000, batch_size: int = 200,
             momentum: float = 0.9, lr_decay: float = 1.0, verbose: bool = False,
             callback: Callable[[int, float], object] | None = None, *, X_val=None, y_val=None,
-            resume: bool = False) -> list[float]:
+            resume: bool = False, compile: bool = True) -> list[float]:  # noqa: A002
         """Train by minibatches; return the loss of every step.
 
         Each step draws ``batch_size`` rows with replacement (from ``self.rng``), computes
@@ -203,6 +227,10 @@ class MLPClassifier:
         carry on and ``lr`` and ``momentum`` are not used: a run restored with
         ``load_state_dict`` continues bit for bit.
 
+        With ``compile=True`` (the default) each step's loss and gradients are a replay of one
+        ``tg.compile`` program (traced on the first step): the same numbers bit for bit as
+        ``compile=False``, which runs the steps eagerly, without the Python cost per op.
+
         Raises
         ------
         FloatingPointError
@@ -213,6 +241,7 @@ class MLPClassifier:
         X = _features(where, X, self.num_features)
         n = X.shape[0]
         y = check_labels(where, y, n, self.num_classes)
+        check_flag(where, "compile", compile)
         if (X_val is None) != (y_val is None):
             raise ValueError(f"{where}: give both X_val and y_val, or neither")
         if X_val is not None:
@@ -236,16 +265,25 @@ class MLPClassifier:
         opt = self.optimizer
         per_epoch = max(n // batch_size, 1)
         out: list[float] = []
+        step_loss = compile_fn(self._batch_loss) if compile else None
         for _ in range(num_iters):
             idx = self.rng.integers(0, n, size=batch_size)
             opt.zero_grad()
-            scores = self._scores(X[idx])
-            self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == y[idx]))
-            if not np.isfinite(scores.data).all():
-                raise FloatingPointError(
-                    f"fit: the scores became NaN or infinite at step {self.step_count}: "
-                    f"training diverged; lower the learning rate (lr={opt.lr:g})")
-            loss = self._full_loss(scores, y[idx])
+            Xb, yb = X[idx].astype(self.dtype, copy=False), y[idx]
+            diverged = (f"fit: the scores became NaN or infinite at step {self.step_count}: "
+                        f"training diverged; lower the learning rate (lr={opt.lr:g})")
+            if step_loss is not None:
+                try:
+                    loss, scores = step_loss(Xb, yb)
+                except NonFiniteScores:
+                    raise FloatingPointError(diverged) from None
+                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+            else:
+                scores = self._scores(Xb)
+                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+                if not np.isfinite(scores.data).all():
+                    raise FloatingPointError(diverged)
+                loss = self._full_loss(scores, yb)
             value = loss.item()
             if not math.isfinite(value):
                 raise FloatingPointError(

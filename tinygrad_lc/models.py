@@ -19,8 +19,14 @@ import numpy as np
 
 from . import losses, regularizers
 from .checks import check_choice, check_count, check_real, count_nonfinite
+from .compile import compile as compile_fn
 from .losses import check_labels
-from .mlp import MLPClassifier  # noqa: F401  (re-exported: tinygrad_lc.models.MLPClassifier)
+from .mlp import (
+    MLPClassifier,  # noqa: F401  (re-exported: tinygrad_lc.models.MLPClassifier)
+    NonFiniteScores,
+    check_finite_scores,
+    check_flag,
+)
 from .model_inputs import features as _features
 from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
@@ -113,8 +119,20 @@ class LinearClassifier:
 
     # ------------------------------------------------------------------ the loss
     def _scores(self, X: np.ndarray) -> Tensor:
-        s = Tensor(X.astype(self.dtype, copy=False), name="X") @ self.W
+        return self._linear(Tensor(X.astype(self.dtype, copy=False), name="X"))
+
+    def _linear(self, X: Tensor) -> Tensor:
+        s = X @ self.W
         return s if self.b is None else s + self.b
+
+    def _batch_loss(self, X: np.ndarray, y: np.ndarray) -> tuple[Tensor, Tensor]:
+        """The minibatch loss and scores of a ``fit`` step (X already in the model's dtype),
+        as ``fit`` computes them eagerly; ``fit(compile=True)`` compiles this function."""
+        scores = self._linear(Tensor(X, name="X"))
+        check_finite_scores(scores._data)
+        loss = self._data_loss(scores, y)
+        penalty = self._reg_loss()
+        return (loss if penalty is None else loss + penalty), scores
 
     def _data_loss(self, scores: Tensor, y) -> Tensor:
         options = {"delta": self.delta} if self.loss_name == "svm" else {}
@@ -174,7 +192,7 @@ class LinearClassifier:
     def fit(self, X, y, lr: float = 1e-3, num_iters: int = 1000, batch_size: int = 200,
             momentum: float = 0.0, lr_decay: float = 1.0, verbose: bool = False,
             callback: Callable[[int, float], object] | None = None, *,
-            resume: bool = False) -> list[float]:
+            resume: bool = False, compile: bool = True) -> list[float]:  # noqa: A002
         """Train by minibatch SGD; return the loss of every step.
 
         Each step draws ``batch_size`` rows of X with replacement (from ``self.rng``),
@@ -188,6 +206,10 @@ class LinearClassifier:
         With ``resume=True`` the existing ``self.optimizer`` (its lr, momentum and velocity)
         and ``self.step_count`` carry on, and ``lr`` and ``momentum`` are not used: a run
         restored with ``load_state_dict`` continues bit for bit.
+
+        With ``compile=True`` (the default) each step's loss and gradient are a replay of one
+        ``tg.compile`` program (traced on the first step) instead of an eager graph: the same
+        numbers bit for bit, without the Python cost per op. ``compile=False`` runs eagerly.
 
         Returns
         -------
@@ -204,6 +226,7 @@ class LinearClassifier:
         X = _features(where, X, self.num_features)
         n = X.shape[0]
         y = check_labels(where, y, n, self.num_classes)
+        check_flag(where, "compile", compile)
         num_iters = check_count(where, "num_iters", num_iters, 0)
         batch_size = check_count(where, "batch_size", batch_size, 1)
         lr_decay = check_real(where, "lr_decay", lr_decay, lo_open=True)
@@ -222,20 +245,29 @@ class LinearClassifier:
         opt = self.optimizer
         per_epoch = max(n // batch_size, 1)
         history: list[float] = []
+        step_loss = compile_fn(self._batch_loss) if compile else None
         for _ in range(num_iters):
             idx = self.rng.integers(0, n, size=batch_size)
             opt.zero_grad()
-            scores = self._scores(X[idx])
-            # for progress bars (tinygrad_lc.training reads it)
-            self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == y[idx]))
-            if not np.isfinite(scores.data).all():
-                raise FloatingPointError(
-                    f"fit: the scores became NaN or infinite at step {self.step_count}: "
-                    f"training diverged; lower the learning rate (lr={opt.lr:g})"
-                )
-            data_loss = self._data_loss(scores, y[idx])
-            penalty = self._reg_loss()
-            loss = data_loss if penalty is None else data_loss + penalty
+            Xb, yb = X[idx].astype(self.dtype, copy=False), y[idx]
+            diverged = (f"fit: the scores became NaN or infinite at step {self.step_count}: "
+                        f"training diverged; lower the learning rate (lr={opt.lr:g})")
+            if step_loss is not None and not (first_fit and self.step_count == 0):
+                try:
+                    loss, scores = step_loss(Xb, yb)
+                except NonFiniteScores:
+                    raise FloatingPointError(diverged) from None
+                data_loss = penalty = None
+                # for progress bars (tinygrad_lc.training reads it)
+                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+            else:
+                scores = self._scores(Xb)
+                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+                if not np.isfinite(scores.data).all():
+                    raise FloatingPointError(diverged)
+                data_loss = self._data_loss(scores, yb)
+                penalty = self._reg_loss()
+                loss = data_loss if penalty is None else data_loss + penalty
             value = loss.item()
             if not math.isfinite(value):
                 raise FloatingPointError(

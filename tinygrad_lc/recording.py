@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import PRIMITIVES, kept_shape
-from .tensor import Tensor, _apply, _apply2, _make
+from .tensor import Tensor, _apply, _apply2, _make, host
 
 
 def _reshape(x: Tensor, shape) -> Tensor:
@@ -49,6 +49,11 @@ def _unbroadcast(g: Tensor, shape: tuple) -> Tensor:
     return _sum(g, stretched, True) if stretched else g
 
 
+@host  # under tg.compile, a mask of traced values is recomputed on every replay
+def _mask(fn, *arrays, **kw) -> np.ndarray:
+    return np.asarray(fn(*arrays, **kw))
+
+
 def _constant(data: np.ndarray) -> Tensor:
     return _make(data, False, None, (), None, None)
 
@@ -73,7 +78,7 @@ class TensorBackend:
     outer = staticmethod(lambda a, b: _apply2(
         "mul", _reshape(a, (a.size, 1)), _reshape(b, (1, b.size))))
     zeros = staticmethod(lambda x: _constant(np.zeros(x._data.shape, x._data.dtype)))
-    mask = staticmethod(lambda fn, *values, **kw: np.asarray(fn(*(v._data for v in values), **kw)))
+    mask = staticmethod(lambda fn, *values, **kw: _mask(fn, *(v._data for v in values), **kw))
     unbroadcast = staticmethod(_unbroadcast)
     cast = staticmethod(lambda x, dtype: _apply("cast", (x,), {"dtype": np.dtype(dtype)}))
     own = staticmethod(lambda x: x)  # recorded values are never written in place

@@ -20,6 +20,7 @@ module.)
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 import weakref
@@ -48,6 +49,7 @@ _clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
 _mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
 _plain_grads: weakref.WeakSet = weakref.WeakSet()  # results of grad(create_graph=False)
+_trace = None  # the tg.compile tracer (compile_trace.Tracer) while it records a function
 
 
 def _to_array(data, dtype, where: str) -> np.ndarray:
@@ -103,6 +105,9 @@ class Tensor:
     __array_ufunc__ = None  # make `ndarray * Tensor` defer to Tensor.__rmul__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        source = data
+        if _trace is not None:
+            data = _trace.unwrap(data)
         arr = _to_array(data, dtype, "Tensor")
         if requires_grad:
             if arr.dtype.kind not in FLOAT_KINDS:
@@ -115,12 +120,16 @@ class Tensor:
             raise TypeError(f"Tensor: name must be a str, got {type(name).__name__}")
         _init(self, arr, bool(requires_grad), None, (), None, None, _modes().scope)
         self.name = name
+        if _trace is not None:
+            _trace.leaf(self, source)
 
     # ------------------------------------------------------------------ attributes
     @property
     def data(self) -> np.ndarray:
         """The values, an ``np.ndarray``. Assigning a new array counts as an in-place change
         (and, for a tensor that requires grad, stores a copy, as the constructor does)."""
+        if _trace is not None:
+            _trace.read(self, ".data")
         return self._data
 
     @data.setter
@@ -140,6 +149,8 @@ class Tensor:
     def _bump_version(self) -> None:
         """Record an in-place change so a backward needing the old value can refuse to run."""
         global _last_mutation
+        if _trace is not None:
+            _trace.write(self)
         _last_mutation = self._mut = next(_clock)
         self._version += 1
         _mutated.add(self)
@@ -196,6 +207,8 @@ class Tensor:
     dtype = property(lambda self: self._data.dtype, doc="NumPy dtype of the data.")
 
     def __bool__(self) -> bool:
+        if _trace is not None:
+            _trace.read(self, "bool()")
         if self._data.size != 1:
             raise ValueError(
                 f"bool: the truth value of a tensor of shape {self.shape} is ambiguous; "
@@ -222,6 +235,8 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
+        if _trace is not None:
+            _trace.read(self, ".item()")
         if self._data.size != 1:
             raise ValueError(f"item: needs a tensor with one element, got shape {self.shape}")
         return self._data.item()
@@ -230,6 +245,8 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
+        if _trace is not None:
+            _trace.read(self, ".numpy()")
         return self._data
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -240,6 +257,8 @@ class Tensor:
         >>> np.asarray(Tensor([1.0, 2.0]))
         array([1., 2.])
         """
+        if _trace is not None:
+            _trace.read(self, "np.asarray()")
         arr = self._data
         if dtype is not None and np.dtype(dtype) != arr.dtype:
             if copy is False:
@@ -292,6 +311,8 @@ class Tensor:
             gradients). ``False`` keeps gradients on leaves only, as PyTorch does by default:
             intermediate gradients are freed as soon as they are used, which lowers peak memory.
         """
+        if _trace is not None:
+            _trace.refuse("backward()")
         if not self.requires_grad:
             if self in _plain_grads:
                 raise RuntimeError(
@@ -415,7 +436,8 @@ class Tensor:
     def __getitem__(self, index) -> Tensor:
         from .indexing import prepare_index
 
-        index, unique = prepare_index(index, self.shape)
+        index, unique = prepare_index(index, self.shape) if _trace is None else \
+            _trace.index(index, self.shape)
         try:
             return _apply("getitem", (self,), {"index": index, "unique": unique})
         except IndexError as exc:
@@ -482,6 +504,8 @@ def _finish(opdef, out, vjps, parents, kw, wants, datas) -> Tensor:
         _init(t, out, True, opdef, parents, vjps, kw, modes.scope)
     else:
         _init(t, out, False, None, (), None, None, modes.scope)
+    if _trace is not None:
+        _trace.op(opdef, t, parents, kw)
     if _kink_log is not None and opdef.kink is not None:
         datas = datas or [p._data for p in parents]
         _kink_log.append((opdef.name, modes.scope, opdef.kink(*datas, **(kw or {}))))
@@ -499,6 +523,8 @@ def _const(x, like: np.ndarray, where: str) -> Tensor:
     float32; next to an integer tensor they are float64, as NumPy promotes with a Python
     float); float arrays keep their own dtype.
     """
+    if _trace is not None:
+        source, x = x, _trace.unwrap(x)
     if isinstance(x, bool | int | float | np.number) and not isinstance(x, complex):
         arr = np.asarray(x, dtype=float_dtype(like.dtype))
     elif isinstance(x, np.ndarray | list | tuple):
@@ -514,7 +540,10 @@ def _const(x, like: np.ndarray, where: str) -> Tensor:
             f"{where}: unsupported operand type {type(x).__name__}; "
             "expected a Tensor, an ndarray or a real number"
         )
-    return _make(arr, False, None, (), None, None)
+    t = _make(arr, False, None, (), None, None)
+    if _trace is not None:
+        _trace.leaf(t, source)
+    return t
 
 
 def _binary(name: str, a, b) -> Tensor:
@@ -615,6 +644,8 @@ def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
     inputs as ``live`` (no other node receives a gradient) and its inputs as the keys of
     ``found``, which receive their complete gradients; then no ``.grad`` changes.
     """
+    if _trace is not None and B is NUMPY:
+        _trace.refuse("a gradient without create_graph=True (tg.grad, backward)")
     record = B is not NUMPY
     anomaly = _modes().anomaly
     # saved arrays are compared with their checksums whenever a forward inside
@@ -697,3 +728,23 @@ def _check_unchanged(t: Tensor) -> None:
                 f"in place after op '{t.op}' used it; its gradient would be wrong. "
                 "Recompute the forward pass after changing it."
             )
+
+
+def host(fn):
+    """Mark a NumPy helper of the library as one step of a ``tg.compile`` program.
+
+    A compiled function is replayed on new data without its Python, so a helper computing an
+    array from data that changes per call (labels: their checks, the mask of the correct
+    class) must run again on every replay: under ``tg.compile`` its call is recorded as a step
+    when an argument is traced. Such a helper takes arrays (a Tensor argument arrives as its
+    array), returns an array or None (a check) and has no other effect. Outside a trace the
+    wrapper only calls ``fn``.
+    """
+
+    def call(*args, **kw):
+        if _trace is None:
+            return fn(*args, **kw)
+        return _trace.host(fn, args, kw)
+
+    functools.update_wrapper(call, fn)
+    return call

@@ -24,6 +24,8 @@ import graphviz
 import numpy as np
 
 from .atomic import atomic_write
+from .compile_program import Program
+from .compile_viz import draw_program
 from .tensor import Tensor
 from .viz_labels import (
     _RED,
@@ -92,8 +94,9 @@ def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: st
 
     Parameters
     ----------
-    root : Tensor
-        Usually the loss; drawn green with a double border.
+    root : Tensor or compile_program.Program
+        Usually the loss; drawn green with a double border. A ``tg.compile`` program
+        (``cf.trace(...)``) is drawn step by step with its buffers (``compile_viz.py``).
     show : iterable of {"shape", "data", "grad"}, or a comma-separated str
         What each tensor box shows besides its name: shape and dtype, the values (tensors of
         up to 12 entries, rounded; larger ones min and max), the gradient (after
@@ -124,6 +127,8 @@ def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: st
     >>> g.source.count("t2 -> op1")  # x (node t2) feeds the mul op twice
     2
     """
+    if isinstance(root, Program):  # a tg.compile program (cf.trace(...)): its steps
+        return draw_program(root, rankdir)
     if not isinstance(root, Tensor):
         raise TypeError(f"draw_graph: root must be a Tensor, got {type(root).__name__}")
     show = _check_show(show)
