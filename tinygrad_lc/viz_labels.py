@@ -42,8 +42,10 @@ def _kind(t: Tensor) -> str:
 
 
 # What XML 1.0 forbids in text, which dot's label parser rejects (and a lone surrogate cannot
-# even be written as UTF-8): C0 controls other than tab, newline and CR; surrogates; U+FFFE/F.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# even be written as UTF-8): C0 controls other than tab; surrogates; U+FFFE/F. Newline and CR
+# are legal XML, but a label holding nothing else is a syntax error to dot, and a line break
+# belongs in <BR/> anyway, so they are shown as symbols too.
+_NOT_XML = re.compile("[\x00-\x08\x0a-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _visible(match: re.Match) -> str:
