@@ -15,7 +15,8 @@ the hand-written NumPy side's time in the same round (load on the shared cores h
 4. Memory: tracemalloc's peak over one call, compiled (plus the buffers its program keeps
    between calls) against the hand-written code.
 
-Run ``python -m benchmarks.compile`` (add ``--quick`` for a smoke run).
+Run ``python -m benchmarks compile`` (with the other sections: ``python -m benchmarks``), or
+``python -m benchmarks.compile`` alone (add ``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
