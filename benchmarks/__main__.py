@@ -7,7 +7,7 @@ import sys
 
 from .common import main
 
-SECTIONS = ["engine", "losses", "training", "nn", "hvp"]
+SECTIONS = ["engine", "losses", "training", "nn", "hvp", "compile"]
 
 
 def _runs(wanted: list[str]):

@@ -15,16 +15,15 @@ the hand-written NumPy side's time in the same round (load on the shared cores h
 4. Memory: tracemalloc's peak over one call, compiled (plus the buffers its program keeps
    between calls) against the hand-written code.
 
-Run ``python -m benchmarks.compile`` (add ``--quick`` for a smoke run).
+Run ``python -m benchmarks compile`` (with the other sections: ``python -m benchmarks``), or
+``python -m benchmarks.compile`` alone (add ``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import random
-import statistics
-import time
+import sys
 import tracemalloc
 
 import numpy as np
@@ -35,7 +34,7 @@ from tinygrad_lc.losses import softmax_loss, svm_loss
 from tinygrad_lc.models import LinearClassifier
 from tinygrad_lc.regularizers import l2
 
-from .common import one_blas_thread, table
+from .common import interleaved, main, table
 from .engine import _STEP, chain_numpy
 from .engine import C as CHAIN_C
 from .engine import D as CHAIN_D
@@ -43,32 +42,6 @@ from .losses import softmax_numpy, svm_numpy
 
 D, C, REG = 3073, 10, 2.5e4
 LOSSES = {"svm": (svm_loss, svm_numpy), "softmax": (softmax_loss, softmax_numpy)}
-
-
-def interleaved(cases: dict, ref: str, rounds: int, seed: int = 0) -> dict:
-    """{name: (median seconds, median wall-time ratio, median CPU-time ratio)} over rounds.
-
-    Each round calls every case once in a freshly shuffled order; a ratio is the median over
-    rounds of the case's time over ``ref``'s time in the same round. CPU time is this
-    thread's (BLAS runs in it with one thread): it leaves out the time the shared cores spent
-    on other jobs, which wall time counts.
-    """
-    for fn in cases.values():
-        fn()  # warm up: caches, the first call's trace
-    wall = {k: [] for k in cases}
-    cpu = {k: [] for k in cases}
-    order = list(cases)
-    shuffle = random.Random(seed).shuffle
-    for _ in range(rounds):
-        shuffle(order)
-        for name in order:
-            gc.collect()
-            c0, w0 = time.thread_time(), time.perf_counter()
-            cases[name]()
-            wall[name].append(time.perf_counter() - w0)
-            cpu[name].append(time.thread_time() - c0)
-    ratio = lambda t, k: statistics.median(a / b for a, b in zip(t[k], t[ref]))  # noqa: E731
-    return {k: (statistics.median(wall[k]), ratio(wall, k), ratio(cpu, k)) for k in cases}
 
 
 def problem(n: int, dtype, seed: int = 0):
@@ -119,10 +92,11 @@ def loss_table(rounds: int) -> str:
                 cases, _ = loss_cases(name, n, dtype)
                 t = interleaved(cases, "numpy", rounds if n == 200 else max(rounds // 3, 3))
                 target = 0.95 if n == 200 else 1.00
-                met = t["compiled"][1] <= target and t["compiled"][2] <= target
-                rows.append((name, np.dtype(dtype).name, n, t["numpy"][0] * 1e3,
-                             t["compiled"][1], t["compiled"][2], t["eager"][1], t["eager"][2],
-                             t["floor"][1], f"<= {target:.2f}", "yes" if met else "NO"))
+                met = t["compiled"].ratio <= target and t["compiled"].cpu_ratio <= target
+                rows.append((name, np.dtype(dtype).name, n, t["numpy"].seconds * 1e3,
+                             t["compiled"].ratio, t["compiled"].cpu_ratio, t["eager"].ratio,
+                             t["eager"].cpu_ratio, t["floor"].ratio, f"<= {target:.2f}",
+                             "yes" if met else "NO"))
     return table("Loss forward + backward, X @ W (W 3073 x 10) + reg * l2(W), one BLAS thread: "
                  "ratio to hand-written NumPy (median of per-round ratios; wall / CPU time)",
                  ("loss", "dtype", "N", "NumPy ms", "compiled", "(CPU)", "eager", "(CPU)",
@@ -162,12 +136,12 @@ def training_table(rounds: int) -> str:
     assert np.array_equal(finals[True], finals[False]), "compiled fit differs from eager fit"
     scale = np.abs(finals["numpy"]).max()
     assert np.abs(finals[True] - finals["numpy"]).max() <= 1e-9 * scale, "runs diverged"
-    met = t["compiled"][1] <= 1.0 and t["compiled"][2] <= 1.0
-    rows = [("plain NumPy loop, hand-written gradient", t["numpy"][0], 1.0, 1.0, "", ""),
-            ("LinearClassifier.fit (compiled, the default)", t["compiled"][0], t["compiled"][1],
-             t["compiled"][2], "<= 1.00", "yes" if met else "NO"),
-            ("LinearClassifier.fit(compile=False)", t["eager"][0], t["eager"][1],
-             t["eager"][2], "", "")]
+    met = t["compiled"].ratio <= 1.0 and t["compiled"].cpu_ratio <= 1.0
+    rows = [("plain NumPy loop, hand-written gradient", t["numpy"].seconds, 1.0, 1.0, "", ""),
+            ("LinearClassifier.fit (compiled, the default)", t["compiled"].seconds,
+             t["compiled"].ratio, t["compiled"].cpu_ratio, "<= 1.00", "yes" if met else "NO"),
+            ("LinearClassifier.fit(compile=False)", t["eager"].seconds, t["eager"].ratio,
+             t["eager"].cpu_ratio, "", "")]
     return table(f"Training: {STEPS} SGD steps, batch {BATCH}, X {N_TRAIN:,} x {D}, "
                  f"{rounds} interleaved rounds (wall / CPU time)",
                  ("implementation", "seconds", "ratio", "(CPU)", "target", "met"), rows)
@@ -206,15 +180,16 @@ def chain_table(rounds: int, length: int = 2000) -> str:
     t = interleaved({"floor": floor, "replay": replay, "numpy chain": lambda: chain_numpy(length),
                      "eager": eager}, "floor", rounds)
     calls = length + sum(1 for i in range(length) if i % 6 in (0, 2, 3, 5))  # NumPy's calls
-    per = {k: v[0] / steps * 1e9 for k, v in t.items()}
-    met = t["replay"][1] <= 1.5 and t["replay"][2] <= 1.5
+    per = {k: v.seconds / steps * 1e9 for k, v in t.items()}
+    met = t["replay"].ratio <= 1.5 and t["replay"].cpu_ratio <= 1.5
+    hand = t["numpy chain"]
     rows = [("NumPy dispatch floor (a ufunc call per step)", per["floor"], 1.0, 1.0, "", ""),
-            ("tg.compile replay (forward + backward)", per["replay"], t["replay"][1],
-             t["replay"][2], "<= 1.5", "yes" if met else "NO"),
-            (f"plain NumPy chain, hand reverse ({calls} calls)", t["numpy chain"][0] / calls * 1e9,
-             t["numpy chain"][1] * steps / calls, t["numpy chain"][2] * steps / calls, "", ""),
-            ("tinygrad_lc eager, per program step", per["eager"], t["eager"][1], t["eager"][2],
-             "", "")]
+            ("tg.compile replay (forward + backward)", per["replay"], t["replay"].ratio,
+             t["replay"].cpu_ratio, "<= 1.5", "yes" if met else "NO"),
+            (f"plain NumPy chain, hand reverse ({calls} calls)", hand.seconds / calls * 1e9,
+             hand.ratio * steps / calls, hand.cpu_ratio * steps / calls, "", ""),
+            ("tinygrad_lc eager, per program step", per["eager"], t["eager"].ratio,
+             t["eager"].cpu_ratio, "", "")]
     return table(f"Replay cost per primitive: the chain of {length:,} small ops on a (10,) tensor "
                  f"(benchmarks/engine.py) compiles to {steps} steps, forward and backward; "
                  "ns per step (wall), ratios wall / CPU",
@@ -250,14 +225,14 @@ def memory_table() -> str:
 
 
 def run(quick: bool = False) -> str:
+    """Every table of this section; ``common.main`` pins BLAS to one thread around it."""
     rounds = 5 if quick else 40
-    with one_blas_thread():
-        parts = [loss_table(rounds), chain_table(3 if quick else 15),
-                 training_table(1 if quick else 3), memory_table()]
-    return "\n".join(parts)
+    return "\n".join([loss_table(rounds), chain_table(3 if quick else 15),
+                      training_table(1 if quick else 3), memory_table()])
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="few rounds: a smoke run")
-    print(run(ap.parse_args().quick))
+    quick = ap.parse_args().quick
+    sys.exit(main(lambda: run(quick)))
