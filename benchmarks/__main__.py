@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import importlib
-import platform
 import sys
 
-import numpy as np
+from .common import main
 
-from .common import one_blas_thread
-
-SECTIONS = ["engine", "losses", "training"]
+SECTIONS = ["engine", "losses", "training", "nn", "hvp", "compile"]
 
 
-def main(argv: list[str]) -> int:
-    wanted = argv or SECTIONS
-    print(f"# tinygrad_lc benchmarks (Python {platform.python_version()}, NumPy {np.__version__}, "
-          "BLAS pinned to 1 thread)")
-    with one_blas_thread():
-        for name in wanted:
-            try:
-                module = importlib.import_module(f"benchmarks.{name}")
-            except ModuleNotFoundError as exc:
-                print(f"\n## {name}: skipped ({exc})")
-                continue
-            print(module.run(), flush=True)
-    return 0
+def _runs(wanted: list[str]):
+    for name in wanted:
+        if name not in SECTIONS:
+            raise SystemExit(f"python -m benchmarks: unknown section {name!r}; "
+                             f"expected some of {SECTIONS}")
+        yield importlib.import_module(f"benchmarks.{name}").run
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(*_runs(sys.argv[1:] or SECTIONS)))

@@ -3,18 +3,19 @@
 Each step of the chain cycles through ``* c``, ``+ d``, ``exp``, ``log``, ``- d``, ``/ c``, so
 the values stay O(1) however long the chain.
 Plain NumPy does the same forward and the reverse by hand, saving what the reverse needs; HIPS
-autograd and PyTorch (when installed) run the same chain, measured in the same run.
+autograd and PyTorch (when installed) run the same chain; all are timed interleaved.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 
 import numpy as np
 
 from tinygrad_lc import Tensor
 
-from .common import best_time, table
+from .common import interleaved, main, spread, table
 
 C = np.linspace(0.5, 1.5, 10)
 D = np.linspace(-0.1, 0.1, 10)
@@ -149,37 +150,50 @@ def chain_torch(length: int):
     return run
 
 
-def run() -> str:
-    n = 2000
-    assert np.allclose(chain_tinygrad(n), chain_numpy(n))
-    plain = best_time(lambda: chain_numpy(n)) / n * 1e6
-    ours = best_time(lambda: chain_tinygrad(n)) / n * 1e6
-    rows = [("plain NumPy (forward + hand reverse)", plain, 1.0),
-            ("tinygrad_lc (build + backward)", ours, ours / plain)]
-    for label, maker in (("HIPS autograd", chain_autograd), ("PyTorch eager", chain_torch)):
-        fn = maker(n)
-        if fn is not None:
-            t = best_time(fn, repeat=3) / n * 1e6
-            rows.append((label, t, t / plain))
-    out = table("Per-op overhead: chain of 2,000 elementwise ops on a (10,) tensor, constants "
-                "c, d (target <= 3x)", ("implementation", "us/op", "ratio vs NumPy"), rows)
-    assert np.allclose(chain_tinygrad(n, params=True), chain_params_numpy(n))
-    plain = best_time(lambda: chain_params_numpy(n)) / n * 1e6
-    ours = best_time(lambda: chain_tinygrad(n, params=True)) / n * 1e6
-    out += table("Per-op overhead: the same chain with c, d as parameters (their gradients too)",
-                 ("implementation", "us/op", "ratio vs NumPy"),
-                 [("plain NumPy (forward + hand reverse)", plain, 1.0),
-                  ("tinygrad_lc (build + backward)", ours, ours / plain)])
-    long_rows = []
-    for n in (10_000, 100_000):
-        t = best_time(lambda n=n: chain_tinygrad(n), repeat=3)
-        p = best_time(lambda n=n: chain_numpy(n), repeat=3)
-        gc.disable()  # the same chain with CPython's cycle collector paused, to show its share
+def _no_gc(fn):
+    """``fn`` with CPython's cycle collector paused while it runs."""
+    def paused():
+        gc.disable()
         try:
-            t_nogc = best_time(lambda n=n: chain_tinygrad(n), repeat=3)
+            return fn()
         finally:
             gc.enable()
-        long_rows.append((f"{n:,} ops", t, t / n * 1e6, t_nogc / n * 1e6, p, t / p))
+    return paused
+
+
+def _rows(timings: dict, labels: dict[str, str], ops: int) -> list[tuple]:
+    return [(labels[k], t.seconds / ops * 1e6, t.ratio, spread(t)) for k, t in timings.items()]
+
+
+HEADER = ("implementation", "us/op", "ratio vs NumPy", "ratio IQR")
+
+
+def run(rounds: int = 41) -> str:
+    n = 2000
+    assert np.allclose(chain_tinygrad(n), chain_numpy(n))
+    cases = {"numpy": lambda: chain_numpy(n), "ours": lambda: chain_tinygrad(n)}
+    labels = {"numpy": "plain NumPy (forward + hand reverse)",
+              "ours": "tinygrad_lc (build + backward)",
+              "autograd": "HIPS autograd", "torch": "PyTorch eager"}
+    for key, maker in (("autograd", chain_autograd), ("torch", chain_torch)):
+        fn = maker(n)
+        if fn is not None:
+            cases[key] = fn
+    out = table("Per-op overhead: chain of 2,000 elementwise ops on a (10,) tensor, constants "
+                "c, d (target <= 3x)", HEADER,
+                _rows(interleaved(cases, "numpy", rounds), labels, n))
+    assert np.allclose(chain_tinygrad(n, params=True), chain_params_numpy(n))
+    cases = {"numpy": lambda: chain_params_numpy(n), "ours": lambda: chain_tinygrad(n, True)}
+    out += table("Per-op overhead: the same chain with c, d as parameters (their gradients too)",
+                 HEADER, _rows(interleaved(cases, "numpy", rounds), labels, n))
+    long_rows = []
+    for n, long_rounds in ((10_000, 9), (100_000, 3)):
+        ours = lambda n=n: chain_tinygrad(n)
+        t = interleaved({"numpy": lambda n=n: chain_numpy(n), "ours": ours,
+                         "ours, gc paused": _no_gc(ours)}, "numpy", long_rounds, warmup=0)
+        long_rows.append((f"{n:,} ops", t["ours"].seconds, t["ours"].seconds / n * 1e6,
+                          t["ours, gc paused"].seconds / n * 1e6, t["numpy"].seconds,
+                          t["ours"].ratio))
     out += table("Long chains: time linear in length (no recursion); the graph holds ~7 Python "
                  "objects per op, which CPython's cycle collector rescans as the graph grows",
                  ("chain", "tinygrad_lc s", "us/op", "us/op, gc paused", "NumPy s", "ratio"),
@@ -188,4 +202,4 @@ def run() -> str:
 
 
 if __name__ == "__main__":
-    print(run())
+    sys.exit(main(run))

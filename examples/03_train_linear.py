@@ -1,7 +1,7 @@
 """Optimization, strategy #1 vs strategy #2: random search against minibatch SGD.
 
 Run: ``python examples/03_train_linear.py``. The data are seeded Gaussian blobs, 3 classes in
-2-D (``tinygrad_lc.models.make_blobs``), 240 training and 60 test points. Random search tries
+2-D (``tinygrad_lc.data.make_blobs``), 240 training and 60 test points. Random search tries
 1000 random weight matrices and keeps the one with the lowest SVM loss; SGD follows the
 gradient for 300 steps. On 2-D blobs both do well. Adding pure-noise features (the classes
 still differ only in the first two) shows why the lecture calls random search a bad idea:
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_lc.models import LinearClassifier, make_blobs, random_search
+from tinygrad_lc.data import make_blobs
+from tinygrad_lc.models import LinearClassifier, random_search
 
 NUM_TRAIN = 240  # of 300 shuffled points; the other 60 are the test set
 

@@ -3,7 +3,10 @@
 A :class:`Program` is a recorded list of instructions over a few float64 inputs. It is run twice,
 once with ``tinygrad_lc`` Tensors and once with ``autograd.numpy`` functions, and the gradients
 (of the inputs and of every intermediate node, for a random upstream gradient) are compared with
-each other and with float64 central differences of the same program.
+each other and with float64 central differences of the same program. Second order too: for
+random directions ``w_i``, the gradient of ``sum_i <grad_i, w_i>`` (``tg.grad`` with
+``create_graph=True``, then again) is compared with HIPS autograd's gradient of its own gradient
+and with central differences of the plain first-order backward.
 
 The strategy :func:`programs` builds the program while evaluating it, so it keeps every kink
 (abs, relu, maximum, max) at least ``GAP`` away from its input and every log/sqrt/pow/div away
@@ -23,6 +26,7 @@ import argparse
 import itertools
 import sys
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -36,6 +40,8 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_lc as tg
 from tinygrad_lc import tensor as engine
+from tinygrad_lc.indexing import prepare_index
+from tinygrad_lc.ops import kept_shape
 
 GAP = 0.05  # least distance of any kink input from its kink
 BOUND = 20.0  # largest |value| of any node (keeps derivatives, hence FD errors, bounded)
@@ -63,6 +69,12 @@ class Program:
     inputs: list
     instrs: list
     upstream: np.ndarray
+    directions: list | None = None  # the w_i of the second-order check (None: fixed ones)
+
+    def ws(self) -> list:
+        if self.directions is not None:
+            return self.directions
+        return [np.linspace(-1.0, 1.0, x.size).reshape(x.shape) for x in self.inputs]
 
     def __repr__(self) -> str:
         lines = [f"x{i} = {np.array2string(x, precision=17, separator=', ')}"
@@ -102,7 +114,26 @@ TG = {
     "getitem": lambda a, index: a[index],
     "concatenate": lambda *xs, axis: tg.concatenate(list(xs), axis=axis),
     "stack": lambda *xs, axis: tg.stack(list(xs), axis=axis),
+    # the ops recorded gradients are made of (no user-level spelling: through the engine)
+    "expand": lambda a, **kw: engine._apply("expand", (a,), kw),
+    "scatter": lambda a, shape, index: engine._apply("scatter", (a,), {
+        "shape": shape, "index": index, "unique": prepare_index(index, shape)[1]}),
+    "cast": lambda a, dtype: engine._apply("cast", (a,), {"dtype": np.dtype(dtype)}),
 }
+
+
+def _expand(a, shape, axis, keepdims):
+    kept = anp.shape(a) if keepdims else kept_shape(anp.shape(a), len(shape), axis)
+    return anp.reshape(a, kept) + np.zeros(shape)
+
+
+def _scatter(a, shape, index):
+    """Zeros of ``shape`` with ``a`` added at ``index``: a 0/1 matrix times the flattened a."""
+    size = int(np.prod(shape))
+    picked = np.ravel(np.arange(size).reshape(shape)[index])
+    spread = np.zeros((size, picked.size))
+    spread[picked, np.arange(picked.size)] = 1.0
+    return anp.reshape(anp.dot(spread, anp.ravel(a)), shape)
 
 def _getitem_0d(a, index):
     # autograd's getitem VJP cannot accumulate into a 0-d array (np.add.at refuses it)
@@ -125,6 +156,7 @@ NP = {
     "getitem": lambda a, index: a[index] if anp.ndim(a) else _getitem_0d(a, index),
     "concatenate": lambda *xs, axis: anp.concatenate(xs, axis=axis),
     "stack": lambda *xs, axis: anp.stack(xs, axis=axis),
+    "expand": _expand, "scatter": _scatter, "cast": lambda a, dtype: a,
 }
 
 # Which side of its kink each input of a kink op is on (plain ndarrays only).
@@ -397,10 +429,38 @@ def _step_join(draw, b, a):
     return b.emit("stack", *parts, axis=draw(st.integers(-v.ndim - 1, v.ndim)))
 
 
+def _step_adjoint(draw, b, a):
+    """The ops of recorded gradients: expand (sum's VJP), scatter (getitem's), cast."""
+    v = b.vals[a]
+    op = draw(st.sampled_from(["expand", "expand", "scatter", "scatter", "cast"]))
+    if op == "cast":
+        return b.emit("cast", a, dtype="float64")
+    if op == "expand":
+        ones = [i for i, n in enumerate(v.shape) if n == 1]
+        if ones and draw(st.booleans()):  # stretch a size-1 axis (a keepdims reduction's)
+            ax = draw(st.sampled_from(ones))
+            shape = v.shape[:ax] + (draw(st.integers(2, 3)),) + v.shape[ax + 1:]
+            return b.emit("expand", a, shape=shape, axis=ax, keepdims=True)
+        if v.ndim == 0 and draw(st.booleans()):  # a full reduction's scalar
+            shape = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=2)))
+            return b.emit("expand", a, shape=shape, axis=None, keepdims=False)
+        ax = draw(st.integers(0, v.ndim))
+        shape = v.shape[:ax] + (draw(st.integers(1, 3)),) + v.shape[ax:]
+        return b.emit("expand", a, shape=shape, axis=ax, keepdims=False)
+    if v.ndim == 0:
+        return b.emit("scatter", a, shape=(3,), index=draw(st.integers(-3, 2)))
+    # rows of a added into a first axis at least as long, repeated rows accumulating
+    n = v.shape[0] + draw(st.integers(0, 2))
+    idx = draw(hnp.arrays(np.intp, (v.shape[0],), elements=st.integers(-n, n - 1)))
+    return b.emit("scatter", a, shape=(n,) + v.shape[1:], index=idx)
+
+
 # Each kind's share of the steps (the first is where Hypothesis shrinks to).
-KINDS = ["binary", "unary", "unary", "reduce", "reduce", "shape", "shape", "matmul", "join"]
+KINDS = ["binary", "unary", "unary", "reduce", "reduce", "shape", "shape", "matmul", "join",
+         "adjoint"]
 STEPS = {"binary": _step_binary, "unary": _step_unary, "reduce": _step_reduce,
-         "shape": _step_shape, "matmul": _step_matmul, "join": _step_join}
+         "shape": _step_shape, "matmul": _step_matmul, "join": _step_join,
+         "adjoint": _step_adjoint}
 
 
 @st.composite
@@ -432,7 +492,8 @@ def programs(draw, max_inputs: int = 3, max_steps: int = 8, max_side: int = 4) -
             last = b.emit("add", last, b.emit("sum", b.emit("mul", n, w), axis=None,
                                               keepdims=False))
     upstream = draw(hnp.arrays(np.float64, b.vals[last].shape, elements=st.floats(-1, 1)))
-    return Program(inputs, b.instrs, upstream)
+    directions = [draw(hnp.arrays(np.float64, x.shape, elements=st.floats(-1, 1))) for x in inputs]
+    return Program(inputs, b.instrs, upstream, directions)
 
 
 # ---------------------------------------------------------------- the check
@@ -502,9 +563,55 @@ def check_program(prog: Program) -> None:
         scale = 1.0 + np.abs(num).max()
         np.testing.assert_allclose(first[i], num, rtol=1e-5, atol=1e-6 * scale,
                                    err_msg=f"gradient of x{i} vs central differences\n{prog}")
+    check_second_order(prog)
     STATS["graphs"] += 1
     STATS["ops"] += len(prog.instrs)
     STATS.update(f"op:{ins.op}" for ins in prog.instrs)
+
+
+def _first_dot(prog: Program, arrays) -> float:
+    """sum_i <grad_i, w_i> by tinygrad_lc's plain backward (the function differenced)."""
+    xs = [tg.Tensor(x, requires_grad=True) for x in arrays]
+    run(prog, xs, TG)[-1].backward(prog.upstream)
+    return float(sum(np.sum(x.grad * w) for x, w in zip(xs, prog.ws())))
+
+
+def check_second_order(prog: Program) -> None:
+    """Assert that d/dx sum_i <grad_i, w_i>, recorded twice, matches autograd and differences.
+
+    Central differences step each input entry by +-H as the first-order check did, which
+    already made sure no such step crosses a kink.
+    """
+    xs = [tg.Tensor(x, requires_grad=True) for x in prog.inputs]
+    ws = prog.ws()
+    gs = tg.grad(run(prog, xs, TG)[-1], xs, grad_outputs=prog.upstream, create_graph=True)
+    total = tg.Tensor(0.0)
+    for g, w in zip(gs, ws):
+        total = total + (g * w).sum()
+    hs = tg.grad(total, xs, allow_unused=True) if total.requires_grad else \
+        [tg.Tensor(np.zeros_like(x)) for x in prog.inputs]
+    first = autograd.grad(lambda z: _loss(prog, z))
+    dot = lambda z: sum(anp.sum(g * w) for g, w in zip(first(z), ws))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Output seems independent of input": a flat program
+        want = autograd.grad(dot)(list(prog.inputs))
+    for i, (x, h, w) in enumerate(zip(prog.inputs, hs, want)):
+        assert h.shape == x.shape and h.dtype == x.dtype, f"x{i}: second-order shape\n{prog}"
+        scale = 1.0 + np.abs(w).max()
+        np.testing.assert_allclose(h.data, w, rtol=1e-9, atol=1e-11 * scale,
+                                   err_msg=f"second order, x{i}, vs autograd\n{prog}")
+        num = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            f = []
+            for sgn in (1, -1):
+                xp = [y.copy() for y in prog.inputs]
+                xp[i][idx] += sgn * H
+                f.append(_first_dot(prog, xp))
+            num[idx] = (f[0] - f[1]) / (2 * H)
+        scale = 1.0 + np.abs(num).max()
+        np.testing.assert_allclose(h.data, num, rtol=1e-5, atol=1e-6 * scale,
+                                   err_msg=f"second order, x{i}, vs central differences\n{prog}")
+    STATS["second order"] += 1
 
 
 # ---------------------------------------------------------------- command line (make fuzz)
@@ -535,8 +642,8 @@ def main(argv: list[str] | None = None) -> int:
     ops = sorted(((k[3:], v) for k, v in STATS.items() if k.startswith("op:")),
                  key=lambda kv: -kv[1])
     print(f"fuzz: {STATS['graphs']} graphs, {STATS['ops']} ops checked against HIPS autograd "
-          f"and central differences in {time.perf_counter() - start:.1f} s"
-          f"{'; FAILED' if failed else ''}")
+          f"and central differences, {STATS['second order']} of them to second order, in "
+          f"{time.perf_counter() - start:.1f} s{'; FAILED' if failed else ''}")
     print("ops: " + ", ".join(f"{k} {v}" for k, v in ops))
     return 1 if failed else 0
 

@@ -71,6 +71,59 @@ def test_file_is_plain_npz_without_pickles(tmp_path):
     assert meta["format"] == "tinygrad_lc.checkpoint" and meta["version"] == 1
 
 
+def entries(path) -> list[str]:
+    with zipfile.ZipFile(path) as z:
+        return sorted(name.removesuffix(".npy") for name in z.namelist())
+
+
+def test_entries_are_named_after_where_the_arrays_sit(tmp_path):
+    path = save_checkpoint(tmp_path / "run.npz", _state())
+    assert entries(path) == ["W", "__meta__", "b", "history", "labels", "optimizer/velocity/0"]
+    with np.load(path, allow_pickle=False) as npz:  # readable with numpy alone
+        np.testing.assert_array_equal(npz["optimizer/velocity/0"], np.ones((5, 3)))
+
+
+def test_a_training_checkpoint_reads_as_model_and_optimizer(tmp_path):
+    from tinygrad_lc.training import TrainConfig, Trainer, load_dataset
+
+    data = load_dataset("blobs")
+    trainer = Trainer(TrainConfig.for_dataset("blobs", iters=3, momentum=0.9),
+                      data.num_features, data.num_classes)
+    trainer.train(data.X_train, data.y_train, progress=False)
+    path = trainer.save(tmp_path / "run.npz")
+    assert {"model/W", "model/optimizer/velocity/0", "loss_history"} <= set(entries(path))
+    assert not any(name.startswith("a") and name[1:].isdigit() for name in entries(path))
+
+
+def test_odd_keys_give_safe_unique_entry_names(tmp_path):
+    x = np.arange(3.0)
+    state = {"../up": x, "a/b": x + 1, "a": {"b": x + 2}, "": x + 3, ".": x + 4,
+             "__meta__": x + 5, (0, 1): x + 6, "ü": [x + 7]}
+    path = save_checkpoint(tmp_path / "odd.npz", state)
+    names = entries(path)
+    assert len(names) == len(set(names)) == len(state) + 1
+    for name in names:
+        assert all(part not in ("", ".", "..") for part in name.split("/")), name
+    back = load_checkpoint(path)
+    got = [back["../up"], back["a/b"], back["a"]["b"], back[""], back["."], back["__meta__"],
+           back[(0, 1)], back["ü"][0]]
+    for k, array in enumerate(got):
+        np.testing.assert_array_equal(array, x + k)
+
+
+def test_a_checkpoint_from_before_entry_names_still_loads(tmp_path):
+    """Files written by earlier versions numbered their entries a0, a1, ..."""
+    meta = {"format": "tinygrad_lc.checkpoint", "version": 1,
+            "state": {"step": 5, "model": {"W": {"__array__": "a0"}},
+                      "optim": {"velocity": [{"__array__": "a1"}, None]}}}
+    path = tmp_path / "old.npz"
+    np.savez(path, __meta__=np.array(json.dumps(meta)), a0=np.eye(2), a1=np.full(2, 0.5))
+    back = load_checkpoint(path)
+    assert back["step"] == 5
+    np.testing.assert_array_equal(back["model"]["W"], np.eye(2))
+    np.testing.assert_array_equal(back["optim"]["velocity"][0], [0.5, 0.5])
+
+
 def test_save_creates_folders_and_keeps_the_name(tmp_path):
     path = save_checkpoint(tmp_path / "a" / "b" / "ckpt", {"x": 1})
     assert path == tmp_path / "a" / "b" / "ckpt" and path.is_file()

@@ -34,37 +34,11 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tinygrad_lc.commands.doc_blocks import Block, python_blocks
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [p for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))] if p.exists()]
-# a fence with its language (```python, ```text, ``` ...), optionally followed by attributes
-FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-
-
-@dataclass(frozen=True)
-class Block:
-    """A ```python block: the page line of its first code line, its code, and the text of
-    the ```text block that a line "prints" introduces right after it (None without one)."""
-
-    line: int
-    code: str
-    prints: str | None = None
-
-
-def python_blocks(text: str) -> list[Block]:
-    """Every ```python block of a Markdown page, in order (the one extractor of the tests)."""
-    fences = list(FENCE.finditer(text))
-    out = []
-    for k, m in enumerate(fences):
-        if m.group(1) != "python":
-            continue
-        after = fences[k + 1] if k + 1 < len(fences) else None
-        prints = None
-        if after is not None and after.group(1) == "text" and \
-                text[m.end():after.start()].strip().rstrip(":") == "prints":
-            prints = after.group(2)
-        out.append(Block(text.count("\n", 0, m.start(2)) + 1, m.group(2), prints))
-    return out
 
 
 # ---------------------------------------------------------------- the outputs written

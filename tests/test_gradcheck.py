@@ -24,7 +24,8 @@ from tinygrad_lc.gradcheck import (
     rel_error,
 )
 from tinygrad_lc.losses import svm_loss
-from tinygrad_lc.ops import OPS
+from tinygrad_lc.ops import NUMPY, OPS
+from tinygrad_lc.tensor import _apply
 
 
 def _values(shape, lo=-2.0, hi=2.0, gap=0.25, seed=0):
@@ -73,6 +74,12 @@ def _cases():
         "getitem": (lambda x: x[np.arange(3), np.array([1, 2, 0])], [a]),
         "concatenate": (lambda x, y: tg.concatenate([x, y], axis=1), [a, b]),
         "stack": (lambda x, y: tg.stack([x, y], axis=0), [a, b]),
+        # the ops of recorded gradients, built through the engine as the backward builds them
+        "expand": (lambda x: _apply("expand", (x,), {"shape": (3, 3), "axis": 1,
+                                                     "keepdims": False}), [a[0]]),
+        "scatter": (lambda x: _apply("scatter", (x,), {"shape": (3, 3), "unique": False,
+                                                       "index": np.array([0, 2, 0])}), [a]),
+        "cast": (lambda x: _apply("cast", (x,), {"dtype": np.dtype(np.float64)}), [a]),
     }
 
 
@@ -89,13 +96,15 @@ def _vjp_shapes(name):
     f, xs = _inputs(name)
     out = f(*xs)
     assert out.op == name, f"case for {name!r} builds op {out.op!r}"
-    return [np.shape(v(np.ones(out.shape))) for v in out._vjps]
+    datas = [x.data for x in xs]
+    return [np.shape(v(NUMPY, np.ones(out.shape), out.data, *datas, **(out._kw or {})))
+            for v in out._vjps]
 
 
 MUTATIONS = {
-    "sign": lambda v: (lambda g: -v(g)),
-    "double": lambda v: (lambda g: 2 * v(g)),
-    "transpose": lambda v: (lambda g: np.asarray(v(g)).T),
+    "sign": lambda v: (lambda *args, **kw: -v(*args, **kw)),
+    "double": lambda v: (lambda *args, **kw: 2 * v(*args, **kw)),
+    "transpose": lambda v: (lambda *args, **kw: v(*args, **kw).T),
 }
 
 
@@ -113,14 +122,14 @@ def _mutation_params():
 def _break(monkeypatch, name, i, kind):
     """Replace OPS[name] by a copy whose VJP for input i is wrong (undone by monkeypatch)."""
     op = OPS[name]
-
-    def fwd(*arrays, **kw):
-        out, vjps = op.fwd(*arrays, **kw)
-        vjps = list(vjps)
+    vjps = list(op.vjps)
+    if op.arity < 0:  # one VJP for every piece: break it for piece i only
+        vjp = vjps[0]
+        vjps[0] = lambda *args, k, **kw: MUTATIONS[kind](vjp)(*args, k=k, **kw) if k == i \
+            else vjp(*args, k=k, **kw)
+    else:
         vjps[i] = MUTATIONS[kind](vjps[i])
-        return out, tuple(vjps)
-
-    monkeypatch.setitem(OPS, name, dataclasses.replace(op, fwd=fwd))
+    monkeypatch.setitem(OPS, name, dataclasses.replace(op, vjps=tuple(vjps)))
 
 
 def test_every_op_has_a_case():
@@ -464,3 +473,58 @@ def test_grad_check_sparse_errors():
         grad_check_sparse(lambda x: x.sum(), x, x, num_checks=0)
     with pytest.raises(TypeError, match="grad_check_sparse: f must be callable"):
         grad_check_sparse(None, x, x)
+
+
+# ---------------------------------------------------------------- the report in a notebook
+def test_a_report_displays_as_a_table_in_jupyter():
+    import html.parser
+
+    s = Tensor([[1.0, 2.0, 1.0]], requires_grad=True, name="<scores>")
+    report = gradcheck_report(lambda s: svm_loss(s, np.array([0])), s)
+    page = report._repr_html_()
+
+    class Cells(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.cells, self.inside = [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.inside = tag in ("td", "th")
+
+        def handle_data(self, data):
+            if self.inside:
+                self.cells.append(data)
+
+    parser = Cells()
+    parser.feed(page)
+    head, row = parser.cells[:8], parser.cells[8:]
+    assert head == ["input", "shape", "entries", "worst index", "analytic", "numerical",
+                    "relative error", "kinks met"]
+    assert row[:3] == ["'<scores>' (input 0)", "(1, 3)", "ok"] and len(row) == 8
+    assert "&lt;scores&gt;" in page and "<scores>" not in page  # names are escaped
+    assert "gradcheck passed" in page and "GradcheckReport(" not in page
+
+
+def test_a_failing_report_shows_its_failures_and_kinks_in_the_table():
+    x = Tensor([0.0, 2.0], requires_grad=True, name="x")
+    report = gradcheck_report(lambda x: x.relu().sum() * 1.0, x)
+    assert "kink sits on" in report._repr_html_()
+    wrong = gradcheck_report(lambda x: (x * x).sum(), x)
+    wrong.passed, wrong.inputs[0].bad = False, 1  # as a wrong backward would report
+    page = wrong._repr_html_()
+    assert "gradcheck FAILED" in page and "#c62828" in page and "1 of 2 fail" in page
+
+
+def test_a_report_pretty_prints_as_its_text():
+    report = gradcheck_report(lambda x: (x * x).sum(), Tensor([1.0], requires_grad=True))
+
+    class Printer:
+        def __init__(self):
+            self.out = []
+
+        def text(self, t):
+            self.out.append(t)
+
+    p = Printer()
+    report._repr_pretty_(p, cycle=False)
+    assert p.out == [str(report)] and p.out[0].startswith("gradcheck passed")

@@ -227,6 +227,31 @@ def test_dtypes_are_kept(dtype):
         assert s.grad.dtype == dtype
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+@given(s=hnp.arrays(np.int64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=2, max_side=5),
+                    elements=st.integers(0, 5)),
+       options=st.sampled_from(OPTIONS), delta=st.sampled_from([0.5, 1.0, 2.25]), data=st.data())
+def test_integer_scores_compute_in_float64_like_numpy(dtype, s, options, delta, data):
+    # delta is a float: integer scores must not truncate it (NumPy promotes to float64), and
+    # unsigned ones must not wrap around in s_j - s_y
+    s = s.astype(dtype)
+    y = data.draw(hnp.arrays(np.int64, s.shape[0], elements=st.integers(0, s.shape[1] - 1)))
+    squared, include_correct, class_reduction, reduction = options
+    kw = dict(delta=delta, squared=squared, include_correct=include_correct,
+              class_reduction=class_reduction, reduction=reduction)
+    out = svm_loss(Tensor(s, dtype=dtype), y, **kw)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, svm_numpy(s.astype(np.float64), y, **kw), rtol=1e-12)
+    out = softmax_loss(Tensor(s, dtype=dtype), y, reduction=reduction)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, softmax_numpy(s.astype(np.float64), y, reduction),
+                               rtol=1e-12)
+
+
+def test_the_int64_svm_reproducer_gives_1_5():
+    assert svm_loss(Tensor([[1, 2]], dtype=np.int64), [0], delta=0.5).item() == 1.5
+
+
 # ---------------------------------------------------------------- gradients
 def _svm_kwargs(data, squared, include_correct, delta):
     return dict(delta=delta, squared=squared, include_correct=include_correct,

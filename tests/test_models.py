@@ -1,4 +1,4 @@
-"""Tests of tinygrad_lc/models.py: make_blobs, LinearClassifier, random_search, example 03."""
+"""Tests of tinygrad_lc/models.py: LinearClassifier, random_search, example 03."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor, checkpoint
+from tinygrad_lc.data import make_blobs
 from tinygrad_lc.losses import softmax_loss, svm_loss
-from tinygrad_lc.models import LinearClassifier, make_blobs, random_search
+from tinygrad_lc.models import LinearClassifier, random_search
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,33 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def blobs():
     X, y = make_blobs(60, num_classes=3, seed=0)
     return X[:150], y[:150], X[150:], y[150:]
-
-
-# ---------------------------------------------------------------- make_blobs
-def test_make_blobs_shapes_balance_and_seed():
-    X, y = make_blobs(20, num_classes=4, seed=1, num_features=3)
-    assert X.shape == (80, 3) and X.dtype == np.float64 and y.dtype == np.int64
-    assert np.bincount(y).tolist() == [20] * 4
-    X2, y2 = make_blobs(20, num_classes=4, seed=1, num_features=3)
-    np.testing.assert_array_equal(X, X2)
-    np.testing.assert_array_equal(y, y2)
-    assert not np.array_equal(make_blobs(20, 4, seed=2, num_features=3)[0], X)
-    centers = np.array([X[y == k].mean(axis=0) for k in range(4)])
-    np.testing.assert_allclose(np.linalg.norm(centers[:, :2], axis=1), 4.0, atol=0.6)
-    assert np.all(np.abs(centers[:, 2]) < 0.6)  # extra features are centred on 0
-
-
-@pytest.mark.parametrize("kw,error,text", [
-    ({"n_per_class": 0}, ValueError, "n_per_class must be an integer >= 1"),
-    ({"n_per_class": 2.5}, TypeError, "n_per_class"),
-    ({"n_per_class": 5, "num_classes": 0}, ValueError, "num_classes"),
-    ({"n_per_class": 5, "num_features": 1}, ValueError, "num_features must be an integer >= 2"),
-    ({"n_per_class": 5, "std": -1.0}, ValueError, "std must be a finite number >= 0"),
-])
-def test_make_blobs_validates(kw, error, text):
-    with pytest.raises(error, match="make_blobs") as info:
-        make_blobs(**kw)
-    assert text in str(info.value)
 
 
 # ---------------------------------------------------------------- LinearClassifier
@@ -159,6 +133,31 @@ def test_verbose_prints_progress(blobs, capsys):
     LinearClassifier(2, 3, seed=0).fit(X, y, num_iters=20, batch_size=10, verbose=True)
     out = capsys.readouterr().out
     assert "fit: step 1/20 loss" in out and "fit: step 20/20 loss" in out
+
+
+# ---------------------------------------------------------------- train: the notebook's name
+def test_train_is_fit_under_the_assignments_names(blobs, capsys):
+    X, y, _, _ = blobs
+    a = LinearClassifier(2, 3, loss="softmax", seed=3)
+    history = a.train(X, y, learning_rate=0.05, reg=2e-3, num_iters=30, batch_size=16,
+                      verbose=True)
+    b = LinearClassifier(2, 3, loss="softmax", reg=2e-3, seed=3)
+    assert history == b.fit(X, y, lr=0.05, num_iters=30, batch_size=16)
+    np.testing.assert_array_equal(a.W.data, b.W.data)
+    assert a.reg == 2e-3 and "fit: step 30/30 loss" in capsys.readouterr().out
+    kept = LinearClassifier(2, 3, reg=0.5, seed=3)
+    assert len(kept.train(X, y)) == 100  # the notebook's defaults: 100 steps, reg kept
+    assert kept.reg == 0.5
+
+
+def test_train_with_bad_input_leaves_reg_as_it_was(blobs):
+    X, y, _, _ = blobs
+    model = LinearClassifier(2, 3, reg=0.5, seed=3)
+    with pytest.raises(ValueError, match="train: reg"):
+        model.train(X, y, reg=-1.0)
+    with pytest.raises(ValueError, match="fit: X"):
+        model.train(X[:, :1], y, reg=0.1)
+    assert model.reg == 0.5 and model.optimizer is None
 
 
 def test_minibatches_are_seeded(blobs):

@@ -52,7 +52,7 @@ def test_data_setter_checks_shape_and_keeps_dtype():
 
 def test_a_partial_write_through_the_array_is_not_seen():
     # documented limitation: `t.data[...] = v` writes into the array behind the API's back;
-    # use the data setter (or the proposed `assign_`) so the guard knows.
+    # use the data setter (or `assign_`) so the guard knows, or detect_anomaly() (below).
     w = _w()
     w.data[0, 0] = 5.0
     assert w.version == 0
@@ -123,9 +123,10 @@ def _grad_of(build):
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_needs_values_flag_matches_what_the_vjps_read(name):
-    # add/sub/neg/sum/mean/reshape/transpose/getitem/concatenate/stack read no forward values
+    # add/sub/neg/sum/mean/reshape/transpose/getitem/concatenate/stack and the backward's
+    # expand/scatter/cast read no forward values
     value_free = {"add", "sub", "neg", "sum", "mean", "reshape", "transpose", "getitem",
-                  "concatenate", "stack"}
+                  "concatenate", "stack", "expand", "scatter", "cast"}
     assert OPS[name].needs_values == (name not in value_free)
 
 
@@ -279,3 +280,130 @@ def test_data_setter_on_a_constant_shares_like_the_constructor():
     arr = np.zeros(2)
     t.data = arr
     assert t.data is arr  # no copy for tensors that no optimizer updates
+
+
+# ---------------------------------------------------------------- writes the counter cannot see
+SAVED_CHANGED = r"{}: {}.* was changed in place after the forward saved it for backward"
+NEEDS_VALUES = [  # (op, loss of W and a constant x): W is an input of op
+    ("mul", lambda w, x: (w * x).sum()),
+    ("matmul", lambda w, x: (x @ w).sum()),
+    ("div", lambda w, x: (x / w).sum()),
+    ("exp", lambda w, x: w.exp().sum()),
+    ("log", lambda w, x: w.log().sum()),
+    ("pow", lambda w, x: (w**2).sum()),
+    ("max", lambda w, x: w.max()),
+    ("logsumexp", lambda w, x: w.logsumexp()),
+    ("softmax", lambda w, x: (w.softmax() * x).sum()),
+    ("log_softmax", lambda w, x: (w.log_softmax() * x).sum()),
+    ("maximum", lambda w, x: tg.maximum(w, 2.5).sum()),
+    ("relu", lambda w, x: w.relu().sum()),
+    ("abs", lambda w, x: w.abs().sum()),
+    ("sqrt", lambda w, x: w.sqrt().sum()),
+    ("rpow", lambda w, x: (2.0**w).sum()),
+]
+
+
+def test_the_table_covers_every_op_that_needs_values():
+    assert {op for op, _ in NEEDS_VALUES} == {n for n, o in OPS.items() if o.needs_values}
+
+
+@pytest.mark.parametrize(("op", "build"), NEEDS_VALUES, ids=[op for op, _ in NEEDS_VALUES])
+def test_inside_detect_anomaly_a_write_behind_the_counter_is_named(op, build):
+    w, x = _w(), Tensor(np.full((2, 2), 0.5))
+    with tg.detect_anomaly():
+        loss = build(w, x)
+        w.data[0, 0] += 1.0  # no version bump: only the checksum sees it
+        label = r"input \d 'W' \(shape \(2, 2\)\)"
+        with pytest.raises(tg.AnomalyError, match=SAVED_CHANGED.format(op, label)) as info:
+            loss.backward()
+    assert info.value.tensor.op == op and info.value.tensor._note.startswith(op)
+    assert w.grad is None  # nothing half-accumulated
+
+
+def test_the_issue_reproducer_is_named_instead_of_a_silently_wrong_gradient():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+    loss = (w * w).sum()
+    w.data[0] = 100
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [200.0, 4.0])  # outside: the documented limitation
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+    with tg.detect_anomaly():
+        loss = (w * w).sum()
+        w.data[0] = 100
+        with pytest.raises(tg.AnomalyError, match=r"mul: input 0 'w' \(shape \(2,\)\) was "
+                                                  r"changed in place.*test_mutation_guard.py"):
+            loss.backward()
+
+
+def test_a_changed_output_a_view_and_an_index_array_are_named():
+    w = _w()
+    with tg.detect_anomaly():
+        y = w.exp()
+        loss = y.sum()
+        y.data[1, 1] = 0.0
+        with pytest.raises(tg.AnomalyError, match=SAVED_CHANGED.format("exp", r"its output")):
+            loss.backward()
+
+        w = _w()
+        loss = (w * w).sum()
+        view = w.numpy()[1]  # a view of W's data
+        view[0] = 7.0
+        with pytest.raises(tg.AnomalyError, match=SAVED_CHANGED.format("mul", r"input 0 'W'")):
+            loss.backward()
+
+        w = _w()
+        rows = np.array([0, 1])
+        loss = w[rows].sum()
+        rows[1] = 0  # the backward would scatter into row 0 twice
+        with pytest.raises(tg.AnomalyError,
+                           match=SAVED_CHANGED.format("getitem", r"an index array")):
+            loss.backward()
+
+
+def test_a_forward_checked_inside_is_checked_by_a_backward_outside():
+    w = _w()
+    with tg.detect_anomaly():
+        loss = (w * w).sum()
+    w.data[0, 0] = 9.0
+    with pytest.raises(tg.AnomalyError, match=SAVED_CHANGED.format("mul", "input 0 'W'")):
+        loss.backward()
+
+
+@pytest.mark.parametrize(("op", "build"), NEEDS_VALUES, ids=[op for op, _ in NEEDS_VALUES])
+def test_unchanged_values_pass_the_check_with_the_same_gradient(op, build):
+    w, x = _w(), Tensor(np.full((2, 2), 0.5))
+    want = Tensor(np.full(2, 1.0))
+    with tg.detect_anomaly():
+        build(w, x).backward()
+        (want * 2.0).sum()  # an unrelated write below must not matter either
+    want.data[0] = 5.0
+    plain = _w()
+    build(plain, x).backward()
+    np.testing.assert_array_equal(w.grad, plain.grad)
+
+
+def test_outside_detect_anomaly_nothing_is_fingerprinted_or_checked(monkeypatch):
+    import gc
+    import weakref
+
+    from tinygrad_lc import anomaly
+
+    def boom(*args):
+        raise AssertionError("a fingerprint was taken or checked outside detect_anomaly()")
+
+    monkeypatch.setattr(anomaly, "fingerprints", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(anomaly, "fingerprint", boom)
+    monkeypatch.setattr(anomaly, "check_saved", boom)
+    w = _w()
+    (w * w).sum().backward()
+    assert len(anomaly.fingerprints) == 0
+    monkeypatch.undo()
+    monkeypatch.setattr(anomaly, "fingerprints", weakref.WeakKeyDictionary())
+    with tg.detect_anomaly():
+        loss = (w * w).sum()
+    assert len(anomaly.fingerprints) == 1  # the mul (sum reads no values)
+    del loss
+    gc.collect()
+    assert len(anomaly.fingerprints) == 0  # they go with the graph
+    monkeypatch.setattr(anomaly, "check_saved", boom)
+    (w * w).sum().backward()  # so later backwards skip the check again

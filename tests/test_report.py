@@ -89,6 +89,34 @@ def test_repeated_titles_get_distinct_anchors():
     assert _parse(r.to_html()).ids == ["same", "same-2", "same-3"]
 
 
+def test_sections_are_numbered_once_by_the_report():
+    r = Report("t")
+    r.section("Losses")
+    r.section("Graphs")
+    page = r.to_html()
+    assert '<h2 id="losses">1. Losses</h2>' in page and '<h2 id="graphs">2. Graphs</h2>' in page
+    assert '<li><a href="#losses">Losses</a></li>' in page  # the <ol> numbers the contents
+
+
+def test_backticks_become_code_and_everything_else_is_escaped():
+    r = Report("t")
+    r.section("About `x`", "made by `tinygrad-lc demo` <b>")
+    r.paragraph("a `<tag>` and a lone ` stays", note=True)
+    page = r.to_html()
+    assert "made by <code>tinygrad-lc demo</code> &lt;b&gt;" in page
+    assert "a <code>&lt;tag&gt;</code> and a lone ` stays" in page
+    assert '1. About <code>x</code></h2>' in page
+
+
+def test_tables_scroll_in_their_own_box_and_numbers_do_not_wrap():
+    r = Report("t")
+    r.table(["a"], [[1.5]])
+    page = r.to_html()
+    assert '<div class="table"><table>' in page
+    assert re.search(r"\.table \{[^}]*overflow-x: auto", page)
+    assert re.search(r"td\.num \{[^}]*white-space: nowrap", page)
+
+
 def test_numbers_align_right_and_text_left():
     r = Report("t")
     r.table(["a", "b", "c", "d", "e"], [["1.3, 4.9", "6.66e-10", 3, "-0.5", "12%"]])

@@ -250,6 +250,25 @@ def test_bad_index_types_raise_index_error_naming_getitem(index):
         leaf([1.0, 2.0])[index]
 
 
+@pytest.mark.parametrize("index", [[0, [1]], [[0, 1], [1]], (0, [[0], [1, 0]])],
+                         ids=["number and list", "lists of two lengths", "in a tuple"])
+def test_a_ragged_index_list_is_an_index_error_naming_getitem(index):
+    with pytest.raises(IndexError, match=r"getitem: the index list .* is ragged"):
+        leaf(np.ones((2, 2)))[index]
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_numpy_bool_index_works_like_a_python_bool(flag):
+    x, y = leaf([[1.0, 2.0]]), leaf([[1.0, 2.0]])
+    a, b = x[np.bool_(flag)], y[flag]
+    assert a.shape == b.shape == np.ones((1, 2))[flag].shape
+    np.testing.assert_array_equal(a.data, b.data)
+    a.sum().backward()
+    b.sum().backward()
+    np.testing.assert_array_equal(x.grad, y.grad)
+    assert x[0, np.True_].shape == (1, 2)
+
+
 @pytest.mark.parametrize("index", [5, -3, np.array([0, 2]), (0, 0), np.array([True])])
 def test_out_of_range_indices_name_getitem_and_the_shape(index):
     with pytest.raises(IndexError, match=r"getitem.*\(2,\)"):
@@ -426,11 +445,11 @@ def test_a_backward_stopped_part_way_leaves_nothing_pending_for_the_next_one(err
     stopped = []
 
     def stop_once(vjp):
-        def flaky(g):
+        def flaky(*args, **kw):
             if not stopped and x._pg is not None:  # x already holds a pending part
                 stopped.append(True)
                 raise error
-            return vjp(g)
+            return vjp(*args, **kw)
         return flaky
 
     for t in (square, cube):
@@ -440,6 +459,34 @@ def test_a_backward_stopped_part_way_leaves_nothing_pending_for_the_next_one(err
     assert stopped and x.grad is None
     loss.backward(retain_grads=retain)
     np.testing.assert_array_equal(x.grad, [9.0, 24.0])  # d(3x^2 + x^3)/dx = 6x + 3x^2
+
+
+@pytest.mark.parametrize("retain", [True, False])
+def test_a_backward_stopped_part_way_changes_no_grad(retain):
+    # the tensors the sweep reached before the error (a leaf of another branch, intermediates)
+    # keep no .grad from it, so the retry gives each the gradient of one backward
+    a = leaf([1.0, 2.0], name="a")
+    ea = a * 2
+    b = leaf([3.0, 4.0], name="b")  # created after ea: the reverse sweep reaches b before ea
+    eb = b * b
+    loss = ea.sum() + eb.sum()
+    stopped = []
+
+    def stop_once(vjp):
+        def flaky(*args, **kw):
+            if not stopped:
+                stopped.append(True)
+                raise KeyboardInterrupt
+            return vjp(*args, **kw)
+        return flaky
+
+    ea._vjps = tuple(stop_once(v) for v in ea._vjps)
+    with pytest.raises(KeyboardInterrupt):
+        loss.backward(retain_grads=retain)
+    assert stopped and a.grad is None and b.grad is None and eb.grad is None
+    loss.backward(retain_grads=retain)
+    np.testing.assert_array_equal(a.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(b.grad, [6.0, 8.0])
 
 
 def test_scalar_shaped_non_0d_tensor_gets_default_grad():
@@ -509,6 +556,14 @@ def test_detect_anomaly_does_not_record_a_graph_that_would_not_exist_without_it(
     assert not y.requires_grad and y.op is None and y.parents == () and y.is_leaf
 
 
+def test_modes_can_be_read():
+    assert (tg.is_grad_enabled(), tg.current_scope(), tg.is_anomaly_enabled()) == (True, "", False)
+    with tg.no_grad(), tg.scope("a"), tg.detect_anomaly():
+        assert (tg.is_grad_enabled(), tg.current_scope(), tg.is_anomaly_enabled()) == (
+            False, "a", True)
+    assert (tg.is_grad_enabled(), tg.current_scope(), tg.is_anomaly_enabled()) == (True, "", False)
+
+
 def test_no_grad_restores_recording_after_an_exception():
     w = leaf([1.0])
     with pytest.raises(ZeroDivisionError), tg.no_grad():
@@ -530,6 +585,34 @@ def test_scope_names_ops_and_nests_with_slash():
     with pytest.raises(ValueError), tg.scope("broken"):
         raise ValueError
     assert (w * 1).scope == ""
+
+
+def test_reentering_one_scope_object_restores_the_outer_scope():
+    w = leaf([1.0])
+    s = tg.scope("a")
+    with s:
+        with s:
+            inner = w * 2
+        middle = w * 2
+        with s:
+            again = w * 2
+    after = w * 2
+    assert (inner.scope, middle.scope, again.scope, after.scope) == ("a/a", "a", "a/a", "")
+    with s, tg.scope("b"), s:  # and when other blocks sit in between
+        assert (w * 2).scope == "a/b/a"
+    assert (w * 2).scope == ""
+
+
+def test_leaving_scopes_out_of_order_is_refused_and_changes_nothing():
+    a, b = tg.scope("a"), tg.scope("b")
+    a.__enter__()
+    b.__enter__()
+    with pytest.raises(RuntimeError, match="scope: leaving scope 'a', which is not the innermost"):
+        a.__exit__(None, None, None)
+    assert tg.current_scope() == "a/b"
+    b.__exit__(None, None, None)
+    a.__exit__(None, None, None)
+    assert tg.current_scope() == ""
 
 
 @pytest.mark.parametrize("name,error", [("", ValueError), ("a/b", ValueError), (3, TypeError),
@@ -752,6 +835,75 @@ def test_a_0d_array_exponent_is_a_constant():
     assert out.dtype == np.float32
     out.sum().backward()
     np.testing.assert_allclose(t.grad, [3.0, 12.0])
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+@pytest.mark.parametrize("method", ["softmax", "log_softmax"])
+def test_softmax_over_an_empty_axis_names_the_op(method, axis):
+    with pytest.raises(ValueError, match=rf"{method}: cannot normalize over an empty axis "
+                                         r"\(shape \(3, 0\), axis 1\)"):
+        getattr(Tensor(np.ones((3, 0))), method)(axis=axis)
+    out = getattr(leaf(np.ones((0, 3))), method)()  # no rows: an empty result is fine
+    assert out.shape == (0, 3)
+
+
+# ---------------------------------------------------------------- NumPy interop and copies
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_numpy_asarray_gives_the_data_and_array_copies_it(dtype):
+    t = leaf([1.0, 2.0], dtype=dtype)
+    shared = np.asarray(t)
+    assert shared.dtype == dtype and shared is t.data
+    copied = np.array(t)
+    assert copied.dtype == dtype and not np.shares_memory(copied, t.data)
+    np.testing.assert_array_equal(copied, t.data)
+    as64 = np.asarray(t, dtype=np.float64)
+    assert as64.dtype == np.float64 and (as64 is t.data) == (dtype == F64)
+    assert np.array(t, copy=False) is t.data
+    np.testing.assert_array_equal(np.stack([Tensor([1.0]), Tensor([2.0])]), [[1.0], [2.0]])
+
+
+def test_a_list_holding_a_tensor_that_requires_grad_is_not_silently_cut_from_the_graph():
+    w = leaf([1.0])
+    for make in (lambda: Tensor([w, w]), lambda: Tensor([1.0]) + [w], lambda: tg.exp([w])):
+        with pytest.raises(TypeError, match="requires grad.*tg.stack"):
+            make()
+    assert Tensor([Tensor(1.0), Tensor(2.0)]).data.tolist() == [1.0, 2.0]  # values: fine
+
+
+def test_numpy_asarray_without_copy_refuses_a_dtype_change():
+    with pytest.raises(ValueError,
+                       match=r"Tensor.__array__: dtype float32 needs a copy .*copy=False"):
+        np.array(Tensor([1.0, 2.0]), dtype=np.float32, copy=False)
+
+
+def test_deepcopy_of_a_long_graph_is_refused_with_a_message():
+    import copy
+
+    x = leaf([1.0])
+    y = x
+    for _ in range(5_000):
+        y = y * 1.0
+    with pytest.raises(RuntimeError, match=r"deepcopy: cannot copy a tensor made by op 'mul'"):
+        copy.deepcopy(y)
+    assert copy.deepcopy(y.detach()).data == y.data  # the values alone copy fine
+
+
+def test_deepcopy_of_leaves_copies_data_grad_and_flags_and_keeps_sharing():
+    import copy
+
+    w = leaf([1.0, 2.0], name="w")
+    (w * w).sum().backward()
+    frozen = w.detach()  # shares w's data
+    w2, frozen2 = copy.deepcopy([w, frozen])
+    assert (w2.requires_grad, w2.name, w2.is_leaf, frozen2.requires_grad) == (True, "w", True,
+                                                                                False)
+    np.testing.assert_array_equal(w2.grad, w.grad)
+    assert not np.shares_memory(w2.data, w.data) and not np.shares_memory(w2.grad, w.grad)
+    assert w2.data is frozen2.data  # what shared memory before still does, among the copies
+    w2.assign_(5.0)
+    assert w.data.tolist() == [1.0, 2.0] and frozen2.data.tolist() == [5.0, 5.0]
+    (w2 * 3).sum().backward()
+    np.testing.assert_array_equal(w2.grad, [5.0, 7.0])  # [2, 4] copied, then + 3
 
 
 def test_data_module_is_an_attribute_of_the_package():

@@ -246,7 +246,8 @@ def test_load_refuses_other_settings(tmp_path):
 # change on resume; every other setting changes the trajectory, so a checkpoint must refuse it.
 OTHER_SETTING = {"dataset": "digits", "loss": "softmax", "regularizer": "l1", "reg": 0.5,
                  "lr": 0.5, "batch_size": 7, "momentum": 0.9, "seed": 3, "weight_scale": 1e-3,
-                 "beta": 0.5}
+                 "beta": 0.5, "model": "mlp", "hidden": (50,), "optimizer": "momentum",
+                 "lr_decay": 0.5, "dtype": "float32"}
 
 
 def test_every_setting_is_either_refused_or_allowed_to_change():
@@ -301,22 +302,6 @@ def test_train_refuses_to_go_backwards(blobs):
         trainer.train(blobs.X_train, blobs.y_train, iters=10, progress=False)
     with pytest.raises(ValueError, match="save_every must be at least 1"):
         trainer.train(blobs.X_train, blobs.y_train, iters=30, save_every=0, progress=False)
-
-
-def test_progress_bar_without_tqdm_notes_it_once_and_stays_silent(monkeypatch, capsys):
-    import sys
-
-    from tinygrad_lc.training import progress_bar
-
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` raise ImportError
-    bar = progress_bar(3, "steps", initial=1, unit="B")
-    bar.update(1)
-    bar.set_postfix(loss="1.0")
-    bar.close()
-    assert capsys.readouterr().err == ("note: tqdm is not installed, so there is no progress "
-                                       "bar (pip install 'tinygrad_lc[demo]')\n")
-    progress_bar(3, "steps", enabled=False)
-    assert capsys.readouterr().err == ""
 
 
 # ----------------------------------------------------------------------------- failed loads

@@ -9,14 +9,34 @@
 (4, 3)
 """
 
-from . import data, gradcheck, losses, models, optim, regularizers, viz  # noqa: F401  (tg.losses)
+from . import (  # noqa: F401  (tg.losses, tg.autodiff, ...)
+    autodiff,
+    data,
+    gradcheck,
+    losses,
+    models,
+    optim,
+    regularizers,
+    viz,
+)
+from .autodiff import grad
+from .compile import CompileError, compile  # noqa: A004  (tg.compile, as in the API)
 from .functional import concatenate, exp, log, matmul, maximum, stack
-from .modes import detect_anomaly, enable_grad, no_grad, scope
+from .modes import (
+    current_scope,
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    scope,
+)
 from .tensor import AnomalyError, Tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "AnomalyError", "no_grad", "enable_grad", "scope", "detect_anomaly",
-    "maximum", "exp", "log", "matmul", "concatenate", "stack",
+    "Tensor", "AnomalyError", "grad", "no_grad", "enable_grad", "scope", "detect_anomaly",
+    "is_grad_enabled", "is_anomaly_enabled", "current_scope",
+    "maximum", "exp", "log", "matmul", "concatenate", "stack", "compile", "CompileError",
 ]

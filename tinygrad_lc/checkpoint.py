@@ -41,14 +41,36 @@ _MAX_JSON_DEPTH = 3 * _MAX_STATE_DEPTH + 10  # its JSON: a dict with other keys 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPENERS, _CLOSERS = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 _MAX_RATIO = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: 1032}  # DEFLATE's largest ratio
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")  # characters kept out of entry names (zip members)
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, foreign or does not fit the current run."""
 
 
-def _encode(value: Any, arrays: dict[str, np.ndarray], where: str, depth: int = 0) -> Any:
-    """Turn ``value`` into JSON-ready data; arrays move into ``arrays`` under fresh names."""
+def _entry_name(path: tuple[str, ...], taken: dict[str, np.ndarray]) -> str:
+    """The archive entry of the array at ``path`` in the state: its keys joined by "/"
+    (``model/W``, ``model/optimizer/velocity/0``), made safe as a zip member name and unique.
+
+    Files written before entries had names use ``a0``, ``a1``, ...: the description in the
+    file names the entries, so both load alike.
+
+    >>> _entry_name(("model", "W"), {}), _entry_name(("..", "a b/c"), {})
+    ('model/W', '_/a_b_c')
+    >>> _entry_name(("W",), {"W": np.zeros(1)})
+    'W~2'
+    """
+    parts = [_UNSAFE.sub("_", p) for p in path] or ["array"]
+    base = "/".join("_" if set(p) <= {"."} else p for p in parts)  # no "", ".", ".." parts
+    name, k = base, 2
+    while name in taken or name == _META:
+        name, k = f"{base}~{k}", k + 1
+    return name
+
+
+def _encode(value: Any, arrays: dict[str, np.ndarray], where: str, depth: int = 0,
+            path: tuple[str, ...] = ()) -> Any:
+    """Turn ``value`` into JSON-ready data; arrays move into ``arrays`` under their path."""
     if isinstance(value, (list, tuple, dict)) and depth >= _MAX_STATE_DEPTH:
         raise ValueError(f"save_checkpoint: {where} nests deeper than {_MAX_STATE_DEPTH} levels "
                          "of dicts and lists; load_checkpoint would refuse the file")
@@ -56,7 +78,7 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], where: str, depth: int = 
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             raise TypeError(f"save_checkpoint: {where} is an object array, which needs pickle")
-        name = f"a{len(arrays)}"
+        name = _entry_name(path, arrays)
         arrays[name] = value
         return {_ARRAY_TAG: name}
     if isinstance(value, (bool, np.bool_)):
@@ -68,17 +90,24 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], where: str, depth: int = 
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, (list, tuple)):
-        return [_encode(v, arrays, f"{where}[{i}]", depth) for i, v in enumerate(value)]
+        return [_encode(v, arrays, f"{where}[{i}]", depth, (*path, str(i)))
+                for i, v in enumerate(value)]
     if isinstance(value, dict):
         if all(isinstance(k, str) for k in value) and not ({_ARRAY_TAG, _PAIRS_TAG} & set(value)):
-            return {k: _encode(v, arrays, f"{where}[{k!r}]", depth) for k, v in value.items()}
-        return {_PAIRS_TAG: [[_encode(k, arrays, f"{where} key", depth),
-                              _encode(v, arrays, f"{where}[{k!r}]", depth)]
+            return {k: _encode(v, arrays, f"{where}[{k!r}]", depth, (*path, k))
+                    for k, v in value.items()}
+        return {_PAIRS_TAG: [[_encode(k, arrays, f"{where} key", depth, (*path, "key")),
+                              _encode(v, arrays, f"{where}[{k!r}]", depth, (*path, _key_text(k)))]
                              for k, v in value.items()]}
     raise TypeError(
         f"save_checkpoint: {where} is a {type(value).__name__}; expected dicts, lists, numbers, "
         "strings, None or numpy arrays"
     )
+
+
+def _key_text(key: Any) -> str:
+    """A dict key as a part of an entry name: ``(0, 1)`` -> ``0_1``."""
+    return "_".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
 
 def _decode(value: Any, arrays: dict[str, np.ndarray], used: set[str]) -> Any:

@@ -1,9 +1,9 @@
-"""Checks run on what users pass in: data, axes, the domains of log and sqrt, and options.
+"""Checks run on what users pass in: data, axes, the domains of log, sqrt and powers, options.
 
-The engine uses ``to_array``, ``check_axis``, ``reduction_axis`` and ``check_domain``; the
-losses, regularizers, optimizer and models share ``check_choice``, ``check_real``,
-``check_count`` and ``count_nonfinite``. Each raises a TypeError or ValueError that names the
-function, what was expected and what came.
+The engine uses ``to_array``, ``check_axis``, ``reduction_axis``, ``check_domain`` and
+``float_dtype``; the losses, regularizers, optimizer and models share ``check_choice``,
+``check_real``, ``check_count`` and ``count_nonfinite``. Each raises a TypeError or ValueError
+that names the function, what was expected and what came.
 """
 
 from __future__ import annotations
@@ -99,8 +99,10 @@ def reduction_axis(name: str, shape: tuple, axis, keepdims) -> int | tuple | Non
     return axis
 
 
-def check_domain(name: str, d: np.ndarray) -> None:
-    """Refuse negative inputs to log/sqrt (they would silently give NaN).
+def check_domain(name: str, d: np.ndarray, rule: str | None = None) -> None:
+    """Refuse negative inputs to log, sqrt and fractional powers (they would silently give NaN).
+
+    ``rule`` says what is defined; by default "``name`` is defined for x >= 0 only".
 
     >>> check_domain("log", np.array([1.0, -2.0]))
     Traceback (most recent call last):
@@ -111,8 +113,24 @@ def check_domain(name: str, d: np.ndarray) -> None:
         bad = int((d < 0).sum())
         raise ValueError(
             f"{name}: input has {bad} negative entr{'y' if bad == 1 else 'ies'} "
-            f"(min {d.min():.4g}); {name} is defined for x >= 0 only"
+            f"(min {d.min():.4g}); {rule or f'{name} is defined for x >= 0 only'}"
         )
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def float_dtype(dtype: np.dtype) -> np.dtype:
+    """The floating dtype in which data of ``dtype`` meets a real constant.
+
+    Float32 and float64 stay as they are; integers and bools become float64, as NumPy promotes
+    them with a Python float. The engine gives constant operands this dtype, and code that
+    builds its own constant arrays next to a tensor should too.
+
+    >>> float_dtype(np.dtype(np.int64)), float_dtype(np.dtype(np.float32))
+    (dtype('float64'), dtype('float32'))
+    """
+    return dtype if dtype.kind in FLOAT_KINDS else _FLOAT64
 
 
 def check_choice(where: str, name: str, value, allowed: tuple) -> str:
@@ -184,6 +202,8 @@ def count_nonfinite(a: np.ndarray) -> int:
     """
     if a.dtype.kind not in "fc":
         return 0
+    if a.size <= 65536:  # small (a minibatch's scores): one pass, no error-state switch
+        return int(a.size - np.count_nonzero(np.isfinite(a)))
     with np.errstate(over="ignore", invalid="ignore"):  # inf - inf or overflow: look closer
         total = a.sum()
     if np.isfinite(total):

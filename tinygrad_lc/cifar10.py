@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .atomic import atomic_open
+from .progress import progress_bar
 
 __all__ = ["load_cifar10"]
 
@@ -69,8 +70,6 @@ def _by_hand_hint(archive: Path) -> str:
 
 def _stream_to(url: str, out: BinaryIO) -> str:
     """Copy the response body into ``out`` and return its MD5 hex digest."""
-    from .training import progress_bar
-
     digest = hashlib.md5(usedforsecurity=False)
     received = 0
     with _urlopen(url) as response:

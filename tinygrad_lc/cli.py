@@ -6,10 +6,13 @@ import argparse
 import importlib
 import sys
 
+from . import __version__
+from .commands.options import Parser
+
 # sub-command name -> module in tinygrad_lc.commands exposing `add_arguments(p)` and `run(args)`
 COMMANDS = {
     "demo": "Run the lecture end to end and write out/report.html.",
-    "train": "Train a linear classifier with SGD.",
+    "train": "Train a linear classifier with SGD, or the two-layer net (--model mlp).",
     "graph": "Render the lecture's full loss as a Graphviz diagram.",
     "gradcheck": "Check the lecture losses' gradients numerically.",
     "sweep": "Choose lr and reg on the validation set (local cores or a Dask cluster).",
@@ -17,11 +20,16 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The program's parser; every sub-command's is a ``Parser`` too (no abbreviations,
+    unknown options answered with a did-you-mean)."""
+    parser = Parser(
         prog="tinygrad-lc",
         description="Linear classifiers, SVM and softmax losses as computation graphs.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"tinygrad-lc {__version__}")
+    # not required=True: argparse would then say "COMMAND is required" before naming an
+    # unknown option such as --verson; main() asks for the command after the options are known
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         module = importlib.import_module(f"tinygrad_lc.commands.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -33,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``tinygrad-lc`` and ``python -m tinygrad_lc``."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.error(f"the following arguments are required: COMMAND (one of "
+                     f"{', '.join(COMMANDS)})")
     args._argv = argv  # the words typed, for commands that print how to run them again
     try:
         return int(args._run(args) or 0)

@@ -60,8 +60,26 @@ def _scalar(where: str, value, u: np.ndarray | None = None) -> float:
     return v
 
 
-def _probe(where: str, work: np.ndarray, idx: tuple, h: float, call: Callable, value):
-    """Central difference at ``work[idx]``; the entry is restored bitwise even if f raises."""
+def _values(where: str, value) -> np.ndarray:
+    """f's (non-scalar) result as a finite float64 array."""
+    arr = np.asarray(value._data if isinstance(value, Tensor) else value)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{where}: f must return real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{where}: f returned NaN or inf; finite values are needed for "
+                         "differences")
+    return arr
+
+
+def _probe(where: str, work: np.ndarray, idx: tuple, h: float, call: Callable, value,
+           contract: Callable | None = None):
+    """Central difference at ``work[idx]``; the entry is restored bitwise even if f raises.
+
+    With ``contract`` the values are arrays, subtracted entry by entry before ``contract``
+    sums them up (``sum((f(x+h) - f(x-h)) * u)``): each entry keeps its own rounding error
+    instead of that of the largest sum.
+    """
     orig = work[idx]  # a NumPy scalar: an exact copy of the entry
     try:
         work[idx] = orig + h
@@ -75,8 +93,9 @@ def _probe(where: str, work: np.ndarray, idx: tuple, h: float, call: Callable, v
     if up == down:  # the step vanished in rounding
         raise ValueError(f"{where}: the step h={h:g} is lost to rounding at index {idx} "
                          f"(value {float(orig):g}); use a larger h")
+    diff = vp - vm if contract is None else contract(vp - vm)
     # divide by the step really taken (x+h and x-h are rounded to the array's dtype)
-    return (vp - vm) / (up - down), lp, lm
+    return diff / (up - down), lp, lm
 
 
 def _narrow(where: str, x) -> str | None:

@@ -3,7 +3,8 @@
 :class:`GradcheckReport` holds one run: an :class:`InputCheck` per checked input (with the
 :class:`Kink` coordinates it met) and, with ``localize=True``, a :class:`LocalCheck` per node
 input. ``str()`` of each is the readable line(s) that
-:class:`~tinygrad_lc.gradcheck.GradcheckError` carries.
+:class:`~tinygrad_lc.gradcheck.GradcheckError` carries; in Jupyter (or IPython) a report shows
+as a table (``_repr_html_``) or as that text (``_repr_pretty_``), not as a dataclass dump.
 
 >>> import tinygrad_lc as tg
 >>> from tinygrad_lc.gradcheck import gradcheck_report
@@ -17,6 +18,7 @@ kink sits on: 's' (input 0) at index (0,): op 'relu', entries [(0,)] changed (an
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,6 +111,8 @@ class GradcheckReport:
     notes: list = field(default_factory=list)
     value: float = float("nan")  # f at the inputs (contracted with ``upstream`` if not scalar)
     upstream: np.ndarray | None = None  # the random u for a non-scalar f, else None
+    title: str = "gradcheck"  # or "gradgradcheck"
+    directions: list | None = None  # gradgradcheck: the w_i of sum_i <grad_i f, w_i>
 
     @property
     def kinks(self) -> list:
@@ -125,7 +129,7 @@ class GradcheckReport:
 
     def __str__(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
-        lines = [f"gradcheck {verdict} (eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}"
+        lines = [f"{self.title} {verdict} (eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}"
                  f"{', strict' if self.strict else ''})"]
         lines += [f"  {c}" for c in self.inputs]
         kinks = self.kinks
@@ -140,3 +144,59 @@ class GradcheckReport:
                 f"first op with a wrong local gradient: {bad}" if bad else "all agree"))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    # ------------------------------------------------------------------ notebooks
+    def _repr_pretty_(self, p, cycle: bool) -> None:
+        """IPython's text display: the readable summary, not the dataclass fields."""
+        p.text("GradcheckReport(...)" if cycle else str(self))
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the verdict, one table row per input, the kinks met, notes.
+
+        >>> import tinygrad_lc as tg
+        >>> from tinygrad_lc.gradcheck import gradcheck_report
+        >>> s = tg.Tensor([0.0, 1.5], requires_grad=True, name="s")
+        >>> page = gradcheck_report(lambda s: s.relu().sum(), s)._repr_html_()
+        >>> ">relative error</th>" in page, "kink sits on" in page
+        (True, True)
+        """
+        colour = "#2e7d32" if self.passed else "#c62828"
+        head = str(self).splitlines()[0]
+        rows = []
+        for c in self.inputs:
+            if c.worst is None:
+                cells = [c.label, str(c.analytic.shape), "empty", "", "", "", ""]
+            else:
+                cells = [c.label, str(c.analytic.shape),
+                         f"{c.bad} of {c.analytic.size} fail" if c.bad else "ok",
+                         str(c.worst), f"{c.analytic[c.worst]:.8g}",
+                         f"{c.numerical[c.worst]:.8g}", f"{c.rel:.3g}"]
+            rows.append(cells + [str(len(c.kinks))])
+        header = ["input", "shape", "entries", "worst index", "analytic", "numerical",
+                  "relative error", "kinks met"]
+        parts = [f'<div class="gradcheck-report"><p style="color:{colour};font-weight:bold">'
+                 f"{html.escape(head)}</p>", _html_table(header, rows)]
+        kinks = self.kinks
+        if kinks:
+            rule = "counted as failures (strict)" if self.strict else "excluded from the verdict"
+            items = "".join(f"<li><code>{html.escape(str(k))}</code></li>" for k in kinks[:10])
+            more = f"<li>... and {len(kinks) - 10} more</li>" if len(kinks) > 10 else ""
+            parts.append(f"<p>{len(kinks)} coordinate(s) at a kink, {rule}:</p>"
+                         f"<ul>{items}{more}</ul>")
+        if self.local is not None:
+            bad = self.first_bad_op
+            parts.append(f"<p>local check of {len(self.local)} node input(s): " + (
+                f"first op with a wrong local gradient: <code>{html.escape(str(bad))}</code>"
+                if bad else "all agree") + "</p>")
+        parts += [f"<p>note: {html.escape(n)}</p>" for n in self.notes]
+        return "".join(parts) + "</div>"
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    """A plain HTML table; numbers right-aligned."""
+    th = "".join(f'<th style="text-align:left">{html.escape(h)}</th>' for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td style="text-align:{"right" if i >= 4 else "left"}">'
+                         f"{html.escape(v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"

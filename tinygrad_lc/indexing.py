@@ -7,6 +7,8 @@ uniqueness of the picked positions is decided here, once, in the forward.
 
 from __future__ import annotations
 
+import reprlib
+
 import numpy as np
 
 
@@ -14,12 +16,20 @@ def _component(x, where: str = "getitem"):
     """One entry of an index tuple, with Tensors and lists turned into integer/bool arrays."""
     if x.__class__ is np.ndarray and x.dtype.kind in "iub":
         return x  # the common case first
-    from .tensor import Tensor
-
-    if isinstance(x, Tensor):
-        x = x.data
+    if x is None or x is Ellipsis or isinstance(x, slice | int | np.integer):
+        return x
+    if isinstance(x, np.bool_):
+        return bool(x)  # a boolean scalar adds an axis of length 1 (True) or 0 (False)
+    if not isinstance(x, list | np.ndarray) and hasattr(x, "__array__"):
+        x = np.asarray(x)  # a Tensor (its data, through Tensor.__array__) or another array
     if isinstance(x, list):
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError:  # NumPy: "inhomogeneous shape"
+            raise IndexError(
+                f"{where}: the index list {reprlib.repr(x)} is ragged (its entries are not all "
+                "numbers or not all lists of one length); index arrays must be rectangular"
+            ) from None
         if x.size == 0:
             x = x.astype(np.intp)
     if isinstance(x, np.ndarray):
@@ -28,8 +38,6 @@ def _component(x, where: str = "getitem"):
                 f"{where}: index arrays must hold integers or booleans, got dtype {x.dtype} "
                 "(make label tensors with dtype=np.int64)"
             )
-        return x
-    if x is None or x is Ellipsis or isinstance(x, slice | int | np.integer):
         return x
     raise IndexError(
         f"{where}: unsupported index of type {type(x).__name__}; use ints, slices, None, "

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_choice, check_real, count_nonfinite
+from .checks import check_choice, check_real, count_nonfinite, float_dtype
 from .modes import scope
-from .tensor import Tensor
+from .tensor import Tensor, host
 
 __all__ = ["LOSSES", "data_loss", "svm_loss", "softmax_loss", "check_labels"]
 
@@ -33,6 +33,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 _CLASS_REDUCTIONS = ("sum", "mean")
 
 
+@host  # tg.compile: the labels change per call, so their check is a step of the program
 def check_labels(where: str, y, n: int, num_classes: int) -> np.ndarray:
     """Return ``y`` as a 1-D integer array of length ``n`` with values in [0, num_classes).
 
@@ -87,6 +88,10 @@ def _check_scores(where: str, scores) -> Tensor:
             scores = Tensor(scores)
         except TypeError as exc:
             raise TypeError(f"{where}: scores must be a Tensor or an array, got {exc}") from None
+    elif scores.dtype != float_dtype(scores.dtype):
+        # integer scores (never a graph) compute in float64, as NumPy promotes them next to
+        # the float margin; in their own dtype delta would truncate and uint8 would wrap
+        scores = Tensor(scores.data.astype(float_dtype(scores.dtype)), name=scores.name)
     if scores.ndim != 2:
         raise ValueError(
             f"{where}: scores must be 2-D (N examples, C classes), got shape {scores.shape}"
@@ -94,14 +99,18 @@ def _check_scores(where: str, scores) -> Tensor:
     n, c = scores.shape
     if n == 0 or c == 0:
         raise ValueError(f"{where}: scores of shape {scores.shape} hold no examples or no classes")
-    s = scores.data
+    _check_finite(where, scores._data)
+    return scores
+
+
+@host  # a step of a tg.compile program: the scores change per call
+def _check_finite(where: str, s: np.ndarray) -> None:
     bad = count_nonfinite(s)
     if bad:
         raise ValueError(
             f"{where}: scores hold {bad} NaN or infinite value(s) of {s.size}; "
             "the loss would be NaN (did training diverge? try a smaller learning rate)"
         )
-    return scores
 
 
 def _check_flag(where: str, name: str, value) -> None:
@@ -109,11 +118,23 @@ def _check_flag(where: str, name: str, value) -> None:
         raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
 
 
+@host
 def _correct_mask(y: np.ndarray, shape: tuple) -> np.ndarray:
     """Boolean (N, C) mask with one True per row, at the correct class."""
     mask = np.zeros(shape, dtype=bool)
     mask[np.arange(shape[0]), y] = True
     return mask
+
+
+@host
+def _margin_offset(is_correct: np.ndarray, delta: float, dtype, include_correct: bool):
+    """The (N, C) constant added to the score differences: delta, and -1 at the correct class
+    unless ``include_correct`` (a -1 margin: relu gives 0 with no kink nearby; its inputs
+    cancel, s_y - s_y)."""
+    offset = np.full(is_correct.shape, delta, dtype=dtype)
+    if not include_correct:
+        offset[is_correct] = -1.0
+    return offset
 
 
 def svm_loss(
@@ -178,10 +199,7 @@ def svm_loss(
     y = check_labels(where, y, n, c)
 
     is_correct = _correct_mask(y, s.shape)
-    offset = np.full(s.shape, delta, dtype=s.dtype)
-    if not include_correct:
-        # a constant -1 margin: relu gives 0 with no kink nearby; its inputs cancel (s_y - s_y)
-        offset[is_correct] = -1.0
+    offset = _margin_offset(is_correct, delta, s.dtype, include_correct)
     with scope(where):
         with scope("margins"):
             # (N, 1): s_{y_i}. A mask (one True per row, read in row order) indexes faster

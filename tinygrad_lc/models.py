@@ -3,8 +3,6 @@
 - ``LinearClassifier``: scores ``X @ W + b`` with W (D, C) and b (C,), the SVM or softmax data
   loss plus ``reg * R(W)`` (the bias is not regularized), trained with ``optim.SGD``.
 - ``random_search``: the lecture's "strategy #1": try random weights, keep the best.
-- ``make_blobs``: a seeded toy data set of Gaussian blobs (used by the examples and by the
-  command line's ``--dataset blobs``).
 
 Everything random comes from one ``np.random.Generator`` per model (``model.rng``, seeded by
 ``seed``), so a run is reproducible, and ``state_dict()`` / ``load_state_dict()`` (weights,
@@ -21,64 +19,21 @@ import numpy as np
 
 from . import losses, regularizers
 from .checks import check_choice, check_count, check_real, count_nonfinite
+from .compile import compile as compile_fn
 from .losses import check_labels
+from .mlp import (
+    MLPClassifier,  # noqa: F401  (re-exported: tinygrad_lc.models.MLPClassifier)
+    NonFiniteScores,
+    check_finite_scores,
+    check_flag,
+)
+from .model_inputs import features as _features
+from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
 from .optim import SGD
 from .tensor import Tensor
 
-__all__ = ["LinearClassifier", "random_search", "make_blobs"]
-
-
-def _features(where: str, X, num_features: int | None = None) -> np.ndarray:
-    """X as a 2-D real ndarray (not copied), checked against ``num_features``."""
-    X = X.data if isinstance(X, Tensor) else np.asarray(X)
-    if X.dtype.kind not in "fiub":
-        raise TypeError(f"{where}: X must hold real numbers, got dtype {X.dtype}")
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"{where}: X must be 2-D (N examples, D features) with N > 0, "
-                         f"got shape {X.shape}")
-    if num_features is not None and X.shape[1] != num_features:
-        raise ValueError(f"{where}: X has {X.shape[1]} features per row, the model expects "
-                         f"num_features={num_features} (X shape {X.shape})")
-    bad = count_nonfinite(X)
-    if bad:
-        raise ValueError(f"{where}: X holds {bad} NaN or infinite value(s) of {X.size}; "
-                         "remove or impute them first")
-    return X
-
-
-def make_blobs(n_per_class: int, num_classes: int = 3, seed=0, *, num_features: int = 2,
-               radius: float = 4.0, std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded Gaussian blobs: ``num_classes`` clusters around a circle, shuffled.
-
-    Class k is centred at ``radius * (cos 2 pi k / K, sin 2 pi k / K)`` (further features are
-    0 at the centre) with spread ``std``; the defaults give linearly separable data.
-
-    Returns
-    -------
-    X : float64 array (n_per_class * num_classes, num_features)
-    y : int64 array (n_per_class * num_classes,)
-
-    Examples
-    --------
-    >>> X, y = make_blobs(5, num_classes=3, seed=0)
-    >>> X.shape, y.shape, np.bincount(y).tolist()
-    ((15, 2), (15,), [5, 5, 5])
-    """
-    where = "make_blobs"
-    n = check_count(where, "n_per_class", n_per_class, 1)
-    k = check_count(where, "num_classes", num_classes, 1)
-    d = check_count(where, "num_features", num_features, 2)
-    radius = check_real(where, "radius", radius, 0.0)
-    std = check_real(where, "std", std, 0.0)
-    rng = np.random.default_rng(seed)
-    angles = 2 * np.pi * np.arange(k) / k
-    centers = np.zeros((k, d))
-    centers[:, 0], centers[:, 1] = radius * np.cos(angles), radius * np.sin(angles)
-    y = np.repeat(np.arange(k, dtype=np.int64), n)
-    X = centers[y] + std * rng.standard_normal((n * k, d))
-    order = rng.permutation(n * k)
-    return X[order], y[order]
+__all__ = ["LinearClassifier", "random_search"]
 
 
 class LinearClassifier:
@@ -118,6 +73,7 @@ class LinearClassifier:
 
     Examples
     --------
+    >>> from tinygrad_lc.data import make_blobs
     >>> X, y = make_blobs(50, seed=0)
     >>> model = LinearClassifier(2, 3, loss="softmax", seed=0)
     >>> history = model.fit(X, y, lr=0.1, num_iters=100, batch_size=50)
@@ -163,8 +119,20 @@ class LinearClassifier:
 
     # ------------------------------------------------------------------ the loss
     def _scores(self, X: np.ndarray) -> Tensor:
-        s = Tensor(X.astype(self.dtype, copy=False), name="X") @ self.W
+        return self._linear(Tensor(X.astype(self.dtype, copy=False), name="X"))
+
+    def _linear(self, X: Tensor) -> Tensor:
+        s = X @ self.W
         return s if self.b is None else s + self.b
+
+    def _batch_loss(self, X: np.ndarray, y: np.ndarray) -> tuple[Tensor, Tensor]:
+        """The minibatch loss and scores of a ``fit`` step (X already in the model's dtype),
+        as ``fit`` computes them eagerly; ``fit(compile=True)`` compiles this function."""
+        scores = self._linear(Tensor(X, name="X"))
+        check_finite_scores(scores._data)
+        loss = self._data_loss(scores, y)
+        penalty = self._reg_loss()
+        return (loss if penalty is None else loss + penalty), scores
 
     def _data_loss(self, scores: Tensor, y) -> Tensor:
         options = {"delta": self.delta} if self.loss_name == "svm" else {}
@@ -224,7 +192,7 @@ class LinearClassifier:
     def fit(self, X, y, lr: float = 1e-3, num_iters: int = 1000, batch_size: int = 200,
             momentum: float = 0.0, lr_decay: float = 1.0, verbose: bool = False,
             callback: Callable[[int, float], object] | None = None, *,
-            resume: bool = False) -> list[float]:
+            resume: bool = False, compile: bool = True) -> list[float]:  # noqa: A002
         """Train by minibatch SGD; return the loss of every step.
 
         Each step draws ``batch_size`` rows of X with replacement (from ``self.rng``),
@@ -238,6 +206,10 @@ class LinearClassifier:
         With ``resume=True`` the existing ``self.optimizer`` (its lr, momentum and velocity)
         and ``self.step_count`` carry on, and ``lr`` and ``momentum`` are not used: a run
         restored with ``load_state_dict`` continues bit for bit.
+
+        With ``compile=True`` (the default) each step's loss and gradient are a replay of one
+        ``tg.compile`` program (traced on the first step) instead of an eager graph: the same
+        numbers bit for bit, without the Python cost per op. ``compile=False`` runs eagerly.
 
         Returns
         -------
@@ -254,6 +226,7 @@ class LinearClassifier:
         X = _features(where, X, self.num_features)
         n = X.shape[0]
         y = check_labels(where, y, n, self.num_classes)
+        check_flag(where, "compile", compile)
         num_iters = check_count(where, "num_iters", num_iters, 0)
         batch_size = check_count(where, "batch_size", batch_size, 1)
         lr_decay = check_real(where, "lr_decay", lr_decay, lo_open=True)
@@ -272,20 +245,29 @@ class LinearClassifier:
         opt = self.optimizer
         per_epoch = max(n // batch_size, 1)
         history: list[float] = []
+        step_loss = compile_fn(self._batch_loss) if compile else None
         for _ in range(num_iters):
             idx = self.rng.integers(0, n, size=batch_size)
             opt.zero_grad()
-            scores = self._scores(X[idx])
-            # for progress bars (tinygrad_lc.training reads it)
-            self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == y[idx]))
-            if not np.isfinite(scores.data).all():
-                raise FloatingPointError(
-                    f"fit: the scores became NaN or infinite at step {self.step_count}: "
-                    f"training diverged; lower the learning rate (lr={opt.lr:g})"
-                )
-            data_loss = self._data_loss(scores, y[idx])
-            penalty = self._reg_loss()
-            loss = data_loss if penalty is None else data_loss + penalty
+            Xb, yb = X[idx].astype(self.dtype, copy=False), y[idx]
+            diverged = (f"fit: the scores became NaN or infinite at step {self.step_count}: "
+                        f"training diverged; lower the learning rate (lr={opt.lr:g})")
+            if step_loss is not None and not (first_fit and self.step_count == 0):
+                try:
+                    loss, scores = step_loss(Xb, yb)
+                except NonFiniteScores:
+                    raise FloatingPointError(diverged) from None
+                data_loss = penalty = None
+                # for progress bars (tinygrad_lc.training reads it)
+                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+            else:
+                scores = self._scores(Xb)
+                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+                if not np.isfinite(scores.data).all():
+                    raise FloatingPointError(diverged)
+                data_loss = self._data_loss(scores, yb)
+                penalty = self._reg_loss()
+                loss = data_loss if penalty is None else data_loss + penalty
             value = loss.item()
             if not math.isfinite(value):
                 raise FloatingPointError(
@@ -307,6 +289,36 @@ class LinearClassifier:
             if callback is not None:
                 callback(step, value)
         return history
+
+    def train(self, X, y, learning_rate: float = 1e-3, reg: float | None = None,
+              num_iters: int = 100, batch_size: int = 200, verbose: bool = False
+              ) -> list[float]:
+        """The cs231n notebook's name for :meth:`fit`: ``reg`` (when given) becomes the
+        model's regularization strength, then ``fit(X, y, lr=learning_rate, ...)`` runs.
+
+        Only the names differ: the same minibatch SGD, the same loss history returned (the
+        notebook plots it). ``reg`` stays set for later calls, as the model's own attribute.
+        If the call raises, ``reg`` is what it was before.
+
+        Examples
+        --------
+        >>> from tinygrad_lc.data import make_blobs
+    >>> X, y = make_blobs(50, seed=0)
+        >>> svm = LinearClassifier(2, 3, seed=0)
+        >>> loss_hist = svm.train(X, y, learning_rate=0.1, reg=1e-3, num_iters=50,
+        ...                       batch_size=50)
+        >>> len(loss_hist), svm.reg, svm.score(X, y) > 0.9
+        (50, 0.001, True)
+        """
+        old = self.reg
+        if reg is not None:
+            self.reg = check_real("train", "reg", reg, 0.0)
+        try:
+            return self.fit(X, y, lr=learning_rate, num_iters=num_iters, batch_size=batch_size,
+                            verbose=verbose)
+        except BaseException:
+            self.reg = old
+            raise
 
     def _decay_lr(self, opt: SGD, lr_decay: float) -> None:
         """One epoch of the decay schedule. The product is not user input: it may underflow to
@@ -386,18 +398,6 @@ class LinearClassifier:
         return a
 
 
-def _generator_like(where: str, rng: np.random.Generator, state) -> np.random.Generator:
-    """A new generator of ``rng``'s kind set to ``state``: a failed or partly applied state
-    (NumPy sets some fields before it rejects a later one) never touches ``rng``."""
-    new = np.random.Generator(type(rng.bit_generator)())
-    try:
-        new.bit_generator.state = state
-    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
-        raise ValueError(f"{where}: cannot restore the random generator "
-                         f"({type(rng.bit_generator).__name__}): {exc}") from None
-    return new
-
-
 def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float = 1e-4,
                   seed=None, *, num_classes: int | None = None) -> tuple[np.ndarray, float]:
     """The lecture's "strategy #1": draw random W (D, C), keep the one with the lowest loss.
@@ -412,6 +412,7 @@ def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float =
 
     Examples
     --------
+    >>> from tinygrad_lc.data import make_blobs
     >>> X, y = make_blobs(20, seed=0)
     >>> W, best = random_search(X, y, num_tries=10, scale=0.1, seed=0)
     >>> W.shape, best < 2.0  # below (C - 1) * delta, the loss of W = 0

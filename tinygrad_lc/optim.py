@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import check_real, count_nonfinite
+from .optim_adaptive import Adagrad, Adam, RMSprop  # noqa: F401  (re-exported)
 from .regularizers import max_norm_
 from .tensor import Tensor
 
@@ -147,7 +148,8 @@ class SGD:
                 continue
             data = p.data
             if not data.flags.writeable:  # e.g. a read-only array assigned to p.data
-                p.data = data = np.array(data)
+                p.data = np.array(data)  # the setter keeps a writeable copy of its own
+                data = p.data
             if wd:
                 g = g + wd * data
             if mu:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_decision_regions", "plot_loss_curves", "plot_weight_templates",
-           "weight_templates"]
+__all__ = ["plot_decision_regions", "plot_loss_curves", "plot_weight_grid",
+           "plot_weight_templates", "weight_grid", "weight_templates"]
 
 
 def _pyplot() -> Any:
@@ -141,6 +141,37 @@ def plot_weight_templates(W: np.ndarray, image_shape: tuple[int, ...],
         ax.set_title(str(name), fontsize=10)
         ax.axis("off")
     fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def weight_grid(W: np.ndarray, image_shape: tuple[int, ...], bias_row: bool = True,
+                columns: int | None = None, pad: int = 1) -> np.ndarray:
+    """Every column of W as an image (see :func:`weight_templates`), tiled into one uint8
+    picture with ``pad`` white pixels between tiles: e.g. a first layer's hidden units.
+
+    >>> weight_grid(np.arange(12.0).reshape(4, 3), (2, 2), bias_row=False, columns=2).shape
+    (5, 5)
+    """
+    T = weight_templates(W, image_shape, bias_row)
+    n, h, w = T.shape[0], image_shape[0], image_shape[1]
+    cols = columns or int(np.ceil(np.sqrt(n)))
+    rows = -(-n // cols)
+    grid = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, *T.shape[3:]), 255, np.uint8)
+    for k, img in enumerate(T):
+        r, c = divmod(k, cols)
+        grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = img
+    return grid
+
+
+def plot_weight_grid(W: np.ndarray, image_shape: tuple[int, ...], path: str | os.PathLike[str],
+                     title: str = "Learned weights", bias_row: bool = True) -> Path:
+    """Draw :func:`weight_grid` (one tile per column of W) to ``path``."""
+    plt = _pyplot()
+    grid = weight_grid(W, image_shape, bias_row)
+    fig, ax = plt.subplots(figsize=(7, 7 * grid.shape[0] / grid.shape[1] + 0.4))
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(title, fontsize=11)
     return _save(fig, path)
 
 

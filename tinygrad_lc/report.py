@@ -3,6 +3,11 @@
 Pictures are embedded as base64 ``data:`` URIs and the style sheet is inline, so the page
 shows everything when it is copied, mailed or opened offline. ``tinygrad-lc demo`` writes
 its ``report.html`` with it.
+
+The page reads on a phone as on a desktop: sections are numbered in one place (the report),
+text in backticks is set as code, each table scrolls sideways inside its own box when it is
+wider than the screen (numbers never break across lines), and pictures shrink to the width.
+``tests/test_report_browser.py`` checks it in a real browser at 1280 and 390 px.
 """
 
 from __future__ import annotations
@@ -25,24 +30,44 @@ _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?%?")  # numbers align right
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px;
-       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45;
+       overflow-wrap: break-word; }
 h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #bbb; padding-bottom: .1em; }
-table { border-collapse: collapse; margin: .8em 0; }
+code { background: #f3f3f3; padding: 0 .2em; border-radius: 3px; font-size: .92em; }
+.table { overflow-x: auto; margin: .8em 0; }
+table { border-collapse: collapse; }
 th, td { border: 1px solid #ccc; padding: .3em .7em; text-align: left; }
 th { background: #f0f0f0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-caption { caption-side: bottom; color: #555; font-size: .9em; padding-top: .3em; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+caption { caption-side: bottom; color: #555; font-size: .9em; padding-top: .3em;
+          text-align: left; }
 pre { background: #f6f6f6; border: 1px solid #ddd; padding: .7em; overflow-x: auto; }
-figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
-figure img { max-width: 100%; border: 1px solid #ddd; }
+figure { display: inline-block; max-width: 100%; margin: .5em 1em .5em 0;
+         vertical-align: top; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: .9em; }
 .scroll { overflow-x: auto; border: 1px solid #ddd; padding: .3em; }
-.scroll figure { display: block; margin: 0; }
+.scroll figure { display: block; margin: 0; max-width: none; }
 .scroll figure img { max-width: none; border: 0; }
 nav ol { columns: 2; }
+@media (max-width: 600px) {
+  body { margin: 1em auto; }
+  nav ol { columns: 1; }
+  figure { margin-right: 0; }
+}
 .note { color: #555; }
 """
+_CODE = re.compile(r"`([^`\n]+)`")  # `text` in backticks is set as code
+
+
+def _inline(text: str) -> str:
+    """Plain text as HTML: escaped, with `spans in backticks` set as code.
+
+    >>> _inline("run `tinygrad-lc demo` & <see>")
+    'run <code>tinygrad-lc demo</code> &amp; &lt;see&gt;'
+    """
+    return _CODE.sub(r"<code>\1</code>", html.escape(text))
 
 
 def _slug(title: str, taken: set[str]) -> str:
@@ -57,7 +82,8 @@ def _slug(title: str, taken: set[str]) -> str:
 class Report:
     """Collect sections and write them as one HTML page that needs no other file.
 
-    Table cells holding numbers are right-aligned, text left-aligned.
+    Sections are numbered in order (the heading and the table of contents show the number;
+    titles carry none). Table cells holding numbers are right-aligned, text left-aligned.
 
     Parameters
     ----------
@@ -71,7 +97,7 @@ class Report:
     >>> r.table(["model", "test"], [["SVM", 0.95]])
     >>> r.image(b"<svg xmlns='http://www.w3.org/2000/svg'/>", "an empty picture", suffix=".svg")
     >>> page = r.to_html()
-    >>> "<h2 id=\\"accuracy\\">Accuracy</h2>" in page, "data:image/svg+xml;base64," in page
+    >>> "<h2 id=\\"accuracy\\">1. Accuracy</h2>" in page, "data:image/svg+xml;base64," in page
     (True, True)
     """
 
@@ -82,17 +108,18 @@ class Report:
         self._slugs: set[str] = set()
 
     def section(self, title: str, intro: str | None = None) -> None:
-        """Start a new section (a heading listed in the table of contents)."""
+        """Start a new section: a numbered heading, listed in the table of contents."""
         slug = _slug(title, self._slugs)
         self._toc.append((slug, title))
-        self._parts.append(f'<h2 id="{slug}">{html.escape(title)}</h2>')
+        self._parts.append(f'<h2 id="{slug}">{len(self._toc)}. {_inline(title)}</h2>')
         if intro:
             self.paragraph(intro)
 
     def paragraph(self, text: str, note: bool = False) -> None:
-        """Add a paragraph of plain text (escaped); ``note=True`` sets it in grey."""
+        """Add a paragraph of plain text (escaped; `spans in backticks` become code);
+        ``note=True`` sets it in grey."""
         cls = ' class="note"' if note else ""
-        self._parts.append(f"<p{cls}>{html.escape(text)}</p>")
+        self._parts.append(f"<p{cls}>{_inline(text)}</p>")
 
     def code(self, text: str) -> None:
         """Add preformatted text, e.g. a command's output."""
@@ -117,8 +144,9 @@ class Report:
         head = "".join(f"<th>{cell(h)}</th>" for h in header)
         body = "".join("<tr>" + "".join(td(v) for v in row) + "</tr>" for row in rows)
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-        self._parts.append(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
-                           "</table>")
+        # the box scrolls sideways when the table is wider than the page (a phone)
+        self._parts.append(f'<div class="table"><table>{cap}<thead><tr>{head}</tr></thead>'
+                           f"<tbody>{body}</tbody></table></div>")
 
     def image(self, source: str | os.PathLike[str] | bytes, alt: str,
               caption: str | None = None, suffix: str | None = None,
@@ -149,7 +177,7 @@ class Report:
 
     def to_html(self) -> str:
         """The whole page as a string."""
-        toc = "".join(f'<li><a href="#{slug}">{html.escape(t)}</a></li>' for slug, t in self._toc)
+        toc = "".join(f'<li><a href="#{slug}">{_inline(t)}</a></li>' for slug, t in self._toc)
         nav = f"<nav><ol>{toc}</ol></nav>" if self._toc else ""
         title = html.escape(self.title)
         return (

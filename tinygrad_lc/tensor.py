@@ -9,49 +9,67 @@ input's shape, casting gradients to each input's dtype, skipping inputs that nee
 accumulating gradients that arrive along several paths, and keeping gradient arrays from
 aliasing each other or any tensor's data. Checks of user input live in ``checks.py``.
 
+The recording modes (grad on or off, the scope path, anomaly checks) belong to each thread and
+each ``contextvars`` context: one ``ContextVar`` (``modes._MODES``) holds an immutable
+``modes.Modes``, which the hot path reads once per op. ``modes.py`` switches them.
+
 (Longer than the project's ~400 lines on purpose: the Tensor and its graph walk stay in one
-module, and the hot path reads this module's recording modes as plain globals.)
+module.)
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
+import math
 import weakref
-from numbers import Number
+from numbers import Real
 
 import numpy as np
 
+from . import anomaly as _anomaly  # its checks are used only inside detect_anomaly()
+from .anomaly import AnomalyError  # noqa: F401  (tinygrad_lc.tensor.AnomalyError, tg.AnomalyError)
 from .checks import (
     CASTABLE_KINDS,
     FLOAT_KINDS,
     check_axis,
     check_domain,
+    float_dtype,
     normalize_axes,
     reduction_axis,
     to_array,
 )
-from .ops import OPS
+from .modes import _MODES, Modes
+from .ops import NUMPY, OPS
 
-# Recording modes, switched by the context managers in ``modes.py``.
-_grad_enabled = True
-_scope = ""
-_anomaly = False
+_modes = _MODES.get  # the hot path calls this once per op
 _kink_log: list | None = None  # gradcheck collects (op name, scope, kink state) here when set
 _clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
 _mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
-
-class AnomalyError(RuntimeError):
-    """Raised inside ``detect_anomaly()`` by the first op producing NaN or inf."""
-
-    def __init__(self, message: str, tensor: Tensor | None = None):
-        super().__init__(message)
-        self.tensor = tensor
+_plain_grads: weakref.WeakSet = weakref.WeakSet()  # results of grad(create_graph=False)
+_trace = None  # the tg.compile tracer (compile_trace.Tracer) while it records a function
 
 
 def _to_array(data, dtype, where: str) -> np.ndarray:
     """``checks.to_array`` that also unwraps a Tensor."""
-    return to_array(data._data if isinstance(data, Tensor) else data, dtype, where)
+    if isinstance(data, Tensor):
+        return to_array(data._data, dtype, where)
+    if isinstance(data, list | tuple):
+        _refuse_nodes_in(data, where)
+    return to_array(data, dtype, where)
+
+
+def _refuse_nodes_in(items: list | tuple, where: str) -> None:
+    """A list of tensors would become plain values (through ``__array__``), silently cutting
+    the graph: refuse it when one of them needs a gradient."""
+    for x in items:
+        if isinstance(x, Tensor) and x.requires_grad:
+            raise TypeError(
+                f"{where}: got a list holding a tensor that requires grad; a list becomes "
+                "plain values without a graph. Join tensors with tg.stack or tg.concatenate"
+            )
 
 
 class Tensor:
@@ -87,6 +105,9 @@ class Tensor:
     __array_ufunc__ = None  # make `ndarray * Tensor` defer to Tensor.__rmul__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        source = data
+        if _trace is not None:
+            data = _trace.unwrap(data)
         arr = _to_array(data, dtype, "Tensor")
         if requires_grad:
             if arr.dtype.kind not in FLOAT_KINDS:
@@ -97,14 +118,18 @@ class Tensor:
             arr = np.array(arr, copy=True)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Tensor: name must be a str, got {type(name).__name__}")
-        _init(self, arr, bool(requires_grad), None, (), None, None)
+        _init(self, arr, bool(requires_grad), None, (), None, None, _modes().scope)
         self.name = name
+        if _trace is not None:
+            _trace.leaf(self, source)
 
     # ------------------------------------------------------------------ attributes
     @property
     def data(self) -> np.ndarray:
         """The values, an ``np.ndarray``. Assigning a new array counts as an in-place change
         (and, for a tensor that requires grad, stores a copy, as the constructor does)."""
+        if _trace is not None:
+            _trace.read(self, ".data")
         return self._data
 
     @data.setter
@@ -124,6 +149,8 @@ class Tensor:
     def _bump_version(self) -> None:
         """Record an in-place change so a backward needing the old value can refuse to run."""
         global _last_mutation
+        if _trace is not None:
+            _trace.write(self)
         _last_mutation = self._mut = next(_clock)
         self._version += 1
         _mutated.add(self)
@@ -180,6 +207,8 @@ class Tensor:
     dtype = property(lambda self: self._data.dtype, doc="NumPy dtype of the data.")
 
     def __bool__(self) -> bool:
+        if _trace is not None:
+            _trace.read(self, "bool()")
         if self._data.size != 1:
             raise ValueError(
                 f"bool: the truth value of a tensor of shape {self.shape} is ambiguous; "
@@ -206,6 +235,8 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
+        if _trace is not None:
+            _trace.read(self, ".item()")
         if self._data.size != 1:
             raise ValueError(f"item: needs a tensor with one element, got shape {self.shape}")
         return self._data.item()
@@ -214,7 +245,50 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
+        if _trace is not None:
+            _trace.read(self, ".numpy()")
         return self._data
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``np.asarray(t)`` is the data (shared, as ``numpy()``); ``np.array(t)`` copies it.
+
+        NumPy 2's protocol: ``copy=False`` refuses a conversion that would need a copy.
+
+        >>> np.asarray(Tensor([1.0, 2.0]))
+        array([1., 2.])
+        """
+        if _trace is not None:
+            _trace.read(self, "np.asarray()")
+        arr = self._data
+        if dtype is not None and np.dtype(dtype) != arr.dtype:
+            if copy is False:
+                raise ValueError(
+                    f"Tensor.__array__: dtype {np.dtype(dtype)} needs a copy of the "
+                    f"{arr.dtype} data, but copy=False was asked"
+                )
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """A leaf copies its data, grad, name and flags; a graph node is refused.
+
+        A node's VJPs read its forward's arrays (its parents' data), so a copied node would
+        still differentiate through the originals: copy the leaves (parameters) and run the
+        forward again, or deep-copy ``t.detach()`` for the values alone.
+        """
+        if self._opdef is not None:
+            raise RuntimeError(
+                f"deepcopy: cannot copy a tensor made by op '{self.op}' (a graph node); its "
+                "backward would still read the original arrays. Deep-copy the leaves "
+                "(parameters) and recompute, or copy t.detach() for the values only"
+            )
+        t = _new(Tensor)
+        memo[id(self)] = t
+        _init(t, copy.deepcopy(self._data, memo), self.requires_grad, None, (), None, None,
+              self.scope)
+        t.grad = copy.deepcopy(self.grad, memo)
+        t.name = self.name
+        return t
 
     def detach(self) -> Tensor:
         """A new leaf sharing this data, cut from the graph."""
@@ -237,7 +311,15 @@ class Tensor:
             gradients). ``False`` keeps gradients on leaves only, as PyTorch does by default:
             intermediate gradients are freed as soon as they are used, which lowers peak memory.
         """
+        if _trace is not None:
+            _trace.refuse("backward()")
         if not self.requires_grad:
+            if self in _plain_grads:
+                raise RuntimeError(
+                    "backward: this tensor is a gradient taken without create_graph=True, so "
+                    "no graph of it was recorded; pass create_graph=True to the grad() call "
+                    "that made it to differentiate it again"
+                )
             raise RuntimeError(
                 "backward: this tensor does not require grad, so no graph was recorded; "
                 "create the inputs with requires_grad=True (and not inside no_grad())"
@@ -271,15 +353,24 @@ class Tensor:
     def __pow__(self, p):
         if isinstance(p, np.ndarray) and p.ndim == 0:
             p = p[()]  # a 0-d array is a constant number too
-        if isinstance(p, Tensor) or not isinstance(p, Number | np.number) or isinstance(p, complex):
+        if isinstance(p, Tensor) or not isinstance(p, Real):
             raise TypeError(
                 f"pow: the exponent must be a constant real number, got {type(p).__name__}"
             )
         p = p.item() if isinstance(p, np.generic) else p  # a Python number keeps float32
+        if not isinstance(p, int | float):
+            p = float(p)  # Fraction and other Reals
+        if math.isnan(p):
+            raise ValueError("pow: the exponent is NaN; every power would be NaN")
+        if math.isfinite(p) and not float(p).is_integer() and not _modes().anomaly:
+            # like log and sqrt: a negative base has no real non-integer power (NumPy: NaN)
+            check_domain("pow", self._data,
+                         f"a power with the non-integer exponent {p!r} is defined for x >= 0 "
+                         "only (use an integer exponent, or abs() first)")
         return _apply("pow", (self,), {"p": p})
 
     def __rpow__(self, base):
-        if not isinstance(base, Number | np.number) or isinstance(base, complex) or base <= 0:
+        if not isinstance(base, Real) or base <= 0:
             raise TypeError(f"pow: a constant base must be a positive number, got {base!r}")
         base = base.item() if isinstance(base, np.generic) else base
         return _apply("rpow", (self,), {"base": base})
@@ -289,12 +380,12 @@ class Tensor:
     def relu(self) -> Tensor: return _apply("relu", (self,))
 
     def log(self) -> Tensor:
-        if not _anomaly:  # inside detect_anomaly() the NaN itself is reported, as AnomalyError
+        if not _modes().anomaly:  # inside detect_anomaly() the NaN itself is an AnomalyError
             check_domain("log", self._data)
         return _apply("log", (self,))
 
     def sqrt(self) -> Tensor:
-        if not _anomaly:
+        if not _modes().anomaly:
             check_domain("sqrt", self._data)
         return _apply("sqrt", (self,))
 
@@ -313,10 +404,10 @@ class Tensor:
         return _reduce("logsumexp", self, axis, keepdims)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return _apply("log_softmax", (self,), {"axis": check_axis("log_softmax", self.shape, axis)})
+        return _apply("log_softmax", (self,), {"axis": _softmax_axis("log_softmax", self, axis)})
 
     def softmax(self, axis: int = -1) -> Tensor:
-        return _apply("softmax", (self,), {"axis": check_axis("softmax", self.shape, axis)})
+        return _apply("softmax", (self,), {"axis": _softmax_axis("softmax", self, axis)})
 
     def reshape(self, *shape) -> Tensor:
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
@@ -345,7 +436,8 @@ class Tensor:
     def __getitem__(self, index) -> Tensor:
         from .indexing import prepare_index
 
-        index, unique = prepare_index(index, self.shape)
+        index, unique = prepare_index(index, self.shape) if _trace is None else \
+            _trace.index(index, self.shape)
         try:
             return _apply("getitem", (self,), {"index": index, "unique": unique})
         except IndexError as exc:
@@ -353,13 +445,13 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------- building the graph
-def _init(t, data, requires_grad, opdef, parents, vjps, kw):
+def _init(t, data, requires_grad, opdef, parents, vjps, kw, scope):
     t._data = data
     t.grad = None
     t.requires_grad = requires_grad
     t.name = None
     t.parents = parents
-    t.scope = _scope
+    t.scope = scope
     t._opdef = opdef
     t._vjps = vjps
     t._kw = kw
@@ -376,7 +468,7 @@ _new = object.__new__
 
 def _make(data, requires_grad, opdef, parents, vjps, kw) -> Tensor:
     t = _new(Tensor)
-    _init(t, data, requires_grad, opdef, parents, vjps, kw)
+    _init(t, data, requires_grad, opdef, parents, vjps, kw, _modes().scope)
     return t
 
 
@@ -384,36 +476,40 @@ def _apply(name: str, parents: tuple, kw: dict | None = None) -> Tensor:
     """Run op ``name`` forward on ``parents`` and record it when any parent requires grad."""
     opdef = OPS[name]
     datas = [p._data for p in parents]
-    out, vjps = opdef.fwd(*datas, **kw) if kw else opdef.fwd(*datas)
-    record = False
-    if _grad_enabled:
-        for p in parents:
-            if p.requires_grad:
-                record = True
-                break
-    return _finish(opdef, out, vjps, parents, kw, record, datas)
+    out = opdef.fwd(*datas, **kw) if kw else opdef.fwd(*datas)
+    vjps = opdef.vjps if opdef.arity >= 0 else opdef.vjps_for(len(parents))
+    wants = False
+    for p in parents:
+        if p.requires_grad:
+            wants = True
+            break
+    return _finish(opdef, out, vjps, parents, kw, wants, datas)
 
 
 def _apply2(name: str, a: Tensor, b: Tensor) -> Tensor:
     """``_apply`` for the two-input ops, the hot path of elementwise arithmetic."""
     opdef = OPS[name]
-    out, vjps = opdef.fwd(a._data, b._data)
-    record = _grad_enabled and (a.requires_grad or b.requires_grad)
-    return _finish(opdef, out, vjps, (a, b), None, record, None)
+    out = opdef.fwd(a._data, b._data)
+    return _finish(opdef, out, opdef.vjps, (a, b), None, a.requires_grad or b.requires_grad,
+                   None)
 
 
-def _finish(opdef, out, vjps, parents, kw, record, datas) -> Tensor:
+def _finish(opdef, out, vjps, parents, kw, wants, datas) -> Tensor:
+    """The result tensor of an op: a graph node when an input ``wants`` grad and grad is on."""
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
+    modes = _modes()  # the one read of the recording modes per op
     t = _new(Tensor)
-    if record:
-        _init(t, out, True, opdef, parents, vjps, kw)
+    if wants and modes.grad_enabled:
+        _init(t, out, True, opdef, parents, vjps, kw, modes.scope)
     else:
-        _init(t, out, False, None, (), None, None)
+        _init(t, out, False, None, (), None, None, modes.scope)
+    if _trace is not None:
+        _trace.op(opdef, t, parents, kw)
     if _kink_log is not None and opdef.kink is not None:
         datas = datas or [p._data for p in parents]
-        _kink_log.append((opdef.name, _scope, opdef.kink(*datas, **(kw or {}))))
-    if _anomaly:
+        _kink_log.append((opdef.name, modes.scope, opdef.kink(*datas, **(kw or {}))))
+    if modes.anomaly:
         from .anomaly import check_forward
 
         check_forward(t, opdef, parents)
@@ -421,14 +517,22 @@ def _finish(opdef, out, vjps, parents, kw, record, datas) -> Tensor:
 
 
 def _const(x, like: np.ndarray, where: str) -> Tensor:
-    """Wrap a number or array operand as a constant leaf, in the other operand's float dtype."""
+    """Wrap a number or array operand as a constant leaf, in the other operand's float dtype.
+
+    Numbers, bools and integer arrays take ``float_dtype`` of the other operand (float32 stays
+    float32; next to an integer tensor they are float64, as NumPy promotes with a Python
+    float); float arrays keep their own dtype.
+    """
+    if _trace is not None:
+        source, x = x, _trace.unwrap(x)
     if isinstance(x, bool | int | float | np.number) and not isinstance(x, complex):
-        kind = like.dtype.kind
-        arr = np.asarray(x, dtype=like.dtype if kind in FLOAT_KINDS else np.float64)
+        arr = np.asarray(x, dtype=float_dtype(like.dtype))
     elif isinstance(x, np.ndarray | list | tuple):
+        if x.__class__ is not np.ndarray:
+            _refuse_nodes_in(x, where)
         arr = np.asarray(x)
         if arr.dtype.kind in CASTABLE_KINDS:
-            arr = arr.astype(like.dtype if like.dtype.kind in FLOAT_KINDS else np.float64)
+            arr = arr.astype(float_dtype(like.dtype))
         elif arr.dtype.kind not in FLOAT_KINDS:
             raise TypeError(f"{where}: unsupported operand of dtype {arr.dtype}")
     else:
@@ -436,7 +540,10 @@ def _const(x, like: np.ndarray, where: str) -> Tensor:
             f"{where}: unsupported operand type {type(x).__name__}; "
             "expected a Tensor, an ndarray or a real number"
         )
-    return _make(arr, False, None, (), None, None)
+    t = _make(arr, False, None, (), None, None)
+    if _trace is not None:
+        _trace.leaf(t, source)
+    return t
 
 
 def _binary(name: str, a, b) -> Tensor:
@@ -447,7 +554,7 @@ def _binary(name: str, a, b) -> Tensor:
         b = _const(b, a._data, name)
     try:
         opdef = OPS[name]
-        out, vjps = opdef.fwd(a._data, b._data)
+        out = opdef.fwd(a._data, b._data)
     except ValueError:
         if a._data.shape != b._data.shape:
             try:
@@ -458,8 +565,8 @@ def _binary(name: str, a, b) -> Tensor:
                     "together (trailing dimensions must match or be 1)"
                 ) from None
         raise
-    record = _grad_enabled and (a.requires_grad or b.requires_grad)
-    return _finish(opdef, out, vjps, (a, b), None, record, None)
+    return _finish(opdef, out, opdef.vjps, (a, b), None, a.requires_grad or b.requires_grad,
+                   None)
 
 
 def matmul(a, b) -> Tensor:
@@ -480,17 +587,28 @@ def matmul(a, b) -> Tensor:
     return _apply2("matmul", a, b)
 
 
+def _softmax_axis(name: str, t: Tensor, axis) -> int:
+    """The checked axis of (log_)softmax: it must hold entries to normalize over."""
+    axis = check_axis(name, t.shape, axis)
+    if t.ndim and t.shape[axis] == 0:
+        raise ValueError(
+            f"{name}: cannot normalize over an empty axis (shape {t.shape}, axis {axis}); "
+            "each slice along it would be a distribution over no entries"
+        )
+    return axis
+
+
 def _reduce(name: str, t: Tensor, axis, keepdims: bool) -> Tensor:
     axis = reduction_axis(name, t._data.shape, axis, keepdims)
     return _apply(name, (t,), {"axis": axis, "keepdims": bool(keepdims)})
 
 
 # ---------------------------------------------------------------------- walking the graph
-def _reachable(root: Tensor) -> list:
-    """Every tensor requiring grad that ``root`` depends on, latest first (a topological order)."""
-    seen = {root}
-    stack = [root]
-    nodes = [root]
+def _reachable(*roots: Tensor) -> list:
+    """Every tensor requiring grad that the roots depend on, latest first (a topological order)."""
+    seen = set(roots)
+    stack = list(seen)
+    nodes = list(seen)
     while stack:
         for p in stack.pop().parents:
             if p.requires_grad and p not in seen:
@@ -505,68 +623,96 @@ def _seq_of(t: Tensor) -> int:
     return t._seq
 
 
-def _unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum ``g`` over the axes that broadcasting added or stretched to reach ``shape``."""
-    extra = g.ndim - len(shape)
-    if extra:
-        g = g.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if stretched:
-        g = g.sum(axis=stretched, keepdims=True)
-    return g
-
-
 def _run_backward(root: Tensor, g: np.ndarray, retain_grads: bool = True) -> None:
     nodes = _reachable(root)
     root._pg = g
+    _sweep(nodes, NUMPY, retain_grads)
+
+
+def _sweep(nodes: list, B, retain_grads: bool = True, live: set | None = None,
+           found: dict | None = None) -> None:
+    """Push the gradients seeded in the roots' ``_pg`` back through ``nodes`` (latest first).
+
+    Each node's VJPs run on backend ``B``: ``ops.NUMPY`` on arrays (the saved values are the
+    forward's arrays), or a recording backend, whose ``B.saved(t)`` gives the node's output and
+    inputs as its own values (``recording.TENSOR``: the node and its parents) and whose ops are
+    recorded, grad on, in scope "backward/<the node's scope>". The broadcast reduction, cast
+    and accumulation of each gradient go through ``B`` as well.
+
+    ``backward()`` passes neither ``live`` nor ``found``: every node keeps its ``.grad``
+    (intermediates only with ``retain_grads``). ``grad()`` passes the nodes leading to its
+    inputs as ``live`` (no other node receives a gradient) and its inputs as the keys of
+    ``found``, which receive their complete gradients; then no ``.grad`` changes.
+    """
+    if _trace is not None and B is NUMPY:
+        _trace.refuse("a gradient without create_graph=True (tg.grad, backward)")
+    record = B is not NUMPY
+    anomaly = _modes().anomaly
+    # saved arrays are compared with their checksums whenever a forward inside
+    # detect_anomaly() left some; otherwise this costs one test of a local per node
+    fingerprinted = len(_anomaly.fingerprints) > 0
+    if anomaly or fingerprinted:
+        from .anomaly import check_backward, check_saved
+    token = _MODES.set(_modes()) if record else None  # the recording modes, restored after
+    done = []  # (tensor, its gradient), written to .grad when every node is through
     try:
         for t in nodes:
             g = t._pg
             if g is None:
                 continue
             t._pg = None
+            if found is not None and t in found:
+                found[t] = g
             opdef = t._opdef
             if opdef is not None:
                 if opdef.needs_values and _last_mutation > t._seq:
                     _check_unchanged(t)
-                for p, vjp in zip(t.parents, t._vjps):
-                    if not p.requires_grad:
+                if fingerprinted:
+                    check_saved(t)
+                parents = t.parents
+                if record:  # the backend's values for the node, its ops in "backward/<scope>"
+                    out, ins = B.saved(t)
+                    _MODES.set(Modes(True, f"backward/{t.scope}" if t.scope else "backward",
+                                     anomaly))
+                else:
+                    out, ins = t._data, [p._data for p in parents]
+                kw = t._kw
+                for p, vjp in zip(parents, t._vjps):
+                    if not p.requires_grad or (live is not None and p not in live):
                         continue
-                    pg = vjp(g)
+                    pg = vjp(B, g, out, *ins, **kw) if kw else vjp(B, g, out, *ins)
                     if pg is g:
-                        pg = g.copy()  # an identity VJP (add) must not share t's gradient array
+                        pg = B.own(g)  # an identity VJP (add) must not share t's gradient
                     shape = p._data.shape
                     if pg.shape != shape:
-                        pg = _unbroadcast(pg, shape)
+                        pg = B.unbroadcast(pg, shape)
                     dtype = p._data.dtype
                     if pg.dtype is not dtype and pg.dtype != dtype:
-                        pg = pg.astype(dtype)
-                    if _anomaly:
-                        from .anomaly import check_backward
-
-                        check_backward(t, p, pg)
+                        pg = B.cast(pg, dtype)
+                    if anomaly:
+                        check_backward(t, p, pg._data if record else pg)
                     q = p._pg
-                    if q is None:
-                        p._pg = pg
-                    elif q.__class__ is np.ndarray and q.base is None and q.flags.writeable:
-                        q += pg  # q is a fresh VJP result nobody else holds: add in place
-                    elif pg.__class__ is np.ndarray and pg.base is None and pg.flags.writeable:
-                        pg += q
-                        p._pg = pg
-                    else:
-                        p._pg = q + pg
-            if opdef is not None and not retain_grads:
+                    p._pg = pg if q is None else B.accumulate(q, pg)
+            if found is not None or (opdef is not None and not retain_grads):
                 continue
-            if t.grad is None:
-                if g.__class__ is not np.ndarray or g.base is not None:
-                    g = np.array(g)  # a view (of another gradient) or a NumPy scalar: own it
-                t.grad = g
-            else:
-                t.grad += g
+            if g.__class__ is not np.ndarray or g.base is not None:
+                g = np.array(g)  # a view (of another gradient) or a NumPy scalar: own it
+            done.append((t, g))
     except BaseException:
         for t in nodes:  # an error part-way leaves no half-accumulated gradients behind
             t._pg = None
         raise
+    else:
+        # .grad changes only once the whole sweep has succeeded, so a retried backward
+        # after an error (a KeyboardInterrupt in a VJP) does not add a gradient twice
+        for t, g in done:
+            if t.grad is None:
+                t.grad = g
+            else:
+                t.grad += g
+    finally:
+        if token is not None:
+            _MODES.reset(token)
 
 
 def _check_unchanged(t: Tensor) -> None:
@@ -582,3 +728,23 @@ def _check_unchanged(t: Tensor) -> None:
                 f"in place after op '{t.op}' used it; its gradient would be wrong. "
                 "Recompute the forward pass after changing it."
             )
+
+
+def host(fn):
+    """Mark a NumPy helper of the library as one step of a ``tg.compile`` program.
+
+    A compiled function is replayed on new data without its Python, so a helper computing an
+    array from data that changes per call (labels: their checks, the mask of the correct
+    class) must run again on every replay: under ``tg.compile`` its call is recorded as a step
+    when an argument is traced. Such a helper takes arrays (a Tensor argument arrives as its
+    array), returns an array or None (a check) and has no other effect. Outside a trace the
+    wrapper only calls ``fn``.
+    """
+
+    def call(*args, **kw):
+        if _trace is None:
+            return fn(*args, **kw)
+        return _trace.host(fn, args, kw)
+
+    functools.update_wrapper(call, fn)
+    return call

@@ -1,15 +1,18 @@
-"""Hypothesis strategies and an assertion for property tests of gradients.
+"""Hypothesis strategies and assertions for property tests of gradients, of first and second
+order.
 
 Import it explicitly (it needs the ``test`` extra: hypothesis; ``reference=`` needs autograd).
 The strategies draw inputs away from kinks and ties *by construction*: values at least a gap
 apart (and away from 0), hinge margins at least a gap away from 0. A finite-difference check
-on such inputs never straddles a kink, so tolerances need no loosening.
+on such inputs never straddles a kink, so tolerances need no loosening. The assertions
+(``assert_grads_match``, ``assert_second_order_match``) live in ``testing_asserts``.
 
 >>> from hypothesis import given
 >>> import tinygrad_lc as tg
 >>> @given(tensors(shape=(3, 2), min_gap=0.1))
 ... def test_abs(x):
 ...     assert_grads_match(lambda t: t.abs().sum(), x)
+...     assert_second_order_match(lambda t: (t.abs() * t.exp()).sum(), x)
 >>> test_abs()
 """
 
@@ -17,19 +20,17 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 
 import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .gradcheck import GradcheckError, gradcheck_report, rel_error
-from .tensor import Tensor
+from .testing_asserts import assert_grads_match, assert_second_order_match
 
 __all__ = [
     "tensors", "labels", "score_matrices", "classification_batches", "assert_grads_match",
-    "register_profiles",
+    "assert_second_order_match", "register_profiles",
 ]
 
 
@@ -287,82 +288,3 @@ def _classification_batches(draw, scores, num_features, margin_gap, delta):
     draw(st.just(None).filter(lambda _: np.abs(m).min() >= margin_gap
                               and (gaps.size == 0 or gaps.min() >= margin_gap)))
     return X, y, W
-
-
-def assert_grads_match(f: Callable, *arrays, eps: float = 1e-6, atol: float = 1e-5,
-                       rtol: float = 1e-4, strict: bool = True,
-                       reference: Callable | None = None) -> None:
-    """Assert that ``f``'s backward matches central differences (and autograd, if given).
-
-    Parameters
-    ----------
-    f : callable
-        ``f(*args)`` returning a Tensor, where each float array in ``arrays`` arrives as a
-        Tensor requiring grad (named ``arg0``, ``arg1``, ...) and anything else (int labels,
-        numbers) arrives unchanged.
-    strict : bool
-        By default a step that crosses a kink fails the assertion: property tests should draw
-        inputs away from kinks (``min_gap``, ``margin_gap``). ``strict=False`` only counts them.
-    reference : callable, optional
-        The same function written with ``autograd.numpy`` on the raw arrays; its value and
-        HIPS autograd's gradients must match too.
-
-    Raises
-    ------
-    AssertionError
-        A :class:`~tinygrad_lc.gradcheck.GradcheckError` carrying ``.report``.
-
-    Examples
-    --------
-    >>> assert_grads_match(lambda a, b: (a * b).sum(), np.array([1.0, 2.0]), np.array([3.0, 4.0]))
-    """
-    args = [Tensor(np.array(a, dtype=np.float64), requires_grad=True, name=f"arg{i}")
-            if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
-            for i, a in enumerate(arrays)]
-    tensors = [a for a in args if isinstance(a, Tensor)]
-    if not tensors:
-        raise ValueError("assert_grads_match: no float array among the arguments to check")
-
-    def call(*ts):
-        it = iter(ts)
-        return f(*[next(it) if isinstance(a, Tensor) else a for a in args])
-
-    report = gradcheck_report(call, tensors, eps=eps, atol=atol, rtol=rtol, strict=strict)
-    if not report.passed:
-        raise GradcheckError(report)
-    if reference is not None:
-        _match_reference(report, args, reference, atol, rtol)
-
-
-def _match_reference(report, args, reference, atol, rtol) -> None:
-    """Compare the analytic gradients with HIPS autograd's gradient of ``reference``."""
-    import autograd
-    import autograd.numpy as anp
-
-    raw = [a.data if isinstance(a, Tensor) else a for a in args]
-    pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-    u = report.upstream
-
-    def scalar(*xs):
-        out = reference(*xs)
-        return anp.sum(out * u) if u is not None else out
-
-    theirs = float(scalar(*raw))
-    if not np.isclose(report.value, theirs, atol=atol, rtol=rtol):
-        raise AssertionError(f"assert_grads_match: f gives {report.value!r}, the reference "
-                             f"gives {theirs!r}")
-
-    for k, i in enumerate(pos):
-
-        def of_one(x, i=i):
-            return scalar(*[x if j == i else r for j, r in enumerate(raw)])
-
-        theirs = np.broadcast_to(np.asarray(autograd.grad(of_one)(raw[i]), np.float64),
-                                 raw[i].shape)
-        ours = report.inputs[k].analytic
-        if not np.allclose(ours, theirs, atol=atol, rtol=rtol):
-            raise AssertionError(
-                f"assert_grads_match: the gradient for arg{i} differs from HIPS autograd's "
-                f"(relative error {rel_error(ours, theirs):.3g}):\n  tinygrad_lc: {ours}\n"
-                f"  autograd:    {theirs}"
-            )

@@ -24,6 +24,8 @@ import graphviz
 import numpy as np
 
 from .atomic import atomic_write
+from .compile_program import Program
+from .compile_viz import draw_program
 from .tensor import Tensor
 from .viz_labels import (
     _RED,
@@ -64,6 +66,9 @@ _STYLES = {
 _OP_STYLE = {"shape": "ellipse", "style": "filled", "fillcolor": "#fff1bf", "color": "#c49a1a",
              "fontsize": "11", "width": "0.3", "height": "0.3", "margin": "0.06,0.02"}
 _CLUSTER_FILLS = ("#f3f5fb", "#e7ebf6", "#dbe1f1")
+# the scope "backward" (gradients recorded by tg.grad(create_graph=True)) and all inside it
+_BACKWARD_FILLS = ("#fbf1e4", "#f6e4cc", "#f0d7b4")
+_BACKWARD_LINE = "#c08a45"
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -82,28 +87,32 @@ class _Unit:
         self.members = [tensor]
 
 
-def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: str = "LR",
+def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: str = "TB",
                max_nodes: int | None = None, *, collapse: bool | str | Iterable[str] | None = None,
                ) -> graphviz.Digraph:
     """Draw the computation graph behind ``root`` as a ``graphviz.Digraph``.
 
     Parameters
     ----------
-    root : Tensor
-        Usually the loss; drawn green with a double border.
+    root : Tensor or compile_program.Program
+        Usually the loss; drawn green with a double border. A ``tg.compile`` program
+        (``cf.trace(...)``) is drawn step by step with its buffers (``compile_viz.py``).
     show : iterable of {"shape", "data", "grad"}, or a comma-separated str
         What each tensor box shows besides its name: shape and dtype, the values (tensors of
         up to 12 entries, rounded; larger ones min and max), the gradient (after
         ``backward()``; "grad: not computed" before).
-    rankdir : {"LR", "RL", "TB", "BT"}
-        Graphviz direction: inputs on the left, root on the right for "LR".
+    rankdir : {"TB", "LR", "BT", "RL"}
+        Graphviz direction: inputs at the top, root at the bottom for "TB" (the default:
+        a loss's graph is deep and narrow, so it fits a page or a slide this way); inputs
+        on the left, root on the right for "LR".
     max_nodes : int, optional
         The most tensors to draw (each computed tensor also gets its op ellipse). The rest
         is counted in one dashed "N nodes not shown" box. Default ``DEFAULT_MAX_NODES`` (500).
     collapse : True, str or iterable of str, optional
         Scopes to draw as a single box labelled with the scope's name, its op count and its
         output: ``True`` for every outermost scope, or names such as ``("l2",)``, matching a
-        full "/" path or its last part.
+        full "/" path or its last part. A name matching no scope of the graph is a
+        ValueError listing the scopes it has.
 
     Returns
     -------
@@ -118,6 +127,8 @@ def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: st
     >>> g.source.count("t2 -> op1")  # x (node t2) feeds the mul op twice
     2
     """
+    if isinstance(root, Program):  # a tg.compile program (cf.trace(...)): its steps
+        return draw_program(root, rankdir)
     if not isinstance(root, Tensor):
         raise TypeError(f"draw_graph: root must be a Tensor, got {type(root).__name__}")
     show = _check_show(show)
@@ -129,7 +140,8 @@ def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: st
         raise TypeError(f"draw_graph: max_nodes must be an int or None, got {max_nodes!r}")
     if max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1, got {max_nodes}")
-    units, edges, hidden = _walk(root, _grouper(collapse), int(max_nodes))
+    units, edges, hidden, scopes = _walk(root, _grouper(collapse), int(max_nodes))
+    _check_collapse(collapse, scopes)
     return _build(units, edges, hidden, int(max_nodes), root, show, rankdir)
 
 
@@ -254,9 +266,29 @@ def _grouper(collapse) -> Callable[[str], str | None]:
     return group_of
 
 
+def _check_collapse(collapse, scopes: set[str]) -> None:
+    """Every scope name given to ``collapse`` names a scope of the graph (a typo would
+    silently draw the diagram uncollapsed)."""
+    if collapse is None or isinstance(collapse, bool):
+        return
+    names = [collapse] if isinstance(collapse, str) else list(collapse)
+    paths, parts = set(), set()  # every scope path with its outer paths; their last parts
+    for path in scopes - {""}:
+        names_in = path.split("/")
+        parts.update(names_in)
+        paths.update("/".join(names_in[: i + 1]) for i in range(len(names_in)))
+    unknown = [n for n in names if n not in paths | parts]
+    if unknown:
+        have = ", ".join(sorted(paths)) or "none (no op ran inside a scope)"
+        raise ValueError(f"draw_graph: collapse names {', '.join(map(repr, unknown))}, which "
+                         f"{'is not a scope' if len(unknown) == 1 else 'are not scopes'} of "
+                         f"this graph; its scopes are: {have}")
+
+
 # ---------------------------------------------------------------------- walking the graph
 def _walk(root: Tensor, group_of, limit: int):
-    """Breadth-first from root: the drawn units, their edges, and how many units were hidden.
+    """Breadth-first from root: the drawn units, their edges, how many units were hidden,
+    and the scope paths of every tensor reached.
 
     An edge (src, dst) runs from unit src into unit dst's op (or its collapsed box); src -1 is
     the "not shown" box. Tensor edges keep duplicates (``x * x``), edges of boxes do not.
@@ -267,9 +299,11 @@ def _walk(root: Tensor, group_of, limit: int):
     hidden = 0
     edges: list[tuple[int, int]] = []
     seen_edges: set[tuple[int, int]] = set()
+    scopes: set[str] = set()
 
     def reach(t: Tensor) -> None:
         nonlocal hidden
+        scopes.add(t.scope)
         group = group_of(t.scope)
         if group is not None and group in group_index:
             idx = group_index[group]
@@ -302,7 +336,7 @@ def _walk(root: Tensor, group_of, limit: int):
             elif (src, idx) not in seen_edges:
                 seen_edges.add((src, idx))
                 edges.append((src, idx))
-    return units, edges, hidden
+    return units, edges, hidden, scopes
 
 
 # ---------------------------------------------------------------------- building the DOT
@@ -324,12 +358,15 @@ def _build(units, edges, hidden, limit, root, show, rankdir) -> graphviz.Digraph
         for depth, part in enumerate(parts):
             sub = "/".join(parts[: depth + 1])
             if sub not in clusters:
+                back = parts[0] == "backward"  # a recorded backward: warm colours
                 clusters[sub] = graphviz.Digraph(
                     f"cluster_{len(clusters)}",
                     graph_attr={"label": _html([(f"<B>{_esc(part)}</B>", "")]),
                                 "labeljust": "l", "style": "rounded,filled",
-                                "fillcolor": _CLUSTER_FILLS[min(depth, 2)],
-                                "color": "#8e99c2", "fontcolor": "#2c3a6b", "fontsize": "12"},
+                                "fillcolor": (_BACKWARD_FILLS if back else
+                                              _CLUSTER_FILLS)[min(depth, 2)],
+                                "color": _BACKWARD_LINE if back else "#8e99c2",
+                                "fontcolor": "#2c3a6b", "fontsize": "12"},
                 )
         return clusters[path]
 
@@ -341,7 +378,8 @@ def _build(units, edges, hidden, limit, root, show, rankdir) -> graphviz.Digraph
         t, i = u.tensor, u.index
         if u.group is not None:
             target, node = holder(u.group.rpartition("/")[0]), f"g{i}"
-            target.node(node, _group_label(u, show), **_style(u, "group", root))
+            label = _group_label(u.group, u.members, u.tensor, show)
+            target.node(node, label, **_style(u, "group", root))
         else:
             target, node = holder(t.scope), f"t{i}"
             target.node(node, _tensor_label(t, show), **_style(u, _kind(t), root))

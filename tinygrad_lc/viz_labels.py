@@ -19,14 +19,10 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .tensor import Tensor
-
-if TYPE_CHECKING:
-    from .viz import _Unit
 
 SMALL = 12  # tensors with at most this many entries show their values, larger ones min/max
 
@@ -46,8 +42,10 @@ def _kind(t: Tensor) -> str:
 
 
 # What XML 1.0 forbids in text, which dot's label parser rejects (and a lone surrogate cannot
-# even be written as UTF-8): C0 controls other than tab, newline and CR; surrogates; U+FFFE/F.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# even be written as UTF-8): C0 controls other than tab; surrogates; U+FFFE/F. Newline and CR
+# are legal XML, but a label holding nothing else is a syntax error to dot, and a line break
+# belongs in <BR/> anyway, so they are shown as symbols too.
+_NOT_XML = re.compile("[\x00-\x08\x0a-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _visible(match: re.Match) -> str:
@@ -179,12 +177,14 @@ def _op_label(t: Tensor) -> str:
     return _html(rows)
 
 
-def _group_label(u: _Unit, show: frozenset) -> str:
-    ops = sum(m.op is not None for m in u.members)
-    name = u.group.rpartition("/")[2]
+def _group_label(group: str, members: list[Tensor], output: Tensor, show: frozenset) -> str:
+    """A collapsed scope's box: its name (the last part of ``group``), its op count, its
+    ``output`` tensor's rows, and the first problem among its ``members``."""
+    ops = sum(m.op is not None for m in members)
+    name = group.rpartition("/")[2]
     rows = [(f"<B>{_esc(name)}</B>", ""), (_small(f"{ops} op{'s' * (ops != 1)}"), "")]
-    rows += _tensor_rows(u.tensor, show)
-    bad = sorted((m for m in u.members if _problems(m)), key=lambda m: m._seq)
+    rows += _tensor_rows(output, show)
+    bad = sorted((m for m in members if _problems(m)), key=lambda m: m._seq)
     if bad:  # the earliest tensor with a problem is where it started
         rows += _note_rows([f"{bad[0].op or 'input'}: {_problems(bad[0])[0]}"])
     return _html(rows)

@@ -67,7 +67,7 @@ def lecture_table() -> tuple[list[str], list[list[Any]]]:
     """
     from ..losses import softmax_loss, svm_loss
     from ..tensor import Tensor
-    from .gradcheck import LECTURE_LABELS, LECTURE_NAMES, LECTURE_SCORES
+    from .lecture import LECTURE_LABELS, LECTURE_NAMES, LECTURE_SCORES
 
     s, y = LECTURE_SCORES, LECTURE_LABELS
     svm = svm_loss(s, y, reduction="none").data
@@ -92,7 +92,7 @@ def render_diagrams(out: Path) -> tuple[dict[str, Path], str | None]:
     Returns the SVG paths by loss and, when Graphviz's ``dot`` is missing, the reason.
     """
     from .. import viz
-    from .graph import lecture_loss
+    from .lecture import lecture_loss
 
     paths = {}
     for loss in LOSSES:
@@ -123,6 +123,20 @@ def _search(data: Any, loss: str, tries: int, seed: int) -> dict[str, Any]:
     return {"method": "random search", "loss": loss, "final_loss": best,
             "train_accuracy": acc["train"], "val_accuracy": acc["val"],
             "test_accuracy": acc["test"], "seconds": seconds, "W": W}
+
+
+def same_search_note(tries: int, num_classes: int) -> str:
+    """Why random search's rows for the SVM and the softmax loss are alike, in one sentence.
+
+    >>> same_search_note(1000, 10)[:58]
+    'The two random-search rows pick the same W, and no bug mak'
+    """
+    C = num_classes
+    return (f"The two random-search rows pick the same W, and no bug makes them alike: both "
+            f"try the same {tries:,} random W (one seed), and at W of scale 1e-4 every score "
+            f"is near 0, where to first order the SVM loss is {C - 1} + {C} x (softmax loss "
+            f"- ln {C}), a rising function of the softmax loss, so the lowest of one is the "
+            f"lowest of the other.")
 
 
 def _sgd(data: Any, loss: str, seed: int, iters: int | None, progress: bool
@@ -165,7 +179,7 @@ def sweep_section(report: Any, out: Path, seed: int, progress: bool) -> dict[str
                                    f"{best['val_accuracy']:.3f}")
     except ImportError as exc:
         print(f"  note: no sweep: {exc}")
-        report.section("6. Choosing lr and reg on the validation set")
+        report.section("Choosing lr and reg on the validation set")
         report.paragraph(f"Not run: {exc}", note=True)
         return None
     table = result.table(limit=8)
@@ -175,7 +189,7 @@ def sweep_section(report: Any, out: Path, seed: int, progress: bool) -> dict[str
           f"{best['val_accuracy']:.3f}, then test {acc['test']:.3f} (once); "
           f"{result.seconds:.1f} s on {result.workers} {result.executor}")
     report.section(
-        "6. Choosing lr and reg on the validation set",
+        "Choosing lr and reg on the validation set",
         f"The lecture's recipe: train one model per setting on the training set, compare "
         f"them on the validation set, and only then look at the test set, once. "
         f"{SWEEP_TRIALS} random (log-uniform) settings of lr in {space['lr']} and reg in "
@@ -236,19 +250,19 @@ def _run(args: argparse.Namespace) -> int:
     print("1. The lecture's losses on the cat / car / frog scores")
     header, rows = lecture_table()
     _print_table(header, rows)
-    report.section("1. The lecture's losses", "Scores of three images for the classes cat, "
+    report.section("The lecture's losses", "Scores of three images for the classes cat, "
                    "car and frog (one row per image), their multiclass SVM losses (delta = 1) "
                    "and softmax cross-entropy losses. The last row is the sanity check: with all "
                    "scores 0 the SVM loss is C - 1 and the softmax loss ln C.")
     report.table(header, rows)
-    report.paragraph("The slide's 0.89 for the cat is the base-10 logarithm, -log10(0.13); "
-                     "tinygrad_lc uses the natural logarithm, -ln(0.13) = 2.04.", note=True)
+    report.paragraph("The slide's 0.89 for the cat is the base-10 logarithm, `-log10(0.13)`; "
+                     "tinygrad_lc uses the natural logarithm, `-ln(0.13)` = 2.04.", note=True)
 
     print("\n2. Diagrams of the full loss, loss(X @ W + b, y) + 0.1 * l2(W)")
     diagrams, missing = render_diagrams(out)
-    report.section("2. The full loss as a computation graph",
+    report.section("The full loss as a computation graph",
                    "The lecture's small example (3 images of 4 pixels, 3 classes): data loss "
-                   "plus 0.1 * sum(W**2), after backward(). Each box shows a tensor's shape, "
+                   "plus `0.1 * sum(W**2)`, after `backward()`. Each box shows a tensor's shape, "
                    "values and gradient (brown); ellipses are ops; the losses' and the "
                    "regularizer's own scopes are the shaded clusters.")
     for loss, path in diagrams.items():
@@ -264,9 +278,9 @@ def _run(args: argparse.Namespace) -> int:
                    "passed" if r.passed else "FAILED"] for r in checks]
     check_header = ["loss", "check", "max relative error", "kinks met", "verdict"]
     _print_table(check_header, check_rows)
-    report.section("3. Gradient checks", "Each gradient computed by backward() against "
-                   "centered differences (f(x + h) - f(x - h)) / 2h; relative error "
-                   "|a - n| / max(|a| + |n|, 1e-8). Around 1e-7 or below means the backward "
+    report.section("Gradient checks", "Each gradient computed by `backward()` against "
+                   "centered differences `(f(x + h) - f(x - h)) / 2h`; relative error "
+                   "`|a - n| / max(|a| + |n|, 1e-8)`. Around 1e-7 or below means the backward "
                    "pass is right; steps that cross a hinge are reported as kinks, not errors.")
     report.table(check_header, check_rows)
     report.code("\n\n".join(f"[{r.loss}] {r.what}\n{r.text}" for r in checks))
@@ -285,7 +299,7 @@ def _run(args: argparse.Namespace) -> int:
                 for r in results]
     _print_table(acc_header, acc_rows)
     sizes = data.sizes()
-    report.section(f"4. Random search against SGD on {args.dataset}",
+    report.section(f"Random search against SGD on {args.dataset}",
                    f"{sizes['num_train']} training, {sizes['num_val']} validation and "
                    f"{sizes['num_test']} test examples, mean-subtracted, with a column of ones "
                    f"for the bias. Random search keeps the best of {args.search_tries} random "
@@ -294,6 +308,7 @@ def _run(args: argparse.Namespace) -> int:
                    f"({results[1]['settings']}). 'final loss' is random search's best loss, "
                    "and SGD's last minibatch loss (data + regularization).")
     report.table(acc_header, acc_rows)
+    report.paragraph(same_search_note(args.search_tries, data.num_classes), note=True)
 
     print("\n5. Loss curves and weight templates")
     pictures = []
@@ -312,7 +327,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  note: {exc}")
     for p in pictures:
         print(f"  {p}")
-    report.section("5. Loss curves and learned templates",
+    report.section("Loss curves and learned templates",
                    "The minibatch loss of every SGD step (faint) and its moving average; then "
                    "each class's column of W without the bias row, reshaped to an image and "
                    "rescaled to 0..255: the 'template' the class's score matches. Random "
@@ -331,9 +346,9 @@ def _run(args: argparse.Namespace) -> int:
                                "passed": r.passed} for r in checks],
                "results": [{k: v for k, v in r.items() if k != "W"} for r in results]}
     atomic_write(out / "demo.json", json.dumps(summary, indent=2) + "\n")
-    report.section("7. Reproduce", "Run these from the project folder:")
+    report.section("Reproduce", "Run these from the project folder:")
     report.code(f"tinygrad-lc demo --dataset {args.dataset} --seed {args.seed}\n"
-                f"tinygrad-lc train --dataset {args.dataset} --loss softmax --out out/train\n"
+                f"tinygrad-lc train --dataset {args.dataset} --loss softmax\n"
                 "tinygrad-lc sweep --dataset digits --out out/sweep\n"
                 "tinygrad-lc gradcheck\n"
                 "tinygrad-lc graph --loss svm --show shape,data,grad -o out/graph.svg")

@@ -9,7 +9,8 @@ Three checks per loss, all in float64:
 3. ``grad_check_sparse`` of the same full loss on a digits-sized problem (W of 65 x 10),
    at ``--num-checks`` random entries, as in the classic assignment.
 
-The exit status is 0 when every check passes and 1 otherwise.
+``--model mlp`` checks the two-layer net instead (see ``gradcheck_mlp``). The exit status
+is 0 when every check passes and 1 otherwise.
 """
 
 from __future__ import annotations
@@ -18,63 +19,34 @@ import argparse
 import contextlib
 import io
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..losses import LOSSES
-from ..regularizers import REGULARIZERS
-from .options import non_negative_float, non_negative_int
-
-ELASTIC_BETA = 0.5  # beta of elastic_net(W, beta) in these checks
-SPARSE_TOLERANCE = 1e-6  # relative error a float64 central difference easily meets off kinks
-
-# The lecture's worked example: rows are the cat, car and frog images, columns the class
-# scores for cat, car and frog (the slide draws them as columns).
-LECTURE_SCORES = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
-LECTURE_LABELS = np.array([0, 1, 2])
-LECTURE_NAMES = ("cat", "car", "frog")
-
-
-@dataclass
-class CheckResult:
-    """One check: what was checked, whether it passed, the worst relative error, the text."""
-
-    loss: str
-    what: str
-    passed: bool
-    rel_error: float
-    kinks: int
-    text: str
+from .check_results import SPARSE_TOLERANCE, CheckResult, rel_error_off_kinks
+from .gradcheck_mlp import check_mlp
+from .lecture import LECTURE_LABELS, LECTURE_SCORES
+from .options import ELASTIC_BETA, add_regularizer_options, non_negative_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=(*LOSSES, "both"), default="both",
                    help="which data loss to check (default: both)")
-    p.add_argument("--regularizer", choices=REGULARIZERS, default="l2",
-                   help="regularizer R(W) in the full loss (default: l2)")
-    p.add_argument("--reg", type=non_negative_float, default=0.1,
-                   help="regularization strength in the full loss (default: 0.1)")
+    add_regularizer_options(p, 0.1, "in the full loss; default: 0.1")
     p.add_argument("--num-checks", type=int, default=10,
                    help="random entries for grad_check_sparse (default: 10)")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of the random problems")
+    p.add_argument("--model", choices=("linear", "mlp"), default="linear",
+                   help="linear (X @ W) or mlp (the two-layer net, every parameter; its ReLU "
+                        "kinks are reported) (default: linear)")
     p.add_argument("--localize", action="store_true",
                    help="also check every op's own derivative and name the first wrong one")
 
 
-def _rel_error_off_kinks(check) -> float:
-    """Largest relative error over the entries whose step met no kink."""
-    from ..gradcheck import rel_error
-
-    keep = np.ones(check.analytic.shape, dtype=bool)
-    for k in check.kinks:
-        keep[k.index] = False
-    return rel_error(check.analytic[keep], check.numerical[keep])
-
-
 def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_checks: int = 10,
-               seed: int = 0, localize: bool = False) -> list[CheckResult]:
+               seed: int = 0, localize: bool = False, beta: float = ELASTIC_BETA
+               ) -> list[CheckResult]:
     """Run the three checks of this command for one loss and return their results.
 
     Examples
@@ -89,14 +61,14 @@ def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_ch
     from ..tensor import Tensor
 
     f = lambda scores, y: data_loss(loss, scores, y)
-    R = lambda W: penalty(regularizer_name, W, beta=ELASTIC_BETA)
+    R = lambda W: penalty(regularizer_name, W, beta=beta)
     rng = np.random.default_rng(seed)
     results = []
 
     scores = Tensor(LECTURE_SCORES.copy(), requires_grad=True, name="scores")
     report = gradcheck_report(lambda s: f(s, LECTURE_LABELS), scores, localize=localize)
     results.append(CheckResult(loss, "d loss / d scores, lecture example (3 x 3)", report.passed,
-                               _rel_error_off_kinks(report.inputs[0]), report.kink_count,
+                               rel_error_off_kinks(report.inputs[0]), report.kink_count,
                                str(report)))
 
     X, y = rng.standard_normal((8, 5)), rng.integers(0, 4, 8)
@@ -105,7 +77,7 @@ def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_ch
     report = gradcheck_report(full, W, localize=localize)
     results.append(CheckResult(loss, f"d full loss / d W, random X (8 x 5), W (5 x 4), "
                                f"{reg:g} * {regularizer_name}", report.passed,
-                               _rel_error_off_kinks(report.inputs[0]), report.kink_count,
+                               rel_error_off_kinks(report.inputs[0]), report.kink_count,
                                str(report)))
 
     # digits-sized: 100 mean-subtracted "images" of 64 pixels plus the bias column
@@ -141,8 +113,9 @@ def run(args: argparse.Namespace) -> int:
     ok = True
     for loss in names:
         print(f"== {loss} loss ==")
-        for r in check_loss(loss, args.regularizer, args.reg, args.num_checks, args.seed,
-                            args.localize):
+        checks = check_mlp if args.model == "mlp" else check_loss
+        for r in checks(loss, args.regularizer, args.reg, args.num_checks, args.seed,
+                        args.localize, args.beta):
             print(f"-- {r.what}")
             print(r.text)
             print(f"   max relative error {r.rel_error:.2e}")

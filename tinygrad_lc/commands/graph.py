@@ -3,6 +3,8 @@
 The example is the lecture's smallest: N = 3 images of D = 4 pixels (cat, dog, ship), C = 3
 classes, the weights W (4, 3) and bias b (3,) of the lecture's 4-pixel cat picture.
 
+``--model mlp`` draws the two-layer net's loss instead (``graph_mlp.mlp_loss``).
+
 ``python -m tinygrad_lc.commands.graph --refresh-docs`` re-runs the code blocks of
 ``docs/diagrams.md`` from the repository root, which redraws the images under ``docs/img/``.
 """
@@ -11,62 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .. import viz
-from ..losses import LOSSES, data_loss
-from ..regularizers import REGULARIZERS, penalty
-from ..tensor import Tensor
-from .options import non_negative_float
+from ..losses import LOSSES
+from .doc_blocks import python_blocks
+from .graph_mlp import mlp_loss
+from .lecture import lecture_loss
+from .options import Parser, add_regularizer_options
 
-# The lecture's 4-pixel images, one per row: the cat (56, 231, 24, 2), then a dog and a ship.
-LECTURE_X = ((56.0, 231.0, 24.0, 2.0), (10.0, 200.0, 120.0, 30.0), (200.0, 20.0, 40.0, 250.0))
-# W and b of the lecture's cat example, transposed to (D, C) so that scores = X @ W + b.
-LECTURE_W = ((0.2, 1.5, 0.0), (-0.5, 1.3, 0.25), (0.1, 2.1, 0.2), (2.0, 0.0, -0.3))
-LECTURE_B = (1.1, 3.2, -1.2)
-LECTURE_Y = (0, 1, 2)  # cat, dog, ship
-
-
-def lecture_loss(loss: str = "svm", reg: str = "l2", reg_strength: float = 0.1,
-                 beta: float = 0.5) -> Tensor:
-    """The lecture's full loss on its small example: ``loss(X @ W + b, y) + reg * R(W)``.
-
-    Parameters
-    ----------
-    loss : {"svm", "softmax"}
-    reg : {"l2", "l1", "elastic_net"}
-    reg_strength : float
-        The regularization strength (lambda).
-    beta : float
-        Weight of the squared term of ``elastic_net``.
-
-    Returns
-    -------
-    Tensor
-        The scalar loss; X, W and b are named leaves of its graph (W and b require grad).
-
-    Examples
-    --------
-    The cat's scores are the lecture's -96.8 (cat), 437.9 (dog), 60.75 (ship):
-
-    >>> round(lecture_loss("svm", "l2", reg_strength=0.0).item(), 2)  # the data loss alone
-    590.32
-    >>> round(lecture_loss("svm", "l2").item(), 2)  # plus 0.1 * sum(W**2) = 0.1 * 12.84
-    591.6
-    """
-    if loss not in LOSSES:
-        raise ValueError(f"lecture_loss: loss must be one of {LOSSES}, got {loss!r}")
-    if reg not in REGULARIZERS:
-        raise ValueError(f"lecture_loss: reg must be one of {REGULARIZERS}, got {reg!r}")
-    X = Tensor(np.array(LECTURE_X), name="X")
-    W = Tensor(np.array(LECTURE_W), requires_grad=True, name="W")
-    b = Tensor(np.array(LECTURE_B), requires_grad=True, name="b")
-    y = np.array(LECTURE_Y)
-    return data_loss(loss, X @ W + b, y) + reg_strength * penalty(reg, W, beta=beta)
+__all__ = ["lecture_loss", "mlp_loss", "refresh_docs"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -74,21 +31,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "Render the lecture's full loss, loss(X @ W + b, y) + reg * R(W), on its small example "
         "(3 images of 4 pixels, 3 classes) as a Graphviz diagram, and print the file written."
     )
+    p.add_argument("--model", choices=("linear", "mlp"), default="linear",
+                   help="linear (X @ W + b) or mlp (the two-layer net, one cluster per layer) "
+                        "(default: linear)")
     p.add_argument("--loss", choices=LOSSES, default="svm", help="data loss (default: svm)")
-    p.add_argument("--reg", choices=REGULARIZERS, default="l2",
-                   help="regularizer R(W) (default: l2)")
-    p.add_argument("--reg-strength", type=non_negative_float, default=0.1, metavar="LAMBDA",
-                   help="regularization strength (default: 0.1)")
-    p.add_argument("--beta", type=float, default=0.5,
-                   help="weight of the squared term of elastic_net (default: 0.5)")
+    add_regularizer_options(p, 0.1, "default: 0.1")
     p.add_argument("--show", type=_show_list, default=("shape",), metavar="LIST",
                    help="comma-separated subset of shape,data,grad to print in each tensor box "
                         "(default: shape); with grad, backward() runs first")
     p.add_argument("--collapse", nargs="?", const="all", default=None, metavar="SCOPES",
                    help="draw scopes as single boxes: all of them (no value) or a "
                         "comma-separated list such as l2,svm_loss")
-    p.add_argument("--rankdir", choices=viz.RANKDIRS, default="LR",
-                   help="layout direction (default: LR, inputs left, loss right)")
+    p.add_argument("--rankdir", choices=viz.RANKDIRS, default="TB",
+                   help="layout direction (default: TB, inputs at the top, loss at the "
+                        "bottom; LR runs left to right)")
     p.add_argument("--max-nodes", type=int, default=None, metavar="N",
                    help=f"draw at most N tensors (default: {viz.DEFAULT_MAX_NODES})")
     p.add_argument("-o", "--output", type=_output_path, default=Path("out/graph.svg"),
@@ -100,12 +56,13 @@ def run(args: argparse.Namespace) -> int:
     collapse = None if args.collapse is None else (
         True if args.collapse == "all" else tuple(s for s in args.collapse.split(",") if s))
     try:
-        root = lecture_loss(args.loss, args.reg, args.reg_strength, args.beta)
+        make = mlp_loss if args.model == "mlp" else lecture_loss
+        root = make(args.loss, args.regularizer, args.reg, args.beta)
         if "grad" in args.show:
             root.backward()
         path = viz.render(root, args.output, show=args.show, rankdir=args.rankdir,
                           max_nodes=args.max_nodes, collapse=collapse)
-    except (ValueError, TypeError) as exc:  # e.g. --beta -1 or --max-nodes 0
+    except (ValueError, TypeError) as exc:  # e.g. --max-nodes 0, --collapse with a typo
         print(f"tinygrad-lc graph: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:  # GraphvizNotFoundError, or dot itself failed
@@ -145,15 +102,6 @@ def _output_path(text: str) -> Path:
 
 
 # ---------------------------------------------------------------------- the docs' images
-def python_blocks(markdown: str) -> list[str]:
-    """The ```python code blocks of a Markdown text, in order.
-
-    >>> python_blocks("text\\n```python\\nx = 1\\n```\\n")
-    ['x = 1\\n']
-    """
-    return re.findall(r"^```python\n(.*?)^```", markdown, flags=re.MULTILINE | re.DOTALL)
-
-
 def refresh_docs(markdown: str | Path | None = None) -> None:
     """Run the python blocks of ``docs/diagrams.md`` from the repository root (redraws docs/img)."""
     markdown = Path(markdown or Path(__file__).resolve().parents[2] / "docs" / "diagrams.md")
@@ -164,13 +112,15 @@ def refresh_docs(markdown: str | Path | None = None) -> None:
     try:
         namespace: dict = {"__name__": "__docs__"}
         for block in python_blocks(markdown.read_text(encoding="utf-8")):
-            exec(compile(block, str(markdown), "exec"), namespace)
+            # pad with newlines so a traceback's line number is the line in the page
+            code = "\n" * (block.line - 1) + block.code
+            exec(compile(code, str(markdown), "exec"), namespace)
     finally:
         os.chdir(old)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m tinygrad_lc.commands.graph",
+    parser = Parser(prog="python -m tinygrad_lc.commands.graph",
                                      description="Redraw the images of docs/diagrams.md.")
     parser.add_argument("--refresh-docs", action="store_true", required=True,
                         help="run the python blocks of docs/diagrams.md from the repo root")

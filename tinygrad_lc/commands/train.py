@@ -1,9 +1,11 @@
-"""`tinygrad-lc train`: train a linear classifier with minibatch SGD from the command line.
+"""`tinygrad-lc train`: train a linear classifier (or, with ``--model mlp``, the two-layer
+net) by minibatches from the command line.
 
 Writes ``DIR/metrics.json`` (accuracies, final loss, time, the loss of every step and the full
 configuration), ``DIR/loss.png`` (the loss curve) and ``DIR/weights.png``: the learned weights
 as one small image per class for digits and CIFAR-10, and for the 2-D blobs the decision
-regions with each class's weight vector drawn as an arrow.
+regions with each class's weight vector drawn as an arrow. For the MLP, ``weights.png``
+shows the first layer's weights, one image per hidden unit (none for blobs).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from typing import Any
 from .. import interrupts
 from ..atomic import atomic_write
 from ..losses import LOSSES
-from ..regularizers import REGULARIZERS
-from ..training import DATASETS, DEFAULTS, LOSS_DEFAULTS, TrainConfig
-from .options import non_negative_int
+from ..training import DATASETS, DEFAULTS, LOSS_DEFAULTS, MODELS, TrainConfig
+from .options import add_regularizer_options, non_negative_int
+from .train_mlp import add_mlp_arguments, check_mlp_options, plot_mlp_weights
 
 
 def _defaults(key: str) -> str:
@@ -38,19 +40,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=DATASETS, default="digits",
                    help="digits (8x8, ships with scikit-learn), cifar10 (32x32x3) or blobs "
                         "(2-D toy points); default: digits")
-    p.add_argument("--loss", choices=LOSSES, default="svm", help="data loss (default: svm)")
-    p.add_argument("--regularizer", choices=REGULARIZERS, default="l2",
-                   help="R(W) in loss = data loss + reg * R(W) (default: l2)")
-    p.add_argument("--reg", type=float, help=f"regularization strength ({_defaults('reg')})")
+    p.add_argument("--model", choices=MODELS, default="linear",
+                   help="linear (scores X @ W) or mlp (the two-layer net; its defaults differ, "
+                        "see below) (default: linear)")
+    p.add_argument("--loss", choices=LOSSES, help="data loss (default: svm; mlp: softmax)")
+    add_regularizer_options(p, None, _defaults("reg"))
     p.add_argument("--lr", type=float, help=f"learning rate ({_defaults('lr')})")
     p.add_argument("--iters", type=int, help=f"total SGD steps ({_defaults('iters')})")
     p.add_argument("--batch-size", type=int,
                    help=f"minibatch size ({_defaults('batch_size')})")
-    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
-    p.add_argument("--beta", type=float, default=1.0,
-                   help="elastic_net only: R(W) = sum(beta * W**2 + |W|) (default: 1)")
-    p.add_argument("--weight-scale", type=float, default=1e-4,
-                   help="std of the initial weights (default: 1e-4)")
+    p.add_argument("--momentum", type=float,
+                   help="SGD momentum (default: 0; 0.9 with --optimizer momentum)")
+    p.add_argument("--weight-scale", type=float,
+                   help="std of the initial weights (default: 1e-4; mlp: He, sqrt(2 / fan_in))")
+    add_mlp_arguments(p)
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seeds the split, the initial weights and the minibatches (default: 0)")
     p.add_argument("--checkpoint", metavar="PATH",
@@ -60,8 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run saved in --checkpoint up to --iters steps in total; "
                         "the result is bit-identical to an uninterrupted run")
-    p.add_argument("--out", default="out", metavar="DIR",
-                   help="folder for metrics.json, loss.png and weights.png (default: out)")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for metrics.json, loss.png and weights.png (default: "
+                        "out/train/DATASET-LOSS, out/train/DATASET-mlp-LOSS with --model mlp; "
+                        "so a run never overwrites the demo's pictures in out/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")
 
 
@@ -69,23 +74,37 @@ class UsageError(ValueError):
     """A bad combination of command-line options."""
 
 
+def default_out(cfg: TrainConfig) -> Path:
+    """Where a run writes without ``--out``: one folder per data set, model and loss.
+
+    >>> str(default_out(TrainConfig.for_dataset("digits", loss="softmax")))
+    'out/train/digits-softmax'
+    >>> str(default_out(TrainConfig.for_dataset("blobs", model="mlp")))
+    'out/train/blobs-mlp-softmax'
+    """
+    model = "" if cfg.model == "linear" else f"{cfg.model}-"
+    return Path("out") / "train" / f"{cfg.dataset}-{model}{cfg.loss}"
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The run's settings: the data set's defaults, overridden by the options given."""
     cfg = TrainConfig.for_dataset(
         args.dataset, loss=args.loss, regularizer=args.regularizer, reg=args.reg, lr=args.lr,
         iters=args.iters, batch_size=args.batch_size, momentum=args.momentum, seed=args.seed,
-        weight_scale=args.weight_scale, beta=args.beta)
+        weight_scale=args.weight_scale, beta=args.beta, model=args.model, hidden=args.hidden,
+        optimizer=args.optimizer, lr_decay=args.lr_decay)
     checks = [
         (cfg.iters >= 0, f"--iters must be >= 0, got {cfg.iters}"),
         (cfg.batch_size >= 1, f"--batch-size must be >= 1, got {cfg.batch_size}"),
         (0 <= cfg.momentum < 1, f"--momentum must be in [0, 1), got {cfg.momentum:g}"),
         (args.save_every >= 1, f"--save-every must be >= 1, got {args.save_every}"),
         (not args.resume or args.checkpoint, "--resume needs --checkpoint PATH to resume from"),
+        *check_mlp_options(cfg, args),
     ]
     # NaN and inf pass a plain comparison test one way or the other: refuse them explicitly
     for option, value, positive in (("--lr", cfg.lr, True), ("--reg", cfg.reg, False),
                                     ("--beta", cfg.beta, False),
-                                    ("--weight-scale", cfg.weight_scale, False)):
+                                    ("--weight-scale", cfg.weight_scale or 0.0, False)):
         ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
         checks.append((ok, f"{option} must be {'>' if positive else '>='} 0 and finite, "
                            f"got {value:g}"))
@@ -104,8 +123,10 @@ def write_plots(trainer: Any, data: Any, out: Path, note: Any = print) -> list[s
         written = [plots.plot_loss_curves(
             {f"{cfg.loss} + {cfg.reg:g} * {cfg.regularizer}": trainer.loss_history},
             out / "loss.png", title=f"Training loss on {cfg.dataset}")]
-        W = trainer.model.W.data
-        if data.image_shape is None:
+        W = None if cfg.model == "mlp" else trainer.model.W.data
+        if W is None:
+            written += plot_mlp_weights(trainer.model, data, out / "weights.png")
+        elif data.image_shape is None:
             written.append(plots.plot_decision_regions(
                 W, data.X_train, data.y_train, data.class_names, out / "weights.png",
                 title=f"{cfg.dataset}: decision regions and weight vectors ({cfg.loss})"))
@@ -202,9 +223,13 @@ def command_line(args: argparse.Namespace, resume: bool) -> str:
         cfg = config_from_args(args)
         words = ["train"]
         for name, value in cfg.to_dict().items():
-            words += [f"--{name.replace('_', '-')}", str(value)]
+            if name == "dtype" or value in (None, ()):  # no option; or the model's default
+                continue
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            words += [f"--{name.replace('_', '-')}", text]
         words += ["--checkpoint", str(args.checkpoint), "--save-every", str(args.save_every),
-                  "--out", str(args.out)] + (["--quiet"] if args.quiet else [])
+                  *(["--out", str(args.out)] if args.out else [])] + (
+                      ["--quiet"] if args.quiet else [])
     words = [w for w in words if w != "--resume"] + (["--resume"] if resume else [])
     return f"{program} {shlex.join(words)}"
 
@@ -213,6 +238,8 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
     from ..training import Trainer, load_dataset
 
     cfg = config_from_args(args)
+    if args.out is None:
+        args.out = str(default_out(cfg))
     check_paths(args)
     note = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
@@ -220,7 +247,7 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
         raise UsageError(f"--resume: the checkpoint {checkpoint} does not exist; "
                          "run without --resume to start a new run")
     try:
-        data = load_dataset(cfg.dataset, seed=cfg.seed)
+        data = load_dataset(cfg.dataset, seed=cfg.seed, standardize=cfg.model == "mlp")
     except ValueError as exc:  # e.g. a corrupt CIFAR-10 archive; the message says what to do
         raise RuntimeError(str(exc)) from exc
     num_train = len(data.y_train)
@@ -251,8 +278,13 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
         print(f"{cfg.loss} loss + {cfg.reg:g} * {cfg.regularizer}(W), lr {cfg.lr:g}, "
               f"{cfg.iters} steps of batch {cfg.batch_size}, momentum {cfg.momentum:g}, "
               f"seed {cfg.seed}")
+        if cfg.model == "mlp":
+            print(f"mlp: hidden {','.join(map(str, cfg.hidden))}, {cfg.optimizer}, lr x "
+                  f"{cfg.lr_decay:g} per epoch, reg on the weight matrices (not the biases), "
+                  f"{cfg.dtype}, standardized pixels")
     trainer.train(data.X_train, data.y_train, checkpoint=checkpoint,
-                  save_every=args.save_every, progress=not args.quiet)
+                  save_every=args.save_every, progress=not args.quiet,
+                  val=(data.X_val, data.y_val))
 
     results = data.accuracies(trainer.model)
     history = trainer.loss_history
@@ -289,5 +321,6 @@ def _write_metrics(args: argparse.Namespace, cfg: TrainConfig, data: Any, traine
                    "quiet": args.quiet},
         "files": ["metrics.json", *files],
         "loss_history": history,
+        **({"history": trainer.model.history} if cfg.model == "mlp" else {}),
     }
     atomic_write(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")

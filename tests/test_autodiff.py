@@ -1,0 +1,413 @@
+"""Tests for tinygrad_lc/autodiff.py (grad, hvp, jacobian, hessian), gradgradcheck and
+assert_second_order_match: closed forms of the lecture's losses, bad input, memory, diagrams.
+(Per-op second derivatives are in test_higher_order.py.)"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import weakref
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from graph_walk import graph_of
+from hypothesis import given
+from hypothesis import strategies as st
+from test_memory import SLACK, _peaks, gc_off
+
+import tinygrad_lc as tg
+from tinygrad_lc import Tensor
+from tinygrad_lc.autodiff import grad, hessian, hvp, jacobian
+from tinygrad_lc.gradcheck import GradcheckError, gradgradcheck, gradgradcheck_report
+from tinygrad_lc.losses import softmax_loss, svm_loss
+from tinygrad_lc.ops import OPS, PRIMITIVES
+from tinygrad_lc.recording import TENSOR, TensorBackend
+from tinygrad_lc.regularizers import l2
+from tinygrad_lc.testing import (
+    assert_second_order_match,
+    classification_batches,
+    score_matrices,
+    tensors,
+)
+
+RNG = np.random.default_rng(0)
+
+
+def _w(shape=(3, 2), name="W"):
+    return Tensor(RNG.normal(size=shape), requires_grad=True, name=name)
+
+
+# ---------------------------------------------------------------- grad
+def test_both_backends_have_the_same_primitives():
+    recorded = {n for n in vars(TensorBackend) if not n.startswith("_")} - {"name"}
+    assert set(PRIMITIVES) == recorded and len(PRIMITIVES) == 18
+
+
+def test_grad_equals_backward_and_leaves_grad_alone():
+    W, X = _w(), Tensor(RNG.normal(size=(4, 3)))
+    h = X @ W
+    loss = (h * h).sum() + l2(W)
+    gW, gh = grad(loss, [W, h])
+    assert W.grad is None and h.grad is None and not gW.requires_grad
+    loss.backward()
+    np.testing.assert_array_equal(gW.data, W.grad)
+    np.testing.assert_array_equal(gh.data, h.grad)
+    assert not np.shares_memory(gW.data, W.grad)
+
+
+def test_an_input_listed_twice_gets_two_separate_gradients():
+    x = _w((2,), "x")
+    a, b = grad((x * x).sum(), [x, x])
+    np.testing.assert_array_equal(a.data, b.data)
+    assert not np.shares_memory(a.data, b.data)
+
+
+def test_grad_of_several_outputs_adds_their_vjps():
+    x = _w((3,), "x")
+    u = np.array([1.0, -2.0, 0.5])
+    (g,) = grad([x.exp(), (x * x).sum()], x, grad_outputs=[u, None])
+    np.testing.assert_allclose(g.data, u * np.exp(x.data) + 2 * x.data)
+    (twice,) = grad([x.sum(), x.sum()], x)  # the same output twice: counted twice
+    np.testing.assert_array_equal(twice.data, [2.0, 2.0, 2.0])
+
+
+def test_x_cubed_gives_3x2_then_6x_then_6_then_zero():
+    x = Tensor(1.5, requires_grad=True)
+    (d1,) = grad(x**3, x, create_graph=True)
+    (d2,) = grad(d1, x, create_graph=True)
+    (d3,) = grad(d2, x, create_graph=True)
+    assert (d1.item(), d2.item(), d3.item()) == (3 * 1.5**2, 6 * 1.5, 6.0)
+    assert d1.requires_grad and d2.requires_grad
+    (d4,) = grad(d3, x, allow_unused=True)
+    assert d4.item() == 0.0
+
+
+@given(tensors(shape=(4,), min_value=-3.0, max_value=3.0))
+def test_x_cubed_elementwise_property(x):
+    t = Tensor(x, requires_grad=True)
+    (g,) = grad((t**3).sum(), t, create_graph=True)
+    (h,) = grad(g.sum(), t, create_graph=True)
+    (third,) = grad(h.sum(), t)
+    np.testing.assert_allclose(h.data, 6 * x, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(third.data, 6.0)
+
+
+def test_create_graph_records_even_inside_no_grad():
+    x = _w((2,), "x")
+    y = (x**2).sum()
+    with tg.no_grad():
+        (g,) = grad(y, x, create_graph=True)
+    assert g.requires_grad
+    np.testing.assert_array_equal(grad(g.sum(), x)[0].data, [2.0, 2.0])
+
+
+def test_grad_outputs_that_require_grad_are_differentiated_through():
+    x, u = _w((3,), "x"), Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (g,) = grad(x.exp(), x, grad_outputs=u, create_graph=True)  # u * exp(x)
+    (du,) = grad(g.sum(), u)
+    np.testing.assert_allclose(du.data, np.exp(x.data))
+
+
+def test_recorded_backward_keeps_float32_and_casts_mixed_dtypes():
+    w32 = Tensor(np.array([0.5, -1.0], dtype=np.float32), requires_grad=True)
+    c64 = np.array([2.0, 3.0])
+    (g,) = grad((w32 * c64).exp().sum(), w32, create_graph=True)  # the output is float64
+    (h,) = grad(g.sum(), w32)
+    assert g.dtype == np.float32 and h.dtype == np.float32
+    np.testing.assert_allclose(h.data, c64**2 * np.exp(w32.data * c64), rtol=1e-6)
+    assert "cast" in {t.op for t in graph_of(g)}
+
+
+def test_backward_ops_sit_in_the_backward_scope_per_order():
+    x = _w((3,), "x")
+    with tg.scope("loss"):
+        y = (x.exp() * x).sum()
+    (g,) = grad(y, x, create_graph=True)
+    (h,) = grad(g.sum(), x, create_graph=True)
+    scopes = {t.scope for t in graph_of(h) if t.op is not None}
+    assert {"loss", "backward/loss", "backward/backward/loss"} <= scopes
+    source = tg.viz.draw_graph(h).source
+    assert "<B>backward</B>" in source and source.count("<B>backward</B>") >= 2
+    assert source.count("#fbf1e4") == 1 and "#f6e4cc" in source  # backward's own colours
+    assert "#fbf1e4" not in tg.viz.draw_graph(y).source
+
+
+def test_broadcast_reduction_in_the_backward_is_recorded():
+    a, b = _w((2, 3), "a"), _w((3,), "b")
+    (gb,) = grad(((a * b) ** 2).sum(), b, create_graph=True)
+    assert any(t.op == "sum" and t.scope.startswith("backward") for t in graph_of(gb))
+    (hb,) = grad(gb.sum(), b)  # d/db sum_j 2 sum_i a_ij^2 b_j = 2 sum_i a_ij^2
+    np.testing.assert_allclose(hb.data, 2 * (a.data**2).sum(axis=0))
+
+
+def test_repeated_index_scatter_is_differentiable():
+    x = _w((3,), "x")
+    H = hessian(lambda x: (x[np.array([0, 0, 1])] ** 2).sum(), x)
+    np.testing.assert_array_equal(H.data, np.diag([4.0, 2.0, 0.0]))
+
+
+def test_mutation_guard_holds_for_recorded_gradients():
+    x = _w((2,), "x")
+    y = (x * x).sum()
+    x.data = x.data + 1.0
+    with pytest.raises(RuntimeError, match="changed in place after op 'mul'"):
+        grad(y, x, create_graph=True)
+    assert x._pg is None
+
+
+def test_anomaly_mode_checks_recorded_gradients():
+    x = Tensor([0.0, 1.0], requires_grad=True)
+    y = x.sqrt().sum()
+    # the recorded VJP of sqrt, g / (2 sqrt(x)), is a div op in the scope "backward"
+    with tg.detect_anomaly(), np.errstate(divide="ignore"), \
+            pytest.raises(tg.AnomalyError, match=r"div: forward output holds 1 inf \(scope "
+                                                 r"'backward'"):
+        grad(y, x, create_graph=True)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_input_gets_named_errors():
+    x, c = _w((2,), "x"), Tensor([1.0, 2.0], name="c")
+    with pytest.raises(RuntimeError, match=r"grad: output 0 of shape \(2,\) is not a scalar; "
+                                           "pass grad_outputs="):
+        grad(x * 2, x)
+    with pytest.raises(RuntimeError, match=r"grad: input 0 \('c'\) .* does not require grad"):
+        grad((x * c).sum(), c)
+    z = _w((2,), "z")
+    with pytest.raises(RuntimeError, match=r"input 1 \('z'\) .* is not in the graph.*"
+                                           "allow_unused=True"):
+        grad((x * x).sum(), [x, z])
+    gx, gz = grad((x * x).sum(), [x, z], allow_unused=True)
+    np.testing.assert_array_equal(gz.data, [0.0, 0.0])
+    with pytest.raises(TypeError, match="grad: outputs must be a Tensor"):
+        grad(np.ones(2), x)
+    with pytest.raises(TypeError, match="grad: inputs must be .* non-empty"):
+        grad(x.sum(), [])
+    with pytest.raises(ValueError, match=r"grad: grad_outputs\[0\] has shape \(3,\), expected"):
+        grad(x * 2, x, grad_outputs=np.ones(3))
+    with pytest.raises(ValueError, match="one entry per output"):
+        grad([x.sum(), x.sum()], x, grad_outputs=[None])
+
+
+def test_differentiating_a_plain_gradient_says_to_pass_create_graph():
+    x = _w((2,), "x")
+    (g,) = grad((x**3).sum(), x)
+    with pytest.raises(RuntimeError, match="made from gradients of grad.*pass create_graph=True"):
+        grad(g.sum(), x)  # made from a plain gradient: the message says what to do too
+    with pytest.raises(RuntimeError, match="without create_graph=True.*pass create_graph=True"):
+        grad(g, x, grad_outputs=np.ones(2))
+    with pytest.raises(RuntimeError, match="backward: this tensor is a gradient taken without "
+                                           "create_graph=True"):
+        g.backward(np.ones(2))
+
+
+def test_a_constant_gradient_is_an_error_or_zeros():
+    x = _w((2,), "x")
+    (g,) = grad((3 * x).sum(), x, create_graph=True)  # constant 3
+    assert not g.requires_grad
+    with pytest.raises(RuntimeError, match="no tensor it depends on requires grad.*"
+                                           "allow_unused=True"):
+        grad(g, x, grad_outputs=np.ones(2))
+    (h,) = grad(g, x, grad_outputs=np.ones(2), allow_unused=True)
+    np.testing.assert_array_equal(h.data, 0.0)
+
+
+def test_helpers_name_their_bad_input():
+    f = lambda w: (w * w).sum()
+    with pytest.raises(ValueError, match=r"hvp: f must return a scalar, got a Tensor of shape"):
+        hvp(lambda w: w * 2, Tensor([1.0, 2.0]), np.ones(2))
+    with pytest.raises(ValueError, match=r"hvp: v\[0\] has shape \(3,\), expected \(2,\)"):
+        hvp(f, Tensor([1.0, 2.0]), np.ones(3))
+    with pytest.raises(ValueError, match="hvp: v must hold one direction per input"):
+        hvp(lambda a, b: (a * b).sum(), [Tensor([1.0]), Tensor([2.0])], [np.ones(1)])
+    with pytest.raises(TypeError, match="hessian: f must be callable"):
+        hessian("f", Tensor([1.0]))
+    with pytest.raises(TypeError, match="jacobian: f must return a Tensor"):
+        jacobian(lambda x: 1.0, Tensor([1.0]))
+    with pytest.raises(TypeError, match="hvp: input 0 must hold floats"):
+        hvp(f, Tensor([1, 2], dtype=np.int64), np.ones(2))
+
+
+# ---------------------------------------------------------------- closed forms
+@given(tensors(shape=(3, 2), min_value=-2.0, max_value=2.0), st.floats(1e-3, 10.0))
+def test_hessian_of_reg_l2_is_2_reg_identity(W, reg):
+    H = hessian(lambda w: reg * l2(w), W)
+    np.testing.assert_allclose(H.data.reshape(6, 6), 2 * reg * np.eye(6), rtol=1e-14)
+
+
+@given(score_matrices(margin_gap=0.05), st.data())
+def test_softmax_cross_entropy_hvp_is_diag_p_minus_ppT(batch, data):
+    s, y = batch
+    v = data.draw(tensors(shape=s.shape, min_value=-1.0, max_value=1.0))
+    value, hv = hvp(lambda t: softmax_loss(t, y), Tensor(s), v)
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    # per example (diag(p) - p p^T) v, averaged over the N examples
+    want = (p * v - p * (p * v).sum(axis=1, keepdims=True)) / len(y)
+    np.testing.assert_allclose(hv.data, want, rtol=1e-10, atol=1e-14)
+    assert value.item() == pytest.approx(softmax_loss(s, y).item(), rel=1e-15)
+
+
+@given(score_matrices(margin_gap=0.05))
+def test_svm_loss_hessian_is_zero_away_from_kinks(batch):
+    s, y = batch
+    H = hessian(lambda t: svm_loss(t, y), s)
+    assert H.shape == s.shape + s.shape
+    np.testing.assert_array_equal(H.data, 0.0)
+
+
+@given(classification_batches(margin_gap=0.05), st.floats(1e-3, 1.0))
+def test_full_linear_losses_match_autograd_hvps(batch, reg):
+    X, y, W = batch
+    v = np.random.default_rng(0).standard_normal(W.shape)
+    _, hv_svm = hvp(lambda w: svm_loss(Tensor(X) @ w, y) + reg * l2(w), W, v)
+    np.testing.assert_allclose(hv_svm.data, 2 * reg * v, rtol=1e-12)  # the hinge part is flat
+    _, hv = hvp(lambda w: softmax_loss(Tensor(X) @ w, y) + reg * l2(w), W, v)
+
+    def ref(w):
+        s = X @ w
+        logp = s - anp.log(anp.sum(anp.exp(s), axis=1, keepdims=True))
+        return -anp.mean(logp[np.arange(len(y)), y]) + reg * anp.sum(w * w)
+
+    np.testing.assert_allclose(hv.data, autograd.hessian_vector_product(ref)(W, v),
+                               rtol=1e-10, atol=1e-13)
+
+
+def test_jacobian_and_hessian_of_small_functions():
+    x = np.array([0.3, -1.2, 2.0])
+    J = jacobian(lambda t: t.softmax(), x)
+    p = np.exp(x) / np.exp(x).sum()
+    np.testing.assert_allclose(J.data, np.diag(p) - np.outer(p, p), rtol=1e-12, atol=1e-15)
+    H = hessian(lambda t: t.logsumexp(), Tensor(x, name="x"))
+    np.testing.assert_allclose(H.data, J.data, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(jacobian(lambda t: Tensor(np.ones(2)), x).data, 0.0)
+
+
+def test_hvp_of_several_inputs_and_its_value():
+    a, b = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+    value, (ha, hb) = hvp(lambda a, b: (a * a * b).sum(), [a, b], [np.ones(2), np.zeros(2)])
+    assert value.item() == -3.5 and not value.requires_grad
+    np.testing.assert_array_equal(ha.data, 2 * b)  # d2/da2 = 2 b
+    np.testing.assert_array_equal(hb.data, 2 * a)  # d2/dbda = 2 a
+    W = _w()
+    hvp(lambda w: (w**3).sum(), W, np.ones(W.shape))
+    assert W.grad is None  # the helpers work on leaves of their own
+
+
+# ---------------------------------------------------------------- memory
+def test_recorded_gradient_graphs_are_freed_by_refcount():
+    W, X = _w(), Tensor(RNG.normal(size=(5, 3)))
+    with gc_off():
+        loss = softmax_loss(X @ W, np.array([0, 1, 1, 0, 1])) + l2(W)
+        (g,) = grad(loss, W, create_graph=True)
+        (h,) = grad((g * g).sum(), W, create_graph=True)
+        refs = [weakref.ref(t) for t in graph_of(h) if t is not W and t is not X]
+        assert len(refs) > 20
+        del loss, g, h
+        assert [r for r in refs if r() is not None] == []
+
+
+def _hvp_steps(keep=None):
+    W, X = _w((6, 3)), Tensor(RNG.normal(size=(8, 6)))
+    y, v = RNG.integers(0, 3, size=8), RNG.normal(size=(6, 3))
+
+    def f(w):
+        loss = softmax_loss(X @ w, y) + 0.1 * l2(w)
+        if keep is not None:
+            keep.append(loss)  # the leak the check must see: a graph kept per call
+        return loss
+
+    return lambda: hvp(f, W, v)
+
+
+def test_a_thousand_hvps_keep_memory_flat():
+    gc.collect()
+    early, late = _peaks(_hvp_steps())
+    assert late - early <= SLACK, (early, late)
+
+
+def test_the_hvp_memory_check_sees_a_leak():
+    early, late = _peaks(_hvp_steps(keep=[]))
+    assert late - early > 4 * SLACK, (early, late)
+
+
+# ---------------------------------------------------------------- gradgradcheck
+def _cut(name):
+    """OPS[name] whose VJPs read their saved values as constants when recorded."""
+    op = OPS[name]
+
+    def cut(vjp):
+        def wrapped(B, g, out, *inputs, **kw):
+            if B is TENSOR:
+                out, inputs = Tensor(out.data), [Tensor(x.data) for x in inputs]
+            return vjp(B, g, out, *inputs, **kw)
+
+        return wrapped
+
+    return dataclasses.replace(op, vjps=tuple(cut(v) for v in op.vjps))
+
+
+def test_gradgradcheck_passes_on_the_lecture_losses():
+    X, y = RNG.normal(size=(4, 3)), np.array([0, 2, 1, 1])
+    W = _w((3, 3))
+    assert gradgradcheck(lambda w: softmax_loss(Tensor(X) @ w, y) + 0.5 * l2(w), W)
+    assert gradgradcheck(lambda w: (Tensor(X) @ w).log_softmax(axis=1), W)  # non-scalar
+
+
+def test_gradgradcheck_catches_a_second_derivative_cut_from_the_graph(monkeypatch):
+    x = _w((3,), "x")
+    assert gradgradcheck(lambda x: x.exp().sum(), x)
+    monkeypatch.setitem(OPS, "exp", _cut("exp"))
+    with pytest.raises(GradcheckError, match=r"gradgradcheck FAILED .*\n  'x' \(input 0\), "
+                                             r"shape \(3,\): 3 of 3 entries fail"):
+        gradgradcheck(lambda x: x.exp().sum(), x)
+    assert gradgradcheck(lambda x: x.exp().sum(), x, raise_exception=False) is False
+
+
+def test_gradgradcheck_checks_the_upstream_gradient_too():
+    x = _w((2, 3), "x")
+    report = gradgradcheck_report(lambda x: x.softmax(axis=1), x)
+    assert report.passed and [c.label for c in report.inputs][-1].startswith("'grad_outputs'")
+    assert report.upstream.shape == (2, 3) and report.directions[0].shape == (2, 3)
+
+
+def test_gradgradcheck_reports_kinks_of_f_not_mismatches():
+    x = Tensor([0.0, 1.0, -2.0], requires_grad=True, name="x")
+    report = gradgradcheck_report(lambda x: (x.relu() ** 2).sum(), x)
+    assert report.passed and [k.index for k in report.kinks] == [(0,)]
+    assert report.kinks[0].op == "relu" and "1 coordinate(s) at a kink" in str(report)
+
+
+def test_checks_of_non_scalar_results_difference_entry_by_entry():
+    # e^20 dwarfs e^-5: summed before subtracting, the small entry's change is lost in the
+    # rounding of the big one; subtracted entry by entry, it is exact
+    x = Tensor([20.0, -5.0], requires_grad=True, name="x")
+    assert tg.gradcheck.gradcheck(lambda x: x.exp(), x)
+    assert gradgradcheck(lambda x: x.exp().sum(), x)
+
+
+def test_gradgradcheck_names_its_bad_input():
+    x = _w((2,), "x")
+    with pytest.raises(ValueError, match="gradgradcheck: no input requires grad"):
+        gradgradcheck(lambda x: x.sum(), Tensor([1.0]))
+    with pytest.raises(ValueError, match=r"gradgradcheck: grad_outputs has shape \(3,\), "
+                                         r"expected \(2,\)"):
+        gradgradcheck(lambda x: x * 2, x, grad_outputs=np.ones(3))
+    with pytest.raises(TypeError, match="gradgradcheck: f must return a Tensor"):
+        gradgradcheck(lambda x: 1.0, x)
+
+
+def test_assert_second_order_match_against_autograd_and_failing(monkeypatch):
+    s = np.array([[0.5, -0.3, 1.2], [0.1, 0.9, -1.0]])
+    assert_second_order_match(lambda t: t.log_softmax(axis=1), s,
+                              reference=lambda v: v - anp.log(anp.sum(anp.exp(v), axis=1,
+                                                                      keepdims=True)))
+    with pytest.raises(AssertionError, match="differs from HIPS autograd"):
+        assert_second_order_match(lambda t: (t**3).sum(), s, reference=lambda v: (v**4).sum())
+    with pytest.raises(GradcheckError, match="strict: a step crossed a kink"):
+        assert_second_order_match(lambda t: (t.relu() ** 2).sum(), np.array([0.0, 1.0]))
+    monkeypatch.setitem(OPS, "log", _cut("log"))
+    with pytest.raises(GradcheckError, match="gradgradcheck FAILED"):
+        assert_second_order_match(lambda t: t.log().sum(), np.array([0.5, 2.0]))

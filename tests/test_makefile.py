@@ -1,0 +1,76 @@
+"""The Makefile: `make test` brings what its tests need (Graphviz's dot, Chromium for the
+browser test); `make demo` does not wait for Chromium; the dev extra holds the notebook's
+and the browser test's packages."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def prerequisites(target: str) -> list[str]:
+    m = re.search(rf"^{re.escape(target)}:([^\n=]*)$", MAKEFILE, flags=re.MULTILINE)
+    assert m, f"no target {target}"
+    return m.group(1).split()
+
+
+def closure(target: str) -> set[str]:
+    seen, todo = set(), [target]
+    while todo:
+        t = todo.pop()
+        if t in seen or not re.search(rf"^{re.escape(t)}:", MAKEFILE, flags=re.MULTILINE):
+            continue
+        seen.add(t)
+        todo += prerequisites(t)
+    return seen
+
+
+def test_make_test_needs_chromium_and_make_demo_does_not():
+    assert "chromium" in closure("test") and "dot" in closure("test")
+    assert "chromium" not in closure("demo") and "dot" in closure("demo")
+    assert "notebook" in MAKEFILE.split(".PHONY")[2]  # make notebook exists
+
+
+@pytest.mark.skipif(shutil.which("make") is None or sys.platform == "win32",
+                    reason="needs make and a POSIX shell")
+def test_make_chromium_installs_debians_package_with_apt_get_when_missing(tmp_path):
+    """With no chromium on PATH, `make chromium` runs `apt-get install chromium` (a fake
+    apt-get here records its arguments); with one, it does nothing."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "apt.log"
+    fake = bin_dir / "apt-get"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    fake.chmod(0o755)
+    if os.getuid() != 0:
+        pytest.skip("not root: the recipe would ask sudo")
+    (bin_dir / "id").symlink_to(shutil.which("id"))
+    make = shutil.which("make")
+    env = {**os.environ, "PATH": str(bin_dir)}
+    done = subprocess.run([make, "-s", "chromium"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert log.read_text().splitlines() == ["update -qq", "install -y -qq chromium"]
+    (bin_dir / "chromium").write_text("#!/bin/sh\n")
+    (bin_dir / "chromium").chmod(0o755)
+    log.unlink()
+    done = subprocess.run([make, "-s", "chromium"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and not log.exists()
+
+
+def test_the_dev_extra_holds_the_browser_and_notebook_test_packages():
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    dev = re.search(r"^dev = \[(.*?)\]$", pyproject, flags=re.MULTILINE | re.DOTALL).group(1)
+    for package in ("playwright", "nbclient", "nbformat", "ipykernel"):
+        assert f'"{package}' in dev, package
+    assert '"notebook' not in dev and '"jupyter' not in dev  # make notebook installs it

@@ -1,0 +1,44 @@
+"""What both classifiers (``models.LinearClassifier``, ``mlp.MLPClassifier``) check the same
+way: the feature matrices they are given, and the generator states they load.
+
+>>> features("fit", [[1, 2], [3, 4]], 2).shape
+(2, 2)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import count_nonfinite
+
+__all__ = ["features", "generator_like"]
+
+
+def features(where: str, X, num_features: int | None = None) -> np.ndarray:
+    """X as a 2-D real ndarray (not copied), checked against ``num_features``."""
+    X = np.asarray(X)  # a Tensor gives its data (Tensor.__array__), not a copy
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"{where}: X must hold real numbers, got dtype {X.dtype}")
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"{where}: X must be 2-D (N examples, D features) with N > 0, "
+                         f"got shape {X.shape}")
+    if num_features is not None and X.shape[1] != num_features:
+        raise ValueError(f"{where}: X has {X.shape[1]} features per row, the model expects "
+                         f"num_features={num_features} (X shape {X.shape})")
+    bad = count_nonfinite(X)
+    if bad:
+        raise ValueError(f"{where}: X holds {bad} NaN or infinite value(s) of {X.size}; "
+                         "remove or impute them first")
+    return X
+
+
+def generator_like(where: str, rng: np.random.Generator, state) -> np.random.Generator:
+    """A new generator of ``rng``'s kind set to ``state``: a failed or partly applied state
+    (NumPy sets some fields before it rejects a later one) never touches ``rng``."""
+    new = np.random.Generator(type(rng.bit_generator)())
+    try:
+        new.bit_generator.state = state
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+        raise ValueError(f"{where}: cannot restore the random generator "
+                         f"({type(rng.bit_generator).__name__}): {exc}") from None
+    return new
