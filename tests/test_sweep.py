@@ -164,7 +164,7 @@ def test_a_trial_is_the_train_command_run():
     trainer = Trainer(TrainConfig.for_dataset("blobs", lr=0.05, reg=1e-3, iters=40,
                                               seed=task.seed), d.num_features, d.num_classes)
     trainer.train(d.X_train, d.y_train, progress=False)
-    assert record["weights_sha256"] == weights_digest(trainer.model.W.data)
+    assert record["weights_sha256"] == weights_digest(trainer.model)
     assert record["final_loss"] == trainer.loss_history[-1]
     assert record["val_accuracy"] == d.accuracies(trainer.model)["val"]
     assert record["status"] == "ok" and record["steps"] == 40 and "test_accuracy" not in record
@@ -392,3 +392,21 @@ def test_workers_default_to_the_cores():
     from tinygrad_lc.sweep_exec import default_workers
 
     assert default_workers() == len(os.sched_getaffinity(0))
+
+
+def test_the_two_layer_net_sweeps_too(tmp_path):
+    """--model mlp: standardized data (its own cache entry), every layer in the digest."""
+    configs = [{"model": "mlp", "hidden": "8", "iters": 30, "lr": lr} for lr in (1e-2, 3e-2)]
+    here = run_sweep(configs, "blobs", workers=0)
+    there = run_sweep(configs, "blobs", workers=1, out=tmp_path / "w")
+    assert [t["status"] for t in here.trials] == ["ok", "ok"]
+    assert here.trials[0]["config"]["hidden"] == (8,)
+    assert same(here.trials) == same(there.trials)  # in a worker process too
+    assert here.trials[0]["weights_sha256"] != here.trials[1]["weights_sha256"]
+    lines = (tmp_path / "w" / "trials.jsonl").read_bytes()
+    again = run_sweep(configs, "blobs", workers=0, out=tmp_path / "w", resume=True)
+    assert (tmp_path / "w" / "trials.jsonl").read_bytes() == lines  # nothing run again
+    assert [t["weights_sha256"] for t in again.trials] == \
+        [t["weights_sha256"] for t in here.trials]
+    trainer, _, acc = sweep.retrain(here.best)
+    assert acc["val"] == here.best["val_accuracy"]

@@ -89,7 +89,7 @@ def test_fixed_train_options_pass_through_to_every_trial(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--lr", "1e-2:1e-4"], "argument --lr: .*reversed"),
     (["--lr", "0:1e-2"], "argument --lr: .*0 < low"),
-    (["--reg=-1:1"], "argument --reg: .*0 < low"),
+    (["--reg=-1:1"], "argument --reg: .*(0 < low|>= 0)"),
     (["--lr", "fast"], "argument --lr"),
     (["--trials", "0"], "argument --trials: must be an integer >= 1"),
     (["--learning-rate", "1e-3:1e-1"], "unrecognized arguments: --learning-rate"),

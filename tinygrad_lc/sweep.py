@@ -51,12 +51,21 @@ SWEEP_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def default_space(dataset: str, loss: str | None = None) -> dict[str, Any]:
-    """The ranges ``tinygrad-lc sweep --dataset D --loss L`` searches by default.
+def default_space(dataset: str, loss: str | None = None, model: str = "linear"
+                  ) -> dict[str, Any]:
+    """The ranges ``tinygrad-lc sweep --dataset D --loss L`` searches by default; for
+    ``--model mlp`` one decade either side of the MLP's own defaults.
 
     >>> default_space("digits")
     {'lr': LogUniform(low=0.0001, high=0.1), 'reg': LogUniform(low=0.0001, high=1.0)}
+    >>> default_space("digits", model="mlp")["lr"]
+    LogUniform(low=0.001, high=0.1)
     """
+    if model == "mlp":
+        from .training import MLP_DEFAULTS
+
+        mlp = MLP_DEFAULTS[dataset]
+        return {k: LogUniform(mlp[k] / 10, mlp[k] * 10) for k in ("lr", "reg")}
     defaults = SWEEP_DEFAULTS[dataset]
     return {**defaults["space"], **defaults.get("by_loss", {}).get(loss, {})}
 
@@ -184,7 +193,7 @@ def retrain(trial: Mapping[str, Any]) -> tuple[Any, Any, dict[str, float]]:
         trainer, data = train(task)
         accuracies = data.accuracies(trainer.model)
     recorded = trial.get("weights_sha256")
-    if recorded is not None and recorded != weights_digest(trainer.model.W.data):
+    if recorded is not None and recorded != weights_digest(trainer.model):
         # e.g. another NumPy or BLAS than the worker that ran the trial
         warnings.warn(f"retrain: trial {trial['trial']} retrained here gives other weights than "
                       f"the sweep recorded (validation accuracy {accuracies['val']:.4f}, "

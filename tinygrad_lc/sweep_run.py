@@ -62,7 +62,10 @@ def normalize_config(config: Mapping[str, Any], where: str = "run_sweep") -> dic
                              f"{', '.join(sorted(types))}")
         kind = types[name]
         try:
-            if kind is int:
+            if kind is tuple:  # hidden layer widths: (100, 50), [100, 50] or "100,50"
+                parts = value.split(",") if isinstance(value, str) else value
+                value = tuple(int(v) for v in parts)
+            elif kind is int:
                 number = float(value)
                 if not number.is_integer():
                     raise ValueError(f"not a whole number: {value!r}")
@@ -183,7 +186,8 @@ class Runner:
     def __init__(self, dataset: str, seed: int, workers: int | None, scheduler: str | None,
                  out: str | Path | None, resume: bool, progress: bool, total: int | None,
                  trial: Any = None):
-        from .training import DATASETS, progress_bar
+        from .progress import progress_bar
+        from .training import DATASETS
 
         if dataset not in DATASETS:
             raise SweepError(f"run_sweep: dataset must be one of {', '.join(DATASETS)}, "
@@ -213,6 +217,7 @@ class Runner:
                     "changed)")
             self.log = TrialLog(path)
         self.executor: Any = None
+        self._standardize: set[bool] = set()
         self.records: dict[int, dict[str, Any]] = {}
         self.bar = progress_bar(total, f"sweep {dataset}", enabled=progress, unit="trial")
         self.start = time.perf_counter()
@@ -225,7 +230,8 @@ class Runner:
                 self.executor = DaskCluster(self.scheduler, **kw)
             else:
                 # build the shared data once here, so the workers only map it
-                shared_dataset(self.dataset, self.seed)
+                for standardize in self._standardize:
+                    shared_dataset(self.dataset, self.seed, standardize=standardize)
                 self.executor = (InProcess(**kw) if self.workers == 0
                                  else LocalProcesses(self.workers, **kw))
         return self.executor
@@ -264,7 +270,12 @@ class Runner:
             if old is None:
                 todo.append(task)
                 continue
-            theirs = (old.get("dataset"), old.get("data_seed"), old.get("seed"), old["config"])
+            try:  # as read from JSON: hidden widths come back as a list
+                recorded = normalize_config(old["config"])
+            except (SweepError, AttributeError) as exc:
+                raise SweepFileError(f"run_sweep: {self.out / TRIALS_FILE}: trial "
+                                     f"{task.index} has a bad config ({exc})") from None
+            theirs = (old.get("dataset"), old.get("data_seed"), old.get("seed"), recorded)
             mine = (task.dataset, task.data_seed, task.seed, task.config)
             if theirs != mine:
                 raise SweepFileError(
@@ -277,6 +288,7 @@ class Runner:
             self.bar.update(1)
         self.bar.set_postfix(best_val=self._best_text(), refresh=False)
         # SIGINT or SIGTERM: the workers are stopped, the recorded trials stay
+        self._standardize = {t.config.get("model") == "mlp" for t in todo}  # see _executor
         with interrupts.stop_on_signals():
             try:
                 self._loop(todo, extra)

@@ -27,7 +27,7 @@ __all__ = ["Task", "run_trial", "shared_dataset", "trial_seed"]
 
 STATUSES = ("ok", "diverged", "failed")
 _SPLITS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
-_loaded: dict[tuple[str, int], Any] = {}  # this process's data sets, loaded once
+_loaded: dict[tuple[str, int, bool], Any] = {}  # this process's data sets, loaded once
 _lock = threading.Lock()  # a Dask worker may run trials in several threads
 
 
@@ -60,10 +60,10 @@ class Task:
 def _pipeline_version() -> str:
     """A hash of the code that builds the arrays: change the preprocessing, the dtype or
     the split, and the cache key changes with it."""
-    from . import data, models, training
+    from . import data, training
 
     parts = [training.load_dataset, training._three_way, training._split_rng,
-             data.preprocess, data.train_val_split, models.make_blobs]
+             data.preprocess, data.train_val_split, data.make_blobs]
     source = "".join(inspect.getsource(f) for f in parts)
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
@@ -83,13 +83,14 @@ def _source_fingerprint(name: str) -> Any:
     return "generated"  # blobs: made from the seed by the code in the pipeline hash
 
 
-def shared_dataset(name: str, seed: int = 0) -> Any:
-    """``training.load_dataset(name, seed)`` through the data cache, memory-mapped.
+def shared_dataset(name: str, seed: int = 0, standardize: bool = False) -> Any:
+    """``training.load_dataset(name, seed, standardize=...)`` through the data cache,
+    memory-mapped.
 
     The first call on a machine builds the arrays and stores them in the cache
     (``data.cached_arrays``), keyed by the data set, the split seed, the preprocessing
-    code and the source files; every later call, in any process, maps them read-only.
-    The result is cached in this process too.
+    (code and ``standardize``, the MLP's) and the source files; every later call, in any
+    process, maps them read-only. The result is cached in this process too.
 
     Examples
     --------
@@ -100,29 +101,30 @@ def shared_dataset(name: str, seed: int = 0) -> Any:
     from .data import cached_arrays
     from .training import Dataset, load_dataset
 
-    seed = int(seed)
+    seed, standardize = int(seed), bool(standardize)
     with _lock:
-        if (name, seed) in _loaded:
-            return _loaded[(name, seed)]
+        if (name, seed, standardize) in _loaded:
+            return _loaded[(name, seed, standardize)]
         fingerprint = _source_fingerprint(name)
         first: list[Any] = []
         if fingerprint is None:  # CIFAR-10 not extracted yet: loading extracts (or downloads)
-            first.append(load_dataset(name, seed))
+            first.append(load_dataset(name, seed, standardize=standardize))
             fingerprint = _source_fingerprint(name)
 
         def build() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-            d = first.pop() if first else load_dataset(name, seed)
+            d = first.pop() if first else load_dataset(name, seed, standardize=standardize)
             meta = {"image_shape": d.image_shape, "class_names": list(d.class_names)}
             return {k: getattr(d, k) for k in _SPLITS}, meta
 
         key = {"what": "tinygrad_lc.training.load_dataset", "dataset": name, "seed": seed,
-               "pipeline": _pipeline_version(), "source": fingerprint}
+               "standardize": standardize, "pipeline": _pipeline_version(),
+               "source": fingerprint}
         arrays, meta = cached_arrays(key, build)
         shape = meta["image_shape"]
         data = Dataset(name, *(arrays[k] for k in _SPLITS),
                        image_shape=None if shape is None else tuple(shape),
                        class_names=tuple(meta["class_names"]))
-        _loaded[(name, seed)] = data
+        _loaded[(name, seed, standardize)] = data
         return data
 
 
@@ -164,17 +166,22 @@ def train(task: Task) -> tuple[Any, Any]:
     """
     from .training import Trainer
 
-    data = shared_dataset(task.dataset, task.data_seed)
     cfg = train_config(task)
+    data = shared_dataset(task.dataset, task.data_seed, standardize=cfg.model == "mlp")
     trainer = Trainer(cfg, data.num_features, data.num_classes)
     # one chunk: no checkpoints, so no reason to re-check X every 100 steps
     trainer.train(data.X_train, data.y_train, save_every=max(cfg.iters, 1), progress=False)
     return trainer, data
 
 
-def weights_digest(W: np.ndarray) -> str:
-    """SHA-256 of the weights' bytes: equal digests mean bit-identical weights."""
-    return hashlib.sha256(np.ascontiguousarray(W).tobytes()).hexdigest()
+def weights_digest(model: Any) -> str:
+    """SHA-256 of the trained parameters' bytes (W of the linear model; every layer's
+    weights and biases of the MLP): equal digests mean bit-identical weights."""
+    params = [model.W] if hasattr(model, "W") else model.net.parameters()
+    digest = hashlib.sha256()
+    for p in params:
+        digest.update(np.ascontiguousarray(p.data).tobytes())
+    return digest.hexdigest()
 
 
 def run_trial(task: Task) -> dict[str, Any]:
@@ -200,8 +207,9 @@ def run_trial(task: Task) -> dict[str, Any]:
     """
     from .training import accuracy
 
-    try:
-        shared_dataset(task.dataset, task.data_seed)  # loading is not the trial's time
+    try:  # loading is not the trial's time
+        shared_dataset(task.dataset, task.data_seed,
+                       standardize=task.config.get("model") == "mlp")
     except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
         return _result(task, "failed", error=f"loading {task.dataset}: "
                                              f"{type(exc).__name__}: {exc}")
@@ -221,7 +229,7 @@ def run_trial(task: Task) -> dict[str, Any]:
     history = trainer.loss_history if trainer is not None else []
     if trainer is not None:
         values.update(final_loss=_finite(history[-1]) if history else None,
-                      steps=trainer.step, weights_sha256=weights_digest(trainer.model.W.data))
+                      steps=trainer.step, weights_sha256=weights_digest(trainer.model))
     return _result(task, status, error=error, seconds=time.perf_counter() - start,
                    warnings=sorted({str(w.message) for w in caught}), **values)
 
@@ -248,6 +256,6 @@ def config_fields() -> dict[str, type]:
     ``dataset``, given per sweep, and ``seed``, given per trial)."""
     from .training import TrainConfig
 
-    types = {"int": int, "float": float, "str": str}
+    types = {"int": int, "float": float, "str": str, "tuple[int, ...]": tuple}
     return {f.name: types.get(str(f.type), str) for f in fields(TrainConfig)
             if f.name not in ("dataset", "seed")}

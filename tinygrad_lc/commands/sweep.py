@@ -82,13 +82,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     train_command.add_arguments(p)
     sweepable = config_fields()
     for action in p._actions:
+        if action.dest in sweepable and sweepable[action.dest] is tuple:
+            continue  # --hidden 100,50 is one value (two layers): fixed, as train reads it
         if action.dest in sweepable:
+            names = action.choices is not None
             action.type = _spec_type(action.dest, action.type, action.choices,
                                      action.dest in LINEAR)
             action.choices = None  # checked by the type, per value of a list
             action.default = None  # not given: the data set's default (train's table)
-            action.metavar = "VALUE|LO:HI|A,B" if action.dest not in ("loss", "regularizer") \
-                else "NAME|A,B"
+            action.metavar = "NAME|A,B" if names else "VALUE|LO:HI|A,B"
             if action.dest in ("lr", "reg"):  # train's help lists train's fixed defaults
                 action.help = f"{action.help.split(' (')[0]} (default: the data set's range, " \
                               "below)"
@@ -142,12 +144,18 @@ def space_from_args(args: argparse.Namespace) -> dict[str, Any]:
     from ..sweep import default_space
     from ..sweep_trial import config_fields
 
-    loss = args.loss.value if isinstance(args.loss, Given) else None
-    space = default_space(args.dataset, loss if isinstance(loss, str) else None)
+    def fixed(name: str) -> Any:
+        given = getattr(args, name, None)
+        value = given.value if isinstance(given, Given) else None
+        return value if isinstance(value, str) else None
+
+    space = default_space(args.dataset, fixed("loss"), fixed("model") or "linear")
     for name in config_fields():
         given = getattr(args, name, None)
         if isinstance(given, Given):
             space[name] = given.value
+        elif given is not None:  # an option taken as train reads it (--hidden)
+            space[name] = given
     return space
 
 
