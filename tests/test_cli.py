@@ -332,7 +332,7 @@ def test_train_cifar10_on_a_tiny_fake_archive(capsys, tmp_path, monkeypatch):
     m = metrics(tmp_path / "out")
     cfg = m["config"]
     assert (cfg["num_train"], cfg["num_val"], cfg["num_test"]) == (18, 2, 3)
-    assert (cfg["lr"], cfg["reg"]) == (1e-7, 2.5e4)  # the classic CIFAR-10 defaults
+    assert (cfg["lr"], cfg["reg"]) == (5e-8, 5e2)  # the CIFAR-10 SVM defaults (a sweep's)
     assert m["steps"] == 3 and 0 <= m["test_accuracy"] <= 1
     w, h = png_size(tmp_path / "out" / "weights.png")
     assert w > 4 * h  # ten 32x32 colour templates in a row
@@ -395,10 +395,11 @@ def test_demo_end_to_end(capsys, tmp_path):
     page = report.read_text(encoding="utf-8")
     for title in ("1. The lecture&#x27;s losses", "2. The full loss as a computation graph",
                   "3. Gradient checks", "4. Random search against SGD on digits",
-                  "5. Loss curves and learned templates"):
+                  "5. Loss curves and learned templates",
+                  "6. Choosing lr and reg on the validation set"):
         assert title in page
     assert page.count("data:image/svg+xml;base64,") == 2  # the two diagrams
-    assert page.count("data:image/png;base64,") == 4  # curves and three template rows
+    assert page.count("data:image/png;base64,") == 5  # curves, three template rows, sweep
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)  # nothing outside the page
     assert "<td>cat</td>" in page and '<td class="num">5.27</td>' in page
     assert "The two random-search rows pick the same W, and no bug makes them alike" in page
@@ -408,6 +409,7 @@ def test_demo_end_to_end(capsys, tmp_path):
         assert by[("SGD", loss)] >= 0.93
         assert by[("random search", loss)] < by[("SGD", loss)] - 0.3
     assert all(c["passed"] and c["rel_error"] < 1e-6 for c in summary["gradchecks"])
+    assert summary["sweep"]["trials"] == 24 and summary["sweep"]["test_accuracy"] >= 0.93
     for name in ("graph_svm.svg", "graph_softmax.png", "loss.png", "weights_svm.png"):
         assert (tmp_path / name).stat().st_size > 1000
 
@@ -433,7 +435,7 @@ def test_demo_on_cifar10_from_a_tiny_fake_archive(capsys, tmp_path, monkeypatch)
     assert rc == 0 and "Random search (strategy #1) against SGD on cifar10" in out
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "4. Random search against SGD on cifar10" in page and "18 training" in page
-    assert "5 steps of batch 200" in page
+    assert "5 steps of batch 500" in page  # the CIFAR-10 defaults
     w, h = png_size(tmp_path / "out" / "weights_softmax.png")
     assert w > 4 * h  # ten 32x32 colour templates
 

@@ -84,7 +84,10 @@ def test_unknown_dataset():
 
 def test_config_defaults_per_dataset():
     cifar = TrainConfig.for_dataset("cifar10")
-    assert (cifar.lr, cifar.reg, cifar.iters, cifar.batch_size) == (1e-7, 2.5e4, 1500, 200)
+    assert (cifar.lr, cifar.reg, cifar.iters, cifar.batch_size) == (5e-8, 5e2, 6000, 500)
+    softmax = TrainConfig.for_dataset("cifar10", loss="softmax")  # chosen per loss
+    assert (softmax.lr, softmax.reg, softmax.iters) == (1e-6, 1e2, 6000)
+    assert TrainConfig.for_dataset("cifar10", loss="softmax", lr=3e-7).lr == 3e-7
     cfg = TrainConfig.for_dataset("digits", loss="softmax", lr=None, iters=7)
     assert cfg.loss == "softmax" and cfg.iters == 7 and cfg.lr == DEFAULTS["digits"]["lr"]
 

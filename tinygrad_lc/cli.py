@@ -15,6 +15,7 @@ COMMANDS = {
     "train": "Train a linear classifier with SGD, or the two-layer net (--model mlp).",
     "graph": "Render the lecture's full loss as a Graphviz diagram.",
     "gradcheck": "Check the lecture losses' gradients numerically.",
+    "sweep": "Choose lr and reg on the validation set (local cores or a Dask cluster).",
 }
 
 

@@ -22,13 +22,14 @@ from typing import Any
 from .. import interrupts
 from ..atomic import atomic_write
 from ..losses import LOSSES
-from ..training import DATASETS, DEFAULTS, MODELS, TrainConfig
+from ..training import DATASETS, DEFAULTS, LOSS_DEFAULTS, MODELS, TrainConfig
 from .options import add_regularizer_options, non_negative_int
 from .train_mlp import add_mlp_arguments, check_mlp_options, plot_mlp_weights
 
 
 def _defaults(key: str) -> str:
-    return ", ".join(f"{DEFAULTS[d][key]:g} for {d}" for d in DATASETS)
+    return ", ".join([f"{DEFAULTS[d][key]:g} for {d}" for d in DATASETS] + [
+        f"{v[key]:g} for {d} {loss}" for (d, loss), v in LOSS_DEFAULTS.items() if key in v])
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

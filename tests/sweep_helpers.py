@@ -1,0 +1,28 @@
+"""Trial functions for the sweep tests that misbehave on purpose, importable by the spawned
+worker processes (they import this module by name, as the tests do)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from tinygrad_lc.sweep_trial import run_trial
+
+MARKS = "TINYGRAD_LC_TEST_MARKS"  # a folder: one file per trial whose worker died once
+
+
+def die(task):
+    """Kill the worker process (SIGKILL, as the OOM killer would) whenever trial 1 starts."""
+    if task.index == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_trial(task)
+
+
+def die_once(task):
+    """Kill the worker process the first time trial 1 starts; run it normally afterwards."""
+    mark = Path(os.environ[MARKS]) / f"died-{task.index}"
+    if task.index == 1 and not mark.exists():
+        mark.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_trial(task)
