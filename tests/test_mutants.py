@@ -409,7 +409,7 @@ def test_sgd_errors_word_for_word():
     W = Tensor([1.0], requires_grad=True)
     cases = [
         (lambda: SGD(W, lr=0.1), "SGD: params must be a list of Tensors, got a single Tensor; "
-                                 "wrap it: SGD([W], lr=...)"),
+                                 "wrap it: SGD([W], ...)"),
         (lambda: SGD([Tensor([1.0])], lr=0.1), "SGD: params[0] (shape (1,)) must be a leaf "
          "Tensor with requires_grad=True, the kind an optimizer can update in place"),
         (lambda: SGD([W], lr=0.1, momentum=1.0),

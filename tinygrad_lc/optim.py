@@ -20,6 +20,7 @@ import numpy as np
 
 from .checks import check_real, count_nonfinite
 from .optim_adaptive import Adagrad, Adam, RMSprop  # noqa: F401  (re-exported)
+from .optim_checks import check_grads, check_params
 from .regularizers import max_norm_
 from .tensor import Tensor
 
@@ -81,27 +82,7 @@ class SGD:
         weight_decay: float = 0.0,
         max_norm: float | None = None,
     ):
-        if isinstance(params, Tensor):
-            raise TypeError("SGD: params must be a list of Tensors, got a single Tensor; "
-                            "wrap it: SGD([W], lr=...)")
-        try:
-            params = list(params)
-        except TypeError:
-            raise TypeError(
-                f"SGD: params must be a list of Tensors, got {type(params).__name__}"
-            ) from None
-        if not params:
-            raise ValueError("SGD: params is empty; pass the Tensors to optimize, e.g. [W, b]")
-        for i, p in enumerate(params):
-            if not isinstance(p, Tensor):
-                raise TypeError(f"SGD: params[{i}] is a {type(p).__name__}, expected a Tensor")
-            if not p.requires_grad or not p.is_leaf:
-                raise ValueError(
-                    f"SGD: params[{i}] (shape {p.shape}) must be a leaf Tensor with "
-                    "requires_grad=True, the kind an optimizer can update in place"
-                )
-            if any(p is q for q in params[:i]):
-                raise ValueError(f"SGD: params[{i}] appears twice; it would be updated twice")
+        params = check_params("SGD", params)
         self.params: list[Tensor] = params
         self.lr = lr
         self.momentum = check_real("SGD", "momentum", momentum, hi=1.0)
@@ -168,35 +149,8 @@ class SGD:
 
     def _check_grads(self) -> None:
         """Refuse, before changing anything, gradients that are not real arrays of their
-        parameter's shape (a hand-set one would be broadcast, or fail half-way through the
-        parameters) or that hold NaN/inf (they would poison every weight)."""
-        for i, p in enumerate(self.params):
-            g = p.grad
-            if g is None:
-                continue
-            label = f" '{p.name}'" if p.name else ""
-            if not isinstance(g, np.ndarray | np.generic) or g.dtype.kind not in "fiu":
-                what = (f"an array of dtype {g.dtype}" if isinstance(g, np.ndarray | np.generic)
-                        else f"a {type(g).__name__}")
-                hint = " (use its .data)" if isinstance(g, Tensor) else ""
-                raise TypeError(
-                    f"SGD.step: the gradient of params[{i}]{label} (shape {p.shape}) is {what}"
-                    f"{hint}; expected None or a NumPy array of real numbers of shape "
-                    f"{p.shape}; no parameter was changed"
-                )
-            if g.shape != p.shape:
-                raise ValueError(
-                    f"SGD.step: the gradient of params[{i}]{label} has shape {g.shape}, "
-                    f"expected the parameter's shape {p.shape} (it is not broadcast); no "
-                    "parameter was changed"
-                )
-            bad = count_nonfinite(g)
-            if bad:
-                raise ValueError(
-                    f"SGD.step: the gradient of params[{i}]{label} (shape {p.shape}) holds "
-                    f"{bad} NaN or infinite value(s); no parameter was changed (find the op "
-                    "with tg.detect_anomaly(), or lower the learning rate)"
-                )
+        parameter's shape or that hold NaN/inf (``optim_checks.check_grads``)."""
+        check_grads("SGD.step", self.params)
 
     def state_dict(self) -> dict:
         """The hyperparameters and velocities as plain numbers and array copies (keys above)."""
