@@ -19,6 +19,7 @@ from . import losses, regularizers
 from .checks import check_choice, check_count, check_real
 from .compile import compile as compile_fn
 from .losses import check_labels
+from .model_inputs import ScoringMixin
 from .model_inputs import features as _features
 from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
@@ -60,7 +61,7 @@ def _decay_lr(opt, lr_decay: float, step: int) -> None:
     opt._set_scheduled_lr(lr)
 
 
-class MLPClassifier:
+class MLPClassifier(ScoringMixin):
     """A fully connected ReLU net ``Linear, ReLU, ..., Linear`` with a softmax or SVM loss.
 
     Parameters
@@ -170,26 +171,6 @@ class MLPClassifier:
         X = _features("MLPClassifier.loss", X, self.num_features)
         y = check_labels("MLPClassifier.loss", y, X.shape[0], self.num_classes)
         return self._full_loss(self._scores(X), y)
-
-    # ------------------------------------------------------------------ inference
-    def _infer(self, where: str, X) -> np.ndarray:
-        X = _features(f"MLPClassifier.{where}", X, self.num_features)
-        with no_grad():
-            return self._scores(X).data
-
-    def scores(self, X) -> np.ndarray:
-        """Class scores as an (N, C) ndarray (no graph)."""
-        return self._infer("scores", X)
-
-    def predict(self, X) -> np.ndarray:
-        """The highest-scoring class of each row, an int64 array (N,)."""
-        return np.argmax(self._infer("predict", X), axis=1).astype(np.int64)
-
-    def score(self, X, y) -> float:
-        """Accuracy: the fraction of rows whose predicted class equals y."""
-        s = self._infer("score", X)
-        y = check_labels("MLPClassifier.score", y, s.shape[0], self.num_classes)
-        return float(np.mean(np.argmax(s, axis=1) == y))
 
     # ------------------------------------------------------------------ training
     def _new_optimizer(self, lr: float, momentum: float) -> SGD | Adam:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import count_nonfinite
+from .losses import check_labels
+from .modes import no_grad
 
 __all__ = ["features", "generator_like"]
 
@@ -42,3 +44,27 @@ def generator_like(where: str, rng: np.random.Generator, state) -> np.random.Gen
         raise ValueError(f"{where}: cannot restore the random generator "
                          f"({type(rng.bit_generator).__name__}): {exc}") from None
     return new
+
+
+class ScoringMixin:
+    """``scores``, ``predict`` and ``score`` for a classifier with ``_scores(X) -> Tensor``,
+    ``num_features`` and ``num_classes``; messages name the classifier's class."""
+
+    def _infer(self, where: str, X) -> np.ndarray:
+        X = features(f"{type(self).__name__}.{where}", X, self.num_features)
+        with no_grad():
+            return self._scores(X).data
+
+    def scores(self, X) -> np.ndarray:
+        """Class scores as an (N, C) ndarray (no graph)."""
+        return self._infer("scores", X)
+
+    def predict(self, X) -> np.ndarray:
+        """The highest-scoring class of each row, an int64 array (N,)."""
+        return np.argmax(self._infer("predict", X), axis=1).astype(np.int64)
+
+    def score(self, X, y) -> float:
+        """Accuracy: the fraction of rows whose predicted class equals y."""
+        s = self._infer("score", X)
+        y = check_labels(f"{type(self).__name__}.score", y, s.shape[0], self.num_classes)
+        return float(np.mean(np.argmax(s, axis=1) == y))

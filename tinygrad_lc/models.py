@@ -27,6 +27,7 @@ from .mlp import (
     check_finite_scores,
     check_flag,
 )
+from .model_inputs import ScoringMixin
 from .model_inputs import features as _features
 from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
@@ -36,7 +37,7 @@ from .tensor import Tensor
 __all__ = ["LinearClassifier", "random_search"]
 
 
-class LinearClassifier:
+class LinearClassifier(ScoringMixin):
     """A linear classifier ``scores = X @ W + b`` with the SVM or softmax loss.
 
     Parameters
@@ -150,26 +151,6 @@ class LinearClassifier:
         total = self._data_loss(self._scores(X), y)
         penalty = self._reg_loss()
         return total if penalty is None else total + penalty
-
-    # ------------------------------------------------------------------ inference
-    def _infer(self, where: str, X) -> np.ndarray:
-        X = _features(f"LinearClassifier.{where}", X, self.num_features)
-        with no_grad():
-            return self._scores(X).data
-
-    def scores(self, X) -> np.ndarray:
-        """Class scores ``X @ W + b`` as an (N, C) ndarray (no graph)."""
-        return self._infer("scores", X)
-
-    def predict(self, X) -> np.ndarray:
-        """The highest-scoring class of each row, an int64 array (N,)."""
-        return np.argmax(self._infer("predict", X), axis=1).astype(np.int64)
-
-    def score(self, X, y) -> float:
-        """Accuracy: the fraction of rows whose predicted class equals y."""
-        s = self._infer("score", X)
-        y = check_labels("LinearClassifier.score", y, s.shape[0], self.num_classes)
-        return float(np.mean(np.argmax(s, axis=1) == y))
 
     # ------------------------------------------------------------------ training
     def _check_initial_loss(self, data_loss: float, reg_loss: float) -> None:
