@@ -45,13 +45,17 @@ class Timing:
 
 
 def interleaved(cases: dict[str, Callable[[], object]], ref: str, rounds: int,
-                warmup: int = 1, seed: int = 0, number: int = 1) -> dict[str, Timing]:
+                warmup: int = 1, seed: int = 0, number: int = 1,
+                warm: bool = False) -> dict[str, Timing]:
     """Time ``cases`` side by side, round by round, against the case named ``ref``.
 
     Each case is called ``warmup`` times first (caches, lazy imports). Then each of ``rounds``
     rounds times every case once, in an order shuffled anew per round, as ``number``
     back-to-back calls (times are per call); before each timed block the cycle collector runs,
     so no block pays for garbage another one left. Wall and CPU time are both recorded.
+    With ``warm=True`` each timed block follows one untimed call of the same case (after the
+    collector): the steady state of a loop, with caches holding that case's own data, code
+    and buffers rather than whatever the collector and the other cases left there.
 
     >>> t = interleaved({"a": lambda: sum(range(100)), "b": lambda: sum(range(100))}, "a", 5)
     >>> t["a"].ratio, t["a"].cpu_ratio, t["a"].rounds
@@ -75,6 +79,8 @@ def interleaved(cases: dict[str, Callable[[], object]], ref: str, rounds: int,
         for name in order:
             fn = cases[name]
             gc.collect()
+            if warm:
+                fn()
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(number):
                 fn()

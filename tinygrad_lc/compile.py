@@ -41,7 +41,7 @@ from functools import partial
 import numpy as np
 
 from . import tensor as engine
-from .compile_plan import Plan, optimize, plan, run
+from .compile_plan import Plan, optimize, plan
 from .compile_program import Program
 from .compile_record import names, trace
 from .compile_trace import CompileError
@@ -115,7 +115,7 @@ class _Entry:
         try:
             for slot, a in zip(self.program.inputs, arrays):
                 env[slot] = a
-            run(p.forward, env)
+            p.run_forward(env)
         except BaseException:
             if lease:
                 self.lock.release()
@@ -178,7 +178,7 @@ class _Pending:
         env = self.env
         try:
             env[p.seed_slot] = g
-            run(p.backward, env)
+            p.run_backward(env)
             self.grads = [np.asarray(env[s]) for s in p.grad_slots]
             self.g = g
         finally:

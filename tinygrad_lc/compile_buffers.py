@@ -38,16 +38,21 @@ def _scatter_into(g, index, unique, out):
 
 
 def _at_g_into(a, g, out):
-    np.matmul(g.T, a, out=out.T)  # as ops._at_g (out is Fortran-ordered like its result)
+    if out.flags.c_contiguous:  # as ops._at_g, in the layout its result had when traced
+        return np.matmul(a.T, g, out=out)
+    np.matmul(g.T, a, out=out.T)
     return out
 
 
+_add_reduce = np.add.reduce  # what np.sum calls for an ndarray, without its Python wrapper
+
+
 def _sum_into(x, axis, keepdims, out):
-    return np.sum(x, axis, None, out, keepdims)
+    return _add_reduce(x, axis, None, out, keepdims)
 
 
 def _sum_axes_into(axes, g, out):
-    return np.sum(g, axes, None, out, True)  # as ops._unbroadcast: summed, axes kept
+    return _add_reduce(g, axes, None, out, True)  # as ops._unbroadcast: summed, axes kept
 
 
 def _fill_into(g, out):
@@ -64,7 +69,7 @@ def _maximum_into(a, b, out):  # NumPy 2.4 deprecates np.maximum's positional ou
 
 
 def _sum_op_into(a, out, *, axis=None, keepdims=False):
-    return np.sum(a, axis, None, out, keepdims)
+    return _add_reduce(a, axis, None, out, keepdims)
 
 
 # step name -> (positions of the step's arguments to pass, function taking them, then ``out``)

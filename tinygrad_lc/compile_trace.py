@@ -28,7 +28,7 @@ import numpy as np
 
 from . import tensor as engine
 from .compile_program import Program, Ref
-from .indexing import prepare_index
+from .indexing import increasing, prepare_index
 from .tensor import Tensor
 
 __all__ = ["CompileError", "Tracer", "TracedArray"]
@@ -134,14 +134,13 @@ def _index_of(*parts) -> tuple:
 
 def _unique_by_structure(template: tuple, norm: tuple) -> bool:
     """Whether ``prepare_index`` finds the positions unique for any values of the traced parts:
-    the one array is a boolean mask, or a fixed part is ``np.arange``-like (1-D, increasing)."""
+    the one array is a boolean mask, or a fixed part is ``np.arange``-like (or its column)."""
     arrays = [n for n in norm if isinstance(n, np.ndarray)]
     if len(arrays) == 1 and arrays[0].dtype == bool:
         return True
     shapes = {a.shape for a in arrays if a.dtype != bool}
     return len(shapes) == 1 and all(a.dtype != bool for a in arrays) and any(
-        not isinstance(t, Ref) and isinstance(n, np.ndarray) and n.ndim == 1 and (
-            n.size < 2 or (n[0] >= 0 and bool(np.all(n[1:] > n[:-1]))))
+        not isinstance(t, Ref) and isinstance(n, np.ndarray) and increasing(n)
         for t, n in zip(template, norm))
 
 

@@ -45,6 +45,19 @@ def _component(x, where: str = "getitem"):
     )
 
 
+def increasing(p: np.ndarray) -> bool:
+    """Whether integer array ``p`` is ``arange``-like: at most one axis longer than 1, along
+    which it increases strictly from >= 0 (``np.arange(N)`` or its column ``[:, None]``).
+
+    >>> increasing(np.arange(3)[:, None]), increasing(np.array([0, 2, 2]))
+    (True, False)
+    """
+    if p.dtype == bool or sum(d > 1 for d in p.shape) > 1:
+        return False
+    p = p.reshape(-1)
+    return p.size < 2 or (p[0] >= 0 and bool(np.all(p[1:] > p[:-1])))
+
+
 def prepare_index(index, shape: tuple) -> tuple[object, bool]:
     """Return ``(index, unique)``: the normalised index and whether it picks no position twice.
 
@@ -87,10 +100,9 @@ def prepare_index(index, shape: tuple) -> tuple[object, bool]:
             picks = np.broadcast_arrays(*picks)
         except ValueError:
             return norm, False  # let the forward raise its own error; add.at is always correct
-    for p in picks:
+    if any(increasing(p) for p in picks):
         # one component strictly increasing from >= 0 (the np.arange(N) of scores[arange, y])
         # already makes every picked position distinct: no sort needed
-        if p.ndim == 1 and (p.size < 2 or (p[0] >= 0 and bool(np.all(p[1:] > p[:-1])))):
-            return norm, True
+        return norm, True
     flat = np.ravel_multi_index(picks, sizes, mode="wrap").ravel()
     return norm, bool(np.unique(flat).size == flat.size)

@@ -119,21 +119,20 @@ def _check_flag(where: str, name: str, value) -> None:
 
 
 @host
-def _correct_mask(y: np.ndarray, shape: tuple) -> np.ndarray:
-    """Boolean (N, C) mask with one True per row, at the correct class."""
-    mask = np.zeros(shape, dtype=bool)
-    mask[np.arange(shape[0]), y] = True
-    return mask
+def _label_column(y: np.ndarray) -> np.ndarray:
+    """The labels as an (N, 1) column: with ``arange(N)[:, None]`` it picks ``s[i, y_i]``."""
+    return y.reshape(-1, 1)
 
 
 @host
-def _margin_offset(is_correct: np.ndarray, delta: float, dtype, include_correct: bool):
+def _margin_offset(y: np.ndarray, shape: tuple, delta: float, dtype, include_correct: bool):
     """The (N, C) constant added to the score differences: delta, and -1 at the correct class
     unless ``include_correct`` (a -1 margin: relu gives 0 with no kink nearby; its inputs
     cancel, s_y - s_y)."""
-    offset = np.full(is_correct.shape, delta, dtype=dtype)
+    offset = np.empty(shape, dtype=dtype)
+    offset.fill(delta)
     if not include_correct:
-        offset[is_correct] = -1.0
+        offset.reshape(-1)[np.arange(0, offset.size, shape[1]) + y] = -1.0  # at (i, y_i)
     return offset
 
 
@@ -198,13 +197,12 @@ def svm_loss(
         )
     y = check_labels(where, y, n, c)
 
-    is_correct = _correct_mask(y, s.shape)
-    offset = _margin_offset(is_correct, delta, s.dtype, include_correct)
+    offset = _margin_offset(y, s.shape, delta, s.dtype, include_correct)
     with scope(where):
         with scope("margins"):
-            # (N, 1): s_{y_i}. A mask (one True per row, read in row order) indexes faster
-            # than the pair (arange(N), y), whose backward must first rule out repeats
-            correct = s[is_correct, None]
+            # (N, 1): s_{y_i}, picked by the pair (arange(N) as a column, y as a column); the
+            # increasing row numbers make the picks distinct, so the backward scatters plainly
+            correct = s[np.arange(n)[:, None], _label_column(y)]
             margins = s - correct + offset
         hinge = margins.relu()
         if squared:
@@ -247,7 +245,7 @@ def softmax_loss(scores, y, reduction: str = "mean") -> Tensor:
     n, c = s.shape
     y = check_labels(where, y, n, c)
     with scope(where):
-        picked = s.log_softmax(axis=1)[_correct_mask(y, s.shape)]  # log p_{y_i}, in row order
+        picked = s.log_softmax(axis=1)[np.arange(n), y]  # log p_{y_i}: distinct (i, y_i) picks
         if reduction == "none":
             return -picked
         total = picked.sum()

@@ -19,7 +19,7 @@ from . import losses, regularizers
 from .checks import check_choice, check_count, check_real
 from .compile import compile as compile_fn
 from .losses import check_labels
-from .model_inputs import ScoringMixin
+from .model_inputs import ScoringMixin, batch_accuracy, diverged
 from .model_inputs import features as _features
 from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
@@ -251,19 +251,17 @@ class MLPClassifier(ScoringMixin):
             idx = self.rng.integers(0, n, size=batch_size)
             opt.zero_grad()
             Xb, yb = X[idx].astype(self.dtype, copy=False), y[idx]
-            diverged = (f"fit: the scores became NaN or infinite at step {self.step_count}: "
-                        f"training diverged; lower the learning rate (lr={opt.lr:g})")
             if step_loss is not None:
                 try:
                     loss, scores = step_loss(Xb, yb)
                 except NonFiniteScores:
-                    raise FloatingPointError(diverged) from None
-                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+                    raise FloatingPointError(diverged(self.step_count, opt.lr)) from None
+                self.last_batch_accuracy = batch_accuracy(scores.data, yb)
             else:
                 scores = self._scores(Xb)
-                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+                self.last_batch_accuracy = batch_accuracy(scores.data, yb)
                 if not np.isfinite(scores.data).all():
-                    raise FloatingPointError(diverged)
+                    raise FloatingPointError(diverged(self.step_count, opt.lr))
                 loss = self._full_loss(scores, yb)
             value = loss.item()
             if not math.isfinite(value):

@@ -13,7 +13,7 @@ from .checks import count_nonfinite
 from .losses import check_labels
 from .modes import no_grad
 
-__all__ = ["features", "generator_like"]
+__all__ = ["features", "generator_like", "batch_accuracy", "diverged"]
 
 
 def features(where: str, X, num_features: int | None = None) -> np.ndarray:
@@ -44,6 +44,21 @@ def generator_like(where: str, rng: np.random.Generator, state) -> np.random.Gen
         raise ValueError(f"{where}: cannot restore the random generator "
                          f"({type(rng.bit_generator).__name__}): {exc}") from None
     return new
+
+
+def batch_accuracy(scores: np.ndarray, y: np.ndarray) -> float:
+    """The fraction of rows whose highest score is at the label (a fit step's progress).
+
+    >>> batch_accuracy(np.array([[1.0, 2.0], [3.0, 0.0]]), np.array([1, 1]))
+    0.5
+    """
+    return np.count_nonzero(scores.argmax(axis=1) == y) / y.shape[0]
+
+
+def diverged(step: int, lr: float) -> str:
+    """The message of the FloatingPointError a fit raises when the scores stop being finite."""
+    return (f"fit: the scores became NaN or infinite at step {step}: training diverged; "
+            f"lower the learning rate (lr={lr:g})")
 
 
 class ScoringMixin:

@@ -27,7 +27,7 @@ from .mlp import (
     check_finite_scores,
     check_flag,
 )
-from .model_inputs import ScoringMixin
+from .model_inputs import ScoringMixin, batch_accuracy, diverged
 from .model_inputs import features as _features
 from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
@@ -231,21 +231,19 @@ class LinearClassifier(ScoringMixin):
             idx = self.rng.integers(0, n, size=batch_size)
             opt.zero_grad()
             Xb, yb = X[idx].astype(self.dtype, copy=False), y[idx]
-            diverged = (f"fit: the scores became NaN or infinite at step {self.step_count}: "
-                        f"training diverged; lower the learning rate (lr={opt.lr:g})")
             if step_loss is not None and not (first_fit and self.step_count == 0):
                 try:
                     loss, scores = step_loss(Xb, yb)
                 except NonFiniteScores:
-                    raise FloatingPointError(diverged) from None
+                    raise FloatingPointError(diverged(self.step_count, opt.lr)) from None
                 data_loss = penalty = None
                 # for progress bars (tinygrad_lc.training reads it)
-                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+                self.last_batch_accuracy = batch_accuracy(scores.data, yb)
             else:
                 scores = self._scores(Xb)
-                self.last_batch_accuracy = float(np.mean(np.argmax(scores.data, axis=1) == yb))
+                self.last_batch_accuracy = batch_accuracy(scores.data, yb)
                 if not np.isfinite(scores.data).all():
-                    raise FloatingPointError(diverged)
+                    raise FloatingPointError(diverged(self.step_count, opt.lr))
                 data_loss = self._data_loss(scores, yb)
                 penalty = self._reg_loss()
                 loss = data_loss if penalty is None else data_loss + penalty
