@@ -4,6 +4,7 @@ signature decides when to trace again; backward() keeps eager's semantics."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -448,3 +449,64 @@ def test_ties_of_maximum_on_one_call_and_not_on_another(dtype):
             got.append((a.grad, b.grad))
         for x, y in zip(*got):
             assert_same(x, y)
+
+
+def test_each_phase_runs_as_one_generated_function_computing_what_the_steps_compute():
+    cf = tg.compile(_svm)
+    X, y, W0, _ = _data(9, np.float64)
+    W = Tensor(W0, requires_grad=True, name="W")
+    cf(W, X, y).backward()
+    entry = next(iter(cf._cache.values()))
+    plan = entry.plan
+    for fn, steps in ((plan.run_forward, plan.forward), (plan.run_backward, plan.backward)):
+        lines = [line.strip() for line in fn.source.splitlines()[1:]]
+        moves = [line for line in lines if re.fullmatch(r"v\d+ = env\[\d+\]|env\[\d+\] = v\d+",
+                                                           line)]
+        assert len(lines) - len(moves) == len(steps), fn.source  # a line per step, no loop
+        assert "for " not in fn.source and "while " not in fn.source
+    envs = []
+    for run_phase in ("generated", "steps"):
+        env = list(plan.template)
+        for slot, a in zip(entry.program.inputs, [W0, X, y]):
+            env[slot] = a
+        if run_phase == "generated":
+            plan.run_forward(env)
+        else:
+            tg.compile_plan.run(plan.forward, env)
+        env[plan.seed_slot] = np.array(1.0)
+        if run_phase == "generated":
+            plan.run_backward(env)
+        else:
+            tg.compile_plan.run(plan.backward, env)
+        envs.append([np.array(env[s], copy=True) for s in (plan.loss_slot, *plan.grad_slots)])
+    for a, b in zip(*envs):
+        assert_same(a, b)
+
+
+def test_the_correct_class_is_picked_without_a_uniqueness_check_on_every_call():
+    # arange(N) (a column for svm_loss) next to the labels makes the picks distinct whatever
+    # y holds: no prepare_index step (a sort of the positions) in the program
+    for f in (_svm, lambda W, X, y: losses.softmax_loss(Tensor(X) @ W, y)):
+        X, y, W0, _ = _data(10, np.float64)
+        text = tg.compile(f).program(Tensor(W0, requires_grad=True), X, y)
+        assert "getitem(" in text and "prepare_index" not in text, text
+
+
+def test_an_f_ordered_gradient_is_not_added_into_next_to_a_c_ordered_one():
+    # the L2 gradient (C-ordered) plus float32's (G^T X)^T (F-ordered): NumPy writes a new
+    # C-ordered sum ~1.8x faster than it adds into the F-ordered array; eager and replay alike
+    from tinygrad_lc.ops import _accumulate
+    f = np.asfortranarray(np.arange(6.0).reshape(3, 2))
+    c = np.ones((3, 2))
+    for q, pg in ((f.copy(order="F"), c.copy()), (c.copy(), f.copy(order="F"))):
+        out = _accumulate(q, pg)
+        assert out.flags.c_contiguous and np.array_equal(out, f + c)
+    X, y, W0, _ = _data(11, np.float32)
+    X = np.ascontiguousarray(X)
+    cf = tg.compile(lambda W, X, y: losses.svm_loss(Tensor(X) @ W, y) + regularizers.l2(W))
+    W = Tensor(W0, requires_grad=True)
+    text = cf.program(W, X, y)
+    last = [line for line in text.splitlines() if "B.accumulate" in line][-1]
+    assert "into" not in last, text
+    cf(W, X, y).backward()
+    assert W.grad.flags.c_contiguous

@@ -52,7 +52,7 @@ def batch_accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     >>> batch_accuracy(np.array([[1.0, 2.0], [3.0, 0.0]]), np.array([1, 1]))
     0.5
     """
-    return np.count_nonzero(scores.argmax(axis=1) == y) / y.shape[0]
+    return int(np.count_nonzero(scores.argmax(axis=1) == y)) / y.shape[0]
 
 
 def diverged(step: int, lr: float) -> str:
