@@ -80,7 +80,7 @@ def phase_function(specs: list, name: str):
     """One function ``f(env)`` running ``specs`` (Calls and Drops) in order (module docstring)."""
     names: dict = {}  # id(fn) -> its global name
     glob: dict = {}
-    read: list = []  # slots read before this phase writes them: loaded at the start
+    read: dict = {}  # slots read before this phase writes them (loaded at the start), in order
     written: dict = {}  # slot -> True once written in this phase
     lines = []
 
@@ -97,7 +97,7 @@ def phase_function(specs: list, name: str):
             glob[key] = slot.value
             return key
         if slot not in written and slot not in read:
-            read.append(slot)
+            read[slot] = True
         return f"v{slot}"
 
     for s in specs:

@@ -256,7 +256,7 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
     # values that are all of their owner's array, in its layout, made by NumPy arithmetic
     # (not host helpers, whose result may change dtype with the data: a tie mask)
     whole: set = set()
-    members: dict = {}  # owner -> the values using its memory so far
+    until: dict = {}  # owner -> the last step reading a value that uses its memory, so far
     inplace: dict = {}
     for i, s in enumerate(p.steps):
         if s.out is None:
@@ -274,7 +274,7 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
                         mixed and not _c_ordered(val, a)):
                     continue
                 (owner,) = storage[a.id]
-                if any(last.get(m, -1) > i for m in members[owner]):
+                if until[owner] > i:
                     continue  # its memory is read later
                 x = val[a.id]
                 if x.shape != o.shape or x.dtype != o.dtype or (
@@ -286,7 +286,7 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
         if fresh and (s.name in INTO or s.name in ("sum", "matmul")):
             whole.add(s.out)
         for owner in mine:
-            members.setdefault(owner, []).append(s.out)
+            until[owner] = max(until.get(owner, -1), last.get(s.out, -1))
     return storage, inplace, last
 
 
