@@ -504,12 +504,8 @@ def _loss(prog, inputs, deltas=None):
 def check_program(prog: Program) -> None:
     """Assert that tinygrad_lc's values and gradients match autograd and central differences."""
     xs = [tg.Tensor(x, requires_grad=True) for x in prog.inputs]
-    log: list = []
-    engine._kink_log = log
-    try:
+    with engine.kink_log() as log:
         nodes = run(prog, xs, TG)
-    finally:
-        engine._kink_log = None
     ref = run(prog, prog.inputs, NP)
     for j, (t, r) in enumerate(zip(nodes, ref)):
         assert t.shape == np.shape(r), f"n{j}: shape {t.shape} != {np.shape(r)}\n{prog}"

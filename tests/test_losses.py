@@ -335,12 +335,9 @@ def test_gradcheck_strict_finds_no_kink(batch):
     s0, y, delta = batch
     s = Tensor(s0, requires_grad=True)
     assert gradcheck(lambda t: svm_loss(t, y, delta=delta), s, strict=True)
-    old, engine._kink_log = engine._kink_log, []
-    try:
+    with engine.kink_log() as log:
         svm_loss(s0, y, delta=delta)
-        states = [state for name, _, state in engine._kink_log if name == "relu"]
-    finally:
-        engine._kink_log = old
+    states = [state for name, _, state in log if name == "relu"]
     assert states and all(np.all(st_ != 0) for st_ in states)
 
 

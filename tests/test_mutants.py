@@ -105,12 +105,9 @@ def test_a_node_keeps_its_op_arguments_for_the_local_check_and_the_kink_log():
     x = Tensor(a, requires_grad=True, name="x")
     report = gradcheck_report(lambda x: x.max(axis=1).sum(), x, localize=True)
     assert report.passed and report.first_bad_op is None
-    tensor_module._kink_log = []
-    try:
+    with tensor_module.kink_log() as log:
         Tensor(a).max(axis=1)
-        (name, scope, side), = tensor_module._kink_log
-    finally:
-        tensor_module._kink_log = None
+    (name, scope, side), = log
     assert name == "max" and side.tolist() == [[0, 1, 0], [1, 0, 0]]
 
 

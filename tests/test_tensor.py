@@ -650,16 +650,12 @@ def test_without_detect_anomaly_nothing_is_raised():
 
 def test_kink_log_records_kink_ops_even_without_grad():
     x = Tensor([-1.0, 0.0, 2.0])
-    engine._kink_log = log = []
-    try:
-        with tg.scope("s"), tg.no_grad():
-            x.relu()
-            x.abs()
-            x.exp()
-            tg.maximum(x, 0.5)
-            x.max()
-    finally:
-        engine._kink_log = None
+    with engine.kink_log() as log, tg.scope("s"), tg.no_grad():
+        x.relu()
+        x.abs()
+        x.exp()
+        tg.maximum(x, 0.5)
+        x.max()
     assert [(name, scope) for name, scope, _ in log] == [
         ("relu", "s"), ("abs", "s"), ("maximum", "s"), ("max", "s")]
     np.testing.assert_array_equal(log[0][2], [-1, 0, 1])

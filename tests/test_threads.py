@@ -7,6 +7,7 @@ thread (and ``contextvars`` context) only; leaving a block restores the state it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 
@@ -144,6 +145,26 @@ def test_detect_anomaly_in_one_thread_does_not_check_other_threads():
     x = Tensor([0.0, 1.0], requires_grad=True)
     y = _while_other_thread_is_inside(tg.detect_anomaly, lambda: x.log())  # no AnomalyError
     assert np.isneginf(y.data[0]) and y._where is None
+
+
+def test_gradchecks_kink_log_in_one_thread_holds_only_that_threads_ops():
+    # gradcheck compares the kink states of the ops it evaluates: another thread's relu
+    # landing in its log would be reported as a kink of the checked function
+    from tinygrad_lc import tensor as engine
+
+    logs: list = []
+
+    @contextlib.contextmanager
+    def logging():
+        with engine.kink_log() as log:
+            logs.append(log)
+            yield
+
+    out = _while_other_thread_is_inside(logging, lambda: Tensor([-1.0, 2.0]).relu())
+    assert out.data.tolist() == [0.0, 2.0] and logs == [[]]
+    with engine.kink_log() as mine:
+        Tensor([-1.0, 2.0]).relu()
+    assert [name for name, _, _ in mine] == ["relu"]
 
 
 def test_a_new_thread_starts_with_the_default_modes():

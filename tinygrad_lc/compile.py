@@ -58,7 +58,8 @@ def _eager_only() -> bool:
     """Inside a trace, ``detect_anomaly()`` or gradcheck's kink log: run the function eagerly."""
     if engine._trace is not None and engine._trace.mine():
         return True
-    return engine._modes().anomaly or engine._kink_log is not None
+    return engine._modes().anomaly or (engine._kink_logs > 0 and
+                                        engine._KINK_LOG.get() is not None)
 
 
 # ---------------------------------------------------------------------- signatures

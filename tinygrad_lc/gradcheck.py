@@ -2,7 +2,7 @@
 
 A finite-difference step that crosses a kink of ``max``, ``maximum``, ``abs`` or ``relu`` gives
 a difference quotient that is no derivative at all. The engine logs which side of each kink
-every evaluated op is on (``tensor._kink_log``), so :func:`gradcheck` compares those states at
+every evaluated op is on (``tensor.kink_log``), so :func:`gradcheck` compares those states at
 ``x``, ``x + eps`` and ``x - eps`` and reports a coordinate whose step changed them as a kink,
 not as a wrong gradient. With ``localize=True`` it also checks every node's own VJP at the
 values of the forward pass and names the first op whose local derivative is wrong.

@@ -1,7 +1,7 @@
 """How gradcheck evaluates f: inputs perturbed in place, central differences, kink logs.
 
 The helpers behind :mod:`tinygrad_lc.gradcheck`: call ``f`` while logging which side of each
-kink every op is on (``tensor._kink_log``), take one central difference with the entry
+kink every op is on (``tensor.kink_log``), take one central difference with the entry
 restored bitwise afterwards, work on float64 copies of Tensors, and check the arguments.
 
 >>> import numpy as np
@@ -37,12 +37,8 @@ def _caller(f: Callable, x) -> Callable:
 
 def _evaluate(call: Callable) -> tuple:
     """Run ``call()`` while logging kink states; return (its result, the kink log)."""
-    old, _engine._kink_log = _engine._kink_log, []
-    try:
-        out = call()
-        return out, _engine._kink_log
-    finally:
-        _engine._kink_log = old
+    with _engine.kink_log() as log:
+        return call(), log
 
 
 def _scalar(where: str, value, u: np.ndarray | None = None) -> float:

@@ -19,6 +19,8 @@ module.)
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import functools
 import itertools
@@ -44,7 +46,11 @@ from .modes import _MODES, Modes
 from .ops import NUMPY, OPS
 
 _modes = _MODES.get  # the hot path calls this once per op
-_kink_log: list | None = None  # gradcheck collects (op name, scope, kink state) here when set
+# gradcheck collects (op name, scope, kink state) of the ops it evaluates, per thread and per
+# context (a ContextVar: another thread's ops never land in its log); ``_kink_logs`` counts
+# the logs open anywhere, so an op reads the ContextVar only while one is
+_KINK_LOG: contextvars.ContextVar = contextvars.ContextVar("tinygrad_lc.kink_log", default=None)
+_kink_logs = 0
 _clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
 _mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
@@ -494,6 +500,27 @@ def _apply2(name: str, a: Tensor, b: Tensor) -> Tensor:
                    None)
 
 
+@contextlib.contextmanager
+def kink_log():
+    """Collect ``(op name, scope, kink state)`` of every op with a kink that this thread (this
+    context) runs inside the block, into the list it yields; other threads are not logged.
+
+    >>> with kink_log() as log:
+    ...     _ = Tensor([-1.0, 2.0]).relu()
+    >>> [(name, state.tolist()) for name, _, state in log]
+    [('relu', [-1, 1])]
+    """
+    global _kink_logs
+    log: list = []
+    token = _KINK_LOG.set(log)
+    _kink_logs += 1  # under the GIL; a stale count only costs a ContextVar read per op
+    try:
+        yield log
+    finally:
+        _kink_logs -= 1
+        _KINK_LOG.reset(token)
+
+
 def _finish(opdef, out, vjps, parents, kw, wants, datas) -> Tensor:
     """The result tensor of an op: a graph node when an input ``wants`` grad and grad is on."""
     if out.__class__ is not np.ndarray:
@@ -506,9 +533,11 @@ def _finish(opdef, out, vjps, parents, kw, wants, datas) -> Tensor:
         _init(t, out, False, None, (), None, None, modes.scope)
     if _trace is not None:
         _trace.op(opdef, t, parents, kw)
-    if _kink_log is not None and opdef.kink is not None:
-        datas = datas or [p._data for p in parents]
-        _kink_log.append((opdef.name, modes.scope, opdef.kink(*datas, **(kw or {}))))
+    if _kink_logs and opdef.kink is not None:
+        log = _KINK_LOG.get()
+        if log is not None:
+            datas = datas or [p._data for p in parents]
+            log.append((opdef.name, modes.scope, opdef.kink(*datas, **(kw or {}))))
     if modes.anomaly:
         from .anomaly import check_forward
 
