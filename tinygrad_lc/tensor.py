@@ -25,6 +25,7 @@ import copy
 import functools
 import itertools
 import math
+import threading
 import weakref
 from numbers import Real
 
@@ -51,6 +52,7 @@ _modes = _MODES.get  # the hot path calls this once per op
 # the logs open anywhere, so an op reads the ContextVar only while one is
 _KINK_LOG: contextvars.ContextVar = contextvars.ContextVar("tinygrad_lc.kink_log", default=None)
 _kink_logs = 0
+_KINK_COUNT_LOCK = threading.Lock()
 _clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
 _mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
@@ -513,11 +515,13 @@ def kink_log():
     global _kink_logs
     log: list = []
     token = _KINK_LOG.set(log)
-    _kink_logs += 1  # under the GIL; a stale count only costs a ContextVar read per op
+    with _KINK_COUNT_LOCK:  # += is no atomic step: two threads could lose a count
+        _kink_logs += 1
     try:
         yield log
     finally:
-        _kink_logs -= 1
+        with _KINK_COUNT_LOCK:
+            _kink_logs -= 1
         _KINK_LOG.reset(token)
 
 
