@@ -539,7 +539,7 @@ def test_sparse_check_ignores_only_entries_at_kinks(monkeypatch):
 def test_random_search_time_leaves_out_the_accuracy_passes(monkeypatch):
     from types import SimpleNamespace
 
-    from tinygrad_lc import training
+    from tinygrad_lc import datasets, training
     from tinygrad_lc.commands import demo
 
     clock = [0.0]
@@ -549,7 +549,7 @@ def test_random_search_time_leaves_out_the_accuracy_passes(monkeypatch):
         return 0.5
 
     monkeypatch.setattr(demo, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
-    monkeypatch.setattr(training, "accuracy", slow_accuracy)
+    monkeypatch.setattr(datasets, "accuracy", slow_accuracy)
     data = training.load_dataset("blobs", seed=0)
     result = demo._search(data, "svm", tries=3, seed=0)
     assert result["seconds"] == 0.0 and clock[0] == 300.0

@@ -26,8 +26,8 @@ LAYERS: list[tuple[str, set[str]]] = [
                                          "model_inputs"}),
     ("models, gradcheck, testing, viz", {"models", "mlp", "gradcheck", "testing", "viz",
                                          "plots"}),
-    ("data, training, sweep, report", {"data", "cifar10", "checkpoint", "training", "sweep",
-                                       "report", "__init__"}),
+    ("data, training, sweep, report", {"data", "cifar10", "checkpoint", "datasets",
+                                       "training", "sweep", "report", "__init__"}),
     ("commands", {"cli", "__main__", "commands"}),
 ]
 

@@ -367,10 +367,10 @@ def test_search_warns_when_the_best_is_at_the_edge():
 def test_retrain_reproduces_the_best_and_scores_the_test_set_once(monkeypatch):
     result = run_sweep(sample(SPACE, 3, seed=0), "blobs", workers=0)
     calls = []
-    from tinygrad_lc import training
+    from tinygrad_lc import datasets
 
-    real = training.accuracy
-    monkeypatch.setattr(training, "accuracy",
+    real = datasets.accuracy
+    monkeypatch.setattr(datasets, "accuracy",
                         lambda model, X, y, **kw: calls.append(len(y)) or real(model, X, y, **kw))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -205,7 +205,7 @@ def run_trial(task: Task) -> dict[str, Any]:
     >>> r["status"], r["val_accuracy"] > 0.9  # doctest: +SKIP
     ('ok', True)
     """
-    from .training import accuracy
+    from .datasets import accuracy
 
     try:  # loading is not the trial's time
         shared_dataset(task.dataset, task.data_seed,
