@@ -767,11 +767,11 @@ def host(fn):
     """Mark a NumPy helper of the library as one step of a ``tg.compile`` program.
 
     A compiled function is replayed on new data without its Python, so a helper computing an
-    array from data that changes per call (labels: their checks, the mask of the correct
-    class) must run again on every replay: under ``tg.compile`` its call is recorded as a step
-    when an argument is traced. Such a helper takes arrays (a Tensor argument arrives as its
-    array), returns an array or None (a check) and has no other effect. Outside a trace the
-    wrapper only calls ``fn``.
+    array from data that changes per call (labels: their checks, the column of them that
+    picks the correct class) must run again on every replay: under ``tg.compile`` its call is
+    recorded as a step when an argument is traced. Such a helper takes arrays (a Tensor
+    argument arrives as its array), returns an array or None (a check) and has no other
+    effect. Outside a trace the wrapper only calls ``fn``.
     """
 
     def call(*args, **kw):
