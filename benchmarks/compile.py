@@ -42,19 +42,11 @@ from .common import interleaved, main, table
 from .engine import _STEP, chain_numpy
 from .engine import C as CHAIN_C
 from .engine import D as CHAIN_D
+from .losses import _problem as problem  # CIFAR-10-shaped X, labels, small random W
 from .losses import softmax_numpy, svm_numpy
 
 D, C, REG = 3073, 10, 2.5e4
 LOSSES = {"svm": (svm_loss, svm_numpy), "softmax": (softmax_loss, softmax_numpy)}
-
-
-def problem(n: int, dtype, seed: int = 0):
-    """CIFAR-10-shaped data: pixels in [-127.5, 127.5], labels, small random W."""
-    rng = np.random.default_rng(seed)
-    X = (rng.integers(0, 256, size=(n, D)) - 127.5).astype(dtype)
-    y = rng.integers(0, C, size=n)
-    W = (rng.standard_normal((D, C)) * 1e-4).astype(dtype)
-    return X, y, W
 
 
 def loss_cases(name: str, n: int, dtype) -> dict:

@@ -19,7 +19,7 @@ from . import losses, regularizers
 from .checks import check_choice, check_count, check_real
 from .compile import compile as compile_fn
 from .losses import check_labels
-from .model_inputs import ScoringMixin, batch_accuracy, diverged
+from .model_inputs import ScoringMixin, batch_accuracy, check_loss, diverged
 from .model_inputs import features as _features
 from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
@@ -256,18 +256,14 @@ class MLPClassifier(ScoringMixin):
                     loss, scores = step_loss(Xb, yb)
                 except NonFiniteScores:
                     raise FloatingPointError(diverged(self.step_count, opt.lr)) from None
-                self.last_batch_accuracy = batch_accuracy(scores.data, yb)
             else:
                 scores = self._scores(Xb)
-                self.last_batch_accuracy = batch_accuracy(scores.data, yb)
                 if not np.isfinite(scores.data).all():
                     raise FloatingPointError(diverged(self.step_count, opt.lr))
                 loss = self._full_loss(scores, yb)
+            self.last_batch_accuracy = batch_accuracy(scores.data, yb)  # for progress bars
             value = loss.item()
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"fit: the loss became {value} at step {self.step_count}: training "
-                    f"diverged; lower the learning rate (lr={opt.lr:g}) or reg ({self.reg:g})")
+            check_loss(value, self.step_count, opt.lr, self.reg)
             loss.backward(retain_grads=False)
             opt.step()
             out.append(value)

@@ -7,13 +7,15 @@ way: the feature matrices they are given, and the generator states they load.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .checks import count_nonfinite
 from .losses import check_labels
 from .modes import no_grad
 
-__all__ = ["features", "generator_like", "batch_accuracy", "diverged"]
+__all__ = ["features", "generator_like", "batch_accuracy", "diverged", "check_loss"]
 
 
 def features(where: str, X, num_features: int | None = None) -> np.ndarray:
@@ -59,6 +61,14 @@ def diverged(step: int, lr: float) -> str:
     """The message of the FloatingPointError a fit raises when the scores stop being finite."""
     return (f"fit: the scores became NaN or infinite at step {step}: training diverged; "
             f"lower the learning rate (lr={lr:g})")
+
+
+def check_loss(value: float, step: int, lr: float, reg: float) -> None:
+    """The FloatingPointError a fit raises when a step's loss is NaN or infinite."""
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"fit: the loss became {value} at step {step}: training diverged; lower the "
+            f"learning rate (lr={lr:g}) or reg ({reg:g})")
 
 
 class ScoringMixin:

@@ -27,7 +27,7 @@ from .mlp import (
     check_finite_scores,
     check_flag,
 )
-from .model_inputs import ScoringMixin, batch_accuracy, diverged
+from .model_inputs import ScoringMixin, batch_accuracy, check_loss, diverged
 from .model_inputs import features as _features
 from .model_inputs import generator_like as _generator_like
 from .modes import no_grad
@@ -237,22 +237,17 @@ class LinearClassifier(ScoringMixin):
                 except NonFiniteScores:
                     raise FloatingPointError(diverged(self.step_count, opt.lr)) from None
                 data_loss = penalty = None
-                # for progress bars (tinygrad_lc.training reads it)
-                self.last_batch_accuracy = batch_accuracy(scores.data, yb)
             else:
                 scores = self._scores(Xb)
-                self.last_batch_accuracy = batch_accuracy(scores.data, yb)
                 if not np.isfinite(scores.data).all():
                     raise FloatingPointError(diverged(self.step_count, opt.lr))
                 data_loss = self._data_loss(scores, yb)
                 penalty = self._reg_loss()
                 loss = data_loss if penalty is None else data_loss + penalty
+            # for progress bars (tinygrad_lc.training reads it)
+            self.last_batch_accuracy = batch_accuracy(scores.data, yb)
             value = loss.item()
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"fit: the loss became {value} at step {self.step_count}: training "
-                    f"diverged; lower the learning rate (lr={opt.lr:g}) or reg ({self.reg:g})"
-                )
+            check_loss(value, self.step_count, opt.lr, self.reg)
             if first_fit and self.step_count == 0:
                 self._check_initial_loss(data_loss.item(),
                                          0.0 if penalty is None else penalty.item())

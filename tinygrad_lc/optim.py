@@ -20,7 +20,7 @@ import numpy as np
 
 from .checks import check_real, count_nonfinite
 from .optim_adaptive import Adagrad, Adam, RMSprop  # noqa: F401  (re-exported)
-from .optim_checks import check_grads, check_params
+from .optim_checks import check_grads, check_params, writeable_data
 from .regularizers import max_norm_
 from .tensor import Tensor
 
@@ -127,10 +127,7 @@ class SGD:
             g = p.grad
             if g is None:
                 continue
-            data = p.data
-            if not data.flags.writeable:  # e.g. a read-only array assigned to p.data
-                p.data = np.array(data)  # the setter keeps a writeable copy of its own
-                data = p.data
+            data = writeable_data(p)
             if wd:
                 g = g + wd * data
             if mu:

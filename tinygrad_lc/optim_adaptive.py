@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .checks import check_count, check_real, count_nonfinite
-from .optim_checks import check_grads, check_params
+from .optim_checks import check_grads, check_params, writeable_data
 from .tensor import Tensor
 
 __all__ = ["Adam", "RMSprop", "Adagrad"]
@@ -81,10 +81,7 @@ class _Adaptive:
             g = p.grad
             if g is None:
                 continue
-            data = p.data
-            if not data.flags.writeable:  # e.g. a read-only array assigned to p.data
-                p.data = np.array(data)  # the setter keeps a writeable copy of its own
-                data = p.data
+            data = writeable_data(p)
             if wd:
                 g = g + wd * data
             if self.steps[i] == 0:

@@ -12,7 +12,7 @@ import numpy as np
 from .checks import count_nonfinite
 from .tensor import Tensor
 
-__all__ = ["check_params", "check_grads"]
+__all__ = ["check_params", "check_grads", "writeable_data"]
 
 
 def check_params(where: str, params) -> list[Tensor]:
@@ -88,3 +88,11 @@ learning rate)
                 f"{bad} NaN or infinite value(s); no parameter was changed (find the op "
                 "with tg.detect_anomaly(), or lower the learning rate)"
             )
+
+
+def writeable_data(p: Tensor) -> np.ndarray:
+    """``p.data``, made writeable first when it is not (a read-only array assigned to it):
+    the setter keeps a writeable copy of its own, so the in-place step is not lost."""
+    if not p.data.flags.writeable:
+        p.data = np.array(p.data)
+    return p.data
