@@ -30,11 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
     # not required=True: argparse would then say "COMMAND is required" before naming an
     # unknown option such as --verson; main() asks for the command after the options are known
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parsers = {}
     for name, help_text in COMMANDS.items():
         module = importlib.import_module(f"tinygrad_lc.commands.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
+        parsers[name] = p
+    # an option given to a sub-command that lacks it names the sub-commands that have it
+    options = {name: {s for a in p._actions for s in a.option_strings
+                      if s.startswith("--") and a.help != argparse.SUPPRESS}
+               for name, p in parsers.items()}
+    for name, p in parsers.items():
+        p.elsewhere = {o: [other for other in COMMANDS if o in options[other]]
+                       for others in options.values() for o in others
+                       if o not in options[name]}
     return parser
 
 

@@ -28,6 +28,7 @@ from .sweep_exec import (
 from .sweep_log import SweepFileError, TrialLog, read_trials
 from .sweep_spaces import Choice, LogUniform, Uniform
 from .sweep_trial import Task, config_fields, failed_result, shared_dataset, trial_seed
+from .training import TrainConfig
 
 __all__ = ["Runner", "SweepError", "SweepResult", "check_space", "normalize_config", "rounded"]
 
@@ -40,6 +41,15 @@ class SweepError(ValueError):
 
 
 # ---------------------------------------------------------------------- configurations
+def _effective(dataset: str, config: Mapping[str, Any]) -> Any:
+    """Every setting a trial of ``config`` trains with, defaults included (the config itself
+    when it is not one TrainConfig takes, so that it compares unequal to a good one)."""
+    try:
+        return TrainConfig.for_dataset(dataset, **config).to_dict()
+    except (TypeError, ValueError):
+        return dict(config)
+
+
 def normalize_config(config: Mapping[str, Any], where: str = "run_sweep") -> dict[str, Any]:
     """``config`` with ``train`` option names as TrainConfig spells them and values of
     their types (``iters=1e3`` becomes 1000).
@@ -277,7 +287,10 @@ class Runner:
                                      f"{task.index} has a bad config ({exc})") from None
             theirs = (old.get("dataset"), old.get("data_seed"), old.get("seed"), recorded)
             mine = (task.dataset, task.data_seed, task.seed, task.config)
-            if theirs != mine:
+            # the same run when the settings in effect are: a default spelled out (--loss
+            # svm) or left out is the same setting
+            if theirs[:3] != mine[:3] or _effective(task.dataset, recorded) != \
+                    _effective(task.dataset, task.config):
                 raise SweepFileError(
                     f"run_sweep: {self.out / TRIALS_FILE} was written by another sweep: its "
                     f"trial {task.index} is {theirs[3]} on {theirs[0]} (data seed {theirs[1]}, "

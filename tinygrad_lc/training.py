@@ -38,7 +38,7 @@ from .datasets import (  # noqa: F401 (training.load_dataset and the rest, as be
 from .progress import progress_bar
 
 __all__ = ["DATASETS", "DEFAULTS", "LOSS_DEFAULTS", "Dataset", "TrainConfig", "Trainer",
-           "load_dataset"]
+           "load_dataset", "runaway_warning"]
 
 # Per-data-set hyperparameters. CIFAR-10: chosen on the validation set by `tinygrad-lc sweep`
 # (docs/sweeps.md), per loss in LOSS_DEFAULTS. digits: measured to reach about 0.95 test
@@ -75,6 +75,7 @@ TRAJECTORY_KEYS = ("dataset", "loss", "regularizer", "reg", "beta", "lr", "batch
 _OLD_SETTINGS = {"model": "linear", "hidden": (), "optimizer": "sgd", "lr_decay": 1.0,
                  "dtype": "float64"}
 CHECKPOINT_KIND = "tinygrad_lc.train"
+RUNAWAY_FACTOR = 100.0  # a loss this many times its first value means the run is running away
 RUNNING_WINDOW = 50  # minibatches in the progress bar's running accuracy
 
 
@@ -342,6 +343,36 @@ class Trainer:
             self.seconds += time.perf_counter() - start
             if checkpoint is not None:
                 self.save(checkpoint)
+
+
+def runaway_warning(history: list[float], lr: float) -> str | None:
+    """One line when a finite loss ran away from where it started, else None.
+
+    A run runs away when its loss rises above ``RUNAWAY_FACTOR`` times its first value at
+    any step, or ends above its first value. (A non-finite loss is an error, raised by fit.)
+
+    >>> runaway_warning([2.3, 1.0, 0.5], lr=0.01) is None
+    True
+    >>> print(runaway_warning([2.3, 40.0, 1.3e8], lr=10))
+    warning: the loss ran away from 2.3 at step 1 to 1.3e+08 at step 3 (the largest is
+    5.7e+07 times the first): lower --lr (now 10)
+    >>> print(runaway_warning([2.3, 1.0, 2.5], lr=0.5))
+    warning: the loss ended above where it started (2.3 at step 1, 2.5 at step 3): lower
+    --lr (now 0.5)
+    """
+    if len(history) < 2:
+        return None
+    first, last = history[0], history[-1]
+    peak_step = int(np.argmax(history))
+    peak = history[peak_step]
+    if first > 0 and peak > RUNAWAY_FACTOR * first:
+        return (f"warning: the loss ran away from {first:.3g} at step 1 to {peak:.3g} at step "
+                f"{peak_step + 1} (the largest is {peak / first:.2g} times the first): lower "
+                f"--lr (now {lr:g})")
+    if last > first:
+        return (f"warning: the loss ended above where it started ({first:.3g} at step 1, "
+                f"{last:.3g} at step {len(history)}): lower --lr (now {lr:g})")
+    return None
 
 
 def _setting(config: dict[str, Any], key: str) -> Any:

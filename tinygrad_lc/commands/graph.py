@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import viz
 from ..losses import LOSSES
+from ..training import TrainConfig
 from .doc_blocks import python_blocks
 from .graph_mlp import mlp_loss
 from .lecture import lecture_loss
@@ -34,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=("linear", "mlp"), default="linear",
                    help="linear (X @ W + b) or mlp (the two-layer net, one cluster per layer) "
                         "(default: linear)")
-    p.add_argument("--loss", choices=LOSSES, default="svm", help="data loss (default: svm)")
+    p.add_argument("--loss", choices=LOSSES,
+                   help="data loss (default: svm; with --model mlp, softmax, as in train)")
     add_regularizer_options(p, 0.1, "default: 0.1")
     p.add_argument("--show", type=_show_list, default=("shape",), metavar="LIST",
                    help="comma-separated subset of shape,data,grad to print in each tensor box "
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         True if args.collapse == "all" else tuple(s for s in args.collapse.split(",") if s))
     try:
         make = mlp_loss if args.model == "mlp" else lecture_loss
-        root = make(args.loss, args.regularizer, args.reg, args.beta)
+        loss = args.loss or TrainConfig.for_dataset("digits", model=args.model).loss
+        root = make(loss, args.regularizer, args.reg, args.beta)
         if "grad" in args.show:
             root.backward()
         path = viz.render(root, args.output, show=args.show, rankdir=args.rankdir,

@@ -122,9 +122,16 @@ class Parser(argparse.ArgumentParser):
     tinygrad-lc train: error: unrecognized arguments: --datset digits (did you mean --dataset?)
     """
 
+    # how alike an unknown option's name and a known one must be (difflib's ratio, on the
+    # names without their dashes) to be offered: --datset -> --dataset (0.92) and --sead ->
+    # --seed (0.75) are; --quiet -> --beta (0.44) is not
+    GUESS_CUTOFF = 0.75
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        # option -> the other sub-commands that have it (``cli.build_parser`` fills it in)
+        self.elsewhere: dict[str, list[str]] = {}
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         # a sub-command receives every word after its name, so what it does not know is
@@ -135,13 +142,23 @@ class Parser(argparse.ArgumentParser):
         return namespace, extras
 
     def _did_you_mean(self, extras: list[str]) -> str:
-        known = [s for action in self._actions for s in action.option_strings
-                 if s.startswith("--")]
-        guesses = []
+        known = {s[2:]: s for action in self._actions for s in action.option_strings
+                 if s.startswith("--")}
+        guesses: list[str] = []
+        homes: list[str] = []
         for word in extras:
-            if word.startswith("-"):
-                name = word.split("=", 1)[0]
-                match = [RENAMED[name]] if name in RENAMED else difflib.get_close_matches(
-                    name, known, n=1)
-                guesses += [m for m in match if m not in guesses]
-        return f" (did you mean {' or '.join(guesses)}?)" if guesses else ""
+            if not word.startswith("-"):
+                continue
+            name = word.split("=", 1)[0]
+            if name in self.elsewhere:  # right option, wrong sub-command
+                where = self.elsewhere[name]
+                commands = ", ".join(where[:-1]) + " and " + where[-1] if len(where) > 1 \
+                    else where[0]
+                homes.append(f"{name} is an option of {commands} only")
+                continue
+            match = [RENAMED[name]] if name in RENAMED else [known[m] for m in
+                difflib.get_close_matches(name.lstrip("-"), list(known), n=1,
+                                          cutoff=self.GUESS_CUTOFF)]
+            guesses += [m for m in match if m not in guesses]
+        said = ([f"did you mean {' or '.join(guesses)}?"] if guesses else []) + homes
+        return f" ({'; '.join(said)})" if said else ""
