@@ -22,7 +22,7 @@ from typing import Any
 from .. import interrupts
 from ..atomic import atomic_write
 from ..losses import LOSSES
-from ..training import DATASETS, DEFAULTS, LOSS_DEFAULTS, MODELS, TrainConfig
+from ..training import DATASETS, DEFAULTS, LOSS_DEFAULTS, MODELS, TrainConfig, runaway_warning
 from .options import add_regularizer_options, non_negative_int
 from .train_mlp import add_mlp_arguments, check_mlp_options, plot_mlp_weights
 
@@ -246,6 +246,10 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
     if args.resume and not checkpoint.exists():
         raise UsageError(f"--resume: the checkpoint {checkpoint} does not exist; "
                          "run without --resume to start a new run")
+    if not args.resume and checkpoint is not None and checkpoint.exists():
+        raise UsageError(f"--checkpoint {checkpoint} already exists and holds another run; "
+                         "add --resume to continue it, or give another --checkpoint path to "
+                         "start a new run (nothing was changed)")
     try:
         data = load_dataset(cfg.dataset, seed=cfg.seed, standardize=cfg.model == "mlp")
     except ValueError as exc:  # e.g. a corrupt CIFAR-10 archive; the message says what to do
@@ -266,9 +270,6 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
             raise UsageError(f"{checkpoint} is at step {resumed_from}, past --iters "
                              f"{cfg.iters}; ask for at least {resumed_from} steps")
         note(f"resuming {checkpoint} at step {resumed_from} of {cfg.iters}")
-    elif checkpoint is not None and checkpoint.exists():
-        note(f"note: starting a new run; {checkpoint} will be overwritten (use --resume to "
-             "continue it)")
     progress.trainer, progress.total = trainer, cfg.iters
     if not args.quiet:
         sizes = data.sizes()
@@ -276,7 +277,8 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
               f"{sizes['num_test']} test examples of {data.num_features} features "
               f"(with the bias column), {data.num_classes} classes")
         print(f"{cfg.loss} loss + {cfg.reg:g} * {cfg.regularizer}(W), lr {cfg.lr:g}, "
-              f"{cfg.iters} steps of batch {cfg.batch_size}, momentum {cfg.momentum:g}, "
+              f"{cfg.iters} steps of batch {cfg.batch_size}, "
+              f"{'adam' if cfg.optimizer == 'adam' else f'momentum {cfg.momentum:g}'}, "
               f"seed {cfg.seed}")
         if cfg.model == "mlp":
             print(f"mlp: hidden {','.join(map(str, cfg.hidden))}, {cfg.optimizer}, lr x "
@@ -288,22 +290,26 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
 
     results = data.accuracies(trainer.model)
     history = trainer.loss_history
+    warning = runaway_warning(history, cfg.lr)
     out = Path(args.out)
     with interrupts.deferred():  # the outputs are written whole, also on Ctrl-C
         out.mkdir(parents=True, exist_ok=True)
         files = write_plots(trainer, data, out, note)
-        _write_metrics(args, cfg, data, trainer, results, resumed_from, files)
+        _write_metrics(args, cfg, data, trainer, results, resumed_from, files, warning)
     print(f"accuracy: train {results['train']:.4f}  val {results['val']:.4f}  "
           f"test {results['test']:.4f}")
     if history:
         print(f"final loss {history[-1]:.4f} after {trainer.step} steps "
               f"({trainer.seconds:.2f} s of training)")
+    if warning:  # the run finished, but its numbers are not a trained classifier's
+        print(warning, file=sys.stderr)
     print(f"wrote {', '.join(str(out / f) for f in ['metrics.json', *files])}")
     return 0
 
 
 def _write_metrics(args: argparse.Namespace, cfg: TrainConfig, data: Any, trainer: Any,
-                   results: dict, resumed_from: int, files: list[str]) -> None:
+                   results: dict, resumed_from: int, files: list[str],
+                   warning: str | None = None) -> None:
     history = trainer.loss_history
     out = Path(args.out)
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
@@ -315,6 +321,7 @@ def _write_metrics(args: argparse.Namespace, cfg: TrainConfig, data: Any, traine
         "seconds": trainer.seconds,
         "steps": trainer.step,
         "resumed_from_step": resumed_from,
+        "warnings": [warning] if warning else [],
         "config": {**cfg.to_dict(), **data.sizes(), "bias_trick": True,
                    "checkpoint": str(checkpoint) if checkpoint else None,
                    "save_every": args.save_every, "resume": args.resume, "out": str(out),
