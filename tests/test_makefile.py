@@ -74,3 +74,32 @@ def test_the_dev_extra_holds_the_browser_and_notebook_test_packages():
     for package in ("playwright", "nbclient", "nbformat", "ipykernel"):
         assert f'"{package}' in dev, package
     assert '"notebook' not in dev and '"jupyter' not in dev  # make notebook installs it
+
+
+def recipe(target: str) -> list[str]:
+    """The command lines of a target's recipe (the tab-indented lines under it)."""
+    lines = MAKEFILE.split("\n")
+    start = next(i for i, line in enumerate(lines) if re.match(rf"{re.escape(target)}:", line))
+    commands = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        commands.append(line[1:].strip())
+    return commands
+
+
+def test_make_test_reruns_the_docs_examples_and_notebook_under_another_blas_kernel():
+    """After the main suite, `make test` runs the printed-number tests again with OpenBLAS's
+    Haswell kernel (OPENBLAS_L2_SIZE unset for that command only), so a number that holds only
+    under this CPU's summation order fails on the machine that wrote it."""
+    commands = recipe("test")
+    main = [i for i, c in enumerate(commands) if "pytest" in c and "tests/" not in c]
+    again = [i for i, c in enumerate(commands)
+             if c.split()[:4] == ["env", "-u", "OPENBLAS_L2_SIZE", "OPENBLAS_CORETYPE=Haswell"]]
+    assert main and again, commands
+    assert again[0] > main[0]
+    words = commands[again[0]].split()
+    assert words[4:7] == ["$(PY)", "-m", "pytest"]
+    assert {"tests/test_docs.py", "tests/test_examples.py", "tests/test_notebook.py"} <= set(words)
+    assert "OPENBLAS_L2_SIZE" not in "\n".join(commands[:again[0]] + commands[again[0] + 1:])
+    assert not re.search(r"^\s*(export|unexport)\b.*OPENBLAS", MAKEFILE, flags=re.MULTILINE)
