@@ -143,7 +143,7 @@ def test_numbers_stay_on_one_line(visits, width):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_screenshots_for_people_to_look_at(visits, width):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"report-{width}.png"
+    path = SHOTS / f"test-report-{width}.png"  # the test's cut-down demo, not make demo's
     visits[width].page.screenshot(path=str(path), full_page=True)
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
