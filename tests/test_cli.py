@@ -704,3 +704,26 @@ def test_ctrl_c_in_any_command_is_one_line_and_exit_130(capsys, monkeypatch, com
     except KeyboardInterrupt:
         pytest.fail("Ctrl-C escaped cli.main as a traceback")
     assert rc == 130 and err == f"tinygrad-lc {command}: interrupted before it finished\n"
+
+
+def _blocks_of_gradcheck_output(out: str) -> list[str]:
+    """Each check's text in `tinygrad-lc gradcheck`'s output, from its '-- ' line to its summary."""
+    return re.split(r"^-- ", out, flags=re.M)[1:]
+
+
+@pytest.mark.parametrize("model", ["linear", "mlp"])
+def test_gradcheck_summary_is_the_relative_error_of_the_worst_line(capsys, model):
+    rc, out, _ = run(capsys, "gradcheck", "--model", model, "--num-checks", "4")
+    assert rc == 0
+    blocks = _blocks_of_gradcheck_output(out)
+    assert len(blocks) == (6 if model == "linear" else 4)
+    for block in blocks:
+        summary = re.findall(r"^   max relative error (\S+)", block, flags=re.M)
+        assert len(summary) == 1, block
+        # the per-entry lines: a gradcheck's input lines, grad_check_sparse's entries
+        shown = [float(x) for line in block.splitlines()
+                 if not line.startswith("   max") and "(kink:" not in line
+                 for x in re.findall(r"relative error (\d[^\s;,]*)", line)]
+        assert shown, block
+        assert float(f"{max(shown):.2e}") == float(summary[0]), block
+    assert "relative error = |a - n| / max(|a| + |n|, 1e-8)" in out

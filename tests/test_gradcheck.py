@@ -241,7 +241,8 @@ def test_wrong_gradient_fails_even_beside_a_kink(monkeypatch):
         gradcheck(lambda s: svm_loss(s, LABELS), s)
     msg = str(err.value)
     worst = err.value.report.inputs[0].worst
-    assert "'scores' (input 0)" in msg and f"worst at index {worst}:" in msg
+    assert "'scores' (input 0)" in msg
+    assert f"worst relative error among them at index {worst}:" in msg
     assert worst not in {(0, 0), (0, 1)}  # the kink coordinates stay out of the verdict
     assert "analytic" in msg and "numerical" in msg and "relative error" in msg
 
@@ -255,8 +256,8 @@ def test_failure_message_names_input_index_values_and_error():
         gradcheck(f, [x, b])
     msg = str(err.value)
     assert isinstance(err.value, AssertionError)
-    assert "'x' (input 0), shape (2, 2): 4 of 4 entries fail; worst at index (1, 1): " \
-        "analytic -4, numerical -8" in msg
+    assert "'x' (input 0), shape (2, 2): 4 of 4 entries fail; worst relative error among them " \
+        "at index (1, 1): analytic -4, numerical -8" in msg
     assert "relative error 0.333" in msg and "input 1, shape (2,): ok" in msg
     assert not gradcheck(f, [x, b], raise_exception=False)
 
@@ -528,3 +529,46 @@ def test_a_report_pretty_prints_as_its_text():
     p = Printer()
     report._repr_pretty_(p, cycle=False)
     assert p.out == [str(report)] and p.out[0].startswith("gradcheck passed")
+
+
+# ---------------------------------------------------------------------- the worst entry
+def _off_by(k, m):
+    """f(x) = sum(k x stop(x) + m x x) at x = 1: analytic k + 2m, numerical 2k + 2m per entry."""
+    x = Tensor(np.ones(len(k)), requires_grad=True, name="x")
+    k, m = np.asarray(k, dtype=np.float64), np.asarray(m, dtype=np.float64)
+    return gradcheck_report(lambda x: (Tensor(k) * x * Tensor(x.data)).sum()
+                            + (Tensor(m) * x * x).sum(), x)
+
+
+def test_the_worst_entry_is_the_one_with_the_largest_relative_error_when_all_pass():
+    # entry 0: analytic 99.99, numerical 100, |a - n| 0.01 just inside atol + rtol |n|,
+    # relative error 5e-5; entry 1: analytic 1e-6, numerical 3e-6, |a - n| 2e-6 (far inside
+    # atol), relative error 0.5. The largest |a - n| (and the entry nearest its tolerance) is
+    # entry 0; the largest relative error, the one the summary reports, is entry 1.
+    report = _off_by([0.010006, 2e-6], [50 - 0.010006, -0.5e-6])
+    c = report.inputs[0]
+    assert report.passed and c.bad == 0
+    assert np.argmax(np.abs(c.analytic - c.numerical)) == 0
+    assert c.worst == (1,)
+    assert c.rel == rel_error(c.analytic, c.numerical) == pytest.approx(0.5, rel=1e-2)
+    text = str(report)
+    assert "worst relative error at index (1,): analytic 1e-06" in text
+    assert f"relative error {c.rel:.3g}" in text
+
+
+def test_the_worst_failing_entry_is_ranked_by_relative_error_too():
+    # both fail: entry 0 (analytic 99, numerical 100: |a - n| 1, relative error 0.005),
+    # entry 1 (analytic 0.5, numerical 1: |a - n| 0.5, relative error 0.333)
+    report = _off_by([1.0, 0.5], [49.0, 0.0])
+    c = report.inputs[0]
+    assert not report.passed and c.bad == 2
+    assert np.argmax(np.abs(c.analytic - c.numerical)) == 0
+    assert c.worst == (1,) and c.rel == pytest.approx(1 / 3)
+    assert "2 of 2 entries fail; worst relative error among them at index (1,): analytic 0.5, " \
+        "numerical 1, relative error 0.333" in str(report)
+
+
+def test_the_report_names_its_relative_error():
+    report = _off_by([0.0], [1.0])
+    assert "relative error = |a - n| / max(|a| + |n|, 1e-8)" in str(report)
+    assert "|a - n| / max(|a| + |n|, 1e-8)" in report._repr_html_()

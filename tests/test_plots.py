@@ -85,3 +85,75 @@ def test_bad_loss_values_leave_no_figure_open(tmp_path):
         plots.plot_loss_curves({"ok": [1.0, 2.0], "bad": ["not", "a number"]},
                                tmp_path / "loss.png")
     assert plt.get_fignums() == before and not (tmp_path / "loss.png").exists()
+
+
+# ---------------------------------------------------------------------- one loss-curve style
+def _spy_on_loss_pictures(monkeypatch) -> dict:
+    """Record, for every loss.png written, each axes' y scale and its lines' alphas."""
+    from pathlib import Path
+
+    seen, real = {}, plots._save
+
+    def spy(fig, path):
+        if Path(path).name == "loss.png":
+            seen[Path(path).parent.name] = [(ax.get_yscale(), [line.get_alpha()
+                                                               for line in ax.get_lines()])
+                                            for ax in fig.axes]
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "_save", spy)
+    return seen
+
+
+def _raw_and_smoothed(alphas: list, curves: int) -> bool:
+    """Two lines per curve: the raw one faint (alpha < 1), the smoothed one solid."""
+    raw, smooth = alphas[0::2], alphas[1::2]
+    return len(alphas) == 2 * curves and all(a is not None and a < 1 for a in raw) \
+        and all(a is None or a == 1 for a in smooth)
+
+
+def test_train_sweep_and_demo_draw_the_same_log_scale_loss_curves(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("sklearn")  # the digits
+    from tinygrad_lc import cli, viz
+    from tinygrad_lc.commands import demo
+
+    seen = _spy_on_loss_pictures(monkeypatch)
+    assert cli.main(["train", "--dataset", "digits", "--iters", "30", "--quiet",
+                     "--out", str(tmp_path / "train")]) == 0
+    assert cli.main(["sweep", "--dataset", "blobs", "--iters", "20", "--trials", "2", "--refine",
+                     "0", "--workers", "0", "--quiet", "--out", str(tmp_path / "sweep")]) == 0
+
+    def no_dot(root, path, **kw):
+        raise viz.GraphvizNotFoundError("render: Graphviz's `dot` program is not on PATH")
+
+    monkeypatch.setattr(viz, "render", no_dot)
+    monkeypatch.setattr(demo, "sweep_section", lambda *args, **kw: None)
+    assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--iters", "30",
+                     "--search-tries", "3", "--quiet"]) == 0
+    capsys.readouterr()
+    assert set(seen) == {"train", "best", "demo"}
+    for name, curves in (("train", 1), ("best", 1), ("demo", 2)):
+        [(scale, alphas)] = seen[name]
+        assert scale == "log", name
+        assert _raw_and_smoothed(alphas, curves), (name, alphas)
+
+
+def test_losses_that_reach_zero_or_below_still_draw(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    try:
+        plots.draw_loss_curves(ax, {"hinge": [2.0, 1.0, 0.5, 0.0, 0.0], "odd": [1.0, -0.5, 0.1]})
+        assert ax.get_yscale() == "symlog"
+        assert "0 or below" in ax.get_title()
+        assert len(ax.get_lines()) == 4
+    finally:
+        plt.close(fig)
+    fig, ax = plt.subplots()
+    try:  # a diverged run: inf and NaN are left out, the finite losses still on a log axis
+        plots.draw_loss_curves(ax, {"diverged": [3.0, 2.0, float("inf"), float("nan")]})
+        assert ax.get_yscale() == "log"
+    finally:
+        plt.close(fig)
+    for curves in ({"zero": [0.0, 0.0]}, {"empty": []}, {"neg": [-1.0, -2.0]}):
+        assert png_size(plots.plot_loss_curves(curves, tmp_path / "loss.png"))[0] > 300

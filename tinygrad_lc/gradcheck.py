@@ -198,7 +198,14 @@ def gradcheck_report(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
     >>> x = Tensor([1.0, -2.0], requires_grad=True, name="x")
     >>> print(gradcheck_report(lambda x: x.abs().sum(), x))
     gradcheck passed (eps=1e-06, atol=1e-05, rtol=0.0001)
-      'x' (input 0), shape (2,): ok; worst at index (...): analytic ..., numerical ...
+      'x' (input 0), shape (2,): ok; worst relative error at index (...): analytic ...,
+        numerical ..., relative error ...
+      relative error = |a - n| / max(|a| + |n|, 1e-8) for analytic a and numerical n;
+        an entry fails when |a - n| > atol + rtol * |n|
+
+    The worst entry of each input is the one with the largest relative error: among the
+    failing entries if any fail, else among the entries off kinks (the same maximum
+    ``tinygrad-lc gradcheck`` prints as its "max relative error").
     """
     return _run(f, inputs, eps, atol, rtol, strict, localize)
 

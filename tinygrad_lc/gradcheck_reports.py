@@ -6,6 +6,12 @@ input. ``str()`` of each is the readable line(s) that
 :class:`~tinygrad_lc.gradcheck.GradcheckError` carries; in Jupyter (or IPython) a report shows
 as a table (``_repr_html_``) or as that text (``_repr_pretty_``), not as a dataclass dump.
 
+Every "relative error" in a report is :data:`RELATIVE_ERROR` (what
+:func:`~tinygrad_lc.gradcheck.rel_error` computes), and the entry a report calls worst is the
+one with the largest relative error: among the failing entries if any fail, else among the
+entries that counted (off kinks). The verdict itself is the per-entry test
+``|a - n| <= atol + rtol * |n|``.
+
 >>> import tinygrad_lc as tg
 >>> from tinygrad_lc.gradcheck import gradcheck_report
 >>> s = tg.Tensor([0.0, 1.5], requires_grad=True, name="s")
@@ -23,7 +29,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Kink", "InputCheck", "LocalCheck", "GradcheckReport"]
+__all__ = ["RELATIVE_ERROR", "Kink", "InputCheck", "LocalCheck", "GradcheckReport"]
+
+#: The relative error of one entry, analytic ``a`` against numerical ``n``, as reports name it.
+RELATIVE_ERROR = "|a - n| / max(|a| + |n|, 1e-8)"
 
 
 @dataclass
@@ -50,7 +59,11 @@ class Kink:
 
 @dataclass
 class InputCheck:
-    """The global check of one input: both gradients, the kinks met and the worst entry."""
+    """The global check of one input: both gradients, the kinks met and the worst entry.
+
+    ``worst`` is the index of the largest relative error (:data:`RELATIVE_ERROR`) among the
+    ``bad`` entries if there are any, else among the entries off kinks; ``rel`` is that error.
+    """
 
     label: str
     analytic: np.ndarray
@@ -66,10 +79,20 @@ class InputCheck:
         if self.worst is None:
             return head + "empty" + kinks
         a, n = self.analytic[self.worst], self.numerical[self.worst]
-        where = (f"worst at index {self.worst}: analytic {a:.8g}, "
-                 f"numerical {n:.8g}, relative error {self.rel:.3g}")
+        where = (f"worst relative error{self.ranked_among} at index {self.worst}: analytic "
+                 f"{a:.8g}, numerical {n:.8g}, relative error {self.rel:.3g}")
         state = f"{self.bad} of {self.analytic.size} entries fail; " if self.bad else "ok; "
         return head + state + where + kinks
+
+    @property
+    def ranked_among(self) -> str:
+        """Which entries ``worst`` was picked from, as words to follow "worst relative error"."""
+        if self.bad:
+            return " among them"
+        if self.kinks:
+            return " (every entry at a kink)" if len(self.kinks) == self.analytic.size \
+                else " off kinks"
+        return ""
 
 
 @dataclass
@@ -83,7 +106,7 @@ class LocalCheck:
     output_shape: tuple
     bad: int
     skipped: int  # coordinates at a kink of the op or outside its domain
-    worst: tuple | None
+    worst: tuple | None  # largest relative error, among the bad entries if any, off skipped ones
     analytic: float
     numerical: float
     rel: float
@@ -91,8 +114,11 @@ class LocalCheck:
     def __str__(self) -> str:
         where = f" in scope '{self.scope}'" if self.scope else ""
         shapes = ", ".join(str(s) for s in self.input_shapes)
+        fail = "1 entry fails" if self.bad == 1 else f"{self.bad} entries fail"
+        state = f"{fail}, worst relative error among them" if self.bad \
+            else "ok, worst relative error"
         return (f"op '{self.op}'{where} (inputs {shapes}; output {self.output_shape}), "
-                f"gradient for input {self.input}: worst at index {self.worst}: analytic "
+                f"gradient for input {self.input}: {state} at index {self.worst}: analytic "
                 f"{self.analytic:.8g}, numerical {self.numerical:.8g}, "
                 f"relative error {self.rel:.3g}")
 
@@ -132,6 +158,8 @@ class GradcheckReport:
         lines = [f"{self.title} {verdict} (eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}"
                  f"{', strict' if self.strict else ''})"]
         lines += [f"  {c}" for c in self.inputs]
+        lines.append(f"  relative error = {RELATIVE_ERROR} for analytic a and numerical n; "
+                     "an entry fails when |a - n| > atol + rtol * |n|")
         kinks = self.kinks
         if kinks:
             rule = "counted as failures (strict)" if self.strict else "excluded from the verdict"
@@ -157,8 +185,8 @@ class GradcheckReport:
         >>> from tinygrad_lc.gradcheck import gradcheck_report
         >>> s = tg.Tensor([0.0, 1.5], requires_grad=True, name="s")
         >>> page = gradcheck_report(lambda s: s.relu().sum(), s)._repr_html_()
-        >>> ">relative error</th>" in page, "kink sits on" in page
-        (True, True)
+        >>> ">relative error</th>" in page, "kink sits on" in page, "max(|a| + |n|, 1e-8)" in page
+        (True, True, True)
         """
         colour = "#2e7d32" if self.passed else "#c62828"
         head = str(self).splitlines()[0]
@@ -175,7 +203,11 @@ class GradcheckReport:
         header = ["input", "shape", "entries", "worst index", "analytic", "numerical",
                   "relative error", "kinks met"]
         parts = [f'<div class="gradcheck-report"><p style="color:{colour};font-weight:bold">'
-                 f"{html.escape(head)}</p>", _html_table(header, rows)]
+                 f"{html.escape(head)}</p>", _html_table(header, rows),
+                 f"<p>relative error = <code>{html.escape(RELATIVE_ERROR)}</code> for analytic a "
+                 "and numerical n; the worst index is the entry with the largest one, among "
+                 "the failing entries if any fail, else among those off kinks. An entry fails "
+                 "when <code>|a - n| &gt; atol + rtol * |n|</code>.</p>"]
         kinks = self.kinks
         if kinks:
             rule = "counted as failures (strict)" if self.strict else "excluded from the verdict"

@@ -61,26 +61,50 @@ for _public in (GradcheckWarning, GradcheckError):  # shown (and imported) as gr
 def _compare(analytic, numerical, atol, rtol, kinks, strict=False):
     """Return (mask of bad entries, worst index, relative error there) for allclose-style checks.
 
-    Entries in the ``kinks`` mask are left out, or all count as bad when ``strict``.
+    An entry fails when ``|a - n| > atol + rtol * |n|`` (NaN fails). Entries in the ``kinks``
+    mask are left out, or all count as bad when ``strict``. The worst entry is the one with the
+    largest relative error (:func:`rel_error`, NaN ranked highest) among the failing
+    entries if any fail, else among the entries that counted (off kinks; all of them when every
+    entry is at a kink): the same number a summary of the check reports. Relative errors that
+    print alike (3 significant digits: a factor-2 bug gives 0.333 everywhere) are told apart
+    by the absolute error ``|a - n|``, not by rounding noise.
     """
     err = np.abs(analytic - numerical)
     bound = atol + rtol * np.abs(numerical)
     bad = ~(err <= bound) & ~kinks  # NaN counts as bad
     if strict:
         bad |= kinks
-    excess = np.where(np.isnan(err), np.inf, err - bound)
+    if not analytic.size:
+        return bad, None, 0.0
+    rel = _rel_errors(analytic, numerical)
     if bad.any():
-        pool = np.where(bad, excess, -np.inf)
-    else:  # all fine: show the worst entry that counted (not an excluded kink)
-        pool = excess if kinks.all() else np.where(kinks, -np.inf, excess)
-    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(pool)), analytic.shape)) \
-        if analytic.size else None
-    rel = float(rel_error(analytic[worst], numerical[worst])) if worst is not None else 0.0
-    return bad, worst, rel
+        pool = bad
+    else:  # all fine: the worst entry that counted (not an excluded kink)
+        pool = np.ones_like(kinks) if kinks.all() else ~kinks
+    shown = np.where(pool, _significant(np.where(np.isnan(rel), np.inf, rel)), -np.inf)
+    ties = np.where(shown == shown.max(), np.where(np.isnan(err), np.inf, err), -np.inf)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ties)), analytic.shape))
+    return bad, worst, float(rel[worst])
+
+
+def _significant(x: np.ndarray, digits: int = 3) -> np.ndarray:
+    """``x >= 0`` rounded to ``digits`` significant digits (0 and inf as they are)."""
+    finite = np.isfinite(x) & (x > 0)
+    scale = 10.0 ** np.floor(np.log10(np.where(finite, x, 1.0)))
+    return np.where(finite, np.round(x / scale, digits - 1) * scale, x)
+
+
+def _rel_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise relative error ``|a - b| / max(|a| + |b|, 1e-8)`` (see :func:`rel_error`)."""
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, counted as the worst
+        return np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
 
 
 def rel_error(a, b) -> float:
-    """Largest elementwise relative error ``|a - b| / max(1e-8, |a| + |b|)``.
+    """Largest elementwise relative error ``|a - b| / max(|a| + |b|, 1e-8)``.
+
+    The relative error every gradient check reports, entry by entry; the verdict of
+    :func:`gradcheck` is the separate per-entry test ``|a - n| <= atol + rtol * |n|``.
 
     >>> rel_error([1.0, 2.0], [1.0, 3.0])
     0.2
@@ -88,7 +112,7 @@ def rel_error(a, b) -> float:
     a = np.asarray(a.data if isinstance(a, Tensor) else a, dtype=np.float64)
     b = np.asarray(b.data if isinstance(b, Tensor) else b, dtype=np.float64)
     try:
-        err = np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+        err = _rel_errors(a, b)
     except ValueError:
         raise ValueError(f"rel_error: shapes {a.shape} and {b.shape} do not broadcast") from None
     return float(np.max(err)) if err.size else 0.0

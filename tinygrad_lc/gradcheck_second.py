@@ -70,7 +70,10 @@ def gradgradcheck_report(f: Callable, inputs, grad_outputs=None, eps: float = 1e
     >>> x = tg.Tensor([1.0, -2.0], requires_grad=True, name="x")
     >>> print(gradgradcheck_report(lambda x: (x**3).sum(), x))
     gradgradcheck passed (eps=1e-06, atol=1e-05, rtol=0.001)
-      'x' (input 0), shape (2,): ok; worst at index (...): analytic ..., numerical ...
+      'x' (input 0), shape (2,): ok; worst relative error at index (...): analytic ...,
+        numerical ..., relative error ...
+      relative error = |a - n| / max(|a| + |n|, 1e-8) for analytic a and numerical n;
+        an entry fails when |a - n| > atol + rtol * |n|
       note: checked d/dx of sum_i <grad_i f, w_i> for random w_i (second-order VJP)
     """
     where = "gradgradcheck"

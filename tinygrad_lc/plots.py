@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_decision_regions", "plot_loss_curves", "plot_weight_grid",
-           "plot_weight_templates", "weight_grid", "weight_templates"]
+__all__ = ["draw_loss_curves", "plot_decision_regions", "plot_loss_curves",
+           "plot_weight_grid", "plot_weight_templates", "weight_grid", "weight_templates"]
 
 
 def _pyplot() -> Any:
@@ -51,9 +51,58 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (c[k] - c[lo]) / (k - lo)
 
 
+def draw_loss_curves(ax: Any, curves: dict[str, Sequence[float]],
+                     title: str = "Training loss") -> None:
+    """Draw loss histories on ``ax`` in the one loss-curve style of every picture.
+
+    Each curve is drawn twice in its colour: the raw loss of every step, faint, and its
+    trailing moving average (a window of 1/50 of the run), solid. The y axis is logarithmic,
+    so the fall of the first steps and the slow progress after them both show. Losses of 0 or
+    below have no place on a log axis: when a curve has any, the axis is symlog instead
+    (linear below the 10th percentile of the positive losses) and the title says so. inf and
+    NaN (a diverged run) are left out of the picture.
+
+    ``train``'s and the sweep's ``loss.png`` and the demo's come from here (through
+    :func:`plot_loss_curves`); in a notebook, draw on your own axes:
+
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> draw_loss_curves(ax, {"svm": [3.0, 2.0, 1.5]})
+    >>> ax.get_yscale(), len(ax.get_lines())
+    ('log', 2)
+    >>> plt.close(fig)
+    """
+    # convert before drawing: a bad curve must not leave half a picture
+    curves = {label: np.asarray(values, dtype=np.float64) for label, values in curves.items()}
+    for i, (label, values) in enumerate(curves.items()):
+        steps = np.arange(1, len(values) + 1)
+        color = f"C{i}"
+        ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
+        window = max(1, len(values) // 50)
+        ax.plot(steps, _smooth(values, window), color=color, linewidth=1.8,
+                label=f"{label} (moving average of {window})" if window > 1 else label)
+    finite = np.concatenate([v[np.isfinite(v)] for v in curves.values()] or [np.zeros(0)])
+    positive = finite[finite > 0]
+    if finite.size and positive.size == finite.size:
+        ax.set_yscale("log")
+        scale = "log scale"
+    else:  # symlog: linear between -linthresh and linthresh, logarithmic outside
+        # linear under the lowest tenth of the positive losses: the zeros of a hinge loss
+        # then sit just below the curve instead of decades under it
+        linthresh = float(np.percentile(positive, 10)) if positive.size else 1.0
+        ax.set_yscale("symlog", linthresh=linthresh)
+        scale = "symlog scale"
+        title = f"{title}\n(some losses are 0 or below: symlog, linear below {linthresh:.2g})"
+    ax.set_xlabel("step (minibatch)")
+    ax.set_ylabel(f"loss (data + regularization), {scale}")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+
+
 def plot_loss_curves(curves: dict[str, Sequence[float]], path: str | os.PathLike[str],
-                     title: str = "Training loss", log_scale: bool = False) -> Path:
-    """Plot one loss history per entry of ``curves`` (raw, faint, and smoothed) to ``path``.
+                     title: str = "Training loss") -> Path:
+    """Draw :func:`draw_loss_curves` (raw faint, smoothed solid, log y axis) to ``path``.
 
     Examples
     --------
@@ -66,20 +115,11 @@ def plot_loss_curves(curves: dict[str, Sequence[float]], path: str | os.PathLike
     # convert before opening the figure: a bad curve must not leave a figure open
     curves = {label: np.asarray(values, dtype=np.float64) for label, values in curves.items()}
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    for i, (label, values) in enumerate(curves.items()):
-        steps = np.arange(1, len(values) + 1)
-        color = f"C{i}"
-        ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
-        window = max(1, len(values) // 50)
-        ax.plot(steps, _smooth(values, window), color=color, linewidth=1.8,
-                label=f"{label} (moving average of {window})" if window > 1 else label)
-    ax.set_xlabel("step (minibatch)")
-    ax.set_ylabel("loss (data + regularization)")
-    if log_scale:
-        ax.set_yscale("log")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    try:
+        draw_loss_curves(ax, curves, title)
+    except BaseException:
+        plt.close(fig)
+        raise
     return _save(fig, path)
 
 

@@ -234,6 +234,7 @@ def _run(args: argparse.Namespace) -> int:
     from .. import __version__, plots
     from ..report import Report
     from ..training import load_dataset
+    from .check_results import RELATIVE_ERROR
     from .gradcheck import check_loss
 
     start = time.perf_counter()
@@ -274,14 +275,17 @@ def _run(args: argparse.Namespace) -> int:
 
     print("\n3. Gradient checks (analytic backward against central differences, float64)")
     checks = [r for loss in LOSSES for r in check_loss(loss, seed=args.seed)]
-    check_rows = [[r.loss, r.what, f"{r.rel_error:.2e}", r.kinks,
-                   "passed" if r.passed else "FAILED"] for r in checks]
+    check_rows = [[r.loss, r.what, f"{r.rel_error:.2e}" + (f" ({r.scope})" if r.scope else ""),
+                   r.kinks, "passed" if r.passed else "FAILED"] for r in checks]
     check_header = ["loss", "check", "max relative error", "kinks met", "verdict"]
     _print_table(check_header, check_rows)
     report.section("Gradient checks", "Each gradient computed by `backward()` against "
-                   "centered differences `(f(x + h) - f(x - h)) / 2h`; relative error "
-                   "`|a - n| / max(|a| + |n|, 1e-8)`. Around 1e-7 or below means the backward "
-                   "pass is right; steps that cross a hinge are reported as kinks, not errors.")
+                   "centered differences `(f(x + h) - f(x - h)) / 2h`; the relative error of an "
+                   f"entry is `{RELATIVE_ERROR}` (analytic a, numerical n), and 'max relative "
+                   "error' is the largest of them (for a gradcheck, the one on its worst line "
+                   "below; among the failing entries if any fail). "
+                   "Around 1e-7 or below means the backward pass is right; steps that cross a "
+                   "hinge are reported as kinks, not errors, and left out of the maximum.")
     report.table(check_header, check_rows)
     report.code("\n\n".join(f"[{r.loss}] {r.what}\n{r.text}" for r in checks))
 
@@ -315,7 +319,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         pictures.append(plots.plot_loss_curves(
             {loss: trainers[loss].loss_history for loss in LOSSES}, out / "loss.png",
-            title=f"SGD on {args.dataset}", log_scale=True))
+            title=f"SGD on {args.dataset}"))
         for loss in LOSSES:
             pictures.append(plots.plot_weight_templates(
                 trainers[loss].model.W.data, data.image_shape, data.class_names,

@@ -18,7 +18,7 @@ import io
 
 import numpy as np
 
-from .check_results import SPARSE_TOLERANCE, CheckResult, rel_error_off_kinks
+from .check_results import SPARSE_TOLERANCE, CheckResult, sparse_rel_error
 from .options import ELASTIC_BETA
 
 
@@ -58,11 +58,10 @@ def check_mlp(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_che
     b1.data = b1.data + (1e-7 - (X[0] @ net[0].W.data + b1.data)[0]) * np.eye(6)[0]
     f = lambda *params: _full_loss(net, X, y, loss, regularizer_name, reg, beta)
     report = gradcheck_report(f, net.parameters(), localize=localize)
-    worst = max(rel_error_off_kinks(c) for c in report.inputs)
-    results.append(CheckResult(
+    results.append(CheckResult.of_report(
         loss, f"d full loss / d (W1, b1, W2, b2), X (8 x 5), MLP 5-6-4, {reg:g} * "
         f"{regularizer_name}(W1, W2); hidden unit 0 of example 0 sits 1e-7 from its ReLU's kink",
-        report.passed, worst, report.kink_count, str(report)))
+        report))
 
     Xd = np.hstack([rng.normal(0.0, 1.0, (100, 64)), np.ones((100, 1))])
     yd = rng.integers(0, 10, 100)
@@ -81,11 +80,11 @@ def check_mlp(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_che
         lines += [f"  {name} {line}" for line in out.getvalue().splitlines()]
     errors, kinks = np.concatenate(errors), np.concatenate(kinks)
     off_kink = errors[~kinks]
+    worst, scope = sparse_rel_error(errors, kinks)
     passed = bool(np.all(off_kink < SPARSE_TOLERANCE))
     text = "\n".join([f"grad_check_sparse {'passed' if passed else 'FAILED'} (tolerance "
                       f"{SPARSE_TOLERANCE:g} off kinks)", *lines])
     results.append(CheckResult(
         loss, f"d full loss / d W1 and W2, {num_checks} random entries each of a digits-sized "
-        "MLP 65-100-10", passed, float(np.max(off_kink)) if off_kink.size else 0.0,
-        int(kinks.sum()), text))
+        "MLP 65-100-10", passed, worst, int(kinks.sum()), text, scope))
     return results
