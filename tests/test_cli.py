@@ -299,12 +299,17 @@ def test_resume_with_another_setting_is_refused(capsys, tmp_path, option, value,
     assert re.search(rf"that run: {re.escape(said)}[.;] ", err), err
 
 
-def test_new_run_over_an_old_checkpoint_says_so(capsys, tmp_path):
-    path = tmp_path / "c.npz"
-    args = ("--dataset", "blobs", "--iters", "10", "--checkpoint", str(path))
-    assert train(capsys, tmp_path / "a", *args)[0] == 0
-    rc, _, err = train(capsys, tmp_path / "b", *args)
-    assert rc == 0 and "will be overwritten (use --resume" in err
+def test_a_new_run_over_an_existing_checkpoint_is_refused_and_leaves_it(capsys, tmp_path):
+    path = tmp_path / "run.npz"
+    assert train(capsys, tmp_path / "a", "--dataset", "blobs", "--iters", "200",
+                 "--checkpoint", str(path), "--quiet")[0] == 0
+    before = path.read_bytes()
+    rc, _, err = train(capsys, tmp_path / "b", "--dataset", "blobs", "--iters", "50",
+                       "--checkpoint", str(path), "--quiet")
+    assert rc == 2 and f"--checkpoint {path} already exists" in err
+    assert "--resume" in err and "another --checkpoint path" in err, err  # both ways out
+    assert path.read_bytes() == before and not (tmp_path / "b").exists()
+    assert load_checkpoint(path)["model"]["step_count"] == 200
 
 
 # ----------------------------------------------------------------------------- CIFAR-10
