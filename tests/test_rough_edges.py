@@ -5,6 +5,7 @@ offered when close, graph's default loss per model, and train's summary line for
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,21 @@ def test_the_mlp_run_names_adam_not_momentum(capsys, tmp_path):
     rc, out, _ = run(capsys, "train", "--dataset", "blobs", "--iters", "5", "--out",
                      str(Path(tmp_path) / "lin"))
     assert "momentum 0," in out
+
+
+# ------------------------------------------------------------------ the docs' own words
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_readme_documentation_list_links_every_page():
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("## Documentation", 1)[1].split("\n## ", 1)[0]
+    linked = set(re.findall(r"\]\((docs/[\w-]+\.md)\)", section))
+    pages = {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
+    assert pages - linked == set(), "add these pages to the README's Documentation list"
+
+
+def test_the_docs_speak_to_users_not_to_the_tracker():
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        text = page.read_text("utf-8")
+        assert not re.search(r"\bthe issue's\b", text), page.name
