@@ -7,6 +7,7 @@ The signals are real (``signal.raise_signal`` in this process); the command-line
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 import numpy as np
@@ -85,3 +86,50 @@ def test_a_signal_during_a_checkpoint_save_lets_it_finish(tmp_path, monkeypatch)
     assert saved["model"]["step_count"] == 10
     np.testing.assert_array_equal(saved["model"]["W"], trainer.model.W.data)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]  # no temporary file
+
+
+class _FreedWhileSignalled:
+    """An object whose finalizer gets the signal: Python runs the handler inside ``__del__``,
+    as it does for the ``__del__`` of every compiled training step, and there it can only
+    print the exception ("Exception ignored in") and drop it."""
+
+    def __init__(self, signum):
+        self.signum = signum
+
+    def __del__(self):
+        signal.raise_signal(self.signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_handled_inside_a_finalizer_still_stops_the_block(signum, capsys):
+    hook = sys.unraisablehook
+    reached = []
+    with pytest.raises(Interrupted) as info, stop_on_signals():
+        _FreedWhileSignalled(signum)  # freed at once: the handler runs in its __del__
+        reached.append("went on after the signal")
+    assert reached == [] and info.value.signum == signum
+    assert capsys.readouterr().err == ""  # no "Exception ignored in ..." traceback
+    assert sys.unraisablehook is hook and sys.getprofile() is None  # both restored
+
+
+def test_a_signal_handled_inside_a_finalizer_in_a_deferred_block_waits_for_its_end():
+    done = []
+    with pytest.raises(Interrupted) as info, stop_on_signals():
+        with deferred():
+            _FreedWhileSignalled(signal.SIGTERM)
+            done.append("the block finished")
+        done.append("not reached")
+    assert done == ["the block finished"] and info.value.signum == signal.SIGTERM
+
+
+def test_other_exceptions_in_finalizers_still_reach_the_previous_hook(monkeypatch):
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(type(u.exc_value)))
+
+    class Failing:
+        def __del__(self):
+            raise ValueError("in a finalizer")
+
+    with stop_on_signals():
+        Failing()
+    assert seen == [ValueError]
