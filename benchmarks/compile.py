@@ -32,7 +32,7 @@ import numpy as np
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
-from tinygrad_lc.checks import count_nonfinite
+from tinygrad_lc.core.checks import count_nonfinite
 from tinygrad_lc.losses import softmax_loss, svm_loss
 from tinygrad_lc.models import LinearClassifier
 from tinygrad_lc.optim import SGD

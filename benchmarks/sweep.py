@@ -93,7 +93,7 @@ def parallel_capacity(n: int = 3 * 10**7) -> float:
 
 def measure(dataset: str, iters: int, workers_list: tuple[int, ...] = (1, 2)) -> list[dict]:
     from tinygrad_lc.sweep import default_space, run_sweep, sample
-    from tinygrad_lc.sweep_trial import shared_dataset
+    from tinygrad_lc.sweep.trial import shared_dataset
 
     configs = sample({**default_space(dataset, "svm"), "iters": iters}, 8, seed=0)
     shared_dataset(dataset, 0)  # build the cache first: neither run pays for it

@@ -39,9 +39,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_lc as tg
-from tinygrad_lc import tensor as engine
-from tinygrad_lc.indexing import prepare_index
-from tinygrad_lc.ops import kept_shape
+from tinygrad_lc.core import tensor as engine
+from tinygrad_lc.core.indexing import prepare_index
+from tinygrad_lc.core.ops import kept_shape
 
 GAP = 0.05  # least distance of any kink input from its kink
 BOUND = 20.0  # largest |value| of any node (keeps derivatives, hence FD errors, bounded)

@@ -7,7 +7,7 @@ import os
 import signal
 from pathlib import Path
 
-from tinygrad_lc.sweep_trial import run_trial
+from tinygrad_lc.sweep.trial import run_trial
 
 MARKS = "TINYGRAD_LC_TEST_MARKS"  # a folder: one file per trial whose worker died once
 

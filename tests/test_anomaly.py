@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc.anomaly: ``detect_anomaly()`` names the first op making NaN or inf."""
+"""Tests for tinygrad_lc.core.anomaly: ``detect_anomaly()`` names the first op making NaN or inf."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import tinygrad_lc as tg
-from tinygrad_lc import Tensor, anomaly
+from tinygrad_lc import Tensor
+from tinygrad_lc.core import anomaly
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's divide-by-zero notes
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import tinygrad_lc
-from tinygrad_lc import atomic
-from tinygrad_lc.atomic import atomic_open, atomic_write
-from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_lc.util import atomic
+from tinygrad_lc.util.atomic import atomic_open, atomic_write
+from tinygrad_lc.util.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_write_text_and_bytes_creating_folders(tmp_path):
@@ -120,7 +120,7 @@ def test_no_world_writable_files_while_threads_save(tmp_path, monkeypatch):
 
 _WRITER = """
 import sys, time
-from tinygrad_lc.atomic import atomic_open
+from tinygrad_lc.util.atomic import atomic_open
 with atomic_open(sys.argv[1]) as f:
     f.write(b"half a checkpoint " * 1000)
     f.flush()

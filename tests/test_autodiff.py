@@ -20,10 +20,10 @@ from test_memory import SLACK, _peaks, gc_off
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
 from tinygrad_lc.autodiff import grad, hessian, hvp, jacobian
+from tinygrad_lc.core.ops import OPS, PRIMITIVES
+from tinygrad_lc.core.recording import TENSOR, TensorBackend
 from tinygrad_lc.gradcheck import GradcheckError, gradgradcheck, gradgradcheck_report
 from tinygrad_lc.losses import softmax_loss, svm_loss
-from tinygrad_lc.ops import OPS, PRIMITIVES
-from tinygrad_lc.recording import TENSOR, TensorBackend
 from tinygrad_lc.regularizers import l2
 from tinygrad_lc.testing import (
     assert_second_order_match,

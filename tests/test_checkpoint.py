@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc.checkpoint: round trips, atomic saves, and clear errors on bad files."""
+"""Tests for tinygrad_lc.util.checkpoint: round trips, atomic saves, and clear errors on bad files."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy_format
 
-from tinygrad_lc import checkpoint
-from tinygrad_lc.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygrad_lc.util import checkpoint
+from tinygrad_lc.util.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def _state(seed: int = 0) -> dict:
@@ -84,7 +84,7 @@ def test_entries_are_named_after_where_the_arrays_sit(tmp_path):
 
 
 def test_a_training_checkpoint_reads_as_model_and_optimizer(tmp_path):
-    from tinygrad_lc.training import TrainConfig, Trainer, load_dataset
+    from tinygrad_lc.models.training import TrainConfig, Trainer, load_dataset
 
     data = load_dataset("blobs")
     trainer = Trainer(TrainConfig.for_dataset("blobs", iters=3, momentum=0.9),

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_lc import cifar10, data
+from tinygrad_lc import data
+from tinygrad_lc.data import cifar10
 
 FOLDER = "cifar-10-batches-py"
 ARCHIVE = "cifar-10-python.tar.gz"

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_lc import checkpoint, cli
-from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
-from tinygrad_lc.ops import OPS
+from tinygrad_lc import cli
+from tinygrad_lc.core.ops import OPS
+from tinygrad_lc.util import checkpoint
+from tinygrad_lc.util.checkpoint import load_checkpoint, save_checkpoint
 
 pytest.importorskip("sklearn")  # the digits data set
 pytest.importorskip("matplotlib")  # the pictures
@@ -345,7 +346,7 @@ def test_train_cifar10_on_a_tiny_fake_archive(capsys, tmp_path, monkeypatch):
 
 
 def test_train_cifar10_without_data_says_where_to_put_it(capsys, tmp_path, monkeypatch):
-    from tinygrad_lc import cifar10
+    from tinygrad_lc.data import cifar10
 
     monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path))
 
@@ -477,7 +478,7 @@ def test_bad_numbers_are_usage_errors(capsys, tmp_path, argv, message):
 
 
 def test_model_refusals_become_usage_errors(capsys, tmp_path, monkeypatch):
-    from tinygrad_lc.commands import train as train_cmd
+    from tinygrad_lc.cli import train as train_cmd
 
     real = train_cmd.config_from_args
 
@@ -519,7 +520,7 @@ def _fake_sparse(errors: list[float], kinks: list[bool]):
 
 def test_sparse_check_fails_on_a_nan_error(monkeypatch):
     from tinygrad_lc import gradcheck
-    from tinygrad_lc.commands.gradcheck import check_loss
+    from tinygrad_lc.cli.gradcheck import check_loss
 
     # NaN after the first entry: Python's max(1e-9, nan) is 1e-9 and said "passed"
     monkeypatch.setattr(gradcheck, "grad_check_sparse",
@@ -531,7 +532,7 @@ def test_sparse_check_fails_on_a_nan_error(monkeypatch):
 
 def test_sparse_check_ignores_only_entries_at_kinks(monkeypatch):
     from tinygrad_lc import gradcheck
-    from tinygrad_lc.commands.gradcheck import check_loss
+    from tinygrad_lc.cli.gradcheck import check_loss
 
     monkeypatch.setattr(gradcheck, "grad_check_sparse",
                         _fake_sparse([1e-9, 0.5, 2e-9], [False, True, False]))
@@ -545,8 +546,9 @@ def test_sparse_check_ignores_only_entries_at_kinks(monkeypatch):
 def test_random_search_time_leaves_out_the_accuracy_passes(monkeypatch):
     from types import SimpleNamespace
 
-    from tinygrad_lc import datasets, training
-    from tinygrad_lc.commands import demo
+    from tinygrad_lc.cli import demo
+    from tinygrad_lc.data import datasets
+    from tinygrad_lc.models import training
 
     clock = [0.0]
 
@@ -678,7 +680,7 @@ def test_a_stopped_run_without_checkpoint_says_nothing_was_saved(tmp_path):
 
 
 def test_the_message_of_a_run_stopped_before_its_first_save():
-    from tinygrad_lc.commands import train as train_cmd
+    from tinygrad_lc.cli import train as train_cmd
 
     args = cli.build_parser().parse_args(["train", "--checkpoint", "c.npz", "--save-every", "50"])
     args._argv = ["train", "--checkpoint", "c.npz", "--save-every", "50"]
@@ -710,7 +712,7 @@ def test_the_message_of_a_run_stopped_before_its_first_save():
 ])
 def test_unusable_out_or_checkpoint_is_refused_before_loading_data(capsys, tmp_path, monkeypatch,
                                                                    option, make, words):
-    from tinygrad_lc import training
+    from tinygrad_lc.models import training
 
     def no_data(*args, **kwargs):
         raise AssertionError("the data was loaded before the paths were checked")

@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_lc as tg
 from tinygrad_lc import cli, viz
-from tinygrad_lc.commands.lecture import lecture_loss
+from tinygrad_lc.cli.lecture import lecture_loss
 
 REGULARIZED = ("train", "gradcheck", "graph")  # the commands whose loss has a R(W)
 

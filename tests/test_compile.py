@@ -495,7 +495,7 @@ def test_the_correct_class_is_picked_without_a_uniqueness_check_on_every_call():
 def test_an_f_ordered_gradient_is_not_added_into_next_to_a_c_ordered_one():
     # the L2 gradient (C-ordered) plus float32's (G^T X)^T (F-ordered): NumPy writes a new
     # C-ordered sum ~1.8x faster than it adds into the F-ordered array; eager and replay alike
-    from tinygrad_lc.ops import _accumulate
+    from tinygrad_lc.core.ops import _accumulate
     f = np.asfortranarray(np.arange(6.0).reshape(3, 2))
     c = np.ones((3, 2))
     for q, pg in ((f.copy(order="F"), c.copy()), (c.copy(), f.copy(order="F"))):

@@ -232,7 +232,7 @@ def test_check_names_a_frozen_constant():
 
 
 def test_check_names_the_first_step_that_differs(monkeypatch):
-    from tinygrad_lc import compile_plan
+    from tinygrad_lc.compile import plan as compile_plan
 
     cf = tg.compile(_svm, check=True)
     W = _W()

@@ -91,7 +91,7 @@ def test_train_on_cached_digits_does_not_import_sklearn(tmp_path):
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "TINYGRAD_LC_DATA": str(tmp_path),
            "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    code = ("import sys; from tinygrad_lc.training import load_dataset; "
+    code = ("import sys; from tinygrad_lc.models.training import load_dataset; "
             "d = load_dataset('digits'); print(d.X_train.shape, 'sklearn' in sys.modules)")
     said = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                            text=True, timeout=120, check=True).stdout for _ in range(2)]

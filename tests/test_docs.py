@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from tinygrad_lc.commands.doc_blocks import Block, python_blocks
+from tinygrad_lc.cli.doc_blocks import Block, python_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [p for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))] if p.exists()]

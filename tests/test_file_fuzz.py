@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from numpy.lib import format as npy_format
 
-from tinygrad_lc import cifar10
-from tinygrad_lc.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygrad_lc.data import cifar10
+from tinygrad_lc.util.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # zipfile warns about duplicate names
 

@@ -35,7 +35,7 @@ from fuzz_graphs import (
 from hypothesis import HealthCheck, Phase, find, given, seed, settings
 from hypothesis.errors import NoSuchExample
 
-from tinygrad_lc.ops import OPS
+from tinygrad_lc.core.ops import OPS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -14,6 +14,8 @@ import pytest
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
+from tinygrad_lc.core.ops import NUMPY, OPS
+from tinygrad_lc.core.tensor import apply_op
 from tinygrad_lc.gradcheck import (
     GradcheckError,
     GradcheckWarning,
@@ -24,8 +26,6 @@ from tinygrad_lc.gradcheck import (
     rel_error,
 )
 from tinygrad_lc.losses import svm_loss
-from tinygrad_lc.ops import NUMPY, OPS
-from tinygrad_lc.tensor import _apply
 
 
 def _values(shape, lo=-2.0, hi=2.0, gap=0.25, seed=0):
@@ -75,11 +75,11 @@ def _cases():
         "concatenate": (lambda x, y: tg.concatenate([x, y], axis=1), [a, b]),
         "stack": (lambda x, y: tg.stack([x, y], axis=0), [a, b]),
         # the ops of recorded gradients, built through the engine as the backward builds them
-        "expand": (lambda x: _apply("expand", (x,), {"shape": (3, 3), "axis": 1,
+        "expand": (lambda x: apply_op("expand", (x,), {"shape": (3, 3), "axis": 1,
                                                      "keepdims": False}), [a[0]]),
-        "scatter": (lambda x: _apply("scatter", (x,), {"shape": (3, 3), "unique": False,
+        "scatter": (lambda x: apply_op("scatter", (x,), {"shape": (3, 3), "unique": False,
                                                        "index": np.array([0, 2, 0])}), [a]),
-        "cast": (lambda x: _apply("cast", (x,), {"dtype": np.dtype(np.float64)}), [a]),
+        "cast": (lambda x: apply_op("cast", (x,), {"dtype": np.dtype(np.float64)}), [a]),
     }
 
 

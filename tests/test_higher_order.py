@@ -1,4 +1,4 @@
-"""Second derivatives of every primitive in ``tinygrad_lc.ops.OPS``, driven by the table of
+"""Second derivatives of every primitive in ``tinygrad_lc.core.ops.OPS``, driven by the table of
 ``tests/test_ops.py`` (same cases: inputs away from kinks and ties by construction).
 
 For a drawn use ``f`` of an op, a random upstream ``g`` and random directions ``w_i``, the
@@ -26,8 +26,8 @@ from test_ops import CASES, OP_NAMES
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
 from tinygrad_lc.autodiff import hvp
-from tinygrad_lc.ops import OPS
-from tinygrad_lc.recording import TENSOR
+from tinygrad_lc.core.ops import OPS
+from tinygrad_lc.core.recording import TENSOR
 
 H = 1e-6
 AG_TOL = {"rtol": 1e-9, "atol": 1e-11}  # same math, different order of rounding

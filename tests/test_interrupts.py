@@ -13,10 +13,11 @@ import threading
 import numpy as np
 import pytest
 
-from tinygrad_lc import interrupts, training
-from tinygrad_lc.checkpoint import load_checkpoint
-from tinygrad_lc.interrupts import Interrupted, deferred, stop_on_signals
-from tinygrad_lc.training import TrainConfig, Trainer
+from tinygrad_lc.models import training
+from tinygrad_lc.models.training import TrainConfig, Trainer
+from tinygrad_lc.util import interrupts
+from tinygrad_lc.util.checkpoint import load_checkpoint
+from tinygrad_lc.util.interrupts import Interrupted, deferred, stop_on_signals
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

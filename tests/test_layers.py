@@ -116,7 +116,7 @@ def test_the_reader_resolves_every_kind_of_import(tmp_path):
     assert _resolve("commands.train", parse("from .options import x"), known) == \
         ["commands.options"]
     assert _resolve("commands.train", parse("from .. import viz"), known) == ["viz"]
-    assert _resolve("viz", parse("import tinygrad_lc.tensor"), known) == ["tensor"]
+    assert _resolve("viz", parse("import tinygrad_lc.core.tensor"), known) == ["tensor"]
     assert _resolve("viz", parse("from tinygrad_lc import data"), known) == ["data"]
     assert _resolve("viz", parse("import numpy"), known) == []
 

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import tinygrad_lc.tensor as engine
+import tinygrad_lc.core.tensor as engine
 from tinygrad_lc import Tensor
 from tinygrad_lc.gradcheck import gradcheck, numerical_gradient
 from tinygrad_lc.losses import softmax_loss, svm_loss

@@ -362,7 +362,7 @@ def test_example_04_the_net_follows_the_spirals_the_linear_model_cannot(capsys):
 def test_an_interrupted_mlp_run_says_how_to_resume_it(capsys):
     import shlex
 
-    from tinygrad_lc.commands import train as train_cmd
+    from tinygrad_lc.cli import train as train_cmd
 
     args = cli.build_parser().parse_args(["train", "--model", "mlp", "--hidden", "30,20",
                                           "--checkpoint", "c.npz"])
@@ -376,8 +376,8 @@ def test_an_interrupted_mlp_run_says_how_to_resume_it(capsys):
 
 
 def test_a_checkpoint_from_before_the_mlp_settings_still_resumes(tmp_path):
-    from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
-    from tinygrad_lc.training import TrainConfig, Trainer
+    from tinygrad_lc.models.training import TrainConfig, Trainer
+    from tinygrad_lc.util.checkpoint import load_checkpoint, save_checkpoint
 
     cfg = TrainConfig.for_dataset("blobs", iters=5)
     path = Trainer(cfg, 3, 3).save(tmp_path / "old.npz")

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 import tinygrad_lc as tg
-from tinygrad_lc import Tensor, checkpoint
+from tinygrad_lc import Tensor
 from tinygrad_lc.data import make_blobs
 from tinygrad_lc.losses import softmax_loss, svm_loss
 from tinygrad_lc.models import LinearClassifier, random_search
+from tinygrad_lc.util import checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 

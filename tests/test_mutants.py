@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from tinygrad_lc import AnomalyError, Tensor, detect_anomaly
-from tinygrad_lc import tensor as tensor_module
-from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_lc.core import tensor as tensor_module
+from tinygrad_lc.core.ops import NUMPY, OPS
 from tinygrad_lc.gradcheck import gradcheck_report
 from tinygrad_lc.losses import check_labels, svm_loss
-from tinygrad_lc.ops import NUMPY, OPS
 from tinygrad_lc.optim import SGD
 from tinygrad_lc.regularizers import elastic_net, l2, max_norm_, penalty
+from tinygrad_lc.util.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _message(fn, error=Exception) -> str:

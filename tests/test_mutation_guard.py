@@ -12,7 +12,7 @@ import pytest
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
-from tinygrad_lc.ops import OPS
+from tinygrad_lc.core.ops import OPS
 
 CHANGED = r"backward: tensor 'W' of shape \(2, 2\) \(version 1\) was changed in place after op '{}'"
 
@@ -386,7 +386,7 @@ def test_outside_detect_anomaly_nothing_is_fingerprinted_or_checked(monkeypatch)
     import gc
     import weakref
 
-    from tinygrad_lc import anomaly
+    from tinygrad_lc.core import anomaly
 
     def boom(*args):
         raise AssertionError("a fingerprint was taken or checked outside detect_anomaly()")

@@ -1,4 +1,4 @@
-"""Property tests of every primitive in ``tinygrad_lc.ops.OPS``, driven by a table keyed by op name.
+"""Property tests of every primitive in ``tinygrad_lc.core.ops.OPS``, driven by a table keyed by op name.
 
 For each op, Hypothesis draws a use of it (shapes including 0-d, size-1 and broadcast pairs;
 constants on either side; every calling form) and a random upstream gradient ``g``. The engine's
@@ -23,9 +23,9 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
-from tinygrad_lc.indexing import prepare_index
-from tinygrad_lc.ops import OPS, kept_shape
-from tinygrad_lc.tensor import _apply
+from tinygrad_lc.core.indexing import prepare_index
+from tinygrad_lc.core.ops import OPS, kept_shape
+from tinygrad_lc.core.tensor import apply_op
 
 H = 1e-6  # central-difference step on O(1) values: truncation ~1e-12, round-off ~1e-10
 FD_TOL = {"rtol": 1e-6, "atol": 1e-8}
@@ -318,7 +318,7 @@ def join_case(draw, name) -> Case:
 
 # ---------------------------------------------------------------- ops of the backward pass
 # expand, scatter and cast appear in recorded gradients (create_graph=True); the user API
-# never builds them, so the cases call the engine's _apply directly.
+# never builds them, so the cases call the engine's apply_op directly.
 @st.composite
 def expand_case(draw) -> Case:
     """The reduced array put back over the reduced axes (the VJP of sum)."""
@@ -329,7 +329,7 @@ def expand_case(draw) -> Case:
     small = np.sum(np.empty(shape), axis=axis, keepdims=keepdims).shape
     kept = kept_shape(small, len(shape), axis) if not keepdims else small
     kw = {"shape": shape, "axis": axis, "keepdims": keepdims}
-    return Case(f"expand(T{small}, {kw})", lambda t: _apply("expand", (t,), kw),
+    return Case(f"expand(T{small}, {kw})", lambda t: apply_op("expand", (t,), kw),
                 lambda v: anp.reshape(v, kept) + np.zeros(shape), (draw(arrays(small)),))
 
 
@@ -356,7 +356,7 @@ def scatter_case(draw) -> Case:
     spread = np.zeros((int(np.prod(shape)), picked.size))
     spread[np.ravel(picked), np.arange(picked.size)] = 1.0
     kw = {"shape": shape, "index": index, "unique": unique}
-    return Case(f"scatter({kind}, {shape}, unique={unique})", lambda t: _apply("scatter", (t,), kw),
+    return Case(f"scatter({kind}, {shape}, unique={unique})", lambda t: apply_op("scatter", (t,), kw),
                 lambda v: anp.reshape(anp.dot(spread, anp.ravel(v)), shape),
                 (draw(arrays(picked.shape)),))
 
@@ -365,7 +365,7 @@ def scatter_case(draw) -> Case:
 def cast_case(draw) -> Case:
     """A conversion to float64 (a float64 constant makes it the expected promotion)."""
     kw = {"dtype": np.dtype(np.float64)}
-    return Case("cast(T, float64)", lambda t: _apply("cast", (t,), kw), lambda v: v,
+    return Case("cast(T, float64)", lambda t: apply_op("cast", (t,), kw), lambda v: v,
                 (draw(arrays(draw(SHAPES))),), (np.zeros(1),))
 
 

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_lc as tg
-from tinygrad_lc import Tensor, checkpoint
+from tinygrad_lc import Tensor
 from tinygrad_lc.optim import SGD
+from tinygrad_lc.util import checkpoint
 
 
 def floats(lo, hi):

@@ -16,9 +16,9 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
-from tinygrad_lc.checkpoint import load_checkpoint, save_checkpoint
 from tinygrad_lc.nn import MLP
 from tinygrad_lc.optim import Adagrad, Adam, RMSprop
+from tinygrad_lc.util.checkpoint import load_checkpoint, save_checkpoint
 
 OPTIMIZERS = {"Adam": Adam, "RMSprop": RMSprop, "Adagrad": Adagrad}
 

@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc.plots: templates are exact, pictures are valid PNGs of sensible size."""
+"""Tests for tinygrad_lc.viz.plots: templates are exact, pictures are valid PNGs of sensible size."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_lc import plots
+from tinygrad_lc.viz import plots
 
 pytest.importorskip("matplotlib")
 
@@ -115,7 +115,7 @@ def _raw_and_smoothed(alphas: list, curves: int) -> bool:
 def test_train_sweep_and_demo_draw_the_same_log_scale_loss_curves(monkeypatch, tmp_path, capsys):
     pytest.importorskip("sklearn")  # the digits
     from tinygrad_lc import cli, viz
-    from tinygrad_lc.commands import demo
+    from tinygrad_lc.cli import demo
 
     seen = _spy_on_loss_pictures(monkeypatch)
     assert cli.main(["train", "--dataset", "digits", "--iters", "30", "--quiet",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import sys
 
-from tinygrad_lc.progress import progress_bar
+from tinygrad_lc.util.progress import progress_bar
 
 
 class Terminal(io.StringIO):

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_lc.commands.demo import SEARCH_EXAMPLES, same_search_note
+from tinygrad_lc.cli.demo import SEARCH_EXAMPLES, same_search_note
 from tinygrad_lc.losses import softmax_loss, svm_loss
 from tinygrad_lc.models import random_search
-from tinygrad_lc.training import TrainConfig, Trainer, load_dataset
+from tinygrad_lc.models.training import TrainConfig, Trainer, load_dataset
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

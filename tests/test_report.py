@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc.report: one self-contained, well-formed HTML page."""
+"""Tests for tinygrad_lc.viz.report: one self-contained, well-formed HTML page."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tinygrad_lc.report import Report
+from tinygrad_lc.viz.report import Report
 
 # Smallest valid PNG: a 1x1 transparent pixel.
 PNG = base64.b64decode(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tinygrad_lc import cli
-from tinygrad_lc.training import RUNAWAY_FACTOR, runaway_warning
+from tinygrad_lc.models.training import RUNAWAY_FACTOR, runaway_warning
 
 pytest.importorskip("sklearn")  # the digits data set
 

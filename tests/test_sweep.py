@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tinygrad_lc import data, sweep, sweep_run
+from tinygrad_lc import data, sweep
 from tinygrad_lc.sweep import (
     Choice,
     LogUniform,
@@ -27,9 +27,10 @@ from tinygrad_lc.sweep import (
     sample,
     search,
 )
-from tinygrad_lc.sweep_log import TrialLog, read_trials
-from tinygrad_lc.sweep_spaces import edge_warnings, narrow
-from tinygrad_lc.sweep_trial import Task, run_trial, shared_dataset, trial_seed
+from tinygrad_lc.sweep import runner as sweep_run
+from tinygrad_lc.sweep.log import TrialLog, read_trials
+from tinygrad_lc.sweep.spaces import edge_warnings, narrow
+from tinygrad_lc.sweep.trial import Task, run_trial, shared_dataset, trial_seed
 
 SAME = ("trial", "seed", "config", "status", "train_accuracy", "val_accuracy", "final_loss",
         "steps", "weights_sha256", "error")  # everything but timing and the worker's name
@@ -40,7 +41,7 @@ SPACE = {"lr": LogUniform(1e-3, 1e0), "reg": LogUniform(1e-5, 1e-1), "iters": 60
 def data_cache(tmp_path, monkeypatch):
     """Every test gets its own data cache (and so builds its own memory-mapped arrays)."""
     monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path / "cache"))
-    monkeypatch.setattr("tinygrad_lc.sweep_trial._loaded", {})
+    monkeypatch.setattr("tinygrad_lc.sweep.trial._loaded", {})
 
 
 def same(records):
@@ -120,7 +121,7 @@ def test_trial_seed_depends_on_the_sweep_seed_and_the_index_only():
 
 
 def test_shared_dataset_maps_one_copy_from_the_cache(tmp_path):
-    from tinygrad_lc.training import load_dataset
+    from tinygrad_lc.models.training import load_dataset
 
     d = shared_dataset("digits", seed=3)
     plain = load_dataset("digits", seed=3)
@@ -155,8 +156,8 @@ def test_cached_arrays_rebuilds_a_damaged_entry(tmp_path):
 
 def test_a_trial_is_the_train_command_run():
     """The trial trains with training.Trainer: the same weights as a plain Trainer run."""
-    from tinygrad_lc.sweep_trial import weights_digest
-    from tinygrad_lc.training import TrainConfig, Trainer, load_dataset
+    from tinygrad_lc.models.training import TrainConfig, Trainer, load_dataset
+    from tinygrad_lc.sweep.trial import weights_digest
 
     task = Task(0, trial_seed(0, 0), "blobs", 0, {"lr": 0.05, "reg": 1e-3, "iters": 40})
     record = run_trial(task)
@@ -367,7 +368,7 @@ def test_search_warns_when_the_best_is_at_the_edge():
 def test_retrain_reproduces_the_best_and_scores_the_test_set_once(monkeypatch):
     result = run_sweep(sample(SPACE, 3, seed=0), "blobs", workers=0)
     calls = []
-    from tinygrad_lc import datasets
+    from tinygrad_lc.data import datasets
 
     real = datasets.accuracy
     monkeypatch.setattr(datasets, "accuracy",
@@ -389,7 +390,7 @@ def test_scheduler_without_dask_says_how_to_install(monkeypatch):
 
 
 def test_workers_default_to_the_cores():
-    from tinygrad_lc.sweep_exec import default_workers
+    from tinygrad_lc.sweep.executors import default_workers
 
     assert default_workers() == len(os.sched_getaffinity(0))
 

@@ -26,7 +26,7 @@ SWEEP_KEYS = {"best_config", "best_val_accuracy", "test_accuracy", "trials", "se
 @pytest.fixture(autouse=True)
 def data_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path / "cache"))
-    monkeypatch.setattr("tinygrad_lc.sweep_trial._loaded", {})
+    monkeypatch.setattr("tinygrad_lc.sweep.trial._loaded", {})
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -16,7 +16,7 @@ from graph_walk import graph_of
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor
-from tinygrad_lc import tensor as engine
+from tinygrad_lc.core import tensor as engine
 
 F32, F64 = np.float32, np.float64
 

@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc.modes across threads and contexts: each has its own recording modes.
+"""Tests for tinygrad_lc.core.modes across threads and contexts: each has its own recording modes.
 
 ``no_grad``, ``enable_grad``, ``scope`` and ``detect_anomaly`` switch the modes of the running
 thread (and ``contextvars`` context) only; leaving a block restores the state it found.
@@ -150,7 +150,7 @@ def test_detect_anomaly_in_one_thread_does_not_check_other_threads():
 def test_gradchecks_kink_log_in_one_thread_holds_only_that_threads_ops():
     # gradcheck compares the kink states of the ops it evaluates: another thread's relu
     # landing in its log would be reported as a kink of the checked function
-    from tinygrad_lc import tensor as engine
+    from tinygrad_lc.core import tensor as engine
 
     logs: list = []
 

@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc.training: data pipeline, accuracy with the defaults, bit-exact resume."""
+"""Tests for tinygrad_lc.models.training: data pipeline, accuracy with the defaults, bit-exact resume."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import re
 import numpy as np
 import pytest
 
-from tinygrad_lc import checkpoint
-from tinygrad_lc.checkpoint import CheckpointError, save_checkpoint
 from tinygrad_lc.models import LinearClassifier, random_search
-from tinygrad_lc.training import (
+from tinygrad_lc.models.training import (
     DEFAULTS,
     TrainConfig,
     Trainer,
     accuracy,
     load_dataset,
 )
+from tinygrad_lc.util import checkpoint
+from tinygrad_lc.util.checkpoint import CheckpointError, save_checkpoint
 
 pytest.importorskip("sklearn")  # digits ship with scikit-learn
 

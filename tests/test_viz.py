@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 import tinygrad_lc as tg
 from tinygrad_lc import viz
+from tinygrad_lc.cli import graph as graph_cmd
 from tinygrad_lc.cli import main
-from tinygrad_lc.commands import graph as graph_cmd
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "diagrams.md"
@@ -504,7 +504,7 @@ def test_docs_blocks_run_and_committed_images_are_up_to_date(tmp_path, monkeypat
                                                              dot_program):
     """Runs the python blocks in a temporary folder; their .dot output must match docs/img.
 
-    Refresh the images with: python -m tinygrad_lc.commands.graph --refresh-docs
+    Refresh the images with: python -m tinygrad_lc.cli.graph --refresh-docs
     """
     blocks = graph_cmd.python_blocks(DOCS.read_text(encoding="utf-8"))
     assert blocks
@@ -514,10 +514,10 @@ def test_docs_blocks_run_and_committed_images_are_up_to_date(tmp_path, monkeypat
         exec(compile(block.code, str(DOCS), "exec"), namespace)
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.dot"))
     committed = sorted(p.relative_to(REPO) for p in (REPO / "docs" / "img").glob("*.dot"))
-    assert made == committed, "run: python -m tinygrad_lc.commands.graph --refresh-docs"
+    assert made == committed, "run: python -m tinygrad_lc.cli.graph --refresh-docs"
     for rel in made:
         stale = (tmp_path / rel).read_text() != (REPO / rel).read_text()
-        assert not stale, f"{rel} is stale: python -m tinygrad_lc.commands.graph --refresh-docs"
+        assert not stale, f"{rel} is stale: python -m tinygrad_lc.cli.graph --refresh-docs"
         svg = REPO / rel.with_suffix(".svg")
         assert svg_texts(svg) == text_lines((REPO / rel).read_text()), (
             f"{svg.name} was not drawn from {rel.name}")

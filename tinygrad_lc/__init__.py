@@ -9,20 +9,21 @@
 (4, 3)
 """
 
-from . import (  # noqa: F401  (tg.losses, tg.autodiff, ...)
+from tinygrad_lc import (  # noqa: F401  (the public modules: tg.losses, tg.autodiff, ...)
     autodiff,
     data,
     gradcheck,
     losses,
     models,
+    nn,
     optim,
     regularizers,
     viz,
 )
-from .autodiff import grad
-from .compile import CompileError, compile  # noqa: A004  (tg.compile, as in the API)
-from .functional import concatenate, exp, log, matmul, maximum, stack
-from .modes import (
+from tinygrad_lc.autodiff import grad
+from tinygrad_lc.compile import CompileError, compile  # noqa: A004  (tg.compile, as in the API)
+from tinygrad_lc.core.functional import concatenate, exp, log, matmul, maximum, stack
+from tinygrad_lc.core.modes import (
     current_scope,
     detect_anomaly,
     enable_grad,
@@ -31,7 +32,7 @@ from .modes import (
     no_grad,
     scope,
 )
-from .tensor import AnomalyError, Tensor
+from tinygrad_lc.core.tensor import AnomalyError, Tensor
 
 __version__ = "0.1.0"
 

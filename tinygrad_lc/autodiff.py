@@ -20,11 +20,19 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .checks import FLOAT_KINDS
-from .modes import enable_grad
-from .ops import NUMPY
-from .recording import TENSOR
-from .tensor import Tensor, _apply, _make, _plain_grads, _reachable, _sweep, _to_array
+from tinygrad_lc.core.checks import FLOAT_KINDS
+from tinygrad_lc.core.modes import enable_grad
+from tinygrad_lc.core.ops import NUMPY
+from tinygrad_lc.core.recording import TENSOR
+from tinygrad_lc.core.tensor import (
+    Tensor,
+    apply_op,
+    backward_sweep,
+    data_array,
+    make_node,
+    plain_grads,
+    reachable,
+)
 
 __all__ = ["grad", "hvp", "jacobian", "hessian"]
 
@@ -55,16 +63,16 @@ def _seed(where: str, k: int, out: Tensor, go, record: bool):
                 f"{where}: {_label('output', k, out)} is not a scalar; pass grad_outputs= "
                 "(one array of that shape per output) or reduce it first (e.g. .sum())")
         ones = np.ones(out.shape, dtype=out.dtype)
-        return _make(ones, False, None, (), None, None) if record else ones
-    data = go._data if isinstance(go, Tensor) else _to_array(go, out.dtype, where)
+        return make_node(ones, False, None, (), None, None) if record else ones
+    data = go._data if isinstance(go, Tensor) else data_array(go, out.dtype, where)
     if data.shape != out.shape:
         raise ValueError(f"{where}: grad_outputs[{k}] has shape {data.shape}, expected "
                          f"{out.shape} (the shape of output {k})")
     if not record:
         return np.array(data, dtype=out.dtype, copy=True)
     if not isinstance(go, Tensor):
-        return _make(np.array(data, dtype=out.dtype), False, None, (), None, None)
-    return go if go.dtype == out.dtype else _apply("cast", (go,), {"dtype": out.dtype})
+        return make_node(np.array(data, dtype=out.dtype), False, None, (), None, None)
+    return go if go.dtype == out.dtype else apply_op("cast", (go,), {"dtype": out.dtype})
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
@@ -122,7 +130,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
         seed = _seed(where, k, out, go, record)
         if out.requires_grad:
             seeds.append((out, seed))
-        elif out in _plain_grads:
+        elif out in plain_grads:
             raise RuntimeError(
                 f"{where}: {_label('output', k, out)} is a gradient taken without "
                 "create_graph=True, so no graph of it was recorded; pass create_graph=True to "
@@ -134,7 +142,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
                 "create_graph=True to that call to differentiate them again; a gradient that "
                 "is constant in the inputs (as of a linear function) has derivative 0: pass "
                 "allow_unused=True to get zeros")
-    nodes = _reachable(*(o for o, _ in seeds)) if seeds else []
+    nodes = reachable(*(o for o, _ in seeds)) if seeds else []
     live = _leading_to(nodes, set(ins))
     unused = [k for k, t in enumerate(ins) if t not in live]
     if unused and not allow_unused:
@@ -147,7 +155,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
         if out in live:
             q = out._pg
             out._pg = seed if q is None else (q + seed)
-    _sweep([t for t in nodes if t in live], TENSOR if record else NUMPY, live=live, found=found)
+    backward_sweep([t for t in nodes if t in live], TENSOR if record else NUMPY, live=live, found=found)
     return tuple(_results(ins, found, record))
 
 
@@ -173,13 +181,13 @@ def _results(ins: list, found: dict, record: bool) -> list:
         if g is None:
             g = np.zeros(t.shape, dtype=t.dtype)
         if record:
-            results.append(g if isinstance(g, Tensor) else _make(g, False, None, (), None, None))
+            results.append(g if isinstance(g, Tensor) else make_node(g, False, None, (), None, None))
             continue
         if g.__class__ is not np.ndarray or g.base is not None or id(g) in given:
             g = np.array(g)  # a view, a NumPy scalar, or an input listed twice: its own array
         given.add(id(g))
-        r = _make(g, False, None, (), None, None)
-        _plain_grads.add(r)  # so differentiating it again can say to pass create_graph=True
+        r = make_node(g, False, None, (), None, None)
+        plain_grads.add(r)  # so differentiating it again can say to pass create_graph=True
         results.append(r)
     return results
 
@@ -193,10 +201,10 @@ def _leaves(where: str, inputs) -> tuple[list, bool]:
                         f"of them, got {type(inputs).__name__}")
     leaves = []
     for k, x in enumerate(items):
-        data = x._data if isinstance(x, Tensor) else _to_array(x, None, where)
+        data = x._data if isinstance(x, Tensor) else data_array(x, None, where)
         if data.dtype.kind not in FLOAT_KINDS:
             raise TypeError(f"{where}: input {k} must hold floats, got dtype {data.dtype}")
-        leaf = _make(data, True, None, (), None, None)
+        leaf = make_node(data, True, None, (), None, None)
         leaf.name = x.name if isinstance(x, Tensor) else None
         leaves.append(leaf)
     return leaves, one
@@ -215,7 +223,7 @@ def _scalar_of(where: str, f: Callable, xs: list) -> Tensor:
 
 
 def _zeros_like(t: Tensor) -> Tensor:
-    return _make(np.zeros(t.shape, dtype=t.dtype), False, None, (), None, None)
+    return make_node(np.zeros(t.shape, dtype=t.dtype), False, None, (), None, None)
 
 
 def hvp(f: Callable, inputs, v) -> tuple:
@@ -251,7 +259,7 @@ def hvp(f: Callable, inputs, v) -> tuple:
         raise ValueError(f"{where}: v must hold one direction per input ({len(xs)})")
     dirs = []
     for k, (x, d) in enumerate(zip(xs, vs)):
-        d = d._data if isinstance(d, Tensor) else _to_array(d, x.dtype, where)
+        d = d._data if isinstance(d, Tensor) else data_array(d, x.dtype, where)
         if d.shape != x.shape:
             raise ValueError(f"{where}: v[{k}] has shape {d.shape}, expected {x.shape} "
                              f"(the shape of input {k})")
@@ -297,7 +305,7 @@ def _rows(y: Tensor, xt: Tensor) -> Tensor:
             onehot = np.zeros(y.shape, dtype=y.dtype)
             onehot[idx] = 1
             out[idx] = grad(y, xt, grad_outputs=onehot, allow_unused=True)[0]._data
-    return _make(out, False, None, (), None, None)
+    return make_node(out, False, None, (), None, None)
 
 
 def hessian(f: Callable, x) -> Tensor:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_choice, check_real, count_nonfinite, float_dtype
-from .modes import scope
-from .tensor import Tensor, host
+from tinygrad_lc.core.checks import check_choice, check_real, count_nonfinite, float_dtype
+from tinygrad_lc.core.modes import scope
+from tinygrad_lc.core.tensor import Tensor, host
 
 __all__ = ["LOSSES", "data_loss", "svm_loss", "softmax_loss", "check_labels"]
 

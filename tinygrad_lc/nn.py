@@ -19,9 +19,9 @@ from numbers import Real
 
 import numpy as np
 
-from .checks import check_choice, check_count, count_nonfinite
-from .modes import scope
-from .tensor import Tensor
+from tinygrad_lc.core.checks import check_choice, check_count, count_nonfinite
+from tinygrad_lc.core.modes import scope
+from tinygrad_lc.core.tensor import Tensor
 
 __all__ = ["Module", "Linear", "ReLU", "Sequential", "MLP", "INITS", "ACTIVATIONS"]
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_real, count_nonfinite
-from .optim_adaptive import Adagrad, Adam, RMSprop  # noqa: F401  (re-exported)
-from .optim_checks import check_grads, check_params, writeable_data
-from .regularizers import max_norm_
-from .tensor import Tensor
+from tinygrad_lc.core.checks import check_real, count_nonfinite
+from tinygrad_lc.core.tensor import Tensor
+from tinygrad_lc.optim_adaptive import Adagrad, Adam, RMSprop  # noqa: F401  (re-exported)
+from tinygrad_lc.optim_checks import check_grads, check_params, writeable_data
+from tinygrad_lc.regularizers import max_norm_
 
 __all__ = ["SGD"]
 

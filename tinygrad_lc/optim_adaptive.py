@@ -21,9 +21,9 @@ import math
 
 import numpy as np
 
-from .checks import check_count, check_real, count_nonfinite
-from .optim_checks import check_grads, check_params, writeable_data
-from .tensor import Tensor
+from tinygrad_lc.core.checks import check_count, check_real, count_nonfinite
+from tinygrad_lc.core.tensor import Tensor
+from tinygrad_lc.optim_checks import check_grads, check_params, writeable_data
 
 __all__ = ["Adam", "RMSprop", "Adagrad"]
 

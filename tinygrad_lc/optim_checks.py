@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import count_nonfinite
-from .tensor import Tensor
+from tinygrad_lc.core.checks import count_nonfinite
+from tinygrad_lc.core.tensor import Tensor
 
 __all__ = ["check_params", "check_grads", "writeable_data"]
 

@@ -17,9 +17,9 @@ from numbers import Real
 
 import numpy as np
 
-from .checks import check_choice, check_real
-from .modes import scope
-from .tensor import Tensor
+from tinygrad_lc.core.checks import check_choice, check_real
+from tinygrad_lc.core.modes import scope
+from tinygrad_lc.core.tensor import Tensor
 
 __all__ = ["REGULARIZERS", "penalty", "l2", "l1", "elastic_net", "max_norm_"]
 

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .testing_asserts import assert_grads_match, assert_second_order_match
+from tinygrad_lc.testing_asserts import assert_grads_match, assert_second_order_match
 
 __all__ = [
     "tensors", "labels", "score_matrices", "classification_batches", "assert_grads_match",

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .gradcheck import GradcheckError, gradcheck_report, rel_error
-from .tensor import Tensor
+from tinygrad_lc.core.tensor import Tensor
+from tinygrad_lc.gradcheck.check import GradcheckError, gradcheck_report, rel_error
 
 __all__ = ["assert_grads_match", "assert_second_order_match"]
 
@@ -39,7 +39,7 @@ def assert_grads_match(f: Callable, *arrays, eps: float = 1e-6, atol: float = 1e
     Raises
     ------
     AssertionError
-        A :class:`~tinygrad_lc.gradcheck.GradcheckError` carrying ``.report``.
+        A :class:`~tinygrad_lc.gradcheck.check.GradcheckError` carrying ``.report``.
 
     Examples
     --------
@@ -59,7 +59,7 @@ def assert_second_order_match(f: Callable, *arrays, eps: float = 1e-6, atol: flo
     """Assert that ``f``'s second derivatives match central differences of its gradient.
 
     The second-order twin of :func:`assert_grads_match`, built on
-    :func:`~tinygrad_lc.gradcheck.gradgradcheck`: for random directions ``w_i`` the gradient
+    :func:`~tinygrad_lc.gradcheck.check.gradgradcheck`: for random directions ``w_i`` the gradient
     of ``sum_i <grad_i f, w_i>`` (a Hessian-vector product for a scalar ``f``) is checked.
     Arguments are as in :func:`assert_grads_match`; with ``reference`` (``autograd.numpy``
     code) the second-order VJPs must also match HIPS autograd's ``grad`` of its own gradient.
@@ -70,7 +70,7 @@ def assert_second_order_match(f: Callable, *arrays, eps: float = 1e-6, atol: flo
     >>> assert_second_order_match(lambda x: (x**3).sum(), np.array([1.0, -2.0]),
     ...                           reference=lambda x: (x**3).sum())
     """
-    from .gradcheck import gradgradcheck_report
+    from tinygrad_lc.gradcheck.check import gradgradcheck_report
 
     args, tensors, call = _wrapped("assert_second_order_match", f, arrays)
     report = gradgradcheck_report(call, tensors, eps=eps, atol=atol, rtol=rtol)

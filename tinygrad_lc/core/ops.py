@@ -1,0 +1,469 @@
+"""The table of differentiable primitives: each NumPy forward beside its vector-Jacobian products.
+
+An op is a NumPy forward ``fwd(*arrays, **kw) -> array`` and one VJP per input,
+``vjp(B, g, out, *inputs, **kw)``, mapping the upstream gradient ``g`` (shaped like ``out``) to
+the gradient for that input. A VJP never calls NumPy itself: it is written with the arithmetic
+operators and the primitives of a *backend* ``B`` (``B.sum``, ``B.exp``, ``B.expand``, ...,
+listed on :class:`NumpyBackend`). So one definition of each derivative serves every backend:
+
+- :data:`NUMPY` (here): values are ndarrays, the saved values are the forward's arrays. This is
+  the plain, fast ``backward()``.
+- ``recording.TENSOR``: values are Tensors and every primitive is an op of this table, so the
+  backward is itself a recorded graph that can be differentiated again
+  (``tg.grad(..., create_graph=True)``).
+- A tracing backend (``tg.compile``) can log each primitive call into a flat program whose
+  replay calls :data:`NUMPY`'s function of the same name.
+
+A VJP returns a new array or a view of ``g``, never an array it keeps. The engine
+(``tensor.py``) owns everything the ops would otherwise repeat: summing gradients back over
+broadcast axes, casting them to each input's dtype, skipping inputs that need no gradient and
+accumulating, each through the same backend.
+
+Conventions at ties and kinks (subgradients): ``max`` and ``maximum`` split the gradient evenly
+among tied entries; ``abs`` and ``relu`` have derivative 0 at 0. Those choices are *masks*
+computed from the forward values (``B.mask``): constants, so second derivatives through them are
+0 away from the kinks.
+
+Ops with a kink register ``kink(*arrays, **kw)``: an integer array saying which side of each
+kink the inputs are on. Gradient checking compares it before and after a finite-difference
+step to tell a kink crossing from a wrong derivative.
+
+>>> g = np.array([1.0, 2.0])
+>>> OPS["exp"].vjps[0](NUMPY, g, np.exp([0.0, 1.0]), np.array([0.0, 1.0]))  # g * exp(a)
+array([1.        , 5.43656366])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache, partial
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Op:
+    """One primitive: its name, NumPy forward, VJPs, and facts the engine and tools use."""
+
+    name: str
+    fwd: Callable  # fwd(*arrays, **kw) -> array
+    vjps: tuple  # vjp(B, g, out, *inputs, **kw) per input; variadic ops: one taking k=
+    arity: int  # number of tensor inputs; -1 for variadic (concatenate, stack)
+    needs_values: bool  # whether the VJPs read the forward's values (mutation guard)
+    kink: Callable | None = None
+
+    def vjps_for(self, n: int) -> tuple:
+        """The VJPs of a call with ``n`` inputs (a variadic op's one VJP bound to each k)."""
+        return self.vjps if self.arity >= 0 else _bind_k(self.vjps[0], n)
+
+
+@lru_cache(maxsize=64)
+def _bind_k(vjp: Callable, n: int) -> tuple:
+    return tuple(partial(vjp, k=k) for k in range(n))
+
+
+OPS: dict[str, Op] = {}
+
+
+def op(name: str, arity: int = 1, needs_values: bool = True, kink: Callable | None = None,
+       vjps: tuple = ()):
+    """Register ``fwd`` in :data:`OPS` under ``name`` with its VJPs."""
+
+    def register(fwd: Callable) -> Callable:
+        OPS[name] = Op(name, fwd, tuple(vjps), arity, needs_values, kink)
+        return fwd
+
+    return register
+
+
+# ---------------------------------------------------------------- the NumPy backend
+def kept_shape(shape: tuple, ndim: int, axis) -> tuple:
+    """The shape a reduction over ``axis`` of an ``ndim``-d array has with keepdims=True.
+
+    >>> kept_shape((2, 4), 3, 1)
+    (2, 1, 4)
+    """
+    if axis is None:
+        return (1,) * ndim
+    axes = {a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))}
+    rest = iter(shape)
+    return tuple(1 if i in axes else next(rest) for i in range(ndim))
+
+
+def restore_axes(g, ndim: int, axis, keepdims):
+    """Put back the reduced axes of ``g`` (size 1) so it broadcasts against the input."""
+    if keepdims:
+        return g
+    if axis is None:
+        return np.reshape(g, (1,) * ndim)
+    return np.expand_dims(g, axis)
+
+
+def spread_to(g, shape: tuple, axis, keepdims) -> np.ndarray:
+    """A new array of ``shape`` holding ``g`` repeated over the reduced axes."""
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = restore_axes(g, len(shape), axis, keepdims)  # one pass; cheaper than a copy
+    return out
+
+
+def scatter_to(g, shape: tuple, index, unique: bool) -> np.ndarray:
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated positions accumulate)."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if unique:
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def matmul_at_g(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """A^T G, in the layout OpenBLAS computes fastest for the weight gradient's shape.
+
+    Measured with one BLAS thread for (N, 3073)^T (N, 10), N = 200 and 1000: in float32 the
+    skinny product G^T A, written through the transposed view of an F-ordered result, is
+    1.12-1.13x faster than A^T G; in float64 it is A^T G that is 1.08-1.19x faster (and its
+    C-ordered result adds to a C-ordered L2 gradient 5x faster than an F-ordered one does).
+    Wider results (a hidden layer's (3073, 100)) take A^T G too: the two products cost
+    about the same there, and an F-ordered gradient slows every later elementwise op with
+    C-ordered arrays (an L2 term, optimizer state) up to 40x (benchmarks/nn.py).
+    """
+    if g.shape[1] > 32 or np.result_type(a, g).itemsize > 4:
+        return a.T @ g
+    out = np.empty((a.shape[1], g.shape[1]), dtype=np.result_type(a, g), order="F")
+    np.matmul(g.T, a, out=out.T)
+    return out
+
+
+def unbroadcast_to(g, shape: tuple):
+    """Sum ``g`` over the axes that broadcasting added or stretched to reach ``shape``."""
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g
+
+
+def _accumulate(q, pg):
+    """``q + pg``, in place into whichever is a fresh array nobody else holds, unless that one
+    is F-ordered and the other C-ordered: NumPy then writes a new C-ordered sum ~1.8x faster
+    than it adds into the F-ordered one (an F-ordered A^T G plus an L2 gradient)."""
+    if q.__class__ is np.ndarray and q.base is None and q.flags.writeable and (
+            q.flags.c_contiguous or not pg.flags.c_contiguous):
+        q += pg
+        return q
+    if pg.__class__ is np.ndarray and pg.base is None and pg.flags.writeable and (
+            pg.flags.c_contiguous or not q.flags.c_contiguous):
+        pg += q
+        return pg
+    return q + pg
+
+
+class NumpyBackend:
+    """The primitives VJPs are written with, on ndarrays. Every backend has these names.
+
+    Besides them a VJP uses ``+ - * / @``, unary ``-``, ``**`` with a constant exponent and
+    the attributes ``shape``, ``ndim``, ``size``, ``dtype`` of its values. The last five
+    are the engine's own (broadcast reduction, dtype, accumulation, aliasing, and the values
+    a node's VJPs read: the sweep inlines this backend's ``saved`` on its hot path).
+    """
+
+    name = "numpy"
+    sum = staticmethod(lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims))
+    exp = staticmethod(np.exp)
+    softmax = staticmethod(lambda x, axis: softmax(x, axis=axis))  # over an axis or axes
+    restore = staticmethod(restore_axes)  # (g, ndim, axis, keepdims): reduced axes back, size 1
+    expand = staticmethod(spread_to)  # (g, shape, axis, keepdims): repeated over reduced axes
+    reshape = staticmethod(np.reshape)  # (x, shape)
+    transpose = staticmethod(np.transpose)  # (x, axes)
+    take = staticmethod(lambda x, index, unique: x[index])  # x[index]
+    scatter = staticmethod(scatter_to)  # (g, shape, index, unique): adjoint of take
+    at_g = staticmethod(matmul_at_g)  # (a, g): a^T g for 2-D a, g
+    outer = staticmethod(np.outer)  # (a, b): a b^T for 1-D a, b
+    zeros = staticmethod(np.zeros_like)  # (x): a constant 0 shaped like x
+    mask = staticmethod(lambda fn, *values, **kw: fn(*values, **kw))  # a constant from values
+    unbroadcast = staticmethod(unbroadcast_to)  # (g, shape)
+    cast = staticmethod(lambda x, dtype: x.astype(dtype))
+    own = staticmethod(lambda x: x.copy())  # a gradient array no other tensor holds
+    saved = staticmethod(lambda t: (t._data, [p._data for p in t.parents]))  # (out, inputs)
+    accumulate = staticmethod(_accumulate)  # (q, pg): q + pg
+
+
+NUMPY = NumpyBackend()
+PRIMITIVES = tuple(n for n in vars(NumpyBackend) if not n.startswith("_") and n != "name")
+
+
+# ---------------------------------------------------------------- elementwise arithmetic
+# d(a + b) = da + db
+@op("add", 2, needs_values=False, vjps=(lambda B, g, out, a, b: g,
+                                        lambda B, g, out, a, b: g))
+def add(a, b):
+    return a + b
+
+
+# d(a - b) = da - db
+@op("sub", 2, needs_values=False, vjps=(lambda B, g, out, a, b: g,
+                                        lambda B, g, out, a, b: -g))
+def sub(a, b):
+    return a - b
+
+
+# d(ab) = b da + a db
+@op("mul", 2, vjps=(lambda B, g, out, a, b: g * b,
+                    lambda B, g, out, a, b: g * a))
+def mul(a, b):
+    return a * b
+
+
+# d(a / b) = da / b - (a / b) db / b
+@op("div", 2, vjps=(lambda B, g, out, a, b: g / b,
+                    lambda B, g, out, a, b: -g * out / b))
+def div(a, b):
+    return a / b
+
+
+# d(-a) = -da
+@op("neg", 1, needs_values=False, vjps=(lambda B, g, out, a: -g,))
+def neg(a):
+    return -a
+
+
+# d(a^p) = p a^(p-1) da, and exactly 0 for p = 0 (even at a = 0)
+@op("pow", 1, vjps=(lambda B, g, out, a, *, p: B.zeros(g) if p == 0 else g * (p * a ** (p - 1)),))
+def pow_(a, *, p):
+    return a**p
+
+
+# d(c^a) = c^a ln(c) da
+@op("rpow", 1, vjps=(lambda B, g, out, a, *, base: g * (out * math.log(base)),))
+def rpow(a, *, base):
+    return base**a
+
+
+# ---------------------------------------------------------------- elementwise functions
+# d exp(a) = exp(a) da
+@op("exp", vjps=(lambda B, g, out, a: g * out,))
+def exp(a):
+    return np.exp(a)
+
+
+# d log(a) = da / a
+@op("log", vjps=(lambda B, g, out, a: g / a,))
+def log(a):
+    return np.log(a)
+
+
+# d sqrt(a) = da / (2 sqrt(a))
+@op("sqrt", vjps=(lambda B, g, out, a: g / (2 * out),))
+def sqrt(a):
+    return np.sqrt(a)
+
+
+def _sign_kink(a):
+    return np.sign(a).astype(np.int8)
+
+
+# d|a| = sign(a) da, with sign(0) = 0
+@op("abs", kink=_sign_kink, vjps=(lambda B, g, out, a: g * B.mask(np.sign, a),))
+def abs_(a):
+    return np.abs(a)
+
+
+def _positive(a):
+    return a > 0
+
+
+# d relu(a) = [a > 0] da
+@op("relu", kink=_sign_kink, vjps=(lambda B, g, out, a: g * B.mask(_positive, a),))
+def relu(a):
+    return np.maximum(a, 0)
+
+
+def _share(a, b):
+    """1 where ``a`` wins, 0 where it loses, 1/2 where it ties with ``b``."""
+    win = a > b
+    tie = a == b
+    return np.where(tie, 0.5, win) if tie.any() else win
+
+
+def _maximum_kink(a, b):
+    return np.sign(a - b).astype(np.int8)
+
+
+# d max(a, b) = [a > b] da + [b > a] db, split in half where a == b
+@op("maximum", 2, kink=_maximum_kink, vjps=(lambda B, g, out, a, b: g * B.mask(_share, a, b),
+                                            lambda B, g, out, a, b: g * B.mask(_share, b, a)))
+def maximum(a, b):
+    return np.maximum(a, b)
+
+
+# ---------------------------------------------------------------- reductions
+def _reduced(kept, axis, keepdims):
+    """A keepdims result without the reduced axes (unless ``keepdims``)."""
+    if keepdims:
+        return kept
+    return kept.reshape(()) if axis is None else np.squeeze(kept, axis)
+
+
+# d sum(a) = the upstream gradient repeated over the summed axes
+@op("sum", needs_values=False, vjps=(
+    lambda B, g, out, a, *, axis=None, keepdims=False: B.expand(g, a.shape, axis, keepdims),))
+def sum_(a, *, axis=None, keepdims=False):
+    return np.sum(a, axis=axis, keepdims=keepdims)
+
+
+# d mean(a) = upstream gradient / n, repeated over the averaged axes
+@op("mean", needs_values=False, vjps=(
+    lambda B, g, out, a, *, axis=None, keepdims=False:
+        B.expand(g / max(a.size // max(out.size, 1), 1), a.shape, axis, keepdims),))
+def mean(a, *, axis=None, keepdims=False):
+    return np.mean(a, axis=axis, keepdims=keepdims)
+
+
+def _max_kink(a, *, axis=None, keepdims=False):
+    return (a == np.max(a, axis=axis, keepdims=True)).astype(np.int8)
+
+
+def _max_share(a, out, *, axis, keepdims):
+    """1/k at each of the k tied maximal entries of every reduced slice, else 0."""
+    hit = a == restore_axes(out, a.ndim, axis, keepdims)
+    return hit / np.sum(hit, axis=axis, keepdims=True)
+
+
+# d max(a) = upstream gradient at the argmax, split evenly among ties
+@op("max", kink=_max_kink, vjps=(
+    lambda B, g, out, a, *, axis=None, keepdims=False:
+        B.restore(g, a.ndim, axis, keepdims)
+        * B.mask(_max_share, a, out, axis=axis, keepdims=keepdims),))
+def max_(a, *, axis=None, keepdims=False):
+    return np.asarray(np.max(a, axis=axis, keepdims=keepdims))
+
+
+def _shifted(a, axis):
+    """The max ``m`` of ``a`` over ``axis`` (kept dims; 0 where not finite), ``a - m``, exp of it.
+
+    No exponent is positive, so nothing overflows, and the results are computed from ``a - m``
+    (small where it matters): scores of +-1e4 give exact results in float32 too.
+    """
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    z = a - m
+    return m, z, np.exp(z)
+
+
+# d lse(a) = softmax(a) * upstream gradient (softmax over the reduced axes)
+@op("logsumexp", vjps=(
+    lambda B, g, out, a, *, axis=None, keepdims=False:
+        B.restore(g, a.ndim, axis, keepdims) * B.softmax(a, axis),))
+def logsumexp(a, *, axis=None, keepdims=False):
+    m, _, e = _shifted(a, axis)
+    lse = m + np.log(np.sum(e, axis=axis, keepdims=True))
+    return _reduced(lse, axis, keepdims)
+
+
+# d log_softmax(a) = g - softmax(a) * sum(g), softmax(a) = exp(log_softmax(a))
+@op("log_softmax", vjps=(
+    lambda B, g, out, a, *, axis=-1: g - B.exp(out) * B.sum(g, axis, True),))
+def log_softmax(a, *, axis=-1):
+    _, z, e = _shifted(a, axis)
+    return z - np.log(np.sum(e, axis=axis, keepdims=True))
+
+
+# d softmax(a) = s * (g - sum(g * s)); axis may also be a tuple or None (logsumexp's VJP)
+@op("softmax", vjps=(lambda B, g, out, a, *, axis=-1: out * (g - B.sum(g * out, axis, True)),))
+def softmax(a, *, axis=-1):
+    e = _shifted(a, axis)[2]
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+# ---------------------------------------------------------------- linear algebra
+def _matmul_a(B, g, out, a, b):
+    # gA = G B^T (1-D operands as row/column vectors)
+    if b.ndim == 1:
+        return B.outer(g, b) if a.ndim == 2 else g * b
+    return g @ B.transpose(b, None) if a.ndim == 2 else b @ g
+
+
+def _matmul_b(B, g, out, a, b):
+    # gB = A^T G
+    if a.ndim == 1:
+        return B.outer(a, g) if b.ndim == 2 else g * a
+    return B.at_g(a, g) if b.ndim == 2 else g @ a
+
+
+# d(AB) = dA B + A dB
+@op("matmul", 2, vjps=(_matmul_a, _matmul_b))
+def matmul(a, b):
+    return a @ b
+
+
+# ---------------------------------------------------------------- shape and indexing
+# reshape moves no values: the gradient is reshaped back
+@op("reshape", needs_values=False, vjps=(
+    lambda B, g, out, a, *, shape: B.reshape(g, a.shape),))
+def reshape(a, *, shape):
+    return np.reshape(a, shape)
+
+
+# a permutation of axes: the gradient takes the inverse permutation
+@op("transpose", needs_values=False, vjps=(
+    lambda B, g, out, a, *, axes=None:
+        B.transpose(g, None if axes is None else tuple(np.argsort(axes))),))
+def transpose(a, *, axes=None):
+    return np.transpose(a, axes)
+
+
+# the gradient scatters back to the indexed positions, adding where an index repeats
+@op("getitem", needs_values=False, vjps=(
+    lambda B, g, out, a, *, index, unique=True: B.scatter(g, a.shape, index, unique),))
+def getitem(a, *, index, unique=True):
+    return a[index]
+
+
+def _piece(B, g, out, *arrays, axis=0, k):
+    # piece k of the gradient: its slice along the joined axis
+    ax = axis % out.ndim
+    start = sum(x.shape[ax] for x in arrays[:k])
+    cut = slice(start, start + arrays[k].shape[ax])
+    return B.take(g, (slice(None),) * ax + (cut,), True)
+
+
+# the gradient is cut back into the pieces along the joined axis
+@op("concatenate", -1, needs_values=False, vjps=(_piece,))
+def concatenate(*arrays, axis=0):
+    return np.concatenate(arrays, axis=axis)
+
+
+# the gradient is taken apart along the new axis
+@op("stack", -1, needs_values=False, vjps=(
+    lambda B, g, out, *arrays, axis=0, k: B.take(g, (slice(None),) * (axis % out.ndim) + (k,),
+                                                 True),))
+def stack(*arrays, axis=0):
+    return np.stack(arrays, axis=axis)
+
+
+# ---------------------------------------------------------------- ops of the backward pass
+# Recorded gradients (create_graph=True) need three more ops, each the adjoint of another.
+
+
+# repeats a reduced array over the reduced axes (sum's VJP); its own VJP is that sum
+@op("expand", needs_values=False, vjps=(
+    lambda B, g, out, a, *, shape, axis=None, keepdims=False: B.sum(g, axis, keepdims),))
+def expand(a, *, shape, axis=None, keepdims=False):
+    return spread_to(a, shape, axis, keepdims)
+
+
+# adds a into zeros at index (getitem's VJP); its own VJP reads the gradient at index
+@op("scatter", needs_values=False, vjps=(
+    lambda B, g, out, a, *, shape, index, unique=True: B.take(g, index, unique),))
+def scatter(a, *, shape, index, unique=True):
+    return scatter_to(a, shape, index, unique)
+
+
+# a dtype conversion: the gradient passes through (the engine casts it back)
+@op("cast", needs_values=False, vjps=(lambda B, g, out, a, *, dtype: g,))
+def cast(a, *, dtype):
+    return a.astype(dtype)

@@ -1,0 +1,1 @@
+"""Files and processes: atomic writes, checkpoints, interrupts, progress bars."""
