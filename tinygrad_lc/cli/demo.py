@@ -232,8 +232,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from tinygrad_lc import __version__
-    from tinygrad_lc.cli.check_results import RELATIVE_ERROR
-    from tinygrad_lc.cli.gradcheck import check_loss
+    from tinygrad_lc.cli.gradcheck import RELATIVE_ERROR, check_loss
     from tinygrad_lc.models.training import load_dataset
     from tinygrad_lc.viz import plots
     from tinygrad_lc.viz.report import Report

@@ -16,13 +16,40 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from tinygrad_lc.cli.doc_blocks import python_blocks
-from tinygrad_lc.cli.graph_mlp import mlp_loss
-from tinygrad_lc.cli.lecture import lecture_loss
-from tinygrad_lc.cli.options import Parser, add_regularizer_options
-from tinygrad_lc.losses import LOSSES
+from tinygrad_lc.cli.lecture import LECTURE_X, LECTURE_Y, lecture_loss
+from tinygrad_lc.cli.options import ELASTIC_BETA, Parser, add_regularizer_options
+from tinygrad_lc.core.tensor import Tensor
+from tinygrad_lc.losses import LOSSES, data_loss
 from tinygrad_lc.models.training import TrainConfig
+from tinygrad_lc.nn import MLP, Linear
+from tinygrad_lc.regularizers import penalty
 from tinygrad_lc.viz import diagram as viz
+
+# -------------------- `tinygrad-lc graph --model mlp`: the two-layer net's full loss as a diagram.
+HIDDEN = 5
+
+
+def mlp_loss(loss: str = "svm", regularizer: str = "l2", reg: float = 0.1,
+             beta: float = ELASTIC_BETA, seed: int = 0) -> Tensor:
+    """``loss(net(X), y) + reg * R(W1, W2)`` for the two-layer net on the lecture's
+    3 images of 4 pixels (divided by 255); the names are ``tinygrad-lc train``'s options.
+
+    Examples
+    --------
+    >>> from tinygrad_lc.viz.diagram import draw_graph
+    >>> source = draw_graph(mlp_loss("softmax")).source
+    >>> [f"<B>{name}</B>" in source for name in ("MLP", "Linear1", "ReLU1", "Linear2")]
+    [True, True, True, True]
+    """
+    X = Tensor(np.array(LECTURE_X) / 255.0, name="X")
+    net = MLP([X.shape[1], HIDDEN, len(LECTURE_Y)], seed=seed)
+    weights = [m.W for m in net if isinstance(m, Linear)]
+    return data_loss(loss, net(X), np.array(LECTURE_Y)) + reg * penalty(
+        regularizer, weights, beta=beta)
+
 
 __all__ = ["lecture_loss", "mlp_loss", "refresh_docs"]
 
