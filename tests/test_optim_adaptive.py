@@ -1,4 +1,4 @@
-"""Tests of tinygrad_lc/optim_adaptive.py: Adam, RMSprop and Adagrad against PyTorch's
+"""Tests of tinygrad_lc/optim.py's Adam, RMSprop and Adagrad against PyTorch's
 published update equations (by hand and written out), on HIPS autograd's gradients,
 state_dict round trips, bit-identical resume and refused bad input."""
 
@@ -263,7 +263,7 @@ def test_state_dict_round_trips_as_copies(name):
     opt = OPTIMIZERS[name](net.parameters(), lr=0.02)
     train(net, opt, X, y, 2)
     d = opt.state_dict()
-    slot = opt._SLOTS[0]
+    slot = opt.state_names[0]
     d[slot][0][...] = 123.0  # the state dict holds copies
     assert not (opt.state[slot][0] == 123.0).any()
     other = OPTIMIZERS[name](net.parameters())
@@ -290,7 +290,8 @@ def _bad_states(name):
         (lambda d: d.update(step=[2, 2, 2, -1]), r"step\[3\] must be an integer >= 0"),
         (lambda d: d[slot].__setitem__(2, np.zeros((7, 3))),
          rf"{slot}\[2\] has shape \(7, 3\) and dtype float64, expected floats of shape \(6, 3\)"),
-        (lambda d: d[slot].__setitem__(1, np.full(6, np.inf)), rf"{slot}\[1\] holds 6 NaN or inf"),
+        (lambda d: d[slot].__setitem__(1, np.full(6, np.inf)),
+         rf"{slot}\[1\] \(shape \(6,\)\) holds 6 NaN or inf"),
         (lambda d: d[slot].__setitem__(1, -np.ones(6)), rf"{slot}\[1\] holds negative values"),
         (lambda d: d[slot].__setitem__(3, None), rf"{slot}\[3\] is None but step\[3\] is 2"),
     ]
@@ -319,7 +320,7 @@ def test_a_failed_load_changes_nothing(name, case):
         opt.load_state_dict(d)
     after = opt.state_dict()
     assert after["lr"] == before["lr"] == 0.02 and after["step"] == before["step"] == [1] * 4
-    for slot in opt._SLOTS:
+    for slot in opt.state_names:
         for a, b in zip(after[slot], before[slot]):
             np.testing.assert_array_equal(a, b)
 
@@ -396,7 +397,7 @@ def test_bad_gradients_are_refused_before_any_change(name, bad, error, match):
     with pytest.raises(error, match=f"{name}.step: .*" + match):
         opt.step()
     assert a.data.tolist() == [1.0, 2.0] and opt.steps == [0, 0]
-    assert all(s is None for slot in opt._SLOTS for s in opt.state[slot])
+    assert all(s is None for slot in opt.state_names for s in opt.state[slot])
 
 
 def test_a_long_run_stays_finite_with_zero_gradients():

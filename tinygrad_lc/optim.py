@@ -1,35 +1,352 @@
-"""Stochastic gradient descent with momentum, Nesterov momentum, weight decay and max-norm.
+"""Optimizers: one ``Optimizer`` base, and SGD, Adam, RMSprop and Adagrad with PyTorch's rules.
 
-The update follows PyTorch's formulation. For each parameter p with gradient g:
+For each parameter p with gradient g, at its t-th update (t counts the steps in which p had
+a gradient, as PyTorch's per-parameter ``step``):
 
-    g = g + weight_decay * p                 (when weight_decay > 0)
-    v = momentum * v + g                     (v starts as g on a parameter's first update)
-    p = p - lr * (g + momentum * v)          (nesterov=True)
-    p = p - lr * v                           (otherwise; v = g when momentum = 0)
+    g = g + weight_decay * p                                    (every optimizer, when > 0)
+    SGD:     v = momentum v + g  (v = g at p's first update),   p = p - lr v
+             (nesterov: p = p - lr (g + momentum v); momentum = 0: p = p - lr g)
+    Adam:    m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,
+             p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    RMSprop: v = alpha v + (1 - alpha) g^2,  p = p - lr g / (sqrt(v) + eps)
+    Adagrad: s = s + g^2,  p = p - lr g / (sqrt(s) + eps)
 
-then, with ``max_norm``, every 2-D parameter's columns are rescaled to norm <= max_norm
-(``regularizers.max_norm_`` with axis 0: one column per class for W of shape (D, C)).
+with m, v and s starting at 0. SGD's ``max_norm`` then rescales every 2-D parameter's columns
+to norm <= max_norm (``regularizers.max_norm_`` with axis 0: one column per class for W of
+shape (D, C)). PyTorch's ``amsgrad``, RMSprop's ``momentum`` and ``centered`` and Adagrad's
+``lr_decay`` options are not offered.
 
-Updates write into each parameter's existing array, then bump its version, so references to
-``p.data`` stay valid and a backward through the old value refuses to run.
+The base does everything but the rule: it checks the parameters, holds ``lr``, refuses bad
+gradients before any parameter changes, skips parameters whose ``grad`` is None, writes each
+update into the parameter's existing array and bumps its version (so references to ``p.data``
+stay valid and a backward through the old value refuses to run), and saves and restores the
+state. A subclass names its hyperparameters and state arrays and writes ``update``.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from tinygrad_lc.core.checks import check_real, count_nonfinite
+from tinygrad_lc.core.checks import check_count, check_real, count_nonfinite
 from tinygrad_lc.core.tensor import Tensor
-from tinygrad_lc.optim_adaptive import Adagrad, Adam, RMSprop  # noqa: F401  (re-exported)
-from tinygrad_lc.optim_checks import check_grads, check_params, writeable_data
 from tinygrad_lc.regularizers import max_norm_
 
-__all__ = ["SGD"]
-
-_KEYS = ("lr", "momentum", "nesterov", "weight_decay", "max_norm", "velocity")
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adagrad"]
 
 
-class SGD:
+def writeable_data(p: Tensor) -> np.ndarray:
+    """``p.data``, made writeable first when it is not (a read-only array assigned to it):
+    the setter keeps a writeable copy of its own, so the in-place step is not lost."""
+    if not p.data.flags.writeable:
+        p.data = np.array(p.data)
+    return p.data
+
+
+class Optimizer:
+    """Base of the optimizers: parameters, ``lr``, the step loop, checks and saved state.
+
+    A subclass declares its names and writes its rule:
+
+    - ``hyperparameters``: the constructor's numbers, saved by ``state_dict`` in this order
+      (``"lr"`` and ``"weight_decay"`` are the base's, every optimizer has them);
+    - ``state_names``: its per-parameter arrays (``self.state[name][i]`` for ``params[i]``,
+      None before the parameter's first update); ``sums_of_squares``: those never negative;
+    - ``counts_steps``: keep ``self.steps[i]``, the t of ``params[i]`` (saved as ``"step"``);
+      when set, the base starts a parameter's state arrays at zeros before its first update;
+    - ``check_hyperparameters``: extends the base's, validating the subclass's own numbers;
+    - ``update(i, p, g)``: one parameter's rule, in place on its array ``p``.
+
+    ``step()`` is the template: check every gradient, then for each parameter with one,
+    add the weight decay, ``update``, bump the version and ``project`` (a constraint after the
+    step, e.g. SGD's ``max_norm``; none by default).
+
+    Parameters
+    ----------
+    params : list of Tensor
+        Leaf tensors with ``requires_grad=True`` (e.g. ``net.parameters()``), each once.
+    **hyper
+        The subclass's ``hyperparameters`` by name, passed on by its constructor.
+
+    Examples
+    --------
+    A new optimizer is its rule (signSGD: step by lr against the gradient's sign):
+
+    >>> class SignSGD(Optimizer):
+    ...     hyperparameters = ("lr", "weight_decay")
+    ...
+    ...     def __init__(self, params, lr: float, weight_decay: float = 0.0):
+    ...         super().__init__(params, lr=lr, weight_decay=weight_decay)
+    ...
+    ...     def update(self, i, p, g):
+    ...         # p = p - lr sign(g)
+    ...         p -= self.lr * np.sign(g)
+    >>> w = Tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SignSGD([w], lr=0.5)
+    >>> (w * w).sum().backward()
+    >>> opt.step()
+    >>> w.data, opt.steps
+    (array([ 0.5, -1.5]), [1])
+    >>> opt.state_dict()
+    {'lr': 0.5, 'weight_decay': 0.0, 'step': [1]}
+
+    The checks every optimizer runs, on its parameters and on the gradients before a step:
+
+    >>> SignSGD(w, lr=0.5)
+    Traceback (most recent call last):
+    ...
+    TypeError: SignSGD: params must be a list of Tensors, got a single Tensor; wrap it: \
+SignSGD([W], ...)
+    >>> w.grad = np.array([0.5, np.nan])
+    >>> opt.step()
+    Traceback (most recent call last):
+    ...
+    ValueError: SignSGD.step: the gradient of params[0] (shape (2,)) holds 1 NaN or infinite \
+value(s); no parameter was changed (find the op with tg.detect_anomaly(), or lower the \
+learning rate)
+    """
+
+    hyperparameters: tuple[str, ...] = ("lr", "weight_decay")
+    state_names: tuple[str, ...] = ()
+    sums_of_squares: tuple[str, ...] = ()
+    counts_steps: bool = True
+
+    def __init__(self, params, **hyper) -> None:
+        self.params: list[Tensor] = self.check_params(params)
+        checked = self.check_hyperparameters(type(self).__name__, hyper)
+        self._lr: float = checked.pop("lr")
+        self.weight_decay: float = checked.pop("weight_decay")
+        for key, value in checked.items():
+            setattr(self, key, value)
+        n = len(self.params)
+        self.steps: list[int] | None = [0] * n if self.counts_steps else None
+        self.state: dict[str, list[np.ndarray | None]] = {k: [None] * n
+                                                          for k in self.state_names}
+
+    # ------------------------------------------------------------------ what a subclass writes
+    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+        """``hyper`` validated, as a dict of plain values; raises TypeError or ValueError
+        naming ``where``. The base checks ``lr`` (> 0; >= 0 when ``loading`` a saved state,
+        which a decay schedule may have brought to 0.0) and ``weight_decay`` (>= 0); a
+        subclass adds its own to the dict this returns."""
+        return {"lr": check_real(where, "lr", hyper["lr"], lo_open=not loading),
+                "weight_decay": check_real(where, "weight_decay", hyper["weight_decay"])}
+
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
+        """Update ``params[i]``'s array ``p`` in place from its gradient ``g`` (weight decay
+        already added), with the state in ``self.state[name][i]`` and ``self.steps[i]``."""
+        raise NotImplementedError(f"{type(self).__name__} must define update(i, p, g)")
+
+    def project(self, param: Tensor) -> None:
+        """Constrain ``param`` after its update (SGD's ``max_norm``); nothing by default."""
+
+    # ------------------------------------------------------------------ learning rate
+    @property
+    def lr(self) -> float:
+        """The learning rate; assigning it (e.g. ``opt.lr *= 0.95``) validates the new value."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = check_real(type(self).__name__, "lr", value, lo_open=True)
+
+    def _set_scheduled_lr(self, value: float) -> None:
+        """Set a rate computed by a schedule from a validated one (``lr * lr_decay``, as the
+        models' ``fit`` does every epoch).
+
+        Not user input, so not held to ``lr > 0``: a long decay underflows to 0.0, which is a
+        valid rate (steps stop moving) and must not end the run. Only NaN, inf and negative
+        values, which no schedule of positive factors produces, are refused.
+        """
+        self._lr = check_real(type(self).__name__, "scheduled lr", value)
+
+    # ------------------------------------------------------------------ the step
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to None (the next backward starts afresh)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place (see the module docstring)."""
+        self.check_grads()
+        wd, steps = self.weight_decay, self.steps
+        for i, param in enumerate(self.params):
+            g = param.grad
+            if g is None:
+                continue
+            p = writeable_data(param)
+            if wd:
+                # g = g + weight_decay * p
+                g = g + wd * p
+            if steps is not None:
+                if steps[i] == 0:
+                    for k in self.state_names:
+                        self.state[k][i] = np.zeros_like(p)
+                steps[i] += 1
+            self.update(i, p, g)
+            param._bump_version()
+            self.project(param)
+
+    def check_params(self, params) -> list[Tensor]:
+        """``params`` as a non-empty list of distinct leaf Tensors that require grad; raises
+        TypeError or ValueError naming the optimizer, what was expected and what came."""
+        where = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{where}: params must be a list of Tensors, got a single Tensor; "
+                            f"wrap it: {where}([W], ...)")
+        try:
+            params = list(params)
+        except TypeError:
+            raise TypeError(
+                f"{where}: params must be a list of Tensors, got {type(params).__name__}"
+            ) from None
+        if not params:
+            raise ValueError(f"{where}: params is empty; pass the Tensors to optimize, e.g. "
+                             "[W, b] or net.parameters()")
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{where}: params[{i}] is a {type(p).__name__}, expected a "
+                                "Tensor")
+            if not p.requires_grad or not p.is_leaf:
+                raise ValueError(
+                    f"{where}: params[{i}] (shape {p.shape}) must be a leaf Tensor with "
+                    "requires_grad=True, the kind an optimizer can update in place"
+                )
+            if any(p is q for q in params[:i]):
+                raise ValueError(f"{where}: params[{i}] appears twice; it would be updated "
+                                 "twice")
+        return params
+
+    def check_grads(self) -> None:
+        """Refuse, before anything changes, gradients that are not real arrays of their
+        parameter's shape (a hand-set one would be broadcast) or that hold NaN/inf."""
+        where = f"{type(self).__name__}.step"
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            label = f" '{p.name}'" if p.name else ""
+            if not isinstance(g, np.ndarray | np.generic) or g.dtype.kind not in "fiu":
+                what = (f"an array of dtype {g.dtype}" if isinstance(g, np.ndarray | np.generic)
+                        else f"a {type(g).__name__}")
+                hint = " (use its .data)" if isinstance(g, Tensor) else ""
+                raise TypeError(
+                    f"{where}: the gradient of params[{i}]{label} (shape {p.shape}) is {what}"
+                    f"{hint}; expected None or a NumPy array of real numbers of shape "
+                    f"{p.shape}; no parameter was changed"
+                )
+            if g.shape != p.shape:
+                raise ValueError(
+                    f"{where}: the gradient of params[{i}]{label} has shape {g.shape}, "
+                    f"expected the parameter's shape {p.shape} (it is not broadcast); no "
+                    "parameter was changed"
+                )
+            bad = count_nonfinite(g)
+            if bad:
+                raise ValueError(
+                    f"{where}: the gradient of params[{i}]{label} (shape {p.shape}) holds "
+                    f"{bad} NaN or infinite value(s); no parameter was changed (find the op "
+                    "with tg.detect_anomaly(), or lower the learning rate)"
+                )
+
+    # ------------------------------------------------------------------ saved state
+    def state_keys(self) -> tuple[str, ...]:
+        """The keys of ``state_dict()``, in order: hyperparameters, ``"step"`` (when steps
+        are counted), state arrays."""
+        return (*self.hyperparameters, *(("step",) if self.counts_steps else ()),
+                *self.state_names)
+
+    def state_dict(self) -> dict:
+        """Hyperparameters, step counts and state arrays as plain numbers and array copies.
+
+        Keys (``state_keys()``): each hyperparameter; ``"step"``, a list of ints, one per
+        parameter (when the optimizer counts steps); one list per state array, in ``params``
+        order, holding a copy of the array or None before the parameter's first update.
+        """
+        d = {k: getattr(self, k) for k in self.hyperparameters}
+        if self.steps is not None:
+            d["step"] = list(self.steps)
+        for k in self.state_names:
+            d[k] = [None if a is None else a.copy() for a in self.state[k]]
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        """Restore a ``state_dict()``; the next ``step()`` continues exactly where it left off.
+
+        Everything is checked before anything changes: a non-dict raises TypeError; missing
+        or unknown keys, bad hyperparameters (``lr`` may be 0.0, where a decay schedule can
+        bring it), step counts, or state arrays that do not fit the parameters (wrong number,
+        shape or dtype, NaN/inf, negative sums of squares, or an array for a parameter whose
+        step count is 0) raise ValueError or TypeError naming the key, and the optimizer keeps
+        its state. Arrays are copied and cast to their parameter's dtype.
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(d, dict):
+            raise TypeError(f"{where}: expected a dict, got {type(d).__name__}")
+        keys = self.state_keys()
+        missing = [k for k in keys if k not in d]
+        unknown = sorted(str(k) for k in d if k not in keys)
+        if missing or unknown:
+            raise ValueError(f"{where}: missing keys {missing}, unknown keys {unknown}; "
+                             f"expected exactly {list(keys)}")
+        hyper = self.check_hyperparameters(where, {k: d[k] for k in self.hyperparameters},
+                                           loading=True)
+        steps = None
+        if self.counts_steps:
+            steps = [check_count(where, f"step[{i}]",
+                                 s.item() if isinstance(s, np.ndarray) else s, 0)
+                     for i, s in enumerate(self._entries(where, "step", d["step"]))]
+        state = {}
+        for k in self.state_names:
+            arrays = []
+            for i, (v, p) in enumerate(zip(self._entries(where, k, d[k]), self.params)):
+                if steps is not None and (v is None) != (steps[i] == 0):
+                    raise ValueError(f"{where}: {k}[{i}] is {'None' if v is None else 'an array'}"
+                                     f" but step[{i}] is {steps[i]}; a parameter has state "
+                                     "exactly when it has been updated")
+                if v is not None:
+                    v = self._array(where, k, i, v, p)
+                arrays.append(v)
+            state[k] = arrays
+        # everything is valid: assign (nothing below can fail)
+        self._lr = hyper.pop("lr")
+        for key, value in hyper.items():
+            setattr(self, key, value)
+        self.steps, self.state = steps, state
+
+    def _entries(self, where: str, key: str, value) -> list:
+        """A saved per-parameter list, refused unless it has one entry per parameter."""
+        n = len(self.params)
+        if not isinstance(value, list | tuple) or len(value) != n:
+            got = len(value) if isinstance(value, list | tuple) else type(value).__name__
+            raise ValueError(f"{where}: {key} must be a list of {n} entries (one per "
+                             f"parameter), got {got}")
+        return list(value)
+
+    def _array(self, where: str, key: str, i: int, v, p: Tensor) -> np.ndarray:
+        """Saved state ``key[i]`` as a finite float copy in the dtype of ``p = params[i]``."""
+        try:
+            v = np.asarray(v)
+        except (TypeError, ValueError):  # e.g. a ragged list
+            v = np.asarray(None)
+        if v.shape != p.shape or v.dtype.kind != "f":
+            raise ValueError(f"{where}: {key}[{i}] has shape {v.shape} and dtype {v.dtype}, "
+                             f"expected floats of shape {p.shape} like params[{i}]")
+        with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, refused below
+            v = np.array(v, dtype=p.dtype, copy=True)
+        bad = count_nonfinite(v)
+        if bad:
+            raise ValueError(f"{where}: {key}[{i}] (shape {v.shape}) holds {bad} NaN or "
+                             f"infinite value(s) (in {p.dtype}); saved optimizer state is "
+                             "always finite")
+        if key in self.sums_of_squares and v.size and v.min() < 0:
+            raise ValueError(f"{where}: {key}[{i}] holds negative values (min {v.min():.4g}); "
+                             "it is a running sum of squares")
+        return v
+
+
+class SGD(Optimizer):
     """Minibatch SGD over a list of parameter Tensors (PyTorch's momentum formulation).
 
     Parameters
@@ -54,7 +371,8 @@ class SGD:
     other ``grad`` must be a real NumPy array of its parameter's exact shape (a hand-set one is
     never broadcast) without NaN or inf; otherwise ``step()`` raises TypeError or ValueError,
     naming the parameter's index and shape, before changing any parameter.
-    ``state_dict()`` returns plain numbers and arrays only:
+    SGD counts no steps (its rule has no t). ``state_dict()`` returns plain numbers and
+    arrays only:
 
     - ``"lr"``, ``"momentum"``, ``"weight_decay"``: float; ``"nesterov"``: bool;
     - ``"max_norm"``: float or None;
@@ -71,152 +389,244 @@ class SGD:
     ...     opt.step()
     >>> w.data
     array([ 0.46, -0.92])
+    >>> list(opt.state_dict())
+    ['lr', 'momentum', 'nesterov', 'weight_decay', 'max_norm', 'velocity']
     """
 
-    def __init__(
-        self,
-        params,
-        lr: float,
-        momentum: float = 0.0,
-        nesterov: bool = False,
-        weight_decay: float = 0.0,
-        max_norm: float | None = None,
-    ):
-        params = check_params("SGD", params)
-        self.params: list[Tensor] = params
-        self.lr = lr
-        self.momentum = check_real("SGD", "momentum", momentum, hi=1.0)
+    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay", "max_norm")
+    state_names = ("velocity",)
+    counts_steps = False
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, max_norm: float | None = None) -> None:
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov,
+                         weight_decay=weight_decay, max_norm=max_norm)
+
+    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+        checked = super().check_hyperparameters(where, hyper, loading=loading)
+        mu = check_real(where, "momentum", hyper["momentum"], hi=1.0)
+        nesterov = hyper["nesterov"]
+        if loading and isinstance(nesterov, np.ndarray) and nesterov.ndim == 0:
+            nesterov = nesterov.item()  # a bool comes back from an .npz that way
         if not isinstance(nesterov, bool | np.bool_):
-            raise TypeError(f"SGD: nesterov must be True or False, got {nesterov!r}")
-        self.nesterov = bool(nesterov)
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0.0")
-        self.weight_decay = check_real("SGD", "weight_decay", weight_decay)
-        self.max_norm = None if max_norm is None else check_real("SGD", "max_norm", max_norm,
-                                                                 lo_open=True)
-        self.velocity: list[np.ndarray | None] = [None] * len(params)
+            if loading:
+                raise ValueError(f"{where}: nesterov must be a bool, got {nesterov!r}")
+            raise TypeError(f"{where}: nesterov must be True or False, got {nesterov!r}")
+        if nesterov and mu == 0:
+            raise ValueError(f"{where}: nesterov=True needs momentum > 0"
+                             + ("" if loading else f", got momentum={mu!r}"))
+        mn = hyper["max_norm"]
+        mn = None if mn is None else check_real(where, "max_norm", mn, lo_open=True)
+        return {**checked, "momentum": mu, "nesterov": bool(nesterov), "max_norm": mn}
 
     @property
-    def lr(self) -> float:
-        """The learning rate; assigning it (e.g. ``opt.lr *= 0.95``) validates the new value."""
-        return self._lr
+    def velocity(self) -> list[np.ndarray | None]:
+        """The velocities, one per parameter (``self.state["velocity"]``)."""
+        return self.state["velocity"]
 
-    @lr.setter
-    def lr(self, value) -> None:
-        self._lr = check_real("SGD", "lr", value, lo_open=True)
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        mu = self.momentum
+        if mu:
+            v = self.state["velocity"][i]
+            if v is None:
+                # v = g  (the parameter's first momentum update; v is its own array, p's dtype)
+                v = self.state["velocity"][i] = np.array(g, dtype=p.dtype, copy=True)
+            else:
+                # v = momentum * v + g
+                v *= mu
+                v += g
+            # g = g + momentum * v (nesterov), else g = v
+            g = g + mu * v if self.nesterov else v
+        # p = p - lr * g  (into the existing array, so outside references to p see it)
+        p -= self.lr * g
 
-    def _set_scheduled_lr(self, value: float) -> None:
-        """Set a rate computed by a schedule from a validated one (e.g. ``lr * decay``).
+    def project(self, param: Tensor) -> None:
+        if self.max_norm is not None and param.data.ndim == 2:
+            max_norm_(param, self.max_norm, axis=0)
 
-        Not user input, so not held to ``lr > 0``: a long decay underflows to 0.0, which is a
-        valid rate (steps stop moving) and must not end the run. Only NaN, inf and negative
-        values, which no schedule of positive factors produces, are refused.
-        """
-        self._lr = check_real("SGD", "scheduled lr", value)
 
-    def zero_grad(self) -> None:
-        """Set every parameter's ``grad`` to None (the next backward starts afresh)."""
-        for p in self.params:
-            p.grad = None
+def _eps(where: str, hyper: dict) -> float:
+    return check_real(where, "eps", hyper["eps"], lo_open=True)
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient, in place (see the module docstring)."""
-        lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        self._check_grads()
-        for i, p in enumerate(self.params):
-            g = p.grad
-            if g is None:
-                continue
-            data = writeable_data(p)
-            if wd:
-                g = g + wd * data
-            if mu:
-                v = self.velocity[i]
-                if v is None:
-                    v = self.velocity[i] = np.array(g, dtype=data.dtype, copy=True)
-                else:
-                    v *= mu
-                    v += g
-                g = g + mu * v if self.nesterov else v
-            # write into the existing array so outside references to p.data see the update
-            data -= lr * g
-            p._bump_version()
-            if self.max_norm is not None and data.ndim == 2:
-                max_norm_(p, self.max_norm, axis=0)
 
-    def _check_grads(self) -> None:
-        """Refuse, before changing anything, gradients that are not real arrays of their
-        parameter's shape or that hold NaN/inf (``optim_checks.check_grads``)."""
-        check_grads("SGD.step", self.params)
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015) with PyTorch's update and defaults; see the module docstring.
 
-    def state_dict(self) -> dict:
-        """The hyperparameters and velocities as plain numbers and array copies (keys above)."""
-        return {
-            "lr": self.lr,
-            "momentum": self.momentum,
-            "nesterov": self.nesterov,
-            "weight_decay": self.weight_decay,
-            "max_norm": self.max_norm,
-            "velocity": [None if v is None else v.copy() for v in self.velocity],
-        }
+    Parameters
+    ----------
+    params : list of Tensor
+        Leaf tensors with ``requires_grad=True`` (e.g. ``net.parameters()``).
+    lr : float
+        Step size (> 0); may be changed between steps (``opt.lr *= 0.95``).
+    betas : (float, float)
+        Decay rates of the running mean of g and of g^2, each in [0, 1).
+    eps : float
+        Added to the denominator (> 0).
+    weight_decay : float
+        Adds ``weight_decay * p`` to the gradient (an L2 penalty of weight_decay / 2 * sum p^2).
 
-    def load_state_dict(self, d: dict) -> None:
-        """Restore a ``state_dict()``; the next ``step()`` continues exactly where it left off.
+    Notes
+    -----
+    ``state_dict()`` keys: ``"lr"``, ``"betas"``, ``"eps"``, ``"weight_decay"``, ``"step"``
+    (a list of ints, one per parameter), ``"exp_avg"`` (m) and ``"exp_avg_sq"`` (v), each a
+    list of array copies (None before a parameter's first update).
 
-        Raises ValueError (nothing changed) when keys are missing or unknown, a value is out of
-        range, or the velocities do not match the parameters in number or shape or hold NaN or
-        inf. ``lr`` may be 0: a decay schedule can bring it there (see ``fit``'s ``lr_decay``).
-        """
-        if not isinstance(d, dict):
-            raise TypeError(f"SGD.load_state_dict: expected a dict, got {type(d).__name__}")
-        missing = [k for k in _KEYS if k not in d]
-        unknown = sorted(str(k) for k in d if k not in _KEYS)
-        if missing or unknown:
-            raise ValueError(
-                f"SGD.load_state_dict: missing keys {missing}, unknown keys {unknown}; "
-                f"expected exactly {list(_KEYS)}"
-            )
-        where = "SGD.load_state_dict"
-        lr = check_real(where, "lr", d["lr"])  # >= 0: a decayed rate may have reached 0.0
-        mu = check_real(where, "momentum", d["momentum"], hi=1.0)
-        nesterov = d["nesterov"]
-        if isinstance(nesterov, np.ndarray) and nesterov.ndim == 0:
-            nesterov = nesterov.item()
-        if not isinstance(nesterov, bool | np.bool_):
-            raise ValueError(f"SGD.load_state_dict: nesterov must be a bool, got {nesterov!r}")
-        if nesterov and mu == 0:
-            raise ValueError("SGD.load_state_dict: nesterov=True needs momentum > 0")
-        wd = check_real(where, "weight_decay", d["weight_decay"])
-        mn = d["max_norm"]
-        mn = None if mn is None else check_real(where, "max_norm", mn, lo_open=True)
-        vel = d["velocity"]
-        if not isinstance(vel, list | tuple) or len(vel) != len(self.params):
-            got = len(vel) if isinstance(vel, list | tuple) else type(vel).__name__
-            raise ValueError(
-                f"SGD.load_state_dict: velocity must be a list of {len(self.params)} entries "
-                f"(one per parameter), got {got}"
-            )
-        new_vel = []
-        for i, (v, p) in enumerate(zip(vel, self.params)):
-            if v is not None:
-                try:
-                    v = np.asarray(v)
-                except (TypeError, ValueError):  # e.g. a ragged list
-                    v = np.asarray(None)
-                if v.shape != p.shape or v.dtype.kind != "f":
-                    raise ValueError(
-                        f"SGD.load_state_dict: velocity[{i}] has shape {v.shape} and dtype "
-                        f"{v.dtype}, expected floats of shape {p.shape} like params[{i}]"
-                    )
-                with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, refused
-                    v = np.array(v, dtype=p.dtype, copy=True)
-                bad = count_nonfinite(v)
-                if bad:
-                    raise ValueError(
-                        f"SGD.load_state_dict: velocity[{i}] (shape {v.shape}) holds {bad} NaN "
-                        f"or infinite value(s) (in {p.dtype}); a saved velocity is always finite"
-                    )
-            new_vel.append(v)
-        # everything is valid: assign (nothing below can fail)
-        self._lr, self.momentum, self.nesterov = lr, mu, bool(nesterov)
-        self.weight_decay, self.max_norm, self.velocity = wd, mn, new_vel
+    Examples
+    --------
+    The first step moves every entry by lr, whatever the gradient's size:
+
+    >>> w = Tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step()
+    >>> w.data
+    array([ 0.9, -1.9])
+    """
+
+    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    state_names = ("exp_avg", "exp_avg_sq")
+    sums_of_squares = ("exp_avg_sq",)
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+        checked = super().check_hyperparameters(where, hyper, loading=loading)
+        betas = hyper["betas"]
+        if isinstance(betas, np.ndarray):
+            betas = betas.tolist()
+        if not isinstance(betas, list | tuple) or len(betas) != 2:
+            raise ValueError(f"{where}: betas must be a pair (beta1, beta2), each in [0, 1), "
+                             f"got {betas!r}")
+        betas = tuple(check_real(where, f"betas[{i}]", b, hi=1.0) for i, b in enumerate(betas))
+        return {**checked, "betas": betas, "eps": _eps(where, hyper)}
+
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        b1, b2 = self.betas
+        t, m, v = self.steps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
+        # m = b1 m + (1 - b1) g
+        m *= b1
+        m += (1 - b1) * g
+        # v = b2 v + (1 - b2) g^2
+        v *= b2
+        v += (1 - b2) * (g * g)
+        # p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+        denom = np.sqrt(v)
+        denom /= math.sqrt(1 - b2**t)
+        denom += self.eps
+        step = np.divide(m, denom, out=denom)
+        step *= self.lr / (1 - b1**t)
+        p -= step
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e) with PyTorch's update and defaults; see the module
+    docstring.
+
+    Parameters
+    ----------
+    params : list of Tensor
+        Leaf tensors with ``requires_grad=True``.
+    lr : float
+        Step size (> 0).
+    alpha : float
+        Decay rate of the running mean of g^2, in [0, 1).
+    eps : float
+        Added to the denominator (> 0).
+    weight_decay : float
+        Adds ``weight_decay * p`` to the gradient (>= 0).
+
+    Notes
+    -----
+    ``state_dict()`` keys: ``"lr"``, ``"alpha"``, ``"eps"``, ``"weight_decay"``, ``"step"``
+    and ``"square_avg"`` (v).
+
+    Examples
+    --------
+    >>> w = Tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = RMSprop([w], lr=0.01)
+    >>> (w * w).sum().backward()
+    >>> opt.step()  # v = 0.01 g^2, so each entry moves by lr / sqrt(0.01) = 0.1
+    >>> w.data
+    array([ 0.9, -1.9])
+    """
+
+    hyperparameters = ("lr", "alpha", "eps", "weight_decay")
+    state_names = ("square_avg",)
+    sums_of_squares = ("square_avg",)
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
+
+    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+        checked = super().check_hyperparameters(where, hyper, loading=loading)
+        return {**checked, "alpha": check_real(where, "alpha", hyper["alpha"], hi=1.0),
+                "eps": _eps(where, hyper)}
+
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        v = self.state["square_avg"][i]
+        # v = alpha v + (1 - alpha) g^2
+        v *= self.alpha
+        v += (1 - self.alpha) * (g * g)
+        # p = p - lr g / (sqrt(v) + eps)
+        denom = np.sqrt(v)
+        denom += self.eps
+        step = np.divide(g, denom, out=denom)
+        step *= self.lr
+        p -= step
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011) with PyTorch's update and defaults; see the module
+    docstring. The sum of squared gradients only grows, so steps shrink over time.
+
+    Parameters
+    ----------
+    params : list of Tensor
+        Leaf tensors with ``requires_grad=True``.
+    lr : float
+        Step size (> 0).
+    eps : float
+        Added to the denominator (> 0).
+    weight_decay : float
+        Adds ``weight_decay * p`` to the gradient (>= 0).
+
+    Notes
+    -----
+    ``state_dict()`` keys: ``"lr"``, ``"eps"``, ``"weight_decay"``, ``"step"`` and ``"sum"``
+    (s).
+
+    Examples
+    --------
+    >>> w = Tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adagrad([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step()  # s = g^2: each entry moves by lr
+    >>> w.data
+    array([ 0.9, -1.9])
+    """
+
+    hyperparameters = ("lr", "eps", "weight_decay")
+    state_names = ("sum",)
+    sums_of_squares = ("sum",)
+
+    def __init__(self, params, lr: float = 1e-2, eps: float = 1e-10,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
+
+    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+        checked = super().check_hyperparameters(where, hyper, loading=loading)
+        return {**checked, "eps": _eps(where, hyper)}
+
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        s = self.state["sum"][i]
+        # s = s + g^2
+        s += g * g
+        # p = p - lr g / (sqrt(s) + eps)
+        denom = np.sqrt(s)
+        denom += self.eps
+        step = np.divide(g, denom, out=denom)
+        step *= self.lr
+        p -= step

@@ -25,8 +25,7 @@ from tinygrad_lc.models.base import ScoringMixin, batch_accuracy, check_loss, di
 from tinygrad_lc.models.base import features as _features
 from tinygrad_lc.models.base import generator_like as _generator_like
 from tinygrad_lc.nn import MLP, Linear
-from tinygrad_lc.optim import SGD
-from tinygrad_lc.optim_adaptive import Adam
+from tinygrad_lc.optim import SGD, Adam
 
 __all__ = ["MLPClassifier", "OPTIMIZERS"]
 
