@@ -115,10 +115,10 @@ TG = {
     "concatenate": lambda *xs, axis: tg.concatenate(list(xs), axis=axis),
     "stack": lambda *xs, axis: tg.stack(list(xs), axis=axis),
     # the ops recorded gradients are made of (no user-level spelling: through the engine)
-    "expand": lambda a, **kw: engine._apply("expand", (a,), kw),
-    "scatter": lambda a, shape, index: engine._apply("scatter", (a,), {
+    "expand": lambda a, **kw: engine.apply_op("expand", (a,), kw),
+    "scatter": lambda a, shape, index: engine.apply_op("scatter", (a,), {
         "shape": shape, "index": index, "unique": prepare_index(index, shape)[1]}),
-    "cast": lambda a, dtype: engine._apply("cast", (a,), {"dtype": np.dtype(dtype)}),
+    "cast": lambda a, dtype: engine.apply_op("cast", (a,), {"dtype": np.dtype(dtype)}),
 }
 
 

@@ -422,7 +422,7 @@ def test_demo_end_to_end(capsys, tmp_path):
 
 
 def test_demo_without_graphviz_still_writes_the_report(capsys, tmp_path, monkeypatch):
-    from tinygrad_lc import viz
+    from tinygrad_lc.viz import diagram as viz
 
     def no_dot(root, path, **kw):
         raise viz.GraphvizNotFoundError("render: Graphviz's `dot` program is not on PATH")
@@ -519,8 +519,8 @@ def _fake_sparse(errors: list[float], kinks: list[bool]):
 
 
 def test_sparse_check_fails_on_a_nan_error(monkeypatch):
-    from tinygrad_lc import gradcheck
     from tinygrad_lc.cli.gradcheck import check_loss
+    from tinygrad_lc.gradcheck import check as gradcheck
 
     # NaN after the first entry: Python's max(1e-9, nan) is 1e-9 and said "passed"
     monkeypatch.setattr(gradcheck, "grad_check_sparse",
@@ -531,8 +531,8 @@ def test_sparse_check_fails_on_a_nan_error(monkeypatch):
 
 
 def test_sparse_check_ignores_only_entries_at_kinks(monkeypatch):
-    from tinygrad_lc import gradcheck
     from tinygrad_lc.cli.gradcheck import check_loss
+    from tinygrad_lc.gradcheck import check as gradcheck
 
     monkeypatch.setattr(gradcheck, "grad_check_sparse",
                         _fake_sparse([1e-9, 0.5, 2e-9], [False, True, False]))
@@ -740,7 +740,7 @@ def test_batch_size_beyond_the_training_set_is_a_usage_error(capsys, tmp_path, s
 
 @pytest.mark.parametrize("command", ["gradcheck", "graph", "demo"])
 def test_ctrl_c_in_any_command_is_one_line_and_exit_130(capsys, monkeypatch, command):
-    module = __import__(f"tinygrad_lc.commands.{command}", fromlist=["run"])
+    module = __import__(f"tinygrad_lc.cli.{command}", fromlist=["run"])
 
     def interrupted(args):
         raise KeyboardInterrupt

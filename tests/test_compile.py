@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor, losses, regularizers
+from tinygrad_lc.compile import plan as compile_plan
 
 RNG = np.random.default_rng(0)
 N, D, C = 12, 7, 4
@@ -472,12 +473,12 @@ def test_each_phase_runs_as_one_generated_function_computing_what_the_steps_comp
         if run_phase == "generated":
             plan.run_forward(env)
         else:
-            tg.compile_plan.run(plan.forward, env)
+            compile_plan.run(plan.forward, env)
         env[plan.seed_slot] = np.array(1.0)
         if run_phase == "generated":
             plan.run_backward(env)
         else:
-            tg.compile_plan.run(plan.backward, env)
+            compile_plan.run(plan.backward, env)
         envs.append([np.array(env[s], copy=True) for s in (plan.loss_slot, *plan.grad_slots)])
     for a, b in zip(*envs):
         assert_same(a, b)

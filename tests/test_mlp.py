@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tinygrad_lc as tg
 from tinygrad_lc import cli
 from tinygrad_lc.data import make_blobs
 from tinygrad_lc.gradcheck import gradcheck_report
 from tinygrad_lc.models import MLPClassifier
 from tinygrad_lc.optim import SGD, Adam
+from tinygrad_lc.util import checkpoint
 
 
 def blobs(n=40, seed=0):
@@ -281,7 +281,7 @@ def test_mlp_resume_from_a_checkpoint_is_bit_identical(capsys, tmp_path):
     assert resumed["resumed_from_step"] == 30
     assert resumed["loss_history"] == straight["loss_history"]
     assert resumed["history"] == straight["history"]
-    state_a, state_b = tg.checkpoint.load_checkpoint(a), tg.checkpoint.load_checkpoint(b)
+    state_a, state_b = checkpoint.load_checkpoint(a), checkpoint.load_checkpoint(b)
     for key, value in state_a["model"]["net"].items():
         np.testing.assert_array_equal(state_b["model"]["net"][key], value)
 
@@ -386,5 +386,5 @@ def test_a_checkpoint_from_before_the_mlp_settings_still_resumes(tmp_path):
         del state["config"][key]  # as written before these settings existed
     save_checkpoint(path, state)
     Trainer(cfg, 3, 3).load(path)
-    with pytest.raises(tg.checkpoint.CheckpointError, match="lr_decay: checkpoint 1.0, now 0.5"):
+    with pytest.raises(checkpoint.CheckpointError, match="lr_decay: checkpoint 1.0, now 0.5"):
         Trainer(TrainConfig.for_dataset("blobs", iters=5, lr_decay=0.5), 3, 3).load(path)

@@ -24,6 +24,8 @@ import tinygrad_lc as tg
 from tinygrad_lc import viz
 from tinygrad_lc.cli import graph as graph_cmd
 from tinygrad_lc.cli import main
+from tinygrad_lc.viz import diagram as viz_diagram
+from tinygrad_lc.viz import labels as viz_labels
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "diagrams.md"
@@ -215,7 +217,7 @@ def test_parameters_inputs_constants_and_root_look_different():
     p = parse(viz.draw_graph(loss).source)
     fill = {k: attr(p, k, "fillcolor") for k in p["nodes"]}
     W, b, X, c = find(p, "W"), find(p, "b"), find(p, "X"), find(p, "0.1")
-    assert fill[W] == fill[b] == viz._STYLES["param"]["fillcolor"]
+    assert fill[W] == fill[b] == viz_diagram._STYLES["param"]["fillcolor"]
     assert len({fill[W], fill[X], fill[c], fill["t0"]}) == 4
     assert attr(p, "t0", "peripheries") == "2"
     assert [k for k in p["nodes"] if attr(p, k, "peripheries")] == ["t0"]
@@ -225,7 +227,7 @@ def test_tensors_holding_nan_or_inf_are_red_with_a_note():
     x = tg.Tensor([1.0, np.nan, np.inf], requires_grad=True, name="x")
     w = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True, name="w")
     p = parse(viz.draw_graph((x * w).sum() + w.sum()).source)
-    red = viz._STYLES["bad"]["fillcolor"]
+    red = viz_diagram._STYLES["bad"]["fillcolor"]
     assert attr(p, find(p, "x"), "fillcolor") == red
     assert "holds 1 NaN, 1 inf" in p["nodes"][find(p, "x")][0]
     assert attr(p, find(p, "w"), "fillcolor") != red
@@ -242,8 +244,8 @@ def test_anomaly_note_colours_the_op_and_is_shown():
     p = parse(viz.draw_graph(bad).source)
     assert bad._note.split(":")[0] in p["nodes"]["t0"][0]
     assert "forward output holds 1 inf" in p["nodes"]["t0"][0]
-    assert attr(p, "op0", "color") == viz._RED
-    assert attr(p, "t0", "fillcolor") == viz._STYLES["bad"]["fillcolor"]
+    assert attr(p, "op0", "color") == viz_labels.RED
+    assert attr(p, "t0", "fillcolor") == viz_diagram._STYLES["bad"]["fillcolor"]
 
 
 def test_note_without_nan_still_colours_the_node():
@@ -252,8 +254,8 @@ def test_note_without_nan_still_colours_the_node():
     y._note = "mul: flagged by hand"
     p = parse(viz.draw_graph(y).source)
     assert "flagged by hand" in p["nodes"]["t0"][0]
-    assert attr(p, "t0", "fillcolor") == viz._STYLES["bad"]["fillcolor"]
-    assert attr(p, find(p, "w"), "fillcolor") != viz._STYLES["bad"]["fillcolor"]
+    assert attr(p, "t0", "fillcolor") == viz_diagram._STYLES["bad"]["fillcolor"]
+    assert attr(p, find(p, "w"), "fillcolor") != viz_diagram._STYLES["bad"]["fillcolor"]
 
 
 # ---------------------------------------------------------------------- collapsing scopes

@@ -1,5 +1,5 @@
 import sys
 
-from tinygrad_lc.cli.main import main
+from tinygrad_lc.cli.program import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@
 3. gradient checks of both losses (``tinygrad-lc gradcheck``'s checks) with their errors;
 4. random search (the lecture's strategy #1) against SGD (following the gradient), both losses;
 5. loss curves and the learned weights as class templates;
-6. choosing lr and reg on the validation set: a small sweep on digits (``tinygrad_lc.sweep.search``),
+6. choosing lr and reg on the validation set: a small sweep on digits (``tinygrad_lc.sweep.selection``),
    the best trial retrained and tested once;
 7. ``DIR/report.html``: everything above on one self-contained page (pictures inlined).
 """
@@ -164,7 +164,7 @@ def sweep_section(report: Any, out: Path, seed: int, progress: bool) -> dict[str
     summary for demo.json (None when scikit-learn or matplotlib is missing).
     """
     from tinygrad_lc.sweep.plot import plot_sweep
-    from tinygrad_lc.sweep.search import default_space, retrain, search
+    from tinygrad_lc.sweep.selection import default_space, retrain, search
 
     folder = out / "sweep"
     (folder / "trials.jsonl").unlink(missing_ok=True)  # the demo's own, from an earlier run
@@ -232,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from tinygrad_lc import __version__
-    from tinygrad_lc.cli.gradcheck import RELATIVE_ERROR, check_loss
+    from tinygrad_lc.cli.gradcheck import check_loss
+    from tinygrad_lc.gradcheck.reports import RELATIVE_ERROR
     from tinygrad_lc.models.training import load_dataset
     from tinygrad_lc.viz import plots
     from tinygrad_lc.viz.report import Report

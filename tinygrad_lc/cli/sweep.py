@@ -39,7 +39,7 @@ class Given:
 
 def _spec_type(option: str, convert: Any, choices: Any, linear: bool) -> Any:
     """The argparse type of a sweep option: a fixed value, ``LO:HI`` or ``A,B,...``."""
-    from tinygrad_lc.sweep.search import Choice, LogUniform, Uniform
+    from tinygrad_lc.sweep.selection import Choice, LogUniform, Uniform
 
     def one(text: str) -> Any:
         value = convert(text) if convert is not None else text
@@ -74,7 +74,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from tinygrad_lc.sweep.search import SWEEP_DEFAULTS
+    from tinygrad_lc.sweep.selection import SWEEP_DEFAULTS
     from tinygrad_lc.sweep.trial import config_fields
 
     # the same options as `train`, by the same definitions; then each train setting also
@@ -141,7 +141,7 @@ class UsageError(ValueError):
 
 def space_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The search space: the data set's default ranges, then every option given."""
-    from tinygrad_lc.sweep.search import default_space
+    from tinygrad_lc.sweep.selection import default_space
     from tinygrad_lc.sweep.trial import config_fields
 
     def fixed(name: str) -> Any:
@@ -180,7 +180,7 @@ def resume_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinygrad_lc.sweep.search import SweepError, SweepFileError
+    from tinygrad_lc.sweep.selection import SweepError, SweepFileError
 
     def fail(message: str, code: int) -> int:
         print(f"tinygrad-lc sweep: error: {message}", file=sys.stderr)
@@ -214,7 +214,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tinygrad_lc.sweep.search import SWEEP_DEFAULTS, search
+    from tinygrad_lc.sweep.selection import SWEEP_DEFAULTS, search
 
     _check(args)
     space = space_from_args(args)
@@ -255,7 +255,7 @@ def _run(args: argparse.Namespace) -> int:
 def _finish(args: argparse.Namespace, result: Any, best: dict[str, Any], out: Path) -> int:
     from tinygrad_lc.sweep.log import clean_json
     from tinygrad_lc.sweep.plot import plot_sweep
-    from tinygrad_lc.sweep.search import retrain
+    from tinygrad_lc.sweep.selection import retrain
     from tinygrad_lc.sweep.trial import Task, train_config
 
     print(f"\nbest: trial {best['trial']}, val accuracy {best['val_accuracy']:.4f}; "

@@ -1,22 +1,12 @@
 """``tg.compile``: trace a loss once per input signature, then replay it without per-op Python.
 
-The public face of ``tinygrad_lc.compile``; the code is in ``compiled.py``.
+The public face of ``tinygrad_lc.compile``; the code is in ``compiled.py`` (the cache and the
+replay), ``trace.py`` and ``record.py`` (tracing), ``plan.py``, ``buffers.py`` and
+``codegen.py`` (planning), ``check.py`` (``check=True``) and ``drawing.py``.
 """
 
-from tinygrad_lc.compile.compiled import (  # noqa: F401  (re-exported)
-    NUMPY,
-    CompiledFunction,
-    CompileError,
-    Op,
-    Plan,
-    Program,
-    Tensor,
-    compile,
-    engine,
-    names,
-    optimize,
-    plan,
-    trace,
-)
+from tinygrad_lc.compile.compiled import CompiledFunction, CompileError, compile
 
-__all__ = ['compile', 'CompiledFunction', 'CompileError']
+__all__ = [
+    "compile", "CompiledFunction", "CompileError"
+]

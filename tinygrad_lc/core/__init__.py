@@ -1,1 +1,2 @@
-"""The engine: Tensor, the op table, modes, checks; imports NumPy and nothing else of the package."""
+"""The engine: Tensor, the op table, modes and checks; it imports NumPy and nothing else of
+the package."""

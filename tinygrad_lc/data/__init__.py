@@ -5,15 +5,9 @@ the usual preprocessing: a seeded train/validation split, mean subtraction and t
 The public face of ``tinygrad_lc.data``; the code is in ``sources.py``.
 """
 
-from tinygrad_lc.data.sources import (  # noqa: F401  (re-exported)
-    CACHE_FORMAT,
-    CIFAR10_FOLDER,
+from tinygrad_lc.data.sources import (
     DIGITS_CACHE,
-    atomic_open,
-    atomic_write,
     cached_arrays,
-    check_count,
-    check_real,
     cifar10_fingerprint,
     data_root,
     file_fingerprint,
@@ -24,4 +18,7 @@ from tinygrad_lc.data.sources import (  # noqa: F401  (re-exported)
     train_val_split,
 )
 
-__all__ = ['cached_arrays', 'cifar10_fingerprint', 'data_root', 'file_fingerprint', 'load_cifar10', 'load_digits', 'make_blobs', 'preprocess', 'train_val_split']
+__all__ = [
+    "cached_arrays", "cifar10_fingerprint", "data_root", "file_fingerprint", "load_cifar10",
+    "load_digits", "make_blobs", "preprocess", "train_val_split", "DIGITS_CACHE"
+]

@@ -3,11 +3,10 @@
 The public face of ``tinygrad_lc.gradcheck``; the code is in ``check.py``.
 """
 
-from tinygrad_lc.gradcheck.check import (  # noqa: F401  (re-exported)
+from tinygrad_lc.gradcheck.check import (
     GradcheckError,
     GradcheckReport,
     GradcheckWarning,
-    Tensor,
     grad_check_sparse,
     gradcheck,
     gradcheck_report,
@@ -17,4 +16,8 @@ from tinygrad_lc.gradcheck.check import (  # noqa: F401  (re-exported)
     rel_error,
 )
 
-__all__ = ['numerical_gradient', 'rel_error', 'grad_check_sparse', 'gradcheck', 'gradcheck_report', 'gradgradcheck', 'gradgradcheck_report', 'GradcheckError', 'GradcheckReport', 'GradcheckWarning']
+__all__ = [
+    "numerical_gradient", "rel_error", "grad_check_sparse", "gradcheck", "gradcheck_report",
+    "gradgradcheck", "gradgradcheck_report", "GradcheckError", "GradcheckReport",
+    "GradcheckWarning"
+]

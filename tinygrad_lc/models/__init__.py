@@ -1,30 +1,13 @@
-"""The lecture's linear classifier ``s = x W + b``, trained by minibatch SGD, and its baselines.
+"""The lecture's classifiers: the linear classifier ``s = x W + b`` with its random-search
+baseline, and the two-layer net.
 
-The public face of ``tinygrad_lc.models``; the code is in ``linear.py``.
+The public face of ``tinygrad_lc.models``; the code is in ``linear.py``, ``mlp.py`` and
+``base.py`` (what both share), and ``training.py`` holds the command line's training runs.
 """
 
-from tinygrad_lc.models.linear import (  # noqa: F401  (re-exported)
-    SGD,
-    LinearClassifier,
-    MLPClassifier,
-    NonFiniteScores,
-    ScoringMixin,
-    Tensor,
-    batch_accuracy,
-    check_choice,
-    check_count,
-    check_finite_scores,
-    check_flag,
-    check_labels,
-    check_loss,
-    check_real,
-    compile_fn,
-    count_nonfinite,
-    diverged,
-    losses,
-    no_grad,
-    random_search,
-    regularizers,
-)
+from tinygrad_lc.models.linear import LinearClassifier, random_search
+from tinygrad_lc.models.mlp import MLPClassifier
 
-__all__ = ['LinearClassifier', 'random_search']
+__all__ = [
+    "LinearClassifier", "MLPClassifier", "random_search"
+]

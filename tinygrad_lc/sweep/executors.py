@@ -180,7 +180,7 @@ class DaskCluster:
         distributed = import_distributed()
         self.trial, self.address = trial, address
         self.name = f"dask {address}"
-        self._ledger = f"tinygrad_lc.sweep.search/{uuid.uuid4().hex}"
+        self._ledger = f"tinygrad_lc.sweep.selection/{uuid.uuid4().hex}"
         try:
             self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT,
                                              set_as_default=False)
