@@ -13,32 +13,32 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from tinygrad_lc import losses, regularizers
-from tinygrad_lc.compile.compiled import compile as compile_fn
 from tinygrad_lc.core.checks import check_choice, check_count, check_real, count_nonfinite
 from tinygrad_lc.core.modes import no_grad
 from tinygrad_lc.core.tensor import Tensor
 from tinygrad_lc.losses import check_labels
-from tinygrad_lc.models.base import ScoringMixin, batch_accuracy, check_loss, diverged
-from tinygrad_lc.models.base import features as _features
-from tinygrad_lc.models.base import generator_like as _generator_like
+from tinygrad_lc.models.base import Classifier, features
 from tinygrad_lc.models.mlp import (
     MLPClassifier,  # noqa: F401  (re-exported: tinygrad_lc.models.linear.MLPClassifier)
-    NonFiniteScores,
-    check_finite_scores,
-    check_flag,
 )
 from tinygrad_lc.optim import SGD
 
 __all__ = ["LinearClassifier", "random_search"]
 
 
-class LinearClassifier(ScoringMixin):
+class LinearClassifier(Classifier):
     """A linear classifier ``scores = X @ W + b`` with the SVM or softmax loss.
+
+    ``fit``, ``state_dict`` and ``load_state_dict`` are ``models.base.Classifier``'s; this
+    class gives them W and b, the loss, and ``optim.SGD`` (with ``fit``'s ``momentum``). On
+    the first step of an untrained model, ``fit`` warns (UserWarning) when the data loss is
+    far (more than 10%) from its value for scores near 0: (C - 1) * delta for the SVM, ln C
+    for softmax.
 
     Parameters
     ----------
@@ -72,6 +72,9 @@ class LinearClassifier(ScoringMixin):
         Accuracy on the minibatch of the latest ``fit`` step (before its update), for
         progress bars; NaN before the first step.
 
+    ``state_dict()`` holds ``"W"`` (array), ``"b"`` (array or None), ``"rng"``,
+    ``"optimizer"`` (``SGD.state_dict()`` or None) and ``"step_count"``.
+
     Examples
     --------
     >>> from tinygrad_lc.data.sources import make_blobs
@@ -82,12 +85,16 @@ class LinearClassifier(ScoringMixin):
     True
     """
 
+    STATE_KEYS = ("W", "b", "rng", "optimizer", "step_count")
+    optimizer_name = "sgd"  # fit trains with optim.SGD (named in load_state_dict's errors)
+
     def __init__(self, num_features: int, num_classes: int, loss: str = "svm", reg: float = 0.0,
                  regularizer: str = "l2", bias: bool = True, weight_scale: float = 1e-4,
-                 dtype=np.float64, seed=None, *, delta: float = 1.0, beta: float = 1.0):
+                 dtype: DTypeLike = np.float64,
+                 seed: int | np.random.SeedSequence | None = None, *, delta: float = 1.0,
+                 beta: float = 1.0):
         where = "LinearClassifier"
-        self.num_features = check_count(where, "num_features", num_features, 1)
-        self.num_classes = check_count(where, "num_classes", num_classes, 2)
+        super().__init__(where, num_features, num_classes)
         self.loss_name = check_choice(where, "loss", loss, losses.LOSSES)
         self.reg = check_real(where, "reg", reg, 0.0)
         self.regularizer = check_choice(where, "regularizer", regularizer,
@@ -109,9 +116,6 @@ class LinearClassifier(ScoringMixin):
         self.W = Tensor(w0.astype(self.dtype), requires_grad=True, name="W")
         self.b = Tensor(np.zeros(self.num_classes, self.dtype), requires_grad=True, name="b") \
             if bias else None
-        self.optimizer: SGD | None = None
-        self.step_count = 0
-        self.last_batch_accuracy = float("nan")
 
     @property
     def params(self) -> list[Tensor]:
@@ -119,23 +123,16 @@ class LinearClassifier(ScoringMixin):
         return [self.W] if self.b is None else [self.W, self.b]
 
     # ------------------------------------------------------------------ the loss
-    def _scores(self, X: np.ndarray) -> Tensor:
-        return self._linear(Tensor(X.astype(self.dtype, copy=False), name="X"))
-
-    def _linear(self, X: Tensor) -> Tensor:
+    def _forward(self, X: Tensor) -> Tensor:
         s = X @ self.W
         return s if self.b is None else s + self.b
 
-    def _batch_loss(self, X: np.ndarray, y: np.ndarray) -> tuple[Tensor, Tensor]:
-        """The minibatch loss and scores of a ``fit`` step (X already in the model's dtype),
-        as ``fit`` computes them eagerly; ``fit(compile=True)`` compiles this function."""
-        scores = self._linear(Tensor(X, name="X"))
-        check_finite_scores(scores._data)
+    def _full_loss(self, scores: Tensor, y: np.ndarray) -> Tensor:
         loss = self._data_loss(scores, y)
         penalty = self._reg_loss()
-        return (loss if penalty is None else loss + penalty), scores
+        return loss if penalty is None else loss + penalty
 
-    def _data_loss(self, scores: Tensor, y) -> Tensor:
+    def _data_loss(self, scores: Tensor, y: np.ndarray) -> Tensor:
         options = {"delta": self.delta} if self.loss_name == "svm" else {}
         return losses.data_loss(self.loss_name, scores, y, **options)
 
@@ -144,17 +141,16 @@ class LinearClassifier(ScoringMixin):
             return None  # no graph for a zero penalty
         return self.reg * regularizers.penalty(self.regularizer, self.W, beta=self.beta)
 
-    def loss(self, X, y) -> Tensor:
-        """The full loss on (X, y): data loss + ``reg * regularizer(W)``, with its graph."""
-        X = _features("LinearClassifier.loss", X, self.num_features)
-        y = check_labels("LinearClassifier.loss", y, X.shape[0], self.num_classes)
-        total = self._data_loss(self._scores(X), y)
-        penalty = self._reg_loss()
-        return total if penalty is None else total + penalty
-
     # ------------------------------------------------------------------ training
-    def _check_initial_loss(self, data_loss: float, reg_loss: float) -> None:
+    def _new_optimizer(self, lr: float, momentum: float) -> SGD:
+        return SGD(self.params, lr=lr, momentum=momentum)
+
+    def _check_initial_loss(self, scores: Tensor, y: np.ndarray) -> None:
         """Warn when the first data loss is far from its value for scores near 0."""
+        with no_grad():
+            data_loss = self._data_loss(scores, y).item()
+            penalty = self._reg_loss()
+            reg_loss = 0.0 if penalty is None else penalty.item()
         c = self.num_classes
         if self.loss_name == "svm":
             expected, formula = (c - 1) * self.delta, f"(C - 1) * delta = {c - 1} * {self.delta:g}"
@@ -167,102 +163,12 @@ class LinearClassifier(ScoringMixin):
                 f"fit: the initial data loss is {data_loss:.4g} (total {data_loss + reg_loss:.4g}"
                 f" with reg), expected about {expected:.4g} = {formula} for a {self.loss_name} "
                 "loss with scores near 0; check the input scaling and weight_scale",
-                UserWarning, stacklevel=3,
+                UserWarning, stacklevel=4,  # the caller of fit (train, when it calls fit)
             )
 
-    def fit(self, X, y, lr: float = 1e-3, num_iters: int = 1000, batch_size: int = 200,
-            momentum: float = 0.0, lr_decay: float = 1.0, verbose: bool = False,
-            callback: Callable[[int, float], object] | None = None, *,
-            resume: bool = False, compile: bool = True) -> list[float]:  # noqa: A002
-        """Train by minibatch SGD; return the loss of every step.
-
-        Each step draws ``batch_size`` rows of X with replacement (from ``self.rng``),
-        computes the full loss, backpropagates and takes one ``SGD`` step. Every
-        ``max(N // batch_size, 1)`` steps (one epoch) the learning rate is multiplied by
-        ``lr_decay``. ``callback(step, loss)`` runs after each update with the step's
-        index in the run (0-based) and the minibatch loss before the update (the value in
-        the history). On the first step of an untrained model, a UserWarning says when the
-        data loss is far (more than 10%) from (C - 1) * delta (SVM) or ln C (softmax).
-
-        With ``resume=True`` the existing ``self.optimizer`` (its lr, momentum and velocity)
-        and ``self.step_count`` carry on, and ``lr`` and ``momentum`` are not used: a run
-        restored with ``load_state_dict`` continues bit for bit.
-
-        With ``compile=True`` (the default) each step's loss and gradient are a replay of one
-        ``tg.compile`` program (traced on the first step) instead of an eager graph: the same
-        numbers bit for bit, without the Python cost per op. ``compile=False`` runs eagerly.
-
-        Returns
-        -------
-        list of float
-            The minibatch loss (data + regularization) of each step, before its update.
-
-        Raises
-        ------
-        FloatingPointError
-            When the scores or the loss stop being finite (training diverged); the
-            parameters keep their values from before that step.
-        """
-        where = "fit"
-        X = _features(where, X, self.num_features)
-        n = X.shape[0]
-        y = check_labels(where, y, n, self.num_classes)
-        check_flag(where, "compile", compile)
-        num_iters = check_count(where, "num_iters", num_iters, 0)
-        batch_size = check_count(where, "batch_size", batch_size, 1)
-        lr_decay = check_real(where, "lr_decay", lr_decay, lo_open=True)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"{where}: callback must be callable(step, loss), got {callback!r}")
-        first_fit = self.optimizer is None
-        if resume:
-            if self.optimizer is None:
-                raise ValueError(f"{where}: resume=True needs an optimizer from an earlier fit "
-                                 "or from load_state_dict; this model has none")
-        else:
-            lr = check_real(where, "lr", lr, lo_open=True)
-            momentum = check_real(where, "momentum", momentum, hi=1.0)
-            self.optimizer = SGD(self.params, lr=lr, momentum=momentum)
-            self.step_count = 0
-        opt = self.optimizer
-        per_epoch = max(n // batch_size, 1)
-        history: list[float] = []
-        step_loss = compile_fn(self._batch_loss) if compile else None
-        for _ in range(num_iters):
-            idx = self.rng.integers(0, n, size=batch_size)
-            opt.zero_grad()
-            Xb, yb = X[idx].astype(self.dtype, copy=False), y[idx]
-            if step_loss is not None and not (first_fit and self.step_count == 0):
-                try:
-                    loss, scores = step_loss(Xb, yb)
-                except NonFiniteScores:
-                    raise FloatingPointError(diverged(self.step_count, opt.lr)) from None
-                data_loss = penalty = None
-            else:
-                scores = self._scores(Xb)
-                if not np.isfinite(scores.data).all():
-                    raise FloatingPointError(diverged(self.step_count, opt.lr))
-                data_loss = self._data_loss(scores, yb)
-                penalty = self._reg_loss()
-                loss = data_loss if penalty is None else data_loss + penalty
-            # for progress bars (tinygrad_lc.models.training reads it)
-            self.last_batch_accuracy = batch_accuracy(scores.data, yb)
-            value = loss.item()
-            check_loss(value, self.step_count, opt.lr, self.reg)
-            if first_fit and self.step_count == 0:
-                self._check_initial_loss(data_loss.item(),
-                                         0.0 if penalty is None else penalty.item())
-            loss.backward(retain_grads=False)  # training needs the parameters' grads only
-            opt.step()
-            history.append(value)
-            step = self.step_count
-            self.step_count += 1
-            if self.step_count % per_epoch == 0 and lr_decay != 1.0:
-                self._decay_lr(opt, lr_decay)
-            if verbose and (step % max(num_iters // 10, 1) == 0 or step == num_iters - 1):
-                print(f"fit: step {step + 1}/{num_iters} loss {value:.6g}")
-            if callback is not None:
-                callback(step, value)
-        return history
+    def _log_step(self, step: int, num_iters: int, loss: float) -> None:
+        if step % max(num_iters // 10, 1) == 0 or step == num_iters - 1:
+            print(f"fit: step {step + 1}/{num_iters} loss {loss:.6g}")
 
     def train(self, X, y, learning_rate: float = 1e-3, reg: float | None = None,
               num_iters: int = 100, batch_size: int = 200, verbose: bool = False
@@ -277,7 +183,7 @@ class LinearClassifier(ScoringMixin):
         Examples
         --------
         >>> from tinygrad_lc.data.sources import make_blobs
-    >>> X, y = make_blobs(50, seed=0)
+        >>> X, y = make_blobs(50, seed=0)
         >>> svm = LinearClassifier(2, 3, seed=0)
         >>> loss_hist = svm.train(X, y, learning_rate=0.1, reg=1e-3, num_iters=50,
         ...                       batch_size=50)
@@ -294,45 +200,11 @@ class LinearClassifier(ScoringMixin):
             self.reg = old
             raise
 
-    def _decay_lr(self, opt: SGD, lr_decay: float) -> None:
-        """One epoch of the decay schedule. The product is not user input: it may underflow to
-        0.0 (the steps then stop moving, the run goes on); only an overflow (lr_decay > 1 for
-        hundreds of epochs) is an error."""
-        lr = opt.lr * lr_decay
-        if not math.isfinite(lr):
-            raise FloatingPointError(
-                f"fit: lr_decay={lr_decay:g} grew the learning rate past the largest float "
-                f"at step {self.step_count}; use lr_decay <= 1")
-        opt._set_scheduled_lr(lr)
-
     # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        """Weights, generator state, optimizer state and step count as plain data.
+    def _own_state(self) -> dict:
+        return {"W": self.W.data.copy(), "b": None if self.b is None else self.b.data.copy()}
 
-        Keys: ``"W"`` (array), ``"b"`` (array or None), ``"rng"`` (the generator's
-        ``bit_generator.state`` dict), ``"optimizer"`` (``SGD.state_dict()`` or None),
-        ``"step_count"`` (int).
-        """
-        return {
-            "W": self.W.data.copy(),
-            "b": None if self.b is None else self.b.data.copy(),
-            "rng": self.rng.bit_generator.state,
-            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
-            "step_count": self.step_count,
-        }
-
-    def load_state_dict(self, d: dict) -> None:
-        """Restore a ``state_dict()`` into this model (same shapes, bias and generator type).
-
-        Every entry is checked, and the new weights, generator and optimizer are built on the
-        side, before anything is assigned: when it raises (ValueError or TypeError, naming the
-        entry), the model (weights, generator, optimizer, step count) is exactly as it was.
-        """
-        where = "LinearClassifier.load_state_dict"
-        keys = {"W", "b", "rng", "optimizer", "step_count"}
-        if not isinstance(d, dict) or set(d) != keys:
-            got = sorted(map(str, d)) if isinstance(d, dict) else type(d).__name__
-            raise ValueError(f"{where}: expected the keys {sorted(keys)}, got {got}")
+    def _checked_state(self, where: str, d: dict) -> tuple[np.ndarray, np.ndarray | None]:
         W = self._weights_from(where, "W", d["W"], self.W.shape)
         b = d["b"]
         if (b is None) != (self.b is None):
@@ -340,18 +212,12 @@ class LinearClassifier(ScoringMixin):
                              f"model has {'no bias' if self.b is None else 'a bias'}")
         if b is not None:
             b = self._weights_from(where, "b", b, self.b.shape)
-        steps = check_count(where, "step_count", d["step_count"], 0)
-        rng = _generator_like(where, self.rng, d["rng"])
-        opt = None
-        if d["optimizer"] is not None:
-            opt = SGD(self.params, lr=1.0)  # a placeholder rate: load_state_dict sets them all
-            opt.load_state_dict(d["optimizer"])
-        # everything is valid: assign (nothing below can fail)
-        self.W.data = W
+        return W, b
+
+    def _set_state(self, where: str, checked: tuple[np.ndarray, np.ndarray | None]) -> None:
+        self.W.data, b = checked
         if self.b is not None:
             self.b.data = b
-        self.rng.bit_generator.state = rng.bit_generator.state  # keeps self.rng the same object
-        self.optimizer, self.step_count = opt, steps
 
     def _weights_from(self, where: str, name: str, value, shape: tuple) -> np.ndarray:
         """``value`` as a new finite array of ``shape`` in the model's dtype, or a ValueError."""
@@ -393,7 +259,7 @@ def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float =
     ((2, 3), True)
     """
     where = "random_search"
-    X = _features(where, X)
+    X = features(where, X)
     check_choice(where, "loss", loss, losses.LOSSES)
     num_tries = check_count(where, "num_tries", num_tries, 1)
     scale = check_real(where, "scale", scale, lo_open=True)
