@@ -365,7 +365,7 @@ def test_assigning_a_bad_lr_is_refused(name):
 def test_a_scheduled_lr_may_decay_to_zero_and_still_loads(name):
     p = Tensor([1.0, 2.0], requires_grad=True)
     opt = OPTIMIZERS[name]([p])
-    opt._set_scheduled_lr(opt.lr * 1e-320 * 1e-10)  # underflows to 0.0
+    opt.set_scheduled_lr(opt.lr * 1e-320 * 1e-10)  # underflows to 0.0
     assert opt.lr == 0.0
     p.grad = np.ones(2)
     opt.step()
@@ -376,7 +376,7 @@ def test_a_scheduled_lr_may_decay_to_zero_and_still_loads(name):
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         other.lr = 0.0  # a user's rate must still be positive
     with pytest.raises(ValueError, match="scheduled lr must be a finite number >= 0"):
-        other._set_scheduled_lr(float("nan"))
+        other.set_scheduled_lr(float("nan"))
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

@@ -151,7 +151,7 @@ learning rate)
     def lr(self, value: float) -> None:
         self._lr = check_real(type(self).__name__, "lr", value, lo_open=True)
 
-    def _set_scheduled_lr(self, value: float) -> None:
+    def set_scheduled_lr(self, value: float) -> None:
         """Set a rate computed by a schedule from a validated one (``lr * lr_decay``, as the
         models' ``fit`` does every epoch).
 

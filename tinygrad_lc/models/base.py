@@ -332,7 +332,7 @@ class Classifier(ScoringMixin):
             raise FloatingPointError(
                 f"fit: lr_decay={lr_decay:g} grew the learning rate past the largest float "
                 f"at step {self.step_count}; use lr_decay <= 1")
-        opt._set_scheduled_lr(lr)
+        opt.set_scheduled_lr(lr)
 
     # ------------------------------------------------------------------ checkpoints
     def _own_state(self) -> dict[str, Any]:  # pragma: no cover

@@ -23,9 +23,6 @@ from tinygrad_lc.core.modes import no_grad
 from tinygrad_lc.core.tensor import Tensor
 from tinygrad_lc.losses import check_labels
 from tinygrad_lc.models.base import Classifier, features
-from tinygrad_lc.models.mlp import (
-    MLPClassifier,  # noqa: F401  (re-exported: tinygrad_lc.models.linear.MLPClassifier)
-)
 from tinygrad_lc.optim import SGD
 
 __all__ = ["LinearClassifier", "random_search"]

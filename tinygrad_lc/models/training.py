@@ -176,7 +176,8 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, num_features: int, num_classes: int):
-        from tinygrad_lc.models.linear import LinearClassifier, MLPClassifier
+        from tinygrad_lc.models.linear import LinearClassifier
+        from tinygrad_lc.models.mlp import MLPClassifier
 
         self.config = config
         self.num_features, self.num_classes = int(num_features), int(num_classes)
