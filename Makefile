@@ -40,8 +40,10 @@ setup: $(STAMP) dot
 demo: setup
 	$(VENV)/bin/tinygrad-lc demo
 
+# ruff, then import-linter: the layers of docs/architecture.md (contracts in pyproject.toml)
 lint: setup
 	$(VENV)/bin/ruff check tinygrad_lc tests examples benchmarks
+	$(VENV)/bin/lint-imports
 
 # The second run repeats the docs, examples and notebook under another OpenBLAS kernel
 # (another summation order): a printed number that only holds on this CPU fails there.
