@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc.util.checkpoint: round trips, atomic saves, and clear errors on bad files."""
+"""Tests for tinygrad_lc.util.checkpoint: round trips, atomic saves, clear errors on bad files."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from helpers import peaks
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor, losses, optim, regularizers
@@ -83,24 +84,6 @@ def test_the_compile_flag_is_checked():
 
 
 # ---------------------------------------------------------------- memory
-def _peaks(step, steps=1000, windows=((100, 200), (900, 1000))) -> list[int]:
-    peaks = []
-    tracemalloc.start()
-    try:
-        for i in range(steps):
-            for lo, hi in windows:
-                if i == lo:
-                    gc.collect()
-                    tracemalloc.reset_peak()
-                if i == hi - 1:
-                    step()
-                    peaks.append(tracemalloc.get_traced_memory()[1])
-                    break
-            else:
-                step()
-    finally:
-        tracemalloc.stop()
-    return peaks
 
 
 SLACK = 256 * 1024  # CPython's free lists (see tests/test_memory.py); a leak adds megabytes
@@ -128,14 +111,14 @@ def _compiled_trainer(keep=None):
 
 def test_1000_compiled_steps_keep_memory_flat():
     step, cf = _compiled_trainer()
-    early, late = _peaks(step)
+    early, late = peaks(step)
     assert late - early <= SLACK, (early, late)
     assert cf.traces == 1
 
 
 def test_the_memory_check_sees_kept_losses():
     step, _ = _compiled_trainer(keep=[])
-    early, late = _peaks(step)
+    early, late = peaks(step)
     assert late - early > 4 * SLACK, (early, late)
 
 

@@ -12,13 +12,12 @@ graph is caught.
 
 from __future__ import annotations
 
-import dataclasses
-
 import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
 from autograd import make_vjp
+from helpers import detached
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from test_ops import CASES, OP_NAMES
@@ -27,7 +26,6 @@ import tinygrad_lc as tg
 from tinygrad_lc import Tensor
 from tinygrad_lc.autodiff import hvp
 from tinygrad_lc.core.ops import OPS
-from tinygrad_lc.core.recording import TENSOR
 
 H = 1e-6
 AG_TOL = {"rtol": 1e-9, "atol": 1e-11}  # same math, different order of rounding
@@ -160,24 +158,11 @@ def test_second_order_keeps_each_inputs_dtype(name, data):
                                        err_msg=case.label)
 
 
-def _detached(op):
-    """The same op whose VJPs read their saved values as constants on the recording backend:
-    right first derivatives, zero second ones (what a VJP outside the graph looks like)."""
-
-    def cut(vjp):
-        def wrapped(B, g, out, *inputs, **kw):
-            if B is TENSOR:
-                out, inputs = Tensor(out.data), [Tensor(x.data) for x in inputs]
-            return vjp(B, g, out, *inputs, **kw)
-
-        return wrapped
-
-    return dataclasses.replace(op, vjps=tuple(cut(v) for v in op.vjps))
 
 
 @pytest.mark.parametrize("name", sorted(CURVED))
 def test_a_vjp_cut_from_the_graph_is_caught(name, monkeypatch):
-    monkeypatch.setitem(OPS, name, _detached(OPS[name]))
+    monkeypatch.setitem(OPS, name, detached(OPS[name]))
 
     @settings(max_examples=200, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck), report_multiple_bugs=False)

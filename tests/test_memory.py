@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from graph_walk import graph_of
+from helpers import SLACK, gc_off, graph_of, peaks
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor, losses, models, optim, regularizers
@@ -24,16 +24,6 @@ X = RNG.normal(size=(8, 5))
 Y = RNG.integers(0, 3, size=8)
 
 
-@contextmanager
-def gc_off():
-    was = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _hand_svm(W, b):
@@ -134,24 +124,6 @@ def test_the_check_would_see_a_cycle():
 
 
 # ---------------------------------------------------------------- long training
-def _peaks(step_fn, steps=1000, windows=((100, 200), (900, 1000))) -> list[int]:
-    """tracemalloc's peak within each window of steps."""
-    peaks = []
-    tracemalloc.start()
-    try:
-        for i in range(steps):
-            for lo, hi in windows:
-                if i == lo:
-                    tracemalloc.reset_peak()
-                if i == hi - 1:
-                    step_fn()
-                    peaks.append(tracemalloc.get_traced_memory()[1])
-                    break
-            else:
-                step_fn()
-    finally:
-        tracemalloc.stop()
-    return peaks
 
 
 def _manual_trainer(keep=None):
@@ -170,18 +142,15 @@ def _manual_trainer(keep=None):
     return step
 
 
-# CPython keeps up to 2,000 freed tuples of each small size on free lists, and tracemalloc
-# counts them: a few hundred KiB of growth that stops. A graph kept per step adds megabytes.
-SLACK = 256 * 1024
 
 
 def test_manual_training_loop_keeps_peak_memory_flat():
-    early, late = _peaks(_manual_trainer())
+    early, late = peaks(_manual_trainer())
     assert late - early <= SLACK, (early, late)
 
 
 def test_peak_check_sees_a_leaking_loop():
-    early, late = _peaks(_manual_trainer(keep=[]))
+    early, late = peaks(_manual_trainer(keep=[]))
     assert late - early > 10 * SLACK, (early, late)
 
 
@@ -195,7 +164,7 @@ def test_sgd_training_loop_keeps_peak_memory_flat():
         loss.backward()
         opt.step()
 
-    early, late = _peaks(step)
+    early, late = peaks(step)
     assert late - early <= SLACK, (early, late)
 
 

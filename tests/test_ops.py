@@ -1,4 +1,4 @@
-"""Property tests of every primitive in ``tinygrad_lc.core.ops.OPS``, driven by a table keyed by op name.
+"""Property tests of every primitive in ``tinygrad_lc.core.ops.OPS``, from a table keyed by op.
 
 For each op, Hypothesis draws a use of it (shapes including 0-d, size-1 and broadcast pairs;
 constants on either side; every calling form) and a random upstream gradient ``g``. The engine's
@@ -356,7 +356,8 @@ def scatter_case(draw) -> Case:
     spread = np.zeros((int(np.prod(shape)), picked.size))
     spread[np.ravel(picked), np.arange(picked.size)] = 1.0
     kw = {"shape": shape, "index": index, "unique": unique}
-    return Case(f"scatter({kind}, {shape}, unique={unique})", lambda t: apply_op("scatter", (t,), kw),
+    return Case(f"scatter({kind}, {shape}, unique={unique})",
+                lambda t: apply_op("scatter", (t,), kw),
                 lambda v: anp.reshape(anp.dot(spread, anp.ravel(v)), shape),
                 (draw(arrays(picked.shape)),))
 

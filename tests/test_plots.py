@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc.viz.plots: templates are exact, pictures are valid PNGs of sensible size."""
+"""Tests for tinygrad_lc.viz.plots: templates are exact, pictures are valid PNGs of fair size."""
 
 from __future__ import annotations
 

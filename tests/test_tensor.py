@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from graph_walk import graph_of
+from helpers import graph_of
 
 import tinygrad_lc as tg
 from tinygrad_lc import Tensor

@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc.models.training: data pipeline, accuracy with the defaults, bit-exact resume."""
+"""Tests for tinygrad_lc.models.training: data, accuracy with the defaults, bit-exact resume."""
 
 from __future__ import annotations
 

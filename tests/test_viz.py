@@ -16,7 +16,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 import pytest
-from graph_walk import graph_of
+from helpers import graph_of
 from hypothesis import example, given
 from hypothesis import strategies as st
 

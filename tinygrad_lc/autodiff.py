@@ -155,7 +155,8 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
         if out in live:
             q = out._pg
             out._pg = seed if q is None else (q + seed)
-    backward_sweep([t for t in nodes if t in live], TENSOR if record else NUMPY, live=live, found=found)
+    backward_sweep([t for t in nodes if t in live], TENSOR if record else NUMPY, live=live,
+                   found=found)
     return tuple(_results(ins, found, record))
 
 
@@ -181,7 +182,8 @@ def _results(ins: list, found: dict, record: bool) -> list:
         if g is None:
             g = np.zeros(t.shape, dtype=t.dtype)
         if record:
-            results.append(g if isinstance(g, Tensor) else make_node(g, False, None, (), None, None))
+            results.append(g if isinstance(g, Tensor) else
+                           make_node(g, False, None, (), None, None))
             continue
         if g.__class__ is not np.ndarray or g.base is not None or id(g) in given:
             g = np.array(g)  # a view, a NumPy scalar, or an input listed twice: its own array

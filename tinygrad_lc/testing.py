@@ -53,7 +53,7 @@ def assert_grads_match(f: Callable, *arrays, eps: float = 1e-6, atol: float = 1e
     Raises
     ------
     AssertionError
-        A :class:`~tinygrad_lc.gradcheck.check.GradcheckError` carrying ``.report``.
+        A :class:`~tinygrad_lc.gradcheck.GradcheckError` carrying ``.report``.
 
     Examples
     --------
@@ -73,7 +73,7 @@ def assert_second_order_match(f: Callable, *arrays, eps: float = 1e-6, atol: flo
     """Assert that ``f``'s second derivatives match central differences of its gradient.
 
     The second-order twin of :func:`assert_grads_match`, built on
-    :func:`~tinygrad_lc.gradcheck.check.gradgradcheck`: for random directions ``w_i`` the gradient
+    :func:`~tinygrad_lc.gradcheck.gradgradcheck`: for random directions ``w_i`` the gradient
     of ``sum_i <grad_i f, w_i>`` (a Hessian-vector product for a scalar ``f``) is checked.
     Arguments are as in :func:`assert_grads_match`; with ``reference`` (``autograd.numpy``
     code) the second-order VJPs must also match HIPS autograd's ``grad`` of its own gradient.
@@ -177,7 +177,8 @@ def _match_reference(report, args, reference, atol, rtol) -> None:
             )
 
 
-__all__ = ['tensors', 'labels', 'score_matrices', 'classification_batches', 'assert_grads_match', 'assert_second_order_match', 'register_profiles']
+__all__ = ['tensors', 'labels', 'score_matrices', 'classification_batches', 'assert_grads_match',
+           'assert_second_order_match', 'register_profiles']
 
 
 def register_profiles(load: bool = True) -> str | None:

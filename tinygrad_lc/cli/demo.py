@@ -1,11 +1,11 @@
 """`tinygrad-lc demo` (what `make demo` runs): the lecture end to end, written up as one page.
 
 1. the lecture's loss table (the cat / car / frog scores) recomputed with ``tinygrad_lc.losses``;
-2. the SVM and softmax full-loss diagrams of the lecture's small example (``tinygrad_lc.viz.diagram``);
+2. the SVM and softmax full-loss diagrams of the lecture's small example (``tinygrad_lc.viz``);
 3. gradient checks of both losses (``tinygrad-lc gradcheck``'s checks) with their errors;
 4. random search (the lecture's strategy #1) against SGD (following the gradient), both losses;
 5. loss curves and the learned weights as class templates;
-6. choosing lr and reg on the validation set: a small sweep on digits (``tinygrad_lc.sweep.selection``),
+6. choosing lr and reg on the validation set: a small sweep on digits (``tinygrad_lc.sweep``),
    the best trial retrained and tested once;
 7. ``DIR/report.html``: everything above on one self-contained page (pictures inlined).
 """

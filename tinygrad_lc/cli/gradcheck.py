@@ -72,7 +72,7 @@ def report_rel_error(report) -> tuple[float, str]:
     fail, else among its entries off kinks; this is the largest of those lines (NaN if any is).
 
     >>> import tinygrad_lc as tg
-    >>> from tinygrad_lc.gradcheck.check import gradcheck_report
+    >>> from tinygrad_lc.gradcheck import gradcheck_report
     >>> x = tg.Tensor([1.0, -2.0], requires_grad=True)
     >>> rel, scope = report_rel_error(gradcheck_report(lambda x: (x * x).sum(), x))
     >>> bool(rel < 1e-8), scope

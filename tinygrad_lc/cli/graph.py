@@ -39,7 +39,7 @@ def mlp_loss(loss: str = "svm", regularizer: str = "l2", reg: float = 0.1,
 
     Examples
     --------
-    >>> from tinygrad_lc.viz.diagram import draw_graph
+    >>> from tinygrad_lc.viz import draw_graph
     >>> source = draw_graph(mlp_loss("softmax")).source
     >>> [f"<B>{name}</B>" in source for name in ("MLP", "Linear1", "ReLU1", "Linear2")]
     [True, True, True, True]

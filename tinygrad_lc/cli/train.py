@@ -74,7 +74,8 @@ def add_mlp_arguments(p: argparse.ArgumentParser) -> None:
                         f"(default: 1; mlp: {_mlp_defaults('lr_decay')})")
     p.epilog = (p.epilog or "") + (
         " With --model mlp each pixel is also divided by its standard deviation; the MLP's "
-        f"defaults are lr {_mlp_defaults('lr')}, reg {_mlp_defaults('reg')} (on the weight matrices, "
+        f"defaults are lr {_mlp_defaults('lr')}, reg {_mlp_defaults('reg')} (on the weight "
+        "matrices, "
         f"not the biases), iters {_mlp_defaults('iters')}, batch {_mlp_defaults('batch_size')}.")
 
 

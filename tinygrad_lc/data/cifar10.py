@@ -5,7 +5,7 @@ extracted all at once or not at all after every member is checked, and its pickl
 are read with an unpickler that only builds numpy arrays of plain numbers and builtin
 containers, and only arrays whose bytes are in the file: every claimed size is checked against
 the file's size before anything is allocated.
-``tinygrad_lc.data.sources.load_cifar10`` is this module's ``load_cifar10``.
+``tinygrad_lc.data.load_cifar10`` is this module's ``load_cifar10``.
 """
 
 from __future__ import annotations

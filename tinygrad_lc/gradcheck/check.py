@@ -181,7 +181,7 @@ def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: 
     >>> gradcheck(hinge, s, strict=True)
     Traceback (most recent call last):
     ...
-    tinygrad_lc.gradcheck.check.GradcheckError: gradcheck FAILED (eps=1e-06, ..., strict)
+    tinygrad_lc.gradcheck.GradcheckError: gradcheck FAILED (eps=1e-06, ..., strict)
     ...
     """
     report = run_check(f, inputs, eps, atol, rtol, strict, localize)

@@ -1,6 +1,6 @@
 """How gradcheck evaluates f: inputs perturbed in place, central differences, kink logs.
 
-The helpers behind :mod:`tinygrad_lc.gradcheck.check`: call ``f`` while logging which side of each
+The helpers behind :mod:`tinygrad_lc.gradcheck`: call ``f`` while logging which side of each
 kink every op is on (``tensor.kink_log``), take one central difference with the entry
 restored bitwise afterwards, work on float64 copies of Tensors, and check the arguments.
 

@@ -1,19 +1,19 @@
-"""The reports of :func:`~tinygrad_lc.gradcheck.check.gradcheck` and their text.
+"""The reports of :func:`~tinygrad_lc.gradcheck.gradcheck` and their text.
 
 :class:`GradcheckReport` holds one run: an :class:`InputCheck` per checked input (with the
 :class:`Kink` coordinates it met) and, with ``localize=True``, a :class:`LocalCheck` per node
 input. ``str()`` of each is the readable line(s) that
-:class:`~tinygrad_lc.gradcheck.check.GradcheckError` carries; in Jupyter (or IPython) a report shows
+:class:`~tinygrad_lc.gradcheck.GradcheckError` carries; in Jupyter (or IPython) a report shows
 as a table (``_repr_html_``) or as that text (``_repr_pretty_``), not as a dataclass dump.
 
 Every "relative error" in a report is :data:`RELATIVE_ERROR` (what
-:func:`~tinygrad_lc.gradcheck.check.rel_error` computes), and the entry a report calls worst is the
+:func:`~tinygrad_lc.gradcheck.rel_error` computes), and the entry a report calls worst is the
 one with the largest relative error: among the failing entries if any fail, else among the
 entries that counted (off kinks). The verdict itself is the per-entry test
 ``|a - n| <= atol + rtol * |n|``.
 
 >>> import tinygrad_lc as tg
->>> from tinygrad_lc.gradcheck.check import gradcheck_report
+>>> from tinygrad_lc.gradcheck import gradcheck_report
 >>> s = tg.Tensor([0.0, 1.5], requires_grad=True, name="s")
 >>> report = gradcheck_report(lambda s: s.relu().sum(), s)
 >>> report.passed, report.kink_count
@@ -182,7 +182,7 @@ class GradcheckReport:
         """Jupyter's display: the verdict, one table row per input, the kinks met, notes.
 
         >>> import tinygrad_lc as tg
-        >>> from tinygrad_lc.gradcheck.check import gradcheck_report
+        >>> from tinygrad_lc.gradcheck import gradcheck_report
         >>> s = tg.Tensor([0.0, 1.5], requires_grad=True, name="s")
         >>> page = gradcheck_report(lambda s: s.relu().sum(), s)._repr_html_()
         >>> ">relative error</th>" in page, "kink sits on" in page, "max(|a| + |n|, 1e-8)" in page

@@ -2,10 +2,10 @@
 
 :func:`run_check` checks the backward of ``f`` against central differences for every input that
 requires grad, on float64 copies, with kinks reported and (``localize``) every node's own VJP
-checked; :func:`~tinygrad_lc.gradcheck.check.gradcheck` and
+checked; :func:`~tinygrad_lc.gradcheck.gradcheck` and
 :func:`~tinygrad_lc.gradcheck.second.gradgradcheck` (which runs it on the gradient of ``f``)
 turn its :class:`GradcheckReport` into a verdict. Import the public names from
-``tinygrad_lc.gradcheck.check``.
+``tinygrad_lc.gradcheck``.
 
 >>> rel_error([1.0, 2.0], [1.0, 3.0])
 0.2
@@ -172,7 +172,8 @@ def run_check(f, inputs, eps, atol, rtol, strict, localize, where="gradcheck") -
             del out
             value, contract = (lambda v: scalar_value(where, v)), None
             if u is not None:  # differences entry by entry, then contracted with u
-                value, contract = (lambda v: value_array(where, v)), (lambda d: float(np.sum(d * u)))
+                value = lambda v: value_array(where, v)  # noqa: E731
+                contract = lambda d: float(np.sum(d * u))  # noqa: E731
             results = []
             with no_grad():
                 for (i, t), ana in zip(checked, grads):

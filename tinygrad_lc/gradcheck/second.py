@@ -1,9 +1,9 @@
-"""Second-order gradient checks: ``gradgradcheck`` (re-exported by ``tinygrad_lc.gradcheck.check``).
+"""Second-order gradient checks: ``gradgradcheck`` (re-exported by ``tinygrad_lc.gradcheck``).
 
 The first-order gradient of ``f`` is itself a function of the inputs (and, for a non-scalar
 ``f``, of its upstream gradient ``u``): ``F(x, u) = grad_x (u . f)(x)``, all inputs' gradients
 in one vector. ``gradgradcheck`` checks *its* gradient with
-:func:`~tinygrad_lc.gradcheck.check.gradcheck`, which contracts ``F`` with fixed random directions
+:func:`~tinygrad_lc.gradcheck.gradcheck`, which contracts ``F`` with fixed random directions
 ``w``: the second-order VJP (the backward of ``<F, w>`` through the gradient recorded with
 ``create_graph=True``) is compared with central differences of ``F`` (each a plain first-order
 backward), taken entry by entry and then contracted with ``w``. Kinks of ``f`` are reported as
@@ -47,7 +47,7 @@ def gradgradcheck(f: Callable, inputs, grad_outputs=None, eps: float = 1e-6, ato
     eps, atol, rtol : float
         Step and tolerances, per entry ``|analytic - numerical| <= atol + rtol * |numerical|``.
     raise_exception : bool
-        Raise :class:`~tinygrad_lc.gradcheck.check.GradcheckError` (with ``.report``) on failure.
+        Raise :class:`~tinygrad_lc.gradcheck.GradcheckError` (with ``.report``) on failure.
 
     Examples
     --------
@@ -93,7 +93,8 @@ def gradgradcheck_report(f: Callable, inputs, grad_outputs=None, eps: float = 1e
         upstream = Tensor(data, requires_grad=True, name="grad_outputs")
     checked = [i for i, t in enumerate(tensors) if t.requires_grad]
     F = _first_order(where, f, len(tensors), checked, upstream is not None)
-    report = run_check(F, [*tensors, *([upstream] if upstream is not None else [])], eps, atol, rtol,
+    extra = [upstream] if upstream is not None else []
+    report = run_check(F, [*tensors, *extra], eps, atol, rtol,
                   False, False, where=where)
     w = np.ones(1) if report.upstream is None else report.upstream  # gradcheck's random u
     ends = np.cumsum([tensors[i].size for i in checked])[:-1]

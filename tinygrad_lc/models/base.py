@@ -159,7 +159,7 @@ class Classifier(ScoringMixin):
     A run stopped after 8 steps and restored into another model ends, 12 steps later, with
     the weights of a run of 20 steps, bit for bit:
 
-    >>> from tinygrad_lc.data.sources import make_blobs
+    >>> from tinygrad_lc.data import make_blobs
     >>> from tinygrad_lc.models import LinearClassifier
     >>> X, y = make_blobs(50, seed=0)
     >>> fit = dict(lr=0.1, batch_size=30, momentum=0.9, lr_decay=0.9)

@@ -74,7 +74,7 @@ class LinearClassifier(Classifier):
 
     Examples
     --------
-    >>> from tinygrad_lc.data.sources import make_blobs
+    >>> from tinygrad_lc.data import make_blobs
     >>> X, y = make_blobs(50, seed=0)
     >>> model = LinearClassifier(2, 3, loss="softmax", seed=0)
     >>> history = model.fit(X, y, lr=0.1, num_iters=100, batch_size=50)
@@ -179,7 +179,7 @@ class LinearClassifier(Classifier):
 
         Examples
         --------
-        >>> from tinygrad_lc.data.sources import make_blobs
+        >>> from tinygrad_lc.data import make_blobs
         >>> X, y = make_blobs(50, seed=0)
         >>> svm = LinearClassifier(2, 3, seed=0)
         >>> loss_hist = svm.train(X, y, learning_rate=0.1, reg=1e-3, num_iters=50,
@@ -249,7 +249,7 @@ def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float =
 
     Examples
     --------
-    >>> from tinygrad_lc.data.sources import make_blobs
+    >>> from tinygrad_lc.data import make_blobs
     >>> X, y = make_blobs(20, seed=0)
     >>> W, best = random_search(X, y, num_tries=10, scale=0.1, seed=0)
     >>> W.shape, best < 2.0  # below (C - 1) * delta, the loss of W = 0

@@ -76,7 +76,7 @@ class MLPClassifier(Classifier):
 
     Examples
     --------
-    >>> from tinygrad_lc.data.sources import make_blobs
+    >>> from tinygrad_lc.data import make_blobs
     >>> X, y = make_blobs(50, seed=0)
     >>> model = MLPClassifier(2, 3, hidden=(20,), optimizer="adam", seed=0)
     >>> _ = model.fit(X, y, lr=1e-2, num_iters=100, batch_size=50)

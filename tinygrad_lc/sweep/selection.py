@@ -12,7 +12,7 @@ in this process, in a local worker or on a Dask worker.
 
 Examples
 --------
->>> from tinygrad_lc.sweep.selection import LogUniform, run_sweep, sample
+>>> from tinygrad_lc.sweep import LogUniform, run_sweep, sample
 >>> configs = sample({"lr": LogUniform(1e-2, 1e0), "iters": 50}, 4, seed=0)
 >>> result = run_sweep(configs, "blobs", workers=0)  # doctest: +SKIP
 >>> result.best["val_accuracy"] > 0.9  # doctest: +SKIP

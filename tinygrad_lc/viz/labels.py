@@ -1,6 +1,6 @@
 """The text inside the diagram's boxes: HTML-like labels, value grids, numbers, NaN notes.
 
-:func:`tinygrad_lc.viz.diagram.draw_graph` labels each tensor box with its name and, as asked, its
+:func:`tinygrad_lc.viz.draw_graph` labels each tensor box with its name and, as asked, its
 shape, values and gradient; op ellipses with the op and its options; collapsed scopes with
 their op count. Small arrays show as a grid of rounded entries (up to ``SMALL`` entries),
 larger ones as min and max. NaN/inf in data or grad and anomaly notes are written in red.
