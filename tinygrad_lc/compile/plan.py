@@ -24,7 +24,7 @@ from functools import partial
 
 import numpy as np
 
-from tinygrad_lc.compile.buffers import ELEMENTWISE, INTO
+from tinygrad_lc.compile.buffers import elementwise, makes_new, over_operand
 from tinygrad_lc.compile.buffers import into as writes_into
 from tinygrad_lc.compile.codegen import Call, Drop, direct_call, phase_function
 from tinygrad_lc.compile.program import Program, Ref, Step, map_refs, refs_in
@@ -265,7 +265,7 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
         for r in s.views:
             mine |= storage.get(r, {r})
         fresh = mine == {s.out} and isinstance(o, np.ndarray) and o.ndim > 0
-        if fresh and inplace_ok and s.name in ELEMENTWISE:
+        if fresh and inplace_ok and elementwise(s.name):
             # never over an F-ordered operand next to a C-ordered one: NumPy writes a C-ordered
             # result 1.8x faster when the layouts differ (an F-ordered A^T G plus an L2 term)
             mixed = any(_c_ordered(val, a) and val[a.id].shape == o.shape for a in s.args)
@@ -283,7 +283,7 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
                 inplace[i], mine = k, {owner}
                 break
         storage[s.out] = mine
-        if fresh and (s.name in INTO or s.name in ("sum", "matmul")):
+        if fresh and makes_new(s.name):
             whole.add(s.out)
         for owner in mine:
             until[owner] = max(until.get(owner, -1), last.get(s.out, -1))
@@ -332,8 +332,7 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
         o = val[s.out] if s.out is not None else None
         into = None
         if i in inplace:  # the result overwrites its operand, which dies here
-            positions = INTO[s.name][0]
-            into = (positions, INTO[s.name][1]), s.args[inplace[i]].id
+            into = over_operand(s.name, len(s.args)), s.args[inplace[i]].id
         elif not keep_all and s.out is not None and s.out not in escaping \
                 and storage[s.out] == {s.out} and isinstance(o, np.ndarray) and o.size \
                 and (o.flags.c_contiguous or o.flags.f_contiguous):

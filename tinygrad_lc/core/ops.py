@@ -28,6 +28,12 @@ Ops with a kink register ``kink(*arrays, **kw)``: an integer array saying which 
 kink the inputs are on. Gradient checking compares it before and after a finite-difference
 step to tell a kink crossing from a wrong derivative.
 
+An op (and a backend primitive) whose NumPy call can write into a given array declares that
+*buffer form* beside its forward: ``into=Into(fn, ...)``, where ``fn`` is the same NumPy call
+with ``out`` (a ufunc, ``np.matmul``, ``np.add.reduce``, or a spread or scatter written into the
+array). ``tg.compile`` gives such a step an array allocated once and reused on every replay
+(``compile/buffers.py`` reads the forms from here); the result is the eager one, bit for bit.
+
 >>> g = np.array([1.0, 2.0])
 >>> OPS["exp"].vjps[0](NUMPY, g, np.exp([0.0, 1.0]), np.array([0.0, 1.0]))  # g * exp(a)
 array([1.        , 5.43656366])
@@ -44,6 +50,46 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class Into:
+    """A buffer form: how a call writes its result into a given array ``out``.
+
+    ``fn`` computes exactly what the call computes (the same NumPy call, only with ``out``), so
+    a compiled program that hands it an array it reuses gets the eager result, bit for bit.
+
+    Attributes
+    ----------
+    fn : callable or None
+        ``fn(*args, out, **kw)``: the call's arguments at the positions ``at``, then ``out``
+        (shaped, typed and laid out like the call's result), then the op's keyword arguments.
+        Returns ``out``. None for a form that depends on the call (``pick``).
+    at : tuple of int, optional
+        The positions of the call's arguments that ``fn`` takes (a shape that ``out`` already
+        has is left out); None: all of them.
+    elementwise : bool
+        Each entry of the result is computed from the same entries of the operands (a ufunc),
+        so ``out`` may be one of the operands: an operand that dies with the call is written
+        over.
+    new : bool
+        The call always returns an array of its own. False for a call that may hand back its
+        argument itself (``unbroadcast_to``, when nothing was broadcast): a compiled program
+        never writes over its result in place.
+    pick : callable, optional
+        For a form that depends on the call: ``pick(*args, **kw)``, given the call's arguments
+        (arrays as traced: their shapes and dtypes hold on every call), returns the form of
+        that call (an ``Into`` with ``fn``), or None where it has none.
+
+    >>> Into(np.add, elementwise=True).fn(np.ones(2), np.ones(2), np.empty(2))
+    array([2., 2.])
+    """
+
+    fn: Callable | None = None
+    at: tuple | None = None
+    elementwise: bool = False
+    new: bool = True
+    pick: Callable | None = None
+
+
+@dataclass(frozen=True)
 class Op:
     """One primitive: its name, NumPy forward, VJPs, and facts the engine and tools use."""
 
@@ -53,6 +99,7 @@ class Op:
     arity: int  # number of tensor inputs; -1 for variadic (concatenate, stack)
     needs_values: bool  # whether the VJPs read the forward's values (mutation guard)
     kink: Callable | None = None
+    into: Into | None = None  # the forward written into a given array (``tg.compile``)
 
     def vjps_for(self, n: int) -> tuple:
         """The VJPs of a call with ``n`` inputs (a variadic op's one VJP bound to each k)."""
@@ -68,11 +115,11 @@ OPS: dict[str, Op] = {}
 
 
 def op(name: str, arity: int = 1, needs_values: bool = True, kink: Callable | None = None,
-       vjps: tuple = ()):
-    """Register ``fwd`` in :data:`OPS` under ``name`` with its VJPs."""
+       vjps: tuple = (), into: Into | None = None):
+    """Register ``fwd`` in :data:`OPS` under ``name`` with its VJPs and buffer form."""
 
     def register(fwd: Callable) -> Callable:
-        OPS[name] = Op(name, fwd, tuple(vjps), arity, needs_values, kink)
+        OPS[name] = Op(name, fwd, tuple(vjps), arity, needs_values, kink, into)
         return fwd
 
     return register
@@ -108,9 +155,37 @@ def spread_to(g, shape: tuple, axis, keepdims) -> np.ndarray:
     return out
 
 
+def spread_into(g, axis, keepdims, out: np.ndarray) -> np.ndarray:
+    """:func:`spread_to` into the given array ``out`` (its shape is the ``shape``)."""
+    out[...] = restore_axes(g, out.ndim, axis, keepdims)
+    return out
+
+
+def fill_into(g, out: np.ndarray) -> np.ndarray:
+    """:func:`spread_to` of a 0-d ``g`` into ``out``: the number everywhere."""
+    out[...] = g
+    return out
+
+
+def spread_form(g, shape: tuple, axis, keepdims) -> Into:
+    """The buffer form of :func:`spread_to` for this ``g``: a number is filled in (one
+    assignment), anything else spread."""
+    return Into(fill_into, at=(0,)) if np.ndim(g) == 0 else Into(spread_into, at=(0, 2, 3))
+
+
 def scatter_to(g, shape: tuple, index, unique: bool) -> np.ndarray:
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated positions accumulate)."""
     out = np.zeros(shape, dtype=g.dtype)
+    if unique:
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def scatter_into(g, index, unique: bool, out: np.ndarray) -> np.ndarray:
+    """:func:`scatter_to` into the given array ``out`` (its shape is the ``shape``)."""
+    out[...] = 0
     if unique:
         out[index] = g
     else:
@@ -136,6 +211,14 @@ def matmul_at_g(a: np.ndarray, g: np.ndarray) -> np.ndarray:
     return out
 
 
+def matmul_at_g_into(a: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """:func:`matmul_at_g` into ``out``, in the layout its result had when traced (``out``'s)."""
+    if out.flags.c_contiguous:
+        return np.matmul(a.T, g, out=out)
+    np.matmul(g.T, a, out=out.T)
+    return out
+
+
 def unbroadcast_to(g, shape: tuple):
     """Sum ``g`` over the axes that broadcasting added or stretched to reach ``shape``."""
     extra = g.ndim - len(shape)
@@ -145,6 +228,23 @@ def unbroadcast_to(g, shape: tuple):
     if stretched:
         g = g.sum(axis=stretched, keepdims=True)
     return g
+
+
+_add_reduce = np.add.reduce  # what np.sum calls for an ndarray, without its Python wrapper
+
+
+def sum_kept_into(axes: tuple, g, out: np.ndarray) -> np.ndarray:
+    """``g`` summed over ``axes``, kept with size 1, into ``out``."""
+    return _add_reduce(g, axes, None, out, True)
+
+
+def unbroadcast_form(g, shape: tuple) -> Into | None:
+    """The buffer form of :func:`unbroadcast_to` for this ``g`` and ``shape``: the axes follow
+    from the shapes, so one sum with them bound; None with leading axes too (two sums)."""
+    if g.ndim != len(shape):
+        return None
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return Into(partial(sum_kept_into, axes), at=(0,))
 
 
 def _accumulate(q, pg):
@@ -162,71 +262,108 @@ def _accumulate(q, pg):
     return q + pg
 
 
+class Primitive(staticmethod):
+    """A primitive of :class:`NumpyBackend`: a static method that also carries its buffer form.
+
+    Parameters
+    ----------
+    fn : callable
+        The primitive itself; ``NUMPY.<name>`` is ``fn`` (no wrapper on the engine's path).
+    into : Into, optional
+        Its buffer form, for ``tg.compile``'s step ``B.<name>`` (see :func:`primitive_into`).
+    """
+
+    def __init__(self, fn: Callable, into: Into | None = None):
+        super().__init__(fn)
+        self.into = into
+
+
 class NumpyBackend:
     """The primitives VJPs are written with, on ndarrays. Every backend has these names.
 
     Besides them a VJP uses ``+ - * / @``, unary ``-``, ``**`` with a constant exponent and
     the attributes ``shape``, ``ndim``, ``size``, ``dtype`` of its values. The last five
     are the engine's own (broadcast reduction, dtype, accumulation, aliasing, and the values
-    a node's VJPs read: the sweep inlines this backend's ``saved`` on its hot path).
+    a node's VJPs read: the sweep inlines this backend's ``saved`` on its hot path). A
+    primitive whose call can write into a given array carries that buffer form (``into``).
     """
 
     name = "numpy"
-    sum = staticmethod(lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims))
-    exp = staticmethod(np.exp)
-    softmax = staticmethod(lambda x, axis: softmax(x, axis=axis))  # over an axis or axes
-    restore = staticmethod(restore_axes)  # (g, ndim, axis, keepdims): reduced axes back, size 1
-    expand = staticmethod(spread_to)  # (g, shape, axis, keepdims): repeated over reduced axes
-    reshape = staticmethod(np.reshape)  # (x, shape)
-    transpose = staticmethod(np.transpose)  # (x, axes)
-    take = staticmethod(lambda x, index, unique: x[index])  # x[index]
-    scatter = staticmethod(scatter_to)  # (g, shape, index, unique): adjoint of take
-    at_g = staticmethod(matmul_at_g)  # (a, g): a^T g for 2-D a, g
-    outer = staticmethod(np.outer)  # (a, b): a b^T for 1-D a, b
-    zeros = staticmethod(np.zeros_like)  # (x): a constant 0 shaped like x
-    mask = staticmethod(lambda fn, *values, **kw: fn(*values, **kw))  # a constant from values
-    unbroadcast = staticmethod(unbroadcast_to)  # (g, shape)
-    cast = staticmethod(lambda x, dtype: x.astype(dtype))
-    own = staticmethod(lambda x: x.copy())  # a gradient array no other tensor holds
-    saved = staticmethod(lambda t: (t._data, [p._data for p in t.parents]))  # (out, inputs)
-    accumulate = staticmethod(_accumulate)  # (q, pg): q + pg
+    sum = Primitive(lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims),
+                    Into(lambda x, axis, keepdims, out: _add_reduce(x, axis, None, out, keepdims)))
+    exp = Primitive(np.exp, Into(np.exp, elementwise=True))
+    softmax = Primitive(lambda x, axis: softmax(x, axis=axis))  # over an axis or axes
+    restore = Primitive(restore_axes)  # (g, ndim, axis, keepdims): reduced axes back, size 1
+    # (g, shape, axis, keepdims): repeated over the reduced axes
+    expand = Primitive(spread_to, Into(pick=spread_form))
+    reshape = Primitive(np.reshape)  # (x, shape)
+    transpose = Primitive(np.transpose)  # (x, axes)
+    take = Primitive(lambda x, index, unique: x[index])  # x[index]
+    # (g, shape, index, unique): adjoint of take
+    scatter = Primitive(scatter_to, Into(scatter_into, at=(0, 2, 3)))
+    at_g = Primitive(matmul_at_g, Into(matmul_at_g_into))  # (a, g): a^T g for 2-D a, g
+    outer = Primitive(np.outer, Into(np.outer))  # (a, b): a b^T for 1-D a, b
+    zeros = Primitive(np.zeros_like)  # (x): a constant 0 shaped like x
+    mask = Primitive(lambda fn, *values, **kw: fn(*values, **kw))  # a constant from values
+    # (g, shape); the result may be g itself: never written over in place
+    unbroadcast = Primitive(unbroadcast_to, Into(new=False, pick=unbroadcast_form))
+    cast = Primitive(lambda x, dtype: x.astype(dtype))
+    own = Primitive(lambda x: x.copy())  # a gradient array no other tensor holds
+    saved = Primitive(lambda t: (t._data, [p._data for p in t.parents]))  # (out, inputs)
+    # (q, pg): q + pg (in place on ndarrays; written into a given array it is np.add)
+    accumulate = Primitive(_accumulate, Into(np.add, elementwise=True))
 
 
 NUMPY = NumpyBackend()
 PRIMITIVES = tuple(n for n in vars(NumpyBackend) if not n.startswith("_") and n != "name")
 
 
+def primitive_into(name: str) -> Into | None:
+    """The buffer form of the backend primitive ``name`` (``B.<name>`` in a VJP), or None.
+
+    >>> primitive_into("exp").elementwise, primitive_into("reshape")
+    (True, None)
+    """
+    prim = vars(NumpyBackend).get(name)
+    return prim.into if isinstance(prim, Primitive) else None
+
+
 # ---------------------------------------------------------------- elementwise arithmetic
 # d(a + b) = da + db
-@op("add", 2, needs_values=False, vjps=(lambda B, g, out, a, b: g,
-                                        lambda B, g, out, a, b: g))
+@op("add", 2, needs_values=False, into=Into(np.add, elementwise=True),
+    vjps=(lambda B, g, out, a, b: g,
+          lambda B, g, out, a, b: g))
 def add(a, b):
     return a + b
 
 
 # d(a - b) = da - db
-@op("sub", 2, needs_values=False, vjps=(lambda B, g, out, a, b: g,
-                                        lambda B, g, out, a, b: -g))
+@op("sub", 2, needs_values=False, into=Into(np.subtract, elementwise=True),
+    vjps=(lambda B, g, out, a, b: g,
+          lambda B, g, out, a, b: -g))
 def sub(a, b):
     return a - b
 
 
 # d(ab) = b da + a db
-@op("mul", 2, vjps=(lambda B, g, out, a, b: g * b,
-                    lambda B, g, out, a, b: g * a))
+@op("mul", 2, into=Into(np.multiply, elementwise=True),
+    vjps=(lambda B, g, out, a, b: g * b,
+          lambda B, g, out, a, b: g * a))
 def mul(a, b):
     return a * b
 
 
 # d(a / b) = da / b - (a / b) db / b
-@op("div", 2, vjps=(lambda B, g, out, a, b: g / b,
-                    lambda B, g, out, a, b: -g * out / b))
+@op("div", 2, into=Into(np.true_divide, elementwise=True),
+    vjps=(lambda B, g, out, a, b: g / b,
+          lambda B, g, out, a, b: -g * out / b))
 def div(a, b):
     return a / b
 
 
 # d(-a) = -da
-@op("neg", 1, needs_values=False, vjps=(lambda B, g, out, a: -g,))
+@op("neg", 1, needs_values=False, into=Into(np.negative, elementwise=True),
+    vjps=(lambda B, g, out, a: -g,))
 def neg(a):
     return -a
 
@@ -245,19 +382,19 @@ def rpow(a, *, base):
 
 # ---------------------------------------------------------------- elementwise functions
 # d exp(a) = exp(a) da
-@op("exp", vjps=(lambda B, g, out, a: g * out,))
+@op("exp", into=Into(np.exp, elementwise=True), vjps=(lambda B, g, out, a: g * out,))
 def exp(a):
     return np.exp(a)
 
 
 # d log(a) = da / a
-@op("log", vjps=(lambda B, g, out, a: g / a,))
+@op("log", into=Into(np.log, elementwise=True), vjps=(lambda B, g, out, a: g / a,))
 def log(a):
     return np.log(a)
 
 
 # d sqrt(a) = da / (2 sqrt(a))
-@op("sqrt", vjps=(lambda B, g, out, a: g / (2 * out),))
+@op("sqrt", into=Into(np.sqrt, elementwise=True), vjps=(lambda B, g, out, a: g / (2 * out),))
 def sqrt(a):
     return np.sqrt(a)
 
@@ -267,7 +404,8 @@ def _sign_kink(a):
 
 
 # d|a| = sign(a) da, with sign(0) = 0
-@op("abs", kink=_sign_kink, vjps=(lambda B, g, out, a: g * B.mask(np.sign, a),))
+@op("abs", kink=_sign_kink, into=Into(np.absolute, elementwise=True),
+    vjps=(lambda B, g, out, a: g * B.mask(np.sign, a),))
 def abs_(a):
     return np.abs(a)
 
@@ -276,8 +414,13 @@ def _positive(a):
     return a > 0
 
 
+def _relu_into(a, out):
+    return np.maximum(a, 0, out=out)
+
+
 # d relu(a) = [a > 0] da
-@op("relu", kink=_sign_kink, vjps=(lambda B, g, out, a: g * B.mask(_positive, a),))
+@op("relu", kink=_sign_kink, into=Into(_relu_into, elementwise=True),
+    vjps=(lambda B, g, out, a: g * B.mask(_positive, a),))
 def relu(a):
     return np.maximum(a, 0)
 
@@ -293,9 +436,14 @@ def _maximum_kink(a, b):
     return np.sign(a - b).astype(np.int8)
 
 
+def _maximum_into(a, b, out):
+    return np.maximum(a, b, out=out)  # by name: NumPy 2.4 deprecates np.maximum's positional out
+
+
 # d max(a, b) = [a > b] da + [b > a] db, split in half where a == b
-@op("maximum", 2, kink=_maximum_kink, vjps=(lambda B, g, out, a, b: g * B.mask(_share, a, b),
-                                            lambda B, g, out, a, b: g * B.mask(_share, b, a)))
+@op("maximum", 2, kink=_maximum_kink, into=Into(_maximum_into, elementwise=True),
+    vjps=(lambda B, g, out, a, b: g * B.mask(_share, a, b),
+          lambda B, g, out, a, b: g * B.mask(_share, b, a)))
 def maximum(a, b):
     return np.maximum(a, b)
 
@@ -308,8 +456,12 @@ def _reduced(kept, axis, keepdims):
     return kept.reshape(()) if axis is None else np.squeeze(kept, axis)
 
 
+def _sum_into(a, out, *, axis=None, keepdims=False):
+    return _add_reduce(a, axis, None, out, keepdims)
+
+
 # d sum(a) = the upstream gradient repeated over the summed axes
-@op("sum", needs_values=False, vjps=(
+@op("sum", needs_values=False, into=Into(_sum_into), vjps=(
     lambda B, g, out, a, *, axis=None, keepdims=False: B.expand(g, a.shape, axis, keepdims),))
 def sum_(a, *, axis=None, keepdims=False):
     return np.sum(a, axis=axis, keepdims=keepdims)
@@ -394,8 +546,14 @@ def _matmul_b(B, g, out, a, b):
     return B.at_g(a, g) if b.ndim == 2 else g @ a
 
 
+def _matmul_form(a, b) -> Into | None:
+    """``np.matmul`` into a given array for matrix by matrix or vector by vector (a 0-d
+    result); no buffer form for the other products."""
+    return Into(np.matmul) if np.ndim(a) == np.ndim(b) and np.ndim(a) in (1, 2) else None
+
+
 # d(AB) = dA B + A dB
-@op("matmul", 2, vjps=(_matmul_a, _matmul_b))
+@op("matmul", 2, into=Into(pick=_matmul_form), vjps=(_matmul_a, _matmul_b))
 def matmul(a, b):
     return a @ b
 
