@@ -28,7 +28,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_lc.core.tensor import Tensor
-from tinygrad_lc.gradcheck.check import GradcheckError, gradcheck_report, rel_error
+from tinygrad_lc.gradcheck.check import (
+    GradcheckError,
+    gradcheck_report,
+    gradgradcheck_report,
+    rel_error,
+)
 
 
 # -------------------- The assertions of :mod:`tinygrad_lc.testing`: gradients and second derivative
@@ -84,7 +89,6 @@ def assert_second_order_match(f: Callable, *arrays, eps: float = 1e-6, atol: flo
     >>> assert_second_order_match(lambda x: (x**3).sum(), np.array([1.0, -2.0]),
     ...                           reference=lambda x: (x**3).sum())
     """
-    from tinygrad_lc.gradcheck.check import gradgradcheck_report
 
     args, tensors, call = _wrapped("assert_second_order_match", f, arrays)
     report = gradgradcheck_report(call, tensors, eps=eps, atol=atol, rtol=rtol)

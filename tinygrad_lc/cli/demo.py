@@ -24,9 +24,20 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_lc import __version__
+from tinygrad_lc.cli.gradcheck import check_loss
+from tinygrad_lc.cli.lecture import LECTURE_LABELS, LECTURE_NAMES, LECTURE_SCORES, lecture_loss
 from tinygrad_lc.cli.options import non_negative_int
-from tinygrad_lc.losses import LOSSES
+from tinygrad_lc.core.tensor import Tensor
+from tinygrad_lc.gradcheck.reports import RELATIVE_ERROR
+from tinygrad_lc.losses import LOSSES, softmax_loss, svm_loss
+from tinygrad_lc.models.linear import LinearClassifier, random_search
+from tinygrad_lc.models.training import TrainConfig, Trainer, load_dataset
+from tinygrad_lc.sweep.plot import plot_sweep
+from tinygrad_lc.sweep.selection import default_space, retrain, search
 from tinygrad_lc.util.atomic import atomic_write
+from tinygrad_lc.viz import diagram, plots
+from tinygrad_lc.viz.report import Report
 
 SEARCH_EXAMPLES = 2000  # random search scores each try on at most this many training examples
 SWEEP_TRIALS, SWEEP_REFINE = 12, 1  # the demo's sweep: digits, about 5 s on 2 cores
@@ -65,9 +76,6 @@ def lecture_table() -> tuple[list[str], list[list[Any]]]:
     >>> [(r[0], r[3]) for r in rows[:4]]
     [('cat', '2.90'), ('car', '0.00'), ('frog', '12.90'), ('mean', '5.27')]
     """
-    from tinygrad_lc.cli.lecture import LECTURE_LABELS, LECTURE_NAMES, LECTURE_SCORES
-    from tinygrad_lc.core.tensor import Tensor
-    from tinygrad_lc.losses import softmax_loss, svm_loss
 
     s, y = LECTURE_SCORES, LECTURE_LABELS
     svm = svm_loss(s, y, reduction="none").data
@@ -91,9 +99,6 @@ def render_diagrams(out: Path) -> tuple[dict[str, Path], str | None]:
 
     Returns the SVG paths by loss and, when Graphviz's ``dot`` is missing, the reason.
     """
-    from tinygrad_lc.cli.lecture import lecture_loss
-    from tinygrad_lc.viz import diagram as viz
-
     paths = {}
     for loss in LOSSES:
         root = lecture_loss(loss)
@@ -101,17 +106,15 @@ def render_diagrams(out: Path) -> tuple[dict[str, Path], str | None]:
         try:
             # top to bottom: narrow enough to read on a page without scrolling sideways
             kw = {"show": ("shape", "data", "grad"), "rankdir": "TB"}
-            paths[loss] = viz.render(root, out / f"graph_{loss}.svg", **kw)
-            viz.render(root, out / f"graph_{loss}.png", **kw)
-        except viz.GraphvizNotFoundError as exc:
+            paths[loss] = diagram.render(root, out / f"graph_{loss}.svg", **kw)
+            diagram.render(root, out / f"graph_{loss}.png", **kw)
+        except diagram.GraphvizNotFoundError as exc:
             return paths, str(exc)
     return paths, None
 
 
 # ---------------------------------------------------------------------- 4. search vs SGD
 def _search(data: Any, loss: str, tries: int, seed: int) -> dict[str, Any]:
-    from tinygrad_lc.models.linear import LinearClassifier, random_search
-
     start = time.perf_counter()
     n = min(len(data.y_train), SEARCH_EXAMPLES)
     W, best = random_search(data.X_train[:n], data.y_train[:n], loss=loss, num_tries=tries,
@@ -141,7 +144,6 @@ def same_search_note(tries: int, num_classes: int) -> str:
 
 def _sgd(data: Any, loss: str, seed: int, iters: int | None, progress: bool
          ) -> tuple[dict[str, Any], Any]:
-    from tinygrad_lc.models.training import TrainConfig, Trainer
 
     cfg = TrainConfig.for_dataset(data.name, loss=loss, seed=seed, iters=iters)
     trainer = Trainer(cfg, data.num_features, data.num_classes)
@@ -163,8 +165,6 @@ def sweep_section(report: Any, out: Path, seed: int, progress: bool) -> dict[str
     Writes ``out/sweep/`` (trials.jsonl, sweep.png) and adds a report section; returns the
     summary for demo.json (None when scikit-learn or matplotlib is missing).
     """
-    from tinygrad_lc.sweep.plot import plot_sweep
-    from tinygrad_lc.sweep.selection import default_space, retrain, search
 
     folder = out / "sweep"
     (folder / "trials.jsonl").unlink(missing_ok=True)  # the demo's own, from an earlier run
@@ -231,13 +231,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tinygrad_lc import __version__
-    from tinygrad_lc.cli.gradcheck import check_loss
-    from tinygrad_lc.gradcheck.reports import RELATIVE_ERROR
-    from tinygrad_lc.models.training import load_dataset
-    from tinygrad_lc.viz import plots
-    from tinygrad_lc.viz.report import Report
-
     start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

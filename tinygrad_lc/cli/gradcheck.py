@@ -25,7 +25,11 @@ import numpy as np
 
 from tinygrad_lc.cli.lecture import LECTURE_LABELS, LECTURE_SCORES
 from tinygrad_lc.cli.options import ELASTIC_BETA, add_regularizer_options, non_negative_int
-from tinygrad_lc.losses import LOSSES
+from tinygrad_lc.core.tensor import Tensor
+from tinygrad_lc.gradcheck.check import grad_check_sparse, gradcheck_report
+from tinygrad_lc.losses import LOSSES, data_loss
+from tinygrad_lc.nn import MLP, Linear
+from tinygrad_lc.regularizers import penalty
 
 # -------------------- What ``tinygrad-lc gradcheck``'s checks return, for the linear model and the
 SPARSE_TOLERANCE = 1e-6  # relative error a float64 central difference easily meets off kinks
@@ -105,11 +109,6 @@ def sparse_rel_error(errors: np.ndarray, at_kink: np.ndarray) -> tuple[float, st
 
 # -------------------- `tinygrad-lc gradcheck --model mlp`: the two-layer net's full loss against ce
 def _full_loss(net, X, y, loss: str, regularizer: str, reg: float, beta: float):
-    from tinygrad_lc.core.tensor import Tensor
-    from tinygrad_lc.losses import data_loss
-    from tinygrad_lc.nn import Linear
-    from tinygrad_lc.regularizers import penalty
-
     weights = [m.W for m in net if isinstance(m, Linear)]
     return data_loss(loss, net(Tensor(X, name="X")), y) + reg * penalty(
         regularizer, weights, beta=beta)
@@ -126,8 +125,6 @@ def check_mlp(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_che
     >>> [r.passed for r in results], results[0].kinks > 0
     ([True, True], True)
     """
-    from tinygrad_lc.gradcheck.check import grad_check_sparse, gradcheck_report
-    from tinygrad_lc.nn import MLP
 
     rng = np.random.default_rng(seed)
     results = []
@@ -198,10 +195,6 @@ def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_ch
     >>> [r.passed for r in results], all(r.rel_error < 1e-6 for r in results)
     ([True, True, True], True)
     """
-    from tinygrad_lc.core.tensor import Tensor
-    from tinygrad_lc.gradcheck.check import grad_check_sparse, gradcheck_report
-    from tinygrad_lc.losses import data_loss
-    from tinygrad_lc.regularizers import penalty
 
     f = lambda scores, y: data_loss(loss, scores, y)
     R = lambda W: penalty(regularizer_name, W, beta=beta)

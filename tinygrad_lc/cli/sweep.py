@@ -22,6 +22,20 @@ from typing import Any
 
 from tinygrad_lc.cli import train as train_command
 from tinygrad_lc.cli.options import non_negative_int
+from tinygrad_lc.sweep.log import clean_json
+from tinygrad_lc.sweep.plot import plot_sweep
+from tinygrad_lc.sweep.selection import (
+    SWEEP_DEFAULTS,
+    Choice,
+    LogUniform,
+    SweepError,
+    SweepFileError,
+    Uniform,
+    default_space,
+    retrain,
+    search,
+)
+from tinygrad_lc.sweep.trial import Task, config_fields, train_config
 from tinygrad_lc.util import interrupts
 from tinygrad_lc.util.atomic import atomic_write
 
@@ -39,7 +53,6 @@ class Given:
 
 def _spec_type(option: str, convert: Any, choices: Any, linear: bool) -> Any:
     """The argparse type of a sweep option: a fixed value, ``LO:HI`` or ``A,B,...``."""
-    from tinygrad_lc.sweep.selection import Choice, LogUniform, Uniform
 
     def one(text: str) -> Any:
         value = convert(text) if convert is not None else text
@@ -74,9 +87,6 @@ def _positive_int(text: str) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from tinygrad_lc.sweep.selection import SWEEP_DEFAULTS
-    from tinygrad_lc.sweep.trial import config_fields
-
     # the same options as `train`, by the same definitions; then each train setting also
     # takes a range or a list (argparse keeps its actions in p._actions)
     train_command.add_arguments(p)
@@ -141,8 +151,6 @@ class UsageError(ValueError):
 
 def space_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The search space: the data set's default ranges, then every option given."""
-    from tinygrad_lc.sweep.selection import default_space
-    from tinygrad_lc.sweep.trial import config_fields
 
     def fixed(name: str) -> Any:
         given = getattr(args, name, None)
@@ -162,7 +170,6 @@ def space_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def resume_command(args: argparse.Namespace) -> str:
     """The command line that continues this sweep: the words typed (``cli.main`` keeps them
     in ``args._argv``) with ``--resume``, or, without them, every option given."""
-    from tinygrad_lc.sweep.trial import config_fields
 
     words = getattr(args, "_argv", None)
     if words is None:
@@ -180,8 +187,6 @@ def resume_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinygrad_lc.sweep.selection import SweepError, SweepFileError
-
     def fail(message: str, code: int) -> int:
         print(f"tinygrad-lc sweep: error: {message}", file=sys.stderr)
         return code
@@ -214,8 +219,6 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tinygrad_lc.sweep.selection import SWEEP_DEFAULTS, search
-
     _check(args)
     space = space_from_args(args)
     defaults = SWEEP_DEFAULTS[args.dataset]
@@ -253,11 +256,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _finish(args: argparse.Namespace, result: Any, best: dict[str, Any], out: Path) -> int:
-    from tinygrad_lc.sweep.log import clean_json
-    from tinygrad_lc.sweep.plot import plot_sweep
-    from tinygrad_lc.sweep.selection import retrain
-    from tinygrad_lc.sweep.trial import Task, train_config
-
     print(f"\nbest: trial {best['trial']}, val accuracy {best['val_accuracy']:.4f}; "
           "retraining it with its seed for the one test evaluation")
     trainer, data, acc = retrain(best)

@@ -29,10 +29,14 @@ from tinygrad_lc.models.training import (
     MLP_DEFAULTS,
     MODELS,
     TrainConfig,
+    Trainer,
+    load_dataset,
     runaway_warning,
 )
 from tinygrad_lc.util import interrupts
 from tinygrad_lc.util.atomic import atomic_write
+from tinygrad_lc.util.checkpoint import CheckpointError
+from tinygrad_lc.viz import plots
 
 
 # -------------------- The options of `tinygrad-lc train` for the two-layer net (``--model mlp``) an
@@ -99,7 +103,6 @@ def check_mlp_options(cfg: Any, args: argparse.Namespace) -> list[tuple[bool, st
 
 def plot_mlp_weights(model: Any, data: Any, path: Path) -> list[Path]:
     """The first layer's weights, one image per hidden unit; nothing for data without images."""
-    from tinygrad_lc.viz import plots
 
     if data.image_shape is None:
         return []
@@ -199,7 +202,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def write_plots(trainer: Any, data: Any, out: Path, note: Any = print) -> list[str]:
     """Write loss.png and weights.png into ``out``; skip them (with a note) without matplotlib."""
-    from tinygrad_lc.viz import plots
 
     cfg = trainer.config
     try:
@@ -258,8 +260,6 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinygrad_lc.util.checkpoint import CheckpointError
-
     progress = _Progress()
     try:
         with interrupts.stop_on_signals():
@@ -318,8 +318,6 @@ def command_line(args: argparse.Namespace, resume: bool) -> str:
 
 
 def _run(args: argparse.Namespace, progress: _Progress) -> int:
-    from tinygrad_lc.models.training import Trainer, load_dataset
-
     cfg = config_from_args(args)
     if args.out is None:
         args.out = str(default_out(cfg))

@@ -21,7 +21,7 @@ from tinygrad_lc.compile.plan import frozen, run
 from tinygrad_lc.compile.program import Program, Step
 from tinygrad_lc.compile.record import names, trace
 from tinygrad_lc.compile.trace import CompileError
-from tinygrad_lc.core.tensor import current_modes
+from tinygrad_lc.core.tensor import Tensor, current_modes
 
 __all__ = ["compare", "same"]
 
@@ -85,7 +85,6 @@ def compare(cf, entry, args: tuple, kwargs: dict, leaves: list) -> None:
     old = entry.raw
     _structure(cf.name, old, new)
     p = entry.check_plan
-    from tinygrad_lc.core.tensor import Tensor
 
     tensors = [*leaves, *(c[0] for c in entry.captured)]
     env = list(p.template)

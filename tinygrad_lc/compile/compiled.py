@@ -40,6 +40,7 @@ from functools import partial
 
 import numpy as np
 
+from tinygrad_lc.compile.check import compare
 from tinygrad_lc.compile.plan import Plan, optimize, plan
 from tinygrad_lc.compile.program import Program
 from tinygrad_lc.compile.record import names, trace
@@ -247,8 +248,6 @@ class CompiledFunction:
             return self.f(*args, **kwargs)
         entry, leaves = self._entry(args, kwargs)
         if self.check:
-            from tinygrad_lc.compile.check import compare
-
             compare(self, entry, args, kwargs, leaves)
         return entry.call(leaves)
 

@@ -26,7 +26,7 @@ import threading
 
 import numpy as np
 
-from tinygrad_lc.compile.program import Program, Ref
+from tinygrad_lc.compile.program import Program, Ref, refs_in
 from tinygrad_lc.core import tensor as engine
 from tinygrad_lc.core.indexing import increasing, prepare_index
 from tinygrad_lc.core.tensor import Tensor
@@ -170,8 +170,6 @@ class Tracer:
         return vid
 
     def _step(self, name: str, fn, args: tuple, kw: dict, result, has_out: bool = True):
-        from tinygrad_lc.compile.program import refs_in
-
         dynamic = any(self.program.values[r].dynamic for r in refs_in((args, kw)))
         is_array = isinstance(result, np.ndarray | np.generic)
         out = self.program.add_step(name, fn, args, kw, _scope(),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinygrad_lc.core.tensor import Tensor, apply_op, binary_op, matmul
+from tinygrad_lc.core.tensor import Tensor, apply_op, binary_op, data_array, matmul
 
 __all__ = ["maximum", "exp", "log", "concatenate", "stack", "matmul"]
 
@@ -14,7 +14,6 @@ __all__ = ["maximum", "exp", "log", "concatenate", "stack", "matmul"]
 def _as_tensor(x, where: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    from tinygrad_lc.core.tensor import data_array
 
     return Tensor(data_array(x, None, where))
 

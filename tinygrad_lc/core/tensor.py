@@ -31,8 +31,13 @@ from numbers import Real
 
 import numpy as np
 
-from tinygrad_lc.core import anomaly as _anomaly  # its checks are used only inside detect_anomaly()
-from tinygrad_lc.core.anomaly import AnomalyError  # noqa: F401  (tinygrad_lc.core.tensor.AnomalyError, tg.AnomalyError)
+from tinygrad_lc.core.anomaly import (
+    AnomalyError,  # noqa: F401  (tinygrad_lc.core.tensor.AnomalyError, tg.AnomalyError)
+    check_backward,
+    check_forward,
+    check_saved,
+    fingerprints,
+)
 from tinygrad_lc.core.checks import (
     CASTABLE_KINDS,
     FLOAT_KINDS,
@@ -43,6 +48,7 @@ from tinygrad_lc.core.checks import (
     reduction_axis,
     to_array,
 )
+from tinygrad_lc.core.indexing import prepare_index
 from tinygrad_lc.core.modes import MODES, Modes
 from tinygrad_lc.core.ops import NUMPY, OPS
 
@@ -442,8 +448,6 @@ class Tensor:
     T = property(lambda self: self.transpose(), doc="The transpose (axes reversed).")
 
     def __getitem__(self, index) -> Tensor:
-        from tinygrad_lc.core.indexing import prepare_index
-
         index, unique = prepare_index(index, self.shape) if active_tracer is None else \
             active_tracer.index(index, self.shape)
         try:
@@ -543,8 +547,6 @@ def _finish(opdef, out, vjps, parents, kw, wants, datas) -> Tensor:
             datas = datas or [p._data for p in parents]
             log.append((opdef.name, modes.scope, opdef.kink(*datas, **(kw or {}))))
     if modes.anomaly:
-        from tinygrad_lc.core.anomaly import check_forward
-
         check_forward(t, opdef, parents)
     return t
 
@@ -683,9 +685,7 @@ def backward_sweep(nodes: list, B, retain_grads: bool = True, live: set | None =
     anomaly = current_modes().anomaly
     # saved arrays are compared with their checksums whenever a forward inside
     # detect_anomaly() left some; otherwise this costs one test of a local per node
-    fingerprinted = len(_anomaly.fingerprints) > 0
-    if anomaly or fingerprinted:
-        from tinygrad_lc.core.anomaly import check_backward, check_saved
+    fingerprinted = len(fingerprints) > 0
     token = MODES.set(current_modes()) if record else None  # the recording modes, restored after
     done = []  # (tensor, its gradient), written to .grad when every node is through
     try:

@@ -13,6 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_lc.data.sources import (
+    load_cifar10,
+    load_digits,
+    make_blobs,
+    preprocess,
+    train_val_split,
+)
+
 __all__ = ["DATASETS", "CIFAR10_CLASSES", "Dataset", "load_dataset", "accuracy"]
 
 DATASETS = ("digits", "cifar10", "blobs")
@@ -66,8 +74,6 @@ def split_rng(seed: int, which: int) -> np.random.Generator:
 
 
 def three_way(X: np.ndarray, y: np.ndarray, num_test: int, num_val: int, seed: int):
-    from tinygrad_lc.data.sources import train_val_split
-
     X_rest, y_rest, X_test, y_test = train_val_split(X, y, num_test, seed=split_rng(seed, 1))
     X_train, y_train, X_val, y_val = train_val_split(X_rest, y_rest, num_val,
                                                      seed=split_rng(seed, 2))
@@ -94,7 +100,6 @@ def load_dataset(name: str, seed: int = 0, *, standardize: bool = False) -> Data
     >>> d.X_train.shape, d.X_val.shape, d.X_test.shape, d.class_names
     ((420, 3), (60, 3), (120, 3), ('0', '1', '2'))
     """
-    from tinygrad_lc.data.sources import load_cifar10, load_digits, make_blobs, preprocess
 
     dtype = np.float64
     if name == "digits":
@@ -107,7 +112,6 @@ def load_dataset(name: str, seed: int = 0, *, standardize: bool = False) -> Data
         image_shape, classes = None, ("0", "1", "2")
     elif name == "cifar10":
         X_train, y_train, X_test, y_test = load_cifar10()
-        from tinygrad_lc.data.sources import train_val_split
 
         num_val = 1000 if len(X_train) >= 10_000 else max(1, len(X_train) // 10)
         X_train, y_train, X_val, y_val = train_val_split(X_train, y_train, num_val,

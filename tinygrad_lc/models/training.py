@@ -33,6 +33,8 @@ from tinygrad_lc.data.datasets import (  # noqa: F401 (training.load_dataset and
     split_rng,
     three_way,
 )
+from tinygrad_lc.models.linear import LinearClassifier
+from tinygrad_lc.models.mlp import MLPClassifier
 from tinygrad_lc.util import interrupts
 from tinygrad_lc.util.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinygrad_lc.util.progress import progress_bar
@@ -176,9 +178,6 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, num_features: int, num_classes: int):
-        from tinygrad_lc.models.linear import LinearClassifier
-        from tinygrad_lc.models.mlp import MLPClassifier
-
         self.config = config
         self.num_features, self.num_classes = int(num_features), int(num_classes)
         if config.model == "mlp":

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lc.util.atomic import atomic_write
+from tinygrad_lc.viz.plots import pyplot
 
 __all__ = ["plot_sweep"]
 
@@ -46,7 +47,6 @@ def plot_sweep(trials: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]
     >>> plot_sweep(trials, pathlib.Path(tempfile.mkdtemp()) / "sweep.png").name
     'sweep.png'
     """
-    from tinygrad_lc.viz.plots import pyplot
 
     if not trials:
         raise ValueError("plot_sweep: no trials to draw")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinygrad_lc.models.training import TrainConfig
+from tinygrad_lc.models.training import DATASETS, TrainConfig
 from tinygrad_lc.sweep.executors import (
     MAX_STARTS,
     DaskCluster,
@@ -29,6 +29,7 @@ from tinygrad_lc.sweep.log import SweepFileError, TrialLog, read_trials
 from tinygrad_lc.sweep.spaces import Choice, LogUniform, Uniform
 from tinygrad_lc.sweep.trial import Task, config_fields, failed_result, shared_dataset, trial_seed
 from tinygrad_lc.util import interrupts
+from tinygrad_lc.util.progress import progress_bar
 
 __all__ = ["Runner", "SweepError", "SweepResult", "check_space", "normalize_config", "rounded"]
 
@@ -196,8 +197,6 @@ class Runner:
     def __init__(self, dataset: str, seed: int, workers: int | None, scheduler: str | None,
                  out: str | Path | None, resume: bool, progress: bool, total: int | None,
                  trial: Any = None):
-        from tinygrad_lc.models.training import DATASETS
-        from tinygrad_lc.util.progress import progress_bar
 
         if dataset not in DATASETS:
             raise SweepError(f"run_sweep: dataset must be one of {', '.join(DATASETS)}, "

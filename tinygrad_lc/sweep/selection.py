@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tinygrad_lc.models.training import MLP_DEFAULTS, one_blas_thread
 from tinygrad_lc.sweep.log import SweepFileError
 from tinygrad_lc.sweep.runner import (
     Runner,
@@ -46,7 +47,7 @@ from tinygrad_lc.sweep.spaces import (
     narrow,
     sample,
 )
-from tinygrad_lc.sweep.trial import Task
+from tinygrad_lc.sweep.trial import Task, train, weights_digest
 
 __all__ = ["SWEEP_DEFAULTS", "Choice", "LogUniform", "SweepError", "SweepFileError",
            "SweepResult", "Uniform", "default_space", "grid", "retrain", "run_sweep", "sample",
@@ -77,8 +78,6 @@ def default_space(dataset: str, loss: str | None = None, model: str = "linear"
     LogUniform(low=0.001, high=0.1)
     """
     if model == "mlp":
-        from tinygrad_lc.models.training import MLP_DEFAULTS
-
         mlp = MLP_DEFAULTS[dataset]
         return {k: LogUniform(mlp[k] / 10, mlp[k] * 10) for k in ("lr", "reg")}
     defaults = SWEEP_DEFAULTS[dataset]
@@ -199,8 +198,6 @@ def retrain(trial: Mapping[str, Any]) -> tuple[Any, Any, dict[str, float]]:
     accuracies : dict
         "train", "val" and "test"; train and val equal the trial's (same weights).
     """
-    from tinygrad_lc.models.training import one_blas_thread
-    from tinygrad_lc.sweep.trial import train, weights_digest
 
     task = Task(trial["trial"], trial["seed"], trial["dataset"], trial["data_seed"],
                 normalize_config(trial["config"]))

@@ -23,6 +23,18 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_lc.data import sources
+from tinygrad_lc.data.datasets import accuracy
+from tinygrad_lc.data.sources import cached_arrays
+from tinygrad_lc.models import training
+from tinygrad_lc.models.training import (
+    Dataset,
+    TrainConfig,
+    Trainer,
+    load_dataset,
+    one_blas_thread,
+)
+
 __all__ = ["Task", "run_trial", "shared_dataset", "trial_seed"]
 
 STATUSES = ("ok", "diverged", "failed")
@@ -60,20 +72,15 @@ class Task:
 def _pipeline_version() -> str:
     """A hash of the code that builds the arrays: change the preprocessing, the dtype or
     the split, and the cache key changes with it."""
-    from tinygrad_lc.data import sources as data
-    from tinygrad_lc.models import training
-
     parts = [training.load_dataset, training.three_way, training.split_rng,
-             data.preprocess, data.train_val_split, data.make_blobs]
+             sources.preprocess, sources.train_val_split, sources.make_blobs]
     source = "".join(inspect.getsource(f) for f in parts)
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 def _source_fingerprint(name: str) -> Any:
-    from tinygrad_lc.data import sources as data
-
     if name == "cifar10":
-        return data.cifar10_fingerprint()
+        return sources.cifar10_fingerprint()
     if name == "digits":
         from importlib.metadata import PackageNotFoundError, version
 
@@ -99,8 +106,6 @@ def shared_dataset(name: str, seed: int = 0, standardize: bool = False) -> Any:
     >>> type(d.X_train).__name__, d.X_train.flags.writeable  # doctest: +SKIP
     ('memmap', False)
     """
-    from tinygrad_lc.data.sources import cached_arrays
-    from tinygrad_lc.models.training import Dataset, load_dataset
 
     seed, standardize = int(seed), bool(standardize)
     with _lock:
@@ -129,12 +134,6 @@ def shared_dataset(name: str, seed: int = 0, standardize: bool = False) -> Any:
         return data
 
 
-def one_blas_thread() -> Any:
-    from tinygrad_lc.models.training import one_blas_thread as pin
-
-    return pin()
-
-
 def _finite(value: float) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -155,7 +154,6 @@ def failed_result(task: Task, error: str) -> dict[str, Any]:
 def train_config(task: Task) -> Any:
     """The ``TrainConfig`` a task trains with: the data set's defaults, the task's options
     and the trial's seed."""
-    from tinygrad_lc.models.training import TrainConfig
 
     return TrainConfig.for_dataset(task.dataset, **task.config, seed=task.seed)
 
@@ -165,7 +163,6 @@ def train(task: Task) -> tuple[Any, Any]:
 
     Raises what training raises (``FloatingPointError`` when it diverges).
     """
-    from tinygrad_lc.models.training import Trainer
 
     cfg = train_config(task)
     data = shared_dataset(task.dataset, task.data_seed, standardize=cfg.model == "mlp")
@@ -206,7 +203,6 @@ def run_trial(task: Task) -> dict[str, Any]:
     >>> r["status"], r["val_accuracy"] > 0.9  # doctest: +SKIP
     ('ok', True)
     """
-    from tinygrad_lc.data.datasets import accuracy
 
     try:  # loading is not the trial's time
         shared_dataset(task.dataset, task.data_seed,
@@ -255,7 +251,6 @@ _blas_limit: Any = None
 def config_fields() -> dict[str, type]:
     """``train`` options a sweep may set, with their types (TrainConfig's fields but
     ``dataset``, given per sweep, and ``seed``, given per trial)."""
-    from tinygrad_lc.models.training import TrainConfig
 
     types = {"int": int, "float": float, "str": str, "tuple[int, ...]": tuple}
     return {f.name: types.get(str(f.type), str) for f in fields(TrainConfig)
