@@ -62,6 +62,7 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     if cached is not None:
         return cached
     try:
+        # scikit-learn is optional (the demo extra): imported only to read the digits
         from sklearn.datasets import load_digits as sklearn_load_digits
     except ImportError as exc:
         raise ImportError(
@@ -300,6 +301,7 @@ def _locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (POSIX ``flock``; elsewhere no lock: the atomic
     writes keep concurrent builders from corrupting each other, they only duplicate work)."""
     try:
+        # POSIX only: imported where the cache is locked, so the package imports on Windows
         import fcntl
     except ImportError:
         yield

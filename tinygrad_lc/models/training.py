@@ -139,6 +139,7 @@ def one_blas_thread() -> Any:
     and on a busy machine the threads' spinning made steps several times slower (measured).
     """
     try:
+        # threadpoolctl is optional (the cluster extra): without it BLAS keeps its threads
         from threadpoolctl import threadpool_limits
     except ImportError:
         return contextlib.nullcontext()

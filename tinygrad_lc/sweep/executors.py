@@ -138,6 +138,7 @@ def _on_dask_worker(trial: Any, task: Task, ledger: str) -> dict[str, Any]:
     The scheduler re-runs a task whose worker was lost; the count lets the third start
     record the trial as failed instead of killing yet another worker.
     """
+    # Dask is optional (the cluster extra) and slow to import: only on a worker
     from distributed import get_client
 
     client = get_client()
@@ -154,6 +155,7 @@ def _on_dask_worker(trial: Any, task: Task, ledger: str) -> dict[str, Any]:
 def import_distributed() -> Any:
     """The ``distributed`` module, or an ImportError that says how to install it."""
     try:
+        # Dask is optional (the cluster extra) and slow to import: only with --scheduler
         import distributed
     except ImportError as exc:
         raise ImportError("run_sweep(scheduler=...) runs trials on a Dask cluster and needs "
@@ -210,6 +212,7 @@ class DaskCluster:
         return future
 
     def wait(self, futures: Iterable[Any], timeout: float) -> set[Any]:
+        # Dask is optional (the cluster extra) and slow to import: only with --scheduler
         import distributed
 
         futures = list(futures)
@@ -222,6 +225,7 @@ class DaskCluster:
         return set(done)
 
     def result(self, future: Any) -> dict[str, Any]:
+        # Dask is optional (the cluster extra) and slow to import: only with --scheduler
         import distributed
 
         self._submitted.discard(future)

@@ -82,6 +82,7 @@ def _source_fingerprint(name: str) -> Any:
     if name == "cifar10":
         return sources.cifar10_fingerprint()
     if name == "digits":
+        # read only for the digits' cache key
         from importlib.metadata import PackageNotFoundError, version
 
         try:
@@ -234,10 +235,12 @@ def run_trial(task: Task) -> dict[str, Any]:
 def init_worker() -> None:
     """Set up a local worker process: Ctrl-C is the sweep process's to handle (it stops the
     workers), and BLAS keeps to one thread so K workers use K cores, not K times more."""
+    # only in a worker process, which ignores Ctrl-C (the parent handles it)
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        # threadpoolctl is optional (the cluster extra)
         from threadpoolctl import threadpool_limits
     except ImportError:
         return

@@ -25,6 +25,7 @@ def progress_bar(total: int | None, desc: str, *, enabled: bool = True, **option
     """
     if enabled:
         try:
+            # tqdm is optional (the demo extra): without it there is no bar
             from tqdm import tqdm
         except ImportError:
             if sys.stderr.isatty():

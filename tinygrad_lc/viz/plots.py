@@ -20,6 +20,7 @@ __all__ = ["draw_loss_curves", "plot_decision_regions", "plot_loss_curves",
 
 def pyplot() -> Any:
     try:
+        # matplotlib is optional (the demo extra) and slow to import: only when drawing
         import matplotlib
     except ImportError as exc:
         raise ImportError(
@@ -234,6 +235,7 @@ def plot_decision_regions(W: np.ndarray, X: np.ndarray, y: np.ndarray,
     C = W.shape[1]
     fig, ax = plt.subplots(figsize=(5.5, 5))
     colors = [f"C{c}" for c in range(C)]
+    # matplotlib: see pyplot()
     from matplotlib.colors import ListedColormap
 
     ax.contourf(gx, gy, region, levels=np.arange(C + 1) - 0.5, cmap=ListedColormap(colors),
