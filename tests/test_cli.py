@@ -519,8 +519,8 @@ def _fake_sparse(errors: list[float], kinks: list[bool]):
 
 
 def test_sparse_check_fails_on_a_nan_error(monkeypatch):
+    from tinygrad_lc.cli import gradcheck  # where check_loss looks grad_check_sparse up
     from tinygrad_lc.cli.gradcheck import check_loss
-    from tinygrad_lc.gradcheck import check as gradcheck
 
     # NaN after the first entry: Python's max(1e-9, nan) is 1e-9 and said "passed"
     monkeypatch.setattr(gradcheck, "grad_check_sparse",
@@ -531,8 +531,8 @@ def test_sparse_check_fails_on_a_nan_error(monkeypatch):
 
 
 def test_sparse_check_ignores_only_entries_at_kinks(monkeypatch):
+    from tinygrad_lc.cli import gradcheck  # where check_loss looks grad_check_sparse up
     from tinygrad_lc.cli.gradcheck import check_loss
-    from tinygrad_lc.gradcheck import check as gradcheck
 
     monkeypatch.setattr(gradcheck, "grad_check_sparse",
                         _fake_sparse([1e-9, 0.5, 2e-9], [False, True, False]))
