@@ -1,5 +1,5 @@
 """Second derivatives of every primitive in ``tinygrad_lc.core.ops.OPS``, driven by the table of
-``tests/test_ops.py`` (same cases: inputs away from kinks and ties by construction).
+``tests/core/test_ops.py`` (same cases: inputs away from kinks and ties by construction).
 
 For a drawn use ``f`` of an op, a random upstream ``g`` and random directions ``w_i``, the
 second-order VJP ``d/dx_j sum_i <grad_i (g . f), w_i>`` (``tg.grad`` with

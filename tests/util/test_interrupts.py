@@ -1,7 +1,7 @@
 """Tests of tinygrad_lc/interrupts.py: SIGINT/SIGTERM as Interrupted, held back during saves.
 
 The signals are real (``signal.raise_signal`` in this process); the command-line behaviour
-(a subprocess stopped by SIGINT or SIGTERM) is tested in tests/test_cli.py.
+(a subprocess stopped by SIGINT or SIGTERM) is tested in tests/cli/test_cli.py.
 """
 
 from __future__ import annotations

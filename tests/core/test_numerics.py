@@ -15,7 +15,7 @@ from tinygrad_lc.losses import softmax_loss, svm_loss
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the naive formulas overflow
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "numerics.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "numerics.md"
 DTYPES = [np.float64, np.float32]
 
 

@@ -27,7 +27,7 @@ from tinygrad_lc.cli import main
 from tinygrad_lc.viz import diagram as viz_diagram
 from tinygrad_lc.viz import labels as viz_labels
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "diagrams.md"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 

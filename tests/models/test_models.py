@@ -18,7 +18,7 @@ from tinygrad_lc.losses import softmax_loss, svm_loss
 from tinygrad_lc.models import LinearClassifier, random_search
 from tinygrad_lc.util import checkpoint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

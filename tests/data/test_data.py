@@ -88,7 +88,7 @@ def test_train_on_cached_digits_does_not_import_sklearn(tmp_path):
     from pathlib import Path
 
     pytest.importorskip("sklearn")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "TINYGRAD_LC_DATA": str(tmp_path),
            "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     code = ("import sys; from tinygrad_lc.models.training import load_dataset; "

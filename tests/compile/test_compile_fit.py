@@ -86,7 +86,7 @@ def test_the_compile_flag_is_checked():
 # ---------------------------------------------------------------- memory
 
 
-SLACK = 256 * 1024  # CPython's free lists (see tests/test_memory.py); a leak adds megabytes
+SLACK = 256 * 1024  # CPython's free lists (see tests/core/test_memory.py); a leak adds megabytes
 
 
 def _compiled_trainer(keep=None):

@@ -23,7 +23,7 @@ pytest.importorskip("sklearn")  # digits
 
 from tinygrad_lc.sweep import LogUniform, run_sweep, sample  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAME = ("trial", "seed", "config", "status", "train_accuracy", "val_accuracy", "final_loss",
         "steps", "weights_sha256")
 SPACE = {"lr": LogUniform(1e-3, 1e-1), "reg": LogUniform(1e-4, 1e-1), "iters": 600}

@@ -37,7 +37,7 @@ from hypothesis.errors import NoSuchExample
 
 from tinygrad_lc.core.ops import OPS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @settings(max_examples=4 * settings.default.max_examples)

@@ -18,7 +18,7 @@ from tinygrad_lc import cli
 pytest.importorskip("sklearn")  # digits
 pytest.importorskip("matplotlib")  # sweep.png
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SWEEP_KEYS = {"best_config", "best_val_accuracy", "test_accuracy", "trials", "seconds",
               "workers", "executor"}
 

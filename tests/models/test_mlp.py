@@ -351,7 +351,7 @@ def test_linear_model_keeps_its_defaults(capsys, tmp_path):
 def test_example_04_the_net_follows_the_spirals_the_linear_model_cannot(capsys):
     import runpy
 
-    path = Path(__file__).resolve().parents[1] / "examples" / "04_two_layer_net.py"
+    path = Path(__file__).resolve().parents[2] / "examples" / "04_two_layer_net.py"
     results = runpy.run_path(str(path), run_name="example")["main"]()
     capsys.readouterr()
     assert results["linear"][1] < 0.7

@@ -29,7 +29,7 @@ from tinygrad_lc.util.checkpoint import load_checkpoint, save_checkpoint
 pytest.importorskip("sklearn")  # the digits data set
 pytest.importorskip("matplotlib")  # the pictures
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METRIC_KEYS = {"train_accuracy", "val_accuracy", "test_accuracy", "final_loss", "seconds",
                "config"}
 CONFIG_KEYS = {"dataset", "loss", "regularizer", "reg", "lr", "iters", "batch_size",

@@ -27,7 +27,7 @@ if shutil.which("dot") is None:
 
 from tinygrad_lc import cli  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "out" / "browser"
 WIDTHS = (1280, 390)
 
