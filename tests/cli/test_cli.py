@@ -644,7 +644,7 @@ def test_a_signal_handled_in_a_training_steps_finalizer_stops_the_run(capsys, tm
     """The race the test above met now and then, made certain: Python may run the signal's
     handler inside the ``__del__`` of a compiled step (``compile._Pending``, freed at every
     step), where an exception is printed and dropped, and the run went on."""
-    compiled = importlib.import_module("tinygrad_lc.compile")  # tinygrad_lc.compile: a function
+    compiled = importlib.import_module("tinygrad_lc.compile.compiled")
     real_del = compiled._Pending.__del__
     path = tmp_path / "ck.npz"
     sent = []

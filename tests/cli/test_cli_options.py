@@ -1,4 +1,4 @@
-"""One vocabulary across the sub-commands (tinygrad_lc/commands/options.py and cli.py):
+"""One vocabulary across the sub-commands (tinygrad_lc/cli/options.py and cli/program.py):
 the same regularization options everywhere, --version, no abbreviations, and unknown options
 answered by the sub-command that got them, with a did-you-mean."""
 

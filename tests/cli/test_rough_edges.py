@@ -106,7 +106,7 @@ def test_the_mlp_run_names_adam_not_momentum(capsys, tmp_path):
 
 
 # ------------------------------------------------------------------ the docs' own words
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_readme_documentation_list_links_every_page():

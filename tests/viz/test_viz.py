@@ -1,4 +1,4 @@
-"""Tests for tinygrad_lc/viz.py (diagrams) and tinygrad_lc/commands/graph.py (`tinygrad-lc graph`).
+"""Tests for tinygrad_lc/viz (diagrams) and tinygrad_lc/cli/graph.py (`tinygrad-lc graph`).
 
 Most tests read the DOT text of ``draw_graph`` (``g.source``) through the small parser below;
 the rendering tests run Graphviz's real ``dot``.

@@ -1,4 +1,4 @@
-"""The ``tinygrad-lc`` command line: one sub-command per module in ``tinygrad_lc/commands``.
+"""The ``tinygrad-lc`` command line: one sub-command per module of ``tinygrad_lc/cli``.
 
 The public face of ``tinygrad_lc.cli``; the code is in ``program.py``.
 """

@@ -1,4 +1,4 @@
-"""The ``tinygrad-lc`` command line: one sub-command per module in ``tinygrad_lc/commands``."""
+"""The ``tinygrad-lc`` command line: one sub-command per module of ``tinygrad_lc/cli``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from tinygrad_lc import __version__
 from tinygrad_lc.cli.options import Parser
 
-# sub-command name -> module in tinygrad_lc.commands exposing `add_arguments(p)` and `run(args)`
+# sub-command name -> module in tinygrad_lc.cli exposing `add_arguments(p)` and `run(args)`
 COMMANDS = {
     "demo": "Run the lecture end to end and write out/report.html.",
     "train": "Train a linear classifier with SGD, or the two-layer net (--model mlp).",
