@@ -51,9 +51,10 @@ def test_make_chromium_installs_debians_package_with_apt_get_when_missing(tmp_pa
     fake = bin_dir / "apt-get"
     fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
     fake.chmod(0o755)
-    if os.getuid() != 0:
-        pytest.skip("not root: the recipe would ask sudo")
-    (bin_dir / "id").symlink_to(shutil.which("id"))
+    # any user: a fake `id` says root, so the recipe calls apt-get without sudo
+    fake_id = bin_dir / "id"
+    fake_id.write_text("#!/bin/sh\necho 0\n")
+    fake_id.chmod(0o755)
     make = shutil.which("make")
     env = {**os.environ, "PATH": str(bin_dir)}
     done = subprocess.run([make, "-s", "chromium"], cwd=ROOT, env=env, capture_output=True,
