@@ -174,6 +174,16 @@ def _wait_for_lines(path: Path, n: int, process: subprocess.Popen, timeout: floa
     pytest.fail(f"fewer than {n} trials in {path} after {timeout} s")
 
 
+def _hold(process: subprocess.Popen) -> None:
+    """Stop the sweep and its workers (SIGSTOP to the group): no trial can finish until
+    ``_release``, so a signal sent meanwhile lands mid-sweep however fast the machine is."""
+    os.killpg(process.pid, signal.SIGSTOP)
+
+
+def _release(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGCONT)
+
+
 def _end_group(process: subprocess.Popen) -> None:
     """SIGKILL what is left of the sweep's process group (its orphaned workers)."""
     try:
@@ -187,6 +197,7 @@ def test_resume_after_sigkill_redoes_only_the_unfinished_trials(tmp_path):
     process = _start(out)
     try:
         _wait_for_lines(out / "trials.jsonl", 2, process)
+        _hold(process)  # held mid-run: the kill cannot come after the last trial
         process.send_signal(signal.SIGKILL)  # the sweep process only, mid-run
         process.wait(timeout=30)
     finally:
@@ -210,10 +221,12 @@ def test_a_stopped_sweep_keeps_its_trials_and_prints_the_resume_command(tmp_path
     process = _start(out)
     try:
         _wait_for_lines(out / "trials.jsonl", 1, process)
+        _hold(process)  # held mid-run: the signal cannot come after the last trial
         if signum == signal.SIGINT:  # as the terminal sends Ctrl-C: to every process
             os.killpg(process.pid, signum)
         else:  # as `kill` does: to the sweep process only
             process.send_signal(signum)
+        _release(process)  # the pending signal is delivered as the group continues
         stdout, stderr = process.communicate(timeout=60)
     finally:
         _end_group(process)

@@ -44,7 +44,9 @@ def _wait(predicate, what: str, processes, timeout: float = 60) -> None:
             return
         for p in processes:
             if p.poll() is not None:
-                pytest.fail(f"{what}: a cluster process ended: {p.args} -> {p.returncode}")
+                said = p.stderr.read() if p.stderr is not None else ""  # what it said, if piped
+                pytest.fail(f"{what}: a cluster process ended: {p.args} -> {p.returncode}"
+                            f"\n{said}")
         time.sleep(0.1)
     pytest.fail(f"{what}: not within {timeout} s")
 
