@@ -71,6 +71,16 @@ def test_grad_of_several_outputs_adds_their_vjps():
     np.testing.assert_array_equal(twice.data, [2.0, 2.0, 2.0])
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_one_output_object_listed_twice_counts_twice(create_graph):
+    x = Tensor(3.0, requires_grad=True)
+    y = x * x
+    (g,) = grad([y, y], x, create_graph=create_graph)  # d(y + y)/dx = 2 * 2x
+    assert g.item() == 12.0
+    (g,) = grad([y, y], x, grad_outputs=[1.0, 0.5], create_graph=create_graph)
+    assert g.item() == 9.0  # 1 * 6 + 0.5 * 6
+
+
 def test_x_cubed_gives_3x2_then_6x_then_6_then_zero():
     x = Tensor(1.5, requires_grad=True)
     (d1,) = grad(x**3, x, create_graph=True)
