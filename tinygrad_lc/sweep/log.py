@@ -16,6 +16,8 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
+from tinygrad_lc.util.atomic import fsync_folder
+
 __all__ = ["SweepFileError", "TrialLog", "clean_json", "read_trials"]
 
 REQUIRED = ("trial", "config", "status")
@@ -126,7 +128,10 @@ class TrialLog:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
         self._file: IO[bytes] | None = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        if new:  # the file's name is durable once its folder is synced
+            fsync_folder(self.path.parent)
 
     def append(self, record: dict[str, Any]) -> None:
         """Write ``record`` (its first key ``trial``) as one line, flushed and fsynced."""

@@ -124,7 +124,7 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str,
@@ -145,7 +145,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str,
     return Path(path)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     # Makes the rename itself durable; not possible on every platform (Windows), hence optional.
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
