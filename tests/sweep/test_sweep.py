@@ -275,6 +275,10 @@ def test_resume_skips_recorded_trials_and_redoes_a_truncated_one(tmp_path):
     assert again.trials[:3] == [json.loads(line) for line in lines[:3]]
     after = path.read_bytes().splitlines(keepends=True)
     assert after[:3] == lines[:3] and len(after) == 4
+    redone = json.loads(after[3])  # the cut trial, run again and written whole
+    assert redone["trial"] == json.loads(lines[3][:-1] if lines[3].endswith(b"\n")
+                                          else lines[3])["trial"]
+    assert same([redone]) == same([first.trials[3]])
 
 
 def test_a_new_sweep_refuses_a_folder_with_trials(tmp_path):
@@ -366,7 +370,8 @@ def test_search_warns_when_the_best_is_at_the_edge():
 
 
 def test_retrain_reproduces_the_best_and_scores_the_test_set_once(monkeypatch):
-    result = run_sweep(sample(SPACE, 3, seed=0), "blobs", workers=0)
+    # digits: train, validation and test accuracies differ (on blobs all are 1.0)
+    result = run_sweep(sample({**SPACE, "iters": 60}, 3, seed=0), "digits", workers=0)
     calls = []
     from tinygrad_lc.data import datasets
 
@@ -378,6 +383,7 @@ def test_retrain_reproduces_the_best_and_scores_the_test_set_once(monkeypatch):
         trainer, d, acc = sweep.retrain(result.best)
     assert acc["val"] == result.best["val_accuracy"]
     assert acc["train"] == result.best["train_accuracy"]
+    assert len({acc["train"], acc["val"], acc["test"]}) == 3  # each from its own split
     assert calls.count(len(d.y_test)) == 1 and set(acc) == {"train", "val", "test"}
 
 
