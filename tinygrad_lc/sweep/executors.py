@@ -88,9 +88,10 @@ class LocalProcesses:
     """``workers`` worker processes on this machine, one trial each at a time.
 
     Each process is a ``ProcessPoolExecutor(max_workers=1)`` started with ``spawn`` (no
-    inherited threads or locks) whose initializer ignores Ctrl-C and pins BLAS to one
-    thread. A process that dies breaks only its own pool: the trial it ran raises
-    ``WorkerDied`` and the next trial gets a fresh process.
+    inherited threads or locks) whose initializer makes it end with this process (also
+    when this one is SIGKILLed), ignores Ctrl-C and pins BLAS to one thread. A process that
+    dies breaks only its own pool: the trial it ran raises ``WorkerDied`` and the next trial
+    gets a fresh process.
     """
 
     name = "local processes"
@@ -107,7 +108,8 @@ class LocalProcesses:
         slot = next(i for i in range(self.workers) if i not in busy)
         if self._pools[slot] is None:
             self._pools[slot] = cf.ProcessPoolExecutor(
-                max_workers=1, mp_context=self._context, initializer=init_worker)
+                max_workers=1, mp_context=self._context, initializer=init_worker,
+                initargs=(os.getpid(),))  # the worker ends when this process ends
         future = self._pools[slot].submit(self.trial, task)
         self._slot_of[future] = slot
         return future
