@@ -211,6 +211,10 @@ class Classifier(ScoringMixin):
     def _new_optimizer(self, lr: float, momentum: float) -> Optimizer:  # pragma: no cover
         raise NotImplementedError  # each model picks its optimizer
 
+    def _check_optimizer_kind(self, opt: Optimizer) -> None:
+        """A ValueError when a loaded optimizer state is not of the kind this model trains
+        with (``load_state_dict``; the optimizer's own load checks its class)."""
+
     def _start_run(self) -> None:
         """A new (not resumed) run starts: reset what the model records per run."""
 
@@ -377,6 +381,7 @@ class Classifier(ScoringMixin):
             opt = self._new_optimizer(1.0, 0.0)  # placeholders: the loaded state sets them all
             try:
                 opt.load_state_dict(d["optimizer"])
+                self._check_optimizer_kind(opt)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{where}: optimizer ({self.optimizer_name}): {exc}") from None
         self._set_state(where, own)  # the last step that can fail, and it changes nothing then
