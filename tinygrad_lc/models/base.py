@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from tinygrad_lc.compile.compiled import compile as compile_fn
-from tinygrad_lc.core.checks import check_count, check_real, count_nonfinite
+from tinygrad_lc.core.checks import check_count, check_flag, check_real, count_nonfinite
 from tinygrad_lc.core.modes import no_grad
 from tinygrad_lc.core.tensor import Tensor, host
 from tinygrad_lc.losses import check_labels
@@ -95,12 +95,6 @@ def check_finite_scores(s: np.ndarray) -> None:
     """Raise NonFiniteScores when ``s`` holds NaN or inf (training diverged)."""
     if not np.isfinite(s).all():
         raise NonFiniteScores("the scores hold NaN or inf")
-
-
-def check_flag(where: str, name: str, value) -> None:
-    """A TypeError unless ``value`` is True or False."""
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
 
 
 class ScoringMixin:
