@@ -406,3 +406,105 @@ def test_assert_second_order_match_against_autograd_and_failing(monkeypatch):
     monkeypatch.setitem(OPS, "log", detached(OPS["log"]))
     with pytest.raises(GradcheckError, match="gradgradcheck FAILED"):
         assert_second_order_match(lambda t: t.log().sum(), np.array([0.5, 2.0]))
+
+
+# ---------------------------------------------------------------- argument forms and flags
+@pytest.mark.parametrize("point", [[1.0, 2.0], (1.0, 2.0), np.array([1.0, 2.0]),
+                                   Tensor([1.0, 2.0]), [1, 2]])
+def test_hessian_jacobian_and_hvp_take_a_point_as_a_list_an_array_or_a_tensor(point):
+    f = lambda x: (x**3).sum()
+    np.testing.assert_array_equal(hessian(f, point).data, np.diag([6.0, 12.0]))
+    np.testing.assert_array_equal(jacobian(lambda x: x * x, point).data, np.diag([2.0, 4.0]))
+    value, hv = hvp(f, point, [1.0, 1.0])
+    assert value.item() == 9.0 and hv.data.tolist() == [6.0, 12.0]
+
+
+def test_a_number_is_a_point_too():
+    assert hessian(lambda x: x**3, 2.0).data.item() == 12.0
+    assert jacobian(lambda x: x**3, 2.0).data.item() == 12.0
+
+
+def test_several_inputs_give_blocks_as_grad_gives_one_gradient_per_input():
+    a, b = np.array([1.0, 2.0]), np.array([3.0])
+    f = lambda a, b: (a * a).sum() * b.sum()  # d2/da2 = 2b I, d2/dadb = 2a, d2/db2 = 0
+    (Haa, Hab), (Hba, Hbb) = hessian(f, [a, b])
+    np.testing.assert_array_equal(Haa.data, 6.0 * np.eye(2))
+    np.testing.assert_array_equal(Hab.data, [[2.0], [4.0]])
+    np.testing.assert_array_equal(Hba.data, [[2.0, 4.0]])
+    np.testing.assert_array_equal(Hbb.data, [[0.0]])
+    Ja, Jb = jacobian(lambda a, b: a * b, [Tensor(a), Tensor(b)])
+    np.testing.assert_array_equal(Ja.data, 3.0 * np.eye(2))
+    np.testing.assert_array_equal(Jb.data, [[1.0], [2.0]])
+    with pytest.raises(TypeError, match="hessian: inputs mixes Tensors or arrays with other"):
+        hessian(f, [a, 3.0])
+
+
+@pytest.mark.parametrize("call", [
+    lambda **kw: hessian(lambda x: Tensor(3.0), [1.0, 2.0], **kw),
+    lambda **kw: hvp(lambda x: Tensor(3.0), [1.0, 2.0], [1.0, 0.0], **kw)[1],
+])
+def test_a_constant_function_is_an_error_or_zeros_with_allow_unused(call):
+    with pytest.raises(RuntimeError, match=r"^(hessian|hvp): f's result does not depend on its "
+                                           r"inputs.*pass allow_unused=True to get zeros"):
+        call()
+    np.testing.assert_array_equal(call(allow_unused=True).data, 0.0)
+
+
+def test_an_unused_input_of_hessian_is_an_error_or_zeros():
+    f = lambda a, b: (a * a).sum()
+    with pytest.raises(RuntimeError, match=r"hessian: input 1 of shape \(1,\) is not in the "
+                                           r"graph.*allow_unused=True"):
+        hessian(f, [np.ones(2), np.ones(1)])
+    (_, Hab), (_, Hbb) = hessian(f, [np.ones(2), np.ones(1)], allow_unused=True)
+    assert not Hab.data.any() and not Hbb.data.any()
+
+
+@pytest.mark.parametrize("call, flag", [
+    (lambda x: grad((x * x).sum(), x, create_graph="no"), "grad: create_graph"),
+    (lambda x: grad((x * x).sum(), x, allow_unused=1), "grad: allow_unused"),
+    (lambda x: hessian(lambda t: (t * t).sum(), x, allow_unused="yes"), "hessian: allow_unused"),
+    (lambda x: hvp(lambda t: (t * t).sum(), x, np.ones(2), allow_unused=None),
+     "hvp: allow_unused"),
+    (lambda x: tg.gradcheck.gradcheck(lambda t: t.sum(), x, raise_exception="no"),
+     "gradcheck: raise_exception"),
+    (lambda x: tg.gradcheck.gradcheck(lambda t: t.sum(), x, strict="yes"), "gradcheck: strict"),
+    (lambda x: tg.gradcheck.gradcheck(lambda t: t.sum(), x, localize=1), "gradcheck: localize"),
+    (lambda x: gradgradcheck(lambda t: (t * t).sum(), x, raise_exception=0),
+     "gradgradcheck: raise_exception"),
+])
+def test_flags_must_be_bools(call, flag):
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+        call(x)
+
+
+@pytest.mark.parametrize("tol", [float("inf"), float("nan"), -1.0, True, "0.1"])
+@pytest.mark.parametrize("which", ["atol", "rtol"])
+def test_tolerances_must_be_finite_numbers_at_least_0(tol, which):
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    for check in (tg.gradcheck.gradcheck, gradgradcheck):
+        with pytest.raises(ValueError, match=f"{which} must be a finite number >= 0"):
+            check(lambda t: (t**3).sum(), x, **{which: tol})
+
+
+def test_gradgradcheck_with_rtol_inf_cannot_pass_a_wrong_second_derivative(monkeypatch):
+    """exp's VJP made wrong when recorded (create_graph=True), right on arrays: gradcheck
+    passes, gradgradcheck finds the wrong second derivative, and rtol=inf, which would pass
+    any second derivative, is refused."""
+    import dataclasses
+
+    from tinygrad_lc.core.ops import NUMPY
+
+    right = OPS["exp"].vjps[0]
+
+    def wrong_when_recorded(B, g, out, a):
+        return right(B, g, out, a) if B is NUMPY else right(B, g, out, a) * 1.5
+
+    monkeypatch.setitem(OPS, "exp", dataclasses.replace(OPS["exp"],
+                                                        vjps=(wrong_when_recorded,)))
+    x = Tensor([0.3, -0.2], requires_grad=True, name="x")
+    f = lambda t: t.exp().sum()
+    assert tg.gradcheck.gradcheck(f, x)
+    assert not gradgradcheck(f, x, raise_exception=False)
+    with pytest.raises(ValueError, match="rtol must be a finite number >= 0, got inf"):
+        gradgradcheck(f, x, rtol=float("inf"))

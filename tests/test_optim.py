@@ -410,3 +410,15 @@ def test_a_failed_sgd_load_changes_nothing(damage):
     with pytest.raises((ValueError, TypeError), match="SGD"):
         opt.load_state_dict(d)
     assert _sgd_state(opt) == before
+
+
+def test_an_sgd_step_that_overflows_changes_nothing():
+    a = Tensor(np.ones(2), requires_grad=True)
+    b = Tensor(np.ones(2), requires_grad=True, name="b")
+    opt = SGD([a, b], lr=1e300, momentum=0.5)
+    a.grad, b.grad = np.ones(2), np.array([1.0, 1e10])  # lr * g = 1e310: inf in float64
+    with pytest.raises(FloatingPointError, match=r"SGD.step: the (state 'velocity'|step) of "
+                       r"params\[1\] 'b' .*no parameter and no state was changed"):
+        opt.step()
+    assert a.data.tolist() == [1.0, 1.0] and b.data.tolist() == [1.0, 1.0]
+    assert opt.velocity == [None, None]

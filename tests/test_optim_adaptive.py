@@ -418,3 +418,88 @@ def test_adam_is_scale_invariant_in_the_gradient():
     for a, b in zip(base, scaled):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     assert not math.isclose(base[2][0], P0[0])
+
+
+# ---------------------------------------------------------------------- overflow and eps
+def _snapshot(opt, params):
+    return [p.data.copy() for p in params], opt.state_dict()
+
+
+def _same_snapshot(a, b) -> bool:
+    (pa, sa), (pb, sb) = a, b
+    if not all(np.array_equal(x, y) for x, y in zip(pa, pb)) or sa.keys() != sb.keys():
+        return False
+    for k in sa:
+        x, y = sa[k], sb[k]
+        if isinstance(x, list) and any(isinstance(v, np.ndarray) for v in x):
+            if not all((u is None and v is None) or np.array_equal(u, v) for u, v in zip(x, y)):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_gradient_whose_square_overflows_is_refused_before_any_change(name):
+    """float32: g = 1e20 is finite, g^2 = 1e40 is not; the running sum of squares would be
+    inf, every later step 0 (the parameter stops) and the checkpoint unloadable."""
+    ok = Tensor(np.ones(3, np.float32), requires_grad=True, name="b")
+    w = Tensor(np.ones(3, np.float32), requires_grad=True, name="W")
+    opt = OPTIMIZERS[name]([ok, w], lr=0.1)
+    ok.grad, w.grad = np.ones(3, np.float32), np.ones(3, np.float32)
+    opt.step()  # a state to keep
+    before = _snapshot(opt, [ok, w])
+    ok.grad = np.ones(3, np.float32)
+    w.grad = np.array([1.0, 1e20, 0.0], np.float32)
+    with pytest.raises(FloatingPointError, match=rf"{name}.step: the state '\w+' of params\[1\] "
+                       r"'W' \(shape \(3,\)\) would hold 1 NaN or infinite value\(s\) in "
+                       r"float32 .*no parameter and no state was changed"):
+        opt.step()
+    assert _same_snapshot(_snapshot(opt, [ok, w]), before)  # params[0] unchanged too
+    fresh = OPTIMIZERS[name]([ok, w], lr=0.1)
+    fresh.load_state_dict(opt.state_dict())  # still a loadable, finite state
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_eps_below_the_smallest_normal_of_the_dtype_is_refused(name):
+    w32 = Tensor(np.ones(2, np.float32), requires_grad=True)
+    tiny = float(np.finfo(np.float32).tiny)
+    with pytest.raises(ValueError, match=rf"{name}: eps must be at least the smallest normal "
+                       r"float32 number, 1.175e-38, got 1e-50"):
+        OPTIMIZERS[name]([w32], eps=1e-50)
+    opt = OPTIMIZERS[name]([w32], eps=tiny)  # the smallest allowed: a zero gradient is no NaN
+    w32.grad = np.array([0.0, 1.0], np.float32)
+    opt.step()
+    assert np.isfinite(w32.data).all() and w32.data[0] == 1.0
+    w64 = Tensor(np.ones(2), requires_grad=True)
+    OPTIMIZERS[name]([w64], eps=1e-50)  # a normal float64 number
+    d = opt.state_dict()
+    d["eps"] = 1e-50
+    with pytest.raises(ValueError, match="eps must be at least the smallest normal"):
+        OPTIMIZERS[name]([w32]).load_state_dict(d)
+
+
+def test_adam_float32_with_a_zero_gradient_entry_never_gives_nan():
+    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match="eps"):
+        Adam([w], eps=1e-50)  # the old way to 0/0 = NaN in that entry
+    opt = Adam([w])
+    for _ in range(3):
+        w.grad = np.array([0.0, 1.0, -1.0], np.float32)
+        opt.step()
+    assert np.isfinite(w.data).all() and w.data[0] == 1.0
+
+
+@pytest.mark.parametrize("name", ["Adam", "RMSprop", "Adagrad", "SGD"])
+def test_the_state_of_another_optimizer_is_refused_by_name(name):
+    from tinygrad_lc.optim import SGD
+
+    classes = {**OPTIMIZERS, "SGD": SGD}
+    w = Tensor(np.ones(2), requires_grad=True)
+    for other, cls in classes.items():
+        if other == name:
+            continue
+        saved = cls([w], lr=0.1).state_dict()
+        with pytest.raises(ValueError, match=rf"{name}.load_state_dict: this is the state of "
+                           rf"{other} .*not of {name}"):
+            classes[name]([w], lr=0.1).load_state_dict(saved)

@@ -17,10 +17,11 @@ in the scope "backward", and can be differentiated again, to any order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from numbers import Real
 
 import numpy as np
 
-from tinygrad_lc.core.checks import FLOAT_KINDS
+from tinygrad_lc.core.checks import FLOAT_KINDS, check_flag
 from tinygrad_lc.core.modes import enable_grad
 from tinygrad_lc.core.ops import NUMPY
 from tinygrad_lc.core.recording import TENSOR
@@ -110,6 +111,14 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
     (array([ 2., -4.]), array([2., 0.]), None)
     """
     where = "grad"
+    return _grad(where, outputs, inputs, grad_outputs,
+                 check_flag(where, "create_graph", create_graph),
+                 check_flag(where, "allow_unused", allow_unused))
+
+
+def _grad(where: str, outputs, inputs, grad_outputs, create_graph: bool,
+          allow_unused: bool) -> tuple:
+    """:func:`grad`, its messages naming ``where`` (hvp and hessian call it too)."""
     outs, one_out = _tensors(where, "outputs", outputs)
     ins, _ = _tensors(where, "inputs", inputs)
     if grad_outputs is None:
@@ -124,7 +133,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
         if not t.requires_grad:
             raise RuntimeError(f"{where}: {_label('input', k, t)} does not require grad; "
                                "create it with requires_grad=True (and not inside no_grad())")
-    record = bool(create_graph)
+    record = create_graph
     seeds = []
     for k, (out, go) in enumerate(zip(outs, gos)):
         seed = _seed(where, k, out, go, record)
@@ -195,12 +204,31 @@ def _results(ins: list, found: dict, record: bool) -> list:
 
 
 # ---------------------------------------------------------------------- built on grad
+def _input_list(where: str, inputs) -> tuple[list, bool]:
+    """(the inputs, whether one input was passed rather than a sequence of them).
+
+    As ``grad``'s: a Tensor is one input and a sequence of Tensors several; so is an array
+    and a sequence of arrays. A number or a (nested) list of numbers is one input, its values
+    (``hessian(f, [1.0, 2.0])`` is the Hessian at the point (1, 2)).
+    """
+    if isinstance(inputs, Tensor | np.ndarray | Real):
+        return [inputs], True
+    if isinstance(inputs, Sequence) and not isinstance(inputs, str) and inputs:
+        kinds = [isinstance(x, Tensor | np.ndarray) for x in inputs]
+        if all(kinds):
+            return list(inputs), False
+        if not any(kinds):
+            return [inputs], True
+        raise TypeError(f"{where}: inputs mixes Tensors or arrays with other items; pass one "
+                        "point (a Tensor, an array or a list of numbers) or a list of Tensors "
+                        "or arrays, one per argument of f")
+    raise TypeError(f"{where}: inputs must be a Tensor, an array, a list of numbers or a "
+                    f"non-empty sequence of Tensors or arrays, got {type(inputs).__name__}")
+
+
 def _leaves(where: str, inputs) -> tuple[list, bool]:
-    """Fresh leaves requiring grad that share the inputs' values (Tensors or arrays)."""
-    items, one = ([inputs], True) if isinstance(inputs, Tensor | np.ndarray) else (inputs, False)
-    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
-        raise TypeError(f"{where}: inputs must be a Tensor, an array or a non-empty sequence "
-                        f"of them, got {type(inputs).__name__}")
+    """Fresh leaves requiring grad that share the inputs' values (see ``_input_list``)."""
+    items, one = _input_list(where, inputs)
     leaves = []
     for k, x in enumerate(items):
         data = x._data if isinstance(x, Tensor) else data_array(x, None, where)
@@ -228,18 +256,23 @@ def _zeros_like(t: Tensor) -> Tensor:
     return make_node(np.zeros(t.shape, dtype=t.dtype), False, None, (), None, None)
 
 
-def hvp(f: Callable, inputs, v) -> tuple:
+def hvp(f: Callable, inputs, v, allow_unused: bool = False) -> tuple:
     """The value of ``f(*inputs)`` and its Hessian-vector product ``H v``, by double backward.
 
     Parameters
     ----------
     f : callable
         ``f(*inputs)`` returns a scalar Tensor.
-    inputs : Tensor, array, or a sequence of them
-        The point. Each is used through a fresh leaf sharing its values, so ``.grad`` and the
-        graphs of the tensors passed stay as they are.
+    inputs : Tensor, array, list of numbers, or a sequence of Tensors or arrays
+        The point: one input (a Tensor, an array, a number or a list of numbers) or several
+        (a sequence of Tensors or arrays, one per argument of f). Each is used through a
+        fresh leaf sharing its values, so ``.grad`` and the graphs of the tensors passed stay
+        as they are.
     v : array or Tensor, or a sequence of them (one per input)
         The direction, shaped like the inputs.
+    allow_unused : bool
+        As for :func:`grad`: zeros for an input f does not depend on (a constant f gives
+        H v = 0) instead of an error.
 
     Returns
     -------
@@ -255,6 +288,7 @@ def hvp(f: Callable, inputs, v) -> tuple:
     (9.0, array([ 6., 12.]))
     """
     where = "hvp"
+    allow_unused = check_flag(where, "allow_unused", allow_unused)
     xs, one = _leaves(where, inputs)
     vs = [v] if one else v
     if isinstance(vs, str) or not isinstance(vs, Sequence) or len(vs) != len(xs):
@@ -267,8 +301,9 @@ def hvp(f: Callable, inputs, v) -> tuple:
                              f"(the shape of input {k})")
         dirs.append(d)
     out = _scalar_of(where, f, xs)
+    _check_depends(where, out, allow_unused)
     with enable_grad():  # the graph is needed even inside no_grad()
-        gs = grad(out, xs, create_graph=True)
+        gs = _grad(where, out, xs, None, True, allow_unused)
         dot = None
         for g, d in zip(gs, dirs):
             term = (g * d).sum()
@@ -278,51 +313,76 @@ def hvp(f: Callable, inputs, v) -> tuple:
     return out.detach(), hv[0] if one else hv
 
 
-def jacobian(f: Callable, x) -> Tensor:
+def _check_depends(where: str, out: Tensor, allow_unused: bool) -> None:
+    """A RuntimeError for an f that depends on none of its inputs, unless ``allow_unused``."""
+    if not out.requires_grad and not allow_unused:
+        raise RuntimeError(f"{where}: f's result does not depend on its inputs (no tensor it is "
+                           "made from requires grad), so its derivatives are 0; pass "
+                           "allow_unused=True to get zeros")
+
+
+def jacobian(f: Callable, x) -> Tensor | tuple:
     """The Jacobian of ``f`` at ``x``, shaped ``f(x).shape + x.shape`` (for small inputs).
 
-    One reverse sweep per output entry, all on the graph of a single forward pass.
+    One reverse sweep per output entry, all on the graph of a single forward pass. ``x`` takes
+    the forms of :func:`hvp`'s ``inputs``: a Tensor, an array or a list of numbers is one
+    input; a list of Tensors or arrays is several, ``f(*x)``, and gives a tuple, one Jacobian
+    per input. Entries of f that do not depend on an input give zeros.
 
     >>> import tinygrad_lc as tg
-    >>> jacobian(lambda x: x * x, tg.Tensor([1.0, 3.0])).data
+    >>> jacobian(lambda x: x * x, [1.0, 3.0]).data
     array([[2., 0.],
            [0., 6.]])
     """
     where = "jacobian"
-    (xt,), _ = _leaves(where, x)
+    xs, one = _leaves(where, x)
     if not callable(f):
         raise TypeError(f"{where}: f must be callable, got {type(f).__name__}")
     with enable_grad():  # the graph is needed even inside no_grad()
-        y = f(xt)
+        y = f(*xs)
     if not isinstance(y, Tensor):
         raise TypeError(f"{where}: f must return a Tensor, got {type(y).__name__}")
-    return _rows(y, xt)
+    blocks = _rows(y, xs)
+    return blocks[0] if one else tuple(blocks)
 
 
-def _rows(y: Tensor, xt: Tensor) -> Tensor:
-    """d y / d x row by row: one sweep per entry of y with a one-hot upstream gradient."""
-    out = np.zeros(y.shape + xt.shape, dtype=np.result_type(y.dtype, xt.dtype))
+def _rows(y: Tensor, xs: list) -> list:
+    """d y / d x for each x of ``xs``, row by row: one sweep per entry of y with a one-hot
+    upstream gradient."""
+    outs = [np.zeros(y.shape + x.shape, dtype=np.result_type(y.dtype, x.dtype)) for x in xs]
     if y.requires_grad:
         for idx in np.ndindex(y.shape):
             onehot = np.zeros(y.shape, dtype=y.dtype)
             onehot[idx] = 1
-            out[idx] = grad(y, xt, grad_outputs=onehot, allow_unused=True)[0]._data
-    return make_node(out, False, None, (), None, None)
+            for out, g in zip(outs, grad(y, xs, grad_outputs=onehot, allow_unused=True)):
+                out[idx] = g._data
+    return [make_node(out, False, None, (), None, None) for out in outs]
 
 
-def hessian(f: Callable, x) -> Tensor:
+def hessian(f: Callable, x, allow_unused: bool = False) -> Tensor | tuple:
     """The Hessian of scalar ``f`` at ``x``, shaped ``x.shape + x.shape`` (for small inputs).
 
     The gradient is recorded once (``create_graph=True``), then differentiated row by row.
+    ``x`` takes the forms of :func:`hvp`'s ``inputs``; for several inputs, ``f(*x)``, the
+    result is the tuple of blocks ``H[i][j]`` of shape ``x[i].shape + x[j].shape``.
+    ``allow_unused`` as for :func:`grad`: zeros instead of an error for an f that does not
+    depend on an input (a constant f).
 
     >>> import tinygrad_lc as tg
-    >>> hessian(lambda w: 2.5 * (w * w).sum(), tg.Tensor([1.0, -1.0])).data  # 2 reg I
+    >>> hessian(lambda w: 2.5 * (w * w).sum(), [1.0, -1.0]).data  # 2 reg I
     array([[5., 0.],
            [0., 5.]])
+    >>> hessian(lambda w: tg.Tensor(3.0), [1.0, 2.0], allow_unused=True).data
+    array([[0., 0.],
+           [0., 0.]])
     """
     where = "hessian"
-    (xt,), _ = _leaves(where, x)
-    out = _scalar_of(where, f, [xt])
+    allow_unused = check_flag(where, "allow_unused", allow_unused)
+    xs, one = _leaves(where, x)
+    out = _scalar_of(where, f, xs)
+    _check_depends(where, out, allow_unused)
     with enable_grad():  # the graph is needed even inside no_grad()
-        (g,) = grad(out, xt, create_graph=True)
-    return _rows(g, xt)
+        gs = _grad(where, out, xs, None, True, allow_unused) if out.requires_grad else \
+            [_zeros_like(t) for t in xs]
+    blocks = [tuple(_rows(g, xs)) for g in gs]
+    return blocks[0][0] if one else tuple(blocks)

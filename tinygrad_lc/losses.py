@@ -21,7 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_lc.core.checks import check_choice, check_real, count_nonfinite, float_dtype
+from tinygrad_lc.core.checks import (
+    check_choice,
+    check_flag,
+    check_real,
+    count_nonfinite,
+    float_dtype,
+)
 from tinygrad_lc.core.modes import scope
 from tinygrad_lc.core.tensor import Tensor, host
 
@@ -113,11 +119,6 @@ def _check_finite(where: str, s: np.ndarray) -> None:
         )
 
 
-def _check_flag(where: str, name: str, value) -> None:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
-
-
 @host
 def _label_column(y: np.ndarray) -> np.ndarray:
     """The labels as an (N, 1) column: with ``arange(N)[:, None]`` it picks ``s[i, y_i]``."""
@@ -184,8 +185,8 @@ def svm_loss(
     where = "svm_loss"
     s = _check_scores(where, scores)
     delta = check_real(where, "delta", delta, 0)
-    _check_flag(where, "squared", squared)
-    _check_flag(where, "include_correct", include_correct)
+    check_flag(where, "squared", squared)
+    check_flag(where, "include_correct", include_correct)
     check_choice(where, "class_reduction", class_reduction, _CLASS_REDUCTIONS)
     check_choice(where, "reduction", reduction, _REDUCTIONS)
     n, c = s.shape

@@ -20,7 +20,20 @@ The base does everything but the rule: it checks the parameters, holds ``lr``, r
 gradients before any parameter changes, skips parameters whose ``grad`` is None, writes each
 update into the parameter's existing array and bumps its version (so references to ``p.data``
 stay valid and a backward through the old value refuses to run), and saves and restores the
-state. A subclass names its hyperparameters and state arrays and writes ``update``.
+state. A subclass names its hyperparameters and state arrays and writes ``update``, which
+computes one parameter's step and new state without changing anything: ``step()`` first
+computes them for every parameter and refuses, with a ``FloatingPointError`` naming the
+parameter and the state, a step or a state that is not finite (a finite gradient whose square
+overflows, g^2 > 3.4e38 in float32, would make Adam's, RMSprop's or Adagrad's running sum
+inf, the denominator inf and the parameter stop for good), and only then changes the
+parameters and the state, all of them.
+
+``eps`` (Adam, RMSprop, Adagrad) must be at least the smallest normal number of the
+parameters' dtype (``np.finfo(dtype).tiny``: 1.2e-38 for float32, 2.2e-308 for float64). eps
+is added to the denominator ``sqrt(v) + eps`` in that dtype; a smaller eps is subnormal, so it
+rounds to 0 (1e-50 in float32) or is flushed to 0 by a CPU in flush-to-zero mode, and then
+an entry whose gradient has always been 0 divides 0 by 0: NaN. A normal eps keeps the
+denominator positive, so such an entry's step is 0.
 """
 
 from __future__ import annotations
@@ -56,11 +69,14 @@ class Optimizer:
     - ``counts_steps``: keep ``self.steps[i]``, the t of ``params[i]`` (saved as ``"step"``);
       when set, the base starts a parameter's state arrays at zeros before its first update;
     - ``check_hyperparameters``: extends the base's, validating the subclass's own numbers;
-    - ``update(i, p, g)``: one parameter's rule, in place on its array ``p``.
+    - ``update(p, g, state, t)``: one parameter's rule, returning ``(delta, new_state)``
+      without changing anything (see :meth:`update`).
 
-    ``step()`` is the template: check every gradient, then for each parameter with one,
-    add the weight decay, ``update``, bump the version and ``project`` (a constraint after the
-    step, e.g. SGD's ``max_norm``; none by default).
+    ``step()`` is the template: check every gradient; for each parameter with one, add the
+    weight decay and ``update``, and check that the step and the new state are finite; then
+    (nothing has changed so far) subtract each step from its parameter in place, store the
+    state, count the step, bump the version and ``project`` (a constraint after the step,
+    e.g. SGD's ``max_norm``; none by default).
 
     Parameters
     ----------
@@ -79,9 +95,9 @@ class Optimizer:
     ...     def __init__(self, params, lr: float, weight_decay: float = 0.0):
     ...         super().__init__(params, lr=lr, weight_decay=weight_decay)
     ...
-    ...     def update(self, i, p, g):
+    ...     def update(self, p, g, state, t):
     ...         # p = p - lr sign(g)
-    ...         p -= self.lr * np.sign(g)
+    ...         return self.lr * np.sign(g), {}
     >>> w = Tensor([1.0, -2.0], requires_grad=True)
     >>> opt = SignSGD([w], lr=0.5)
     >>> (w * w).sum().backward()
@@ -133,10 +149,18 @@ learning rate)
         return {"lr": check_real(where, "lr", hyper["lr"], lo_open=not loading),
                 "weight_decay": check_real(where, "weight_decay", hyper["weight_decay"])}
 
-    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
-        """Update ``params[i]``'s array ``p`` in place from its gradient ``g`` (weight decay
-        already added), with the state in ``self.state[name][i]`` and ``self.steps[i]``."""
-        raise NotImplementedError(f"{type(self).__name__} must define update(i, p, g)")
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray | None],
+               t: int | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # pragma: no cover
+        """One parameter's step: ``(delta, new_state)``, so that ``p - delta`` is the new value.
+
+        ``p`` is the parameter's array, ``g`` its gradient (weight decay already added),
+        ``state`` maps each of ``state_names`` to its array (zeros before the parameter's
+        first update when the optimizer ``counts_steps``, else None then), and ``t`` counts
+        the parameter's updates, this one included (None when steps are not counted).
+        ``new_state`` maps state names to new arrays. Nothing passed in may be changed: the
+        base applies the step and stores the state only once every parameter's step and
+        state were found finite."""
+        raise NotImplementedError(f"{type(self).__name__} must define update(p, g, state, t)")
 
     def project(self, param: Tensor) -> None:
         """Constrain ``param`` after its update (SGD's ``max_norm``); nothing by default."""
@@ -168,25 +192,65 @@ learning rate)
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place (see the module docstring)."""
+        """Update every parameter that has a gradient, in place (see the module docstring).
+
+        Raises
+        ------
+        TypeError, ValueError
+            A gradient of the wrong kind or shape, or holding NaN/inf (``check_grads``).
+        FloatingPointError
+            A step or a new state value would not be finite (an overflow); no parameter
+            and no state was changed.
+        """
         self.check_grads()
         wd, steps = self.weight_decay, self.steps
+        staged = []  # (i, delta, new state): everything is checked before anything changes
         for i, param in enumerate(self.params):
             g = param.grad
             if g is None:
                 continue
-            p = writeable_data(param)
+            p = param._data
             if wd:
                 # g = g + weight_decay * p
-                g = g + wd * p
+                with np.errstate(over="ignore"):  # an overflow is found just below
+                    g = g + wd * p
+                self._check_finite(i, param, g, "gradient plus weight_decay * p", g)
+            t = None if steps is None else steps[i] + 1
+            state = {k: self.state[k][i] for k in self.state_names}
+            if t == 1:
+                state = {k: np.zeros_like(p) for k in self.state_names}
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                delta, new = self.update(p, g, state, t)
+            for k, v in new.items():
+                self._check_finite(i, param, v, f"state {k!r}", g)
+            self._check_finite(i, param, delta, "step", g)
+            staged.append((i, delta, new))
+        for i, delta, new in staged:  # all finite: apply (nothing below can fail)
+            param = self.params[i]
+            p = writeable_data(param)
+            # p = p - delta  (into the existing array, so outside references to p see it)
+            p -= delta
+            for k, v in new.items():
+                self.state[k][i] = v
             if steps is not None:
-                if steps[i] == 0:
-                    for k in self.state_names:
-                        self.state[k][i] = np.zeros_like(p)
                 steps[i] += 1
-            self.update(i, p, g)
             param._bump_version()
             self.project(param)
+
+    def _check_finite(self, i: int, param: Tensor, value: np.ndarray, what: str,
+                      g: np.ndarray) -> None:
+        """A FloatingPointError naming params[i] unless ``value`` is finite everywhere."""
+        bad = count_nonfinite(value)
+        if not bad:
+            return
+        label = f" '{param.name}'" if param.name else ""
+        biggest = float(np.max(np.abs(g))) if g.size else 0.0
+        raise FloatingPointError(
+            f"{type(self).__name__}.step: the {what} of params[{i}]{label} (shape "
+            f"{param.shape}) would hold {bad} NaN or infinite value(s) in {value.dtype} (the "
+            f"largest |gradient| is {biggest:.3g}; in {value.dtype} a square overflows above "
+            f"{math.sqrt(np.finfo(value.dtype).max):.3g}); no parameter and no state was "
+            "changed. Lower the learning rate, scale the loss down, or train in float64")
 
     def check_params(self, params) -> list[Tensor]:
         """``params`` as a non-empty list of distinct leaf Tensors that require grad; raises
@@ -251,11 +315,12 @@ learning rate)
                 )
 
     # ------------------------------------------------------------------ saved state
-    def state_keys(self) -> tuple[str, ...]:
+    @classmethod
+    def state_keys(cls) -> tuple[str, ...]:
         """The keys of ``state_dict()``, in order: hyperparameters, ``"step"`` (when steps
         are counted), state arrays."""
-        return (*self.hyperparameters, *(("step",) if self.counts_steps else ()),
-                *self.state_names)
+        return (*cls.hyperparameters, *(("step",) if cls.counts_steps else ()),
+                *cls.state_names)
 
     def state_dict(self) -> dict:
         """Hyperparameters, step counts and state arrays as plain numbers and array copies.
@@ -287,6 +352,11 @@ learning rate)
         keys = self.state_keys()
         missing = [k for k in keys if k not in d]
         unknown = sorted(str(k) for k in d if k not in keys)
+        other = _kind_of(d)
+        if other is not None and other is not type(self):
+            raise ValueError(f"{where}: this is the state of {other.__name__} (its keys "
+                             f"{list(d)}), not of {type(self).__name__}; load it into an "
+                             f"{other.__name__} optimizer")
         if missing or unknown:
             raise ValueError(f"{where}: missing keys {missing}, unknown keys {unknown}; "
                              f"expected exactly {list(keys)}")
@@ -344,6 +414,20 @@ learning rate)
             raise ValueError(f"{where}: {key}[{i}] holds negative values (min {v.min():.4g}); "
                              "it is a running sum of squares")
         return v
+
+
+def _kind_of(d: dict) -> type | None:
+    """The optimizer class (this module's or a subclass) whose state_dict has exactly the
+    keys of ``d``, or None."""
+    keys, classes, found = set(d), [Optimizer], None
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        if cls is not Optimizer and set(cls.state_keys()) == keys:
+            if found is not None:
+                return None  # two kinds save the same keys: the keys do not tell
+            found = cls
+    return found
 
 
 class SGD(Optimizer):
@@ -424,29 +508,40 @@ class SGD(Optimizer):
         """The velocities, one per parameter (``self.state["velocity"]``)."""
         return self.state["velocity"]
 
-    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
-        mu = self.momentum
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict, t: None) -> tuple:
+        mu, new = self.momentum, {}
         if mu:
-            v = self.state["velocity"][i]
+            v = state["velocity"]
             if v is None:
                 # v = g  (the parameter's first momentum update; v is its own array, p's dtype)
-                v = self.state["velocity"][i] = np.array(g, dtype=p.dtype, copy=True)
+                v = np.array(g, dtype=p.dtype, copy=True)
             else:
                 # v = momentum * v + g
-                v *= mu
+                v = v * mu
                 v += g
+            new["velocity"] = v
             # g = g + momentum * v (nesterov), else g = v
             g = g + mu * v if self.nesterov else v
-        # p = p - lr * g  (into the existing array, so outside references to p see it)
-        p -= self.lr * g
+        # p = p - lr * g
+        return self.lr * g, new
 
     def project(self, param: Tensor) -> None:
         if self.max_norm is not None and param.data.ndim == 2:
             max_norm_(param, self.max_norm, axis=0)
 
 
-def _eps(where: str, hyper: dict) -> float:
-    return check_real(where, "eps", hyper["eps"], lo_open=True)
+def _eps(where: str, hyper: dict, params: list[Tensor]) -> float:
+    """eps > 0, and at least the smallest normal number of the parameters' dtype (see the
+    module docstring: below it, eps is 0 or flushed to 0 in ``sqrt(v) + eps``)."""
+    eps = check_real(where, "eps", hyper["eps"], lo_open=True)
+    dtype = max((p.dtype for p in params), key=lambda d: np.finfo(d).tiny)
+    tiny = float(np.finfo(dtype).tiny)
+    if eps < tiny:
+        raise ValueError(
+            f"{where}: eps must be at least the smallest normal {dtype} number, {tiny:.4g}, "
+            f"got {eps:g}: added to sqrt(v) in {dtype}, a smaller eps rounds or is flushed "
+            "to 0, and an entry whose gradient is 0 would get 0/0 = NaN")
+    return eps
 
 
 class Adam(Optimizer):
@@ -500,16 +595,15 @@ class Adam(Optimizer):
             raise ValueError(f"{where}: betas must be a pair (beta1, beta2), each in [0, 1), "
                              f"got {betas!r}")
         betas = tuple(check_real(where, f"betas[{i}]", b, hi=1.0) for i, b in enumerate(betas))
-        return {**checked, "betas": betas, "eps": _eps(where, hyper)}
+        return {**checked, "betas": betas, "eps": _eps(where, hyper, self.params)}
 
-    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict, t: int) -> tuple:
         b1, b2 = self.betas
-        t, m, v = self.steps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
         # m = b1 m + (1 - b1) g
-        m *= b1
+        m = state["exp_avg"] * b1
         m += (1 - b1) * g
         # v = b2 v + (1 - b2) g^2
-        v *= b2
+        v = state["exp_avg_sq"] * b2
         v += (1 - b2) * (g * g)
         # p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
         denom = np.sqrt(v)
@@ -517,7 +611,7 @@ class Adam(Optimizer):
         denom += self.eps
         step = np.divide(m, denom, out=denom)
         step *= self.lr / (1 - b1**t)
-        p -= step
+        return step, {"exp_avg": m, "exp_avg_sq": v}
 
 
 class RMSprop(Optimizer):
@@ -563,19 +657,18 @@ class RMSprop(Optimizer):
     def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
         checked = super().check_hyperparameters(where, hyper, loading=loading)
         return {**checked, "alpha": check_real(where, "alpha", hyper["alpha"], hi=1.0),
-                "eps": _eps(where, hyper)}
+                "eps": _eps(where, hyper, self.params)}
 
-    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
-        v = self.state["square_avg"][i]
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict, t: int) -> tuple:
         # v = alpha v + (1 - alpha) g^2
-        v *= self.alpha
+        v = state["square_avg"] * self.alpha
         v += (1 - self.alpha) * (g * g)
         # p = p - lr g / (sqrt(v) + eps)
         denom = np.sqrt(v)
         denom += self.eps
         step = np.divide(g, denom, out=denom)
         step *= self.lr
-        p -= step
+        return step, {"square_avg": v}
 
 
 class Adagrad(Optimizer):
@@ -618,15 +711,14 @@ class Adagrad(Optimizer):
 
     def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
         checked = super().check_hyperparameters(where, hyper, loading=loading)
-        return {**checked, "eps": _eps(where, hyper)}
+        return {**checked, "eps": _eps(where, hyper, self.params)}
 
-    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
-        s = self.state["sum"][i]
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict, t: int) -> tuple:
         # s = s + g^2
-        s += g * g
+        s = state["sum"] + g * g
         # p = p - lr g / (sqrt(s) + eps)
         denom = np.sqrt(s)
         denom += self.eps
         step = np.divide(g, denom, out=denom)
         step *= self.lr
-        p -= step
+        return step, {"sum": s}

@@ -511,3 +511,162 @@ def test_an_f_ordered_gradient_is_not_added_into_next_to_a_c_ordered_one():
     assert "into" not in last, text
     cf(W, X, y).backward()
     assert W.grad.flags.c_contiguous
+
+
+# ---------------------------------------------------------------------- rebinding captured tensors
+def _eager_loss_and_grad(W, X):
+    W = Tensor(W.data, requires_grad=True)
+    loss = (Tensor(X) @ W).exp().sum()
+    loss.backward()
+    return loss.item(), W.grad
+
+
+def _check_rebound(cf, get_W, rebind, X):
+    """Call, rebind the captured tensor, call again: the new tensor's loss and gradient, bit
+    for bit eager's, none for the old one, and one more trace (then replays again)."""
+    old = get_W()
+    cf(X).backward()
+    rebind(Tensor(np.full((3, 2), 0.5), requires_grad=True))
+    new = get_W()
+    old.grad = None
+    out = cf(X)
+    out.backward()
+    loss, grad = _eager_loss_and_grad(new, X)
+    assert out.item() == loss and old.grad is None
+    assert_same(new.grad, grad)
+    assert cf.traces == 2
+    new.grad = None
+    cf(X).backward()  # the new program replays
+    assert cf.traces == 2 and new.grad is not None
+
+
+def test_rebinding_a_global_tensor_traces_again():
+    ns = {"Tensor": Tensor, "W": Tensor(np.ones((3, 2)), requires_grad=True)}
+    exec("def f(X):\n    return (Tensor(X) @ W).exp().sum()", ns)  # W is a global of f
+    _check_rebound(tg.compile(ns["f"]), lambda: ns["W"], lambda t: ns.__setitem__("W", t),
+                   np.arange(6.0).reshape(2, 3) / 10)
+
+
+def test_rebinding_a_closure_variable_traces_again():
+    W = Tensor(np.ones((3, 2)), requires_grad=True)
+
+    def f(X):
+        return (Tensor(X) @ W).exp().sum()
+
+    def rebind(t):
+        nonlocal W
+        W = t
+
+    _check_rebound(tg.compile(f), lambda: W, rebind, np.arange(6.0).reshape(2, 3) / 10)
+
+
+class _Model:
+    def __init__(self):
+        self.params = {"W": Tensor(np.ones((3, 2)), requires_grad=True)}
+
+    def loss(self, X):
+        return (Tensor(X) @ self.params["W"]).exp().sum()
+
+
+def test_rebinding_an_attribute_of_a_bound_methods_object_traces_again():
+    m = _Model()
+    _check_rebound(tg.compile(m.loss), lambda: m.params["W"],
+                   lambda t: m.params.__setitem__("W", t), np.arange(6.0).reshape(2, 3) / 10)
+
+
+def test_rebinding_an_attribute_of_an_argument_traces_again():
+    m = _Model()
+    cf = tg.compile(lambda model, X: model.loss(X))
+    X = np.arange(6.0).reshape(2, 3) / 10
+    old = m.params["W"]
+    cf(m, X).backward()
+    m.params["W"] = new = Tensor(np.full((3, 2), 0.5), requires_grad=True)
+    old.grad = None
+    out = cf(m, X)
+    out.backward()
+    loss, grad = _eager_loss_and_grad(new, X)
+    assert out.item() == loss and old.grad is None and cf.traces == 2
+    assert_same(new.grad, grad)
+
+
+def test_a_model_whose_weights_are_replaced_trains_the_new_ones():
+    from tinygrad_lc.models import LinearClassifier
+
+    X, y, _, _ = _data(3, np.float64)
+    model = LinearClassifier(D, C, seed=0)
+    step = tg.compile(model._batch_loss)  # what fit compiles
+    step(X, y)[0].backward()
+    model.W = Tensor(np.zeros((D, C)), requires_grad=True, name="W")
+    loss, _ = step(X, y)
+    loss.backward()
+    eager, _ = model._batch_loss(X, y)
+    assert loss.item() == eager.item() and model.W.grad is not None
+
+
+# ---------------------------------------------------------------------- the tracer is per thread
+def test_eager_code_in_another_thread_runs_untouched_while_one_thread_traces():
+    """The tracer belongs to the tracing thread (a ContextVar): another thread's eager ops,
+    constants included (``x + 1.0`` reads the tracer twice), never see a trace start or end
+    halfway through them."""
+    import sys
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads every microsecond: dense interleaving
+    stop, errors = threading.Event(), []
+
+    def eager():
+        x = Tensor(np.ones(3))
+        try:
+            while not stop.is_set():
+                for _ in range(100):
+                    y = x + 1.0
+                assert y.data.sum() == 6 and not y.requires_grad
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    def tracing():
+        w = Tensor(np.ones(3), requires_grad=True)
+        try:
+            for _ in range(300):
+                if errors:
+                    break
+                tg.compile(lambda w: (w * w).sum())(w).backward()  # a new trace each time
+        finally:
+            stop.set()
+
+    threads = [threading.Thread(target=eager) for _ in range(2)]
+    threads.append(threading.Thread(target=tracing))
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        sys.setswitchinterval(old)
+        stop.set()
+    assert not errors, errors[0]
+
+
+def test_no_other_thread_sees_the_tracer_of_a_tracing_thread():
+    from tinygrad_lc.core import tensor as engine
+
+    inside, done, seen = threading.Event(), threading.Event(), {}
+
+    def f(w):
+        inside.set()
+        assert done.wait(timeout=60)
+        return (w * w).sum()
+
+    w = Tensor(np.ones(2), requires_grad=True)
+    thread = threading.Thread(target=lambda: tg.compile(f)(w))
+    thread.start()
+    try:
+        assert inside.wait(timeout=60)
+        seen["tracer"] = engine.active_tracer()
+        x = Tensor([1.0, 2.0], requires_grad=True)
+        (x * 3.0).sum().backward()  # an eager backward here is no "backward inside f"
+        seen["grad"] = x.grad.tolist()
+    finally:
+        done.set()
+        thread.join(timeout=60)
+    assert seen == {"tracer": None, "grad": [3.0, 3.0]}

@@ -388,3 +388,29 @@ def test_a_checkpoint_from_before_the_mlp_settings_still_resumes(tmp_path):
     Trainer(cfg, 3, 3).load(path)
     with pytest.raises(checkpoint.CheckpointError, match="lr_decay: checkpoint 1.0, now 0.5"):
         Trainer(TrainConfig.for_dataset("blobs", iters=5, lr_decay=0.5), 3, 3).load(path)
+
+
+def test_a_model_refuses_the_optimizer_state_of_another_kind():
+    """optimizer='sgd' trains without momentum: a momentum model's state (momentum 0.9 and
+    velocities) would silently make it train with momentum; Adam's state is not SGD's."""
+    X, y = make_blobs(30, seed=0)
+    saved = {}
+    for kind in ("sgd", "momentum", "adam"):
+        m = MLPClassifier(2, 3, hidden=(5,), optimizer=kind, seed=0)
+        m.fit(X, y, lr=0.01, num_iters=3, batch_size=10)
+        saved[kind] = m.state_dict()
+    refused = {("sgd", "momentum"): r"optimizer \(sgd\): the state is SGD with momentum 0.9 "
+                                    r"\(saved by a model with optimizer='momentum'\)",
+               ("sgd", "adam"): r"this is the state of Adam .*not of SGD",
+               ("momentum", "adam"): r"this is the state of Adam .*not of SGD",
+               ("adam", "sgd"): r"this is the state of SGD .*not of Adam",
+               ("adam", "momentum"): r"this is the state of SGD .*not of Adam"}
+    for (kind, other), match in refused.items():
+        m = MLPClassifier(2, 3, hidden=(5,), optimizer=kind, seed=1)
+        before = m.state_dict()
+        with pytest.raises(ValueError, match=match):
+            m.load_state_dict(saved[other])
+        assert m.optimizer is None and all(
+            np.array_equal(v, before["net"][k]) for k, v in m.state_dict()["net"].items())
+    m = MLPClassifier(2, 3, hidden=(5,), optimizer="momentum", seed=1)
+    m.load_state_dict(saved["sgd"])  # momentum 0 fits a momentum model (fit(momentum=0))

@@ -458,3 +458,32 @@ def test_a_decay_that_overflows_the_rate_says_so():
     model = LinearClassifier(2, 3, seed=0)
     with pytest.raises(FloatingPointError, match="lr_decay=1e\\+300 grew the learning rate"):
         model.fit(X, y, lr=1e-3, lr_decay=1e300, num_iters=5, batch_size=len(y))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LinearClassifier(2, 3, reg=1.0, weight_scale=1e200, seed=0),  # only reg * W^2 inf
+    lambda: __import__("tinygrad_lc.models", fromlist=["MLPClassifier"]).MLPClassifier(
+        2, 3, hidden=(8,), weight_scale=1e300, seed=0),
+])
+def test_non_finite_scores_or_loss_before_any_update_name_the_initial_weights(blobs, make):
+    """At step 0 nothing has been updated: the learning rate is not the cause."""
+    X, y, _, _ = blobs
+    m = make()
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
+            FloatingPointError, match=r"fit: the (scores are|loss is) NaN or infinite at step 0, "
+                                      r"before any update, so the learning rate is not the "
+                                      r"cause: the initial weights \(weight_scale=1e\+[23]00\)"
+                                      r".*lower weight_scale") as err:
+        m.fit(X, y, lr=1e-3, num_iters=5, batch_size=10)
+    assert "lower the learning rate" not in str(err.value)
+
+
+def test_the_cli_names_weight_scale_not_the_learning_rate(capsys, tmp_path):
+    from tinygrad_lc import cli
+
+    for model in ("linear", "mlp"):
+        rc = cli.main(["train", "--dataset", "blobs", "--model", model, "--weight-scale",
+                       "1e300", "--iters", "5", "--quiet", "--out", str(tmp_path / model)])
+        err = capsys.readouterr().err
+        assert rc == 1 and "before any update" in err and "--weight-scale" in err, err
+        assert "lower the learning rate" not in err

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -244,3 +245,60 @@ def test_a_stopped_sweep_keeps_its_trials_and_prints_the_resume_command(tmp_path
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert sorted(t["trial"] for t in lines(out / "trials.jsonl")) == list(range(8))
+
+
+def test_sigkill_of_the_sweep_ends_its_workers_and_the_resource_tracker(tmp_path):
+    """SIGKILL leaves the sweep no chance to clean up: its worker processes must notice that
+    their parent is gone and end, and the multiprocessing resource tracker with them, so no
+    process of the sweep lives on, holding the caller's pipes open."""
+    psutil = pytest.importorskip("psutil")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TINYGRAD_LC_DATA": str(tmp_path / "cache")}
+    argv = [sys.executable, "-m", "tinygrad_lc", "sweep", "--dataset", "blobs", "--iters",
+            "100000000", "--trials", "4", "--refine", "0", "--workers", "2", "--out",
+            str(tmp_path / "s"), "--quiet"]  # trials of hours: the workers are mid-trial
+    sweep = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    parent = psutil.Process(sweep.pid)
+    family: list = []
+    try:
+        deadline = time.monotonic() + 120  # a cap on waiting for the event, not a timing
+        while True:  # until both workers run a trial: each has used a second of CPU
+            family = parent.children(recursive=True)
+            workers = [p for p in family if "spawn_main" in " ".join(p.cmdline())]
+            if len(workers) == 2 and all(sum(w.cpu_times()[:2]) > 1.0 for w in workers):
+                break
+            assert sweep.poll() is None, sweep.communicate()
+            assert time.monotonic() < deadline, f"the workers did not start: {family}"
+            time.sleep(0.1)
+        assert any("resource_tracker" in " ".join(p.cmdline()) for p in family), family
+        sweep.send_signal(signal.SIGKILL)  # the sweep process only
+        # the pipes reach EOF once every process holding them has ended (the event waited for)
+        sweep.communicate(timeout=120)
+
+        def alive() -> list:
+            def running(p) -> bool:
+                try:
+                    return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                except psutil.NoSuchProcess:
+                    return False
+            group = [p for p in psutil.process_iter() if _in_group(p, sweep.pid)]
+            return [p for p in [*family, *group] if running(p)]
+
+        deadline = time.monotonic() + 120
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(), [(p.pid, p.cmdline()) for p in alive()]
+    finally:
+        for p in family:  # only the processes this test started, by pid
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+        if sweep.poll() is None:
+            sweep.kill()
+        sweep.wait(timeout=30)
+
+
+def _in_group(process, pgid: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == pgid
+    except (ProcessLookupError, PermissionError):
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import sys
 
@@ -157,3 +158,78 @@ def test_losses_that_reach_zero_or_below_still_draw(tmp_path):
         plt.close(fig)
     for curves in ({"zero": [0.0, 0.0]}, {"empty": []}, {"neg": [-1.0, -2.0]}):
         assert png_size(plots.plot_loss_curves(curves, tmp_path / "loss.png"))[0] > 300
+
+
+# ---------------------------------------------------------------------- atomic pictures
+def _draw_all(folder) -> list:
+    """Every kind of picture, written into ``folder`` (loss, weights, regions, grid)."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.standard_normal((30, 2)), np.ones(30)])
+    return [
+        plots.plot_loss_curves({"svm": [3.0, 2.0, 1.0]}, folder / "loss.png"),
+        plots.plot_weight_templates(rng.standard_normal((65, 3)), (8, 8), ["a", "b", "c"],
+                                    folder / "weights.png"),
+        plots.plot_decision_regions(rng.standard_normal((3, 3)), X, np.arange(30) % 3,
+                                    ["a", "b", "c"], folder / "regions.png"),
+        plots.plot_weight_grid(rng.standard_normal((65, 4)), (8, 8), folder / "grid.png"),
+    ]
+
+
+def test_a_symlink_planted_at_a_picture_is_replaced_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    victim.chmod(0o600)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("loss.png", "weights.png", "regions.png", "grid.png"):
+        (out / name).symlink_to(victim)
+    for path in _draw_all(out):
+        assert not path.is_symlink() and png_size(path)[0] > 0, path
+    assert victim.read_text() == "keep me"
+
+
+def test_a_crash_while_drawing_leaves_the_old_picture_whole(tmp_path, monkeypatch):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    out = tmp_path / "out"
+    before = {p.name: p.read_bytes() for p in _draw_all(out)}
+
+    real = FigureCanvasAgg.print_png
+
+    def crash(self, target, **kw):
+        if isinstance(target, io.BytesIO):  # matplotlib's dry run for bbox_inches="tight"
+            return real(self, target, **{k: kw[k] for k in ("metadata", "pil_kwargs") if k in kw})
+        # half a PNG into the output, then the process "dies"
+        data = b"\x89PNG\r\n\x1a\n half of a picture"
+        if hasattr(target, "write"):
+            target.write(data)
+        else:
+            with open(target, "wb") as f:
+                f.write(data)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FigureCanvasAgg, "print_png", crash)
+    with pytest.raises(KeyboardInterrupt):
+        _draw_all(out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temp file either
+
+
+def test_train_and_the_sweeps_best_write_their_pictures_through_no_symlink(tmp_path, capsys):
+    from tinygrad_lc import cli
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    train, sweep = tmp_path / "train", tmp_path / "sweep"
+    for folder in (train, sweep / "best"):
+        folder.mkdir(parents=True)
+        for name in ("loss.png", "weights.png"):
+            (folder / name).symlink_to(victim)
+    assert cli.main(["train", "--dataset", "blobs", "--iters", "20", "--quiet",
+                     "--out", str(train)]) == 0
+    assert cli.main(["sweep", "--dataset", "blobs", "--iters", "20", "--trials", "2", "--refine",
+                     "0", "--workers", "0", "--quiet", "--out", str(sweep)]) == 0
+    capsys.readouterr()
+    for folder in (train, sweep / "best"):
+        for name in ("loss.png", "weights.png"):
+            assert not (folder / name).is_symlink() and png_size(folder / name)[0] > 0
+    assert victim.read_text() == "keep me"

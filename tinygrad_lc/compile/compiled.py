@@ -45,6 +45,7 @@ from tinygrad_lc.compile.plan import Plan, optimize, plan
 from tinygrad_lc.compile.program import Program
 from tinygrad_lc.compile.record import names, trace
 from tinygrad_lc.compile.trace import CompileError
+from tinygrad_lc.compile.watch import find_paths, watcher
 from tinygrad_lc.core import tensor as engine
 from tinygrad_lc.core.ops import NUMPY, Op
 from tinygrad_lc.core.tensor import Tensor
@@ -57,7 +58,8 @@ def _grad_on() -> bool:
 
 def _eager_only() -> bool:
     """Inside a trace, ``detect_anomaly()`` or gradcheck's kink log: run the function eagerly."""
-    if engine.active_tracer is not None and engine.active_tracer.mine():
+    tracer = engine.active_tracer()
+    if tracer is not None and tracer.mine():
         return True
     return engine.current_modes().anomaly or (engine.open_kink_logs > 0 and
                                         engine.KINK_LOG.get() is not None)
@@ -91,19 +93,26 @@ def _signature(x, leaves: list):
 class _Entry:
     """One signature's program: its plan, the pool of buffers, and what binds the inputs."""
 
-    def __init__(self, name: str, raw: Program, val: list, captured: list, check: bool):
+    def __init__(self, name: str, raw: Program, val: list, captured: list, check: bool,
+                 paths: list):
         self.raw = raw
         self.program, self.rep = optimize(raw, val)
         self.plan: Plan = plan(self.program, val)
         self.check_plan = plan(self.program, val, keep_all=True) if check else None
         self.captured = [(t, t._data.shape, t._data.dtype, t.requires_grad) for t in captured]
+        self.paths = paths  # where f finds the captured tensors (watch.find_paths)
+        self.still_bound = watcher(paths) if paths else None  # (args, kwargs) -> bool
         self.lock = threading.Lock()  # held while a call uses the pool's buffers
         self.opdef = Op(f"compiled {name}", None, (), -1, True)
         self.grad_inputs = raw.grad_inputs
 
-    def captured_ok(self) -> bool:
-        return all(t._data.shape == s and t._data.dtype == d and t.requires_grad == r
-                   for t, s, d, r in self.captured)
+    def captured_ok(self, args: tuple, kwargs: dict) -> bool:
+        """Whether the tensors read from outside are still the ones traced (f still finds
+        them where it did: not rebound) with the shape, dtype and requires_grad traced."""
+        for t, s, d, r in self.captured:
+            if t._data.shape != s or t._data.dtype != d or t.requires_grad != r:
+                return False
+        return self.still_bound is None or self.still_bound(args, kwargs)
 
     def acquire(self, p: Plan) -> tuple:
         """(env for a call, whether it holds the pool): a second call at once gets new buffers."""
@@ -230,13 +239,14 @@ class CompiledFunction:
             key.append(_signature(kwargs, leaves))
         sig = tuple(key)
         entry = self._cache.get(sig)
-        if entry is not None and entry.captured_ok():
+        if entry is not None and (not entry.captured or entry.captured_ok(args, kwargs)):
             self._cache.move_to_end(sig)
             return entry, leaves
         raw, val, captured = trace(self.f, self.name, args, kwargs, leaves,
                                    names(self.f, args, kwargs), sig[0])
         self.traces += 1
-        entry = _Entry(self.name, raw, val, captured, self.check)
+        entry = _Entry(self.name, raw, val, captured, self.check,
+                       find_paths(self.f, args, kwargs, captured))
         self._cache[sig] = entry
         self._cache.move_to_end(sig)
         while len(self._cache) > self.cache_size:

@@ -23,7 +23,7 @@ from tinygrad_lc.core.tensor import Tensor
 
 __all__ = ["trace", "names"]
 
-_TRACING = threading.Lock()  # one trace at a time (the engine's hook is one global)
+_TRACING = threading.Lock()  # one trace at a time: "made outside" is by the creation clock
 
 
 def names(f: Callable, args: tuple, kwargs: dict) -> list:
@@ -85,13 +85,10 @@ def trace(f: Callable, name: str, args: tuple, kwargs: dict, leaves: list, names
     """Run ``f`` once, recording it: (raw Program, traced values, captured tensors)."""
     with _TRACING:
         tracer = Tracer(name)
-        engine.active_tracer = tracer
-        try:
+        with engine.tracing(tracer):  # this thread's and context's ops report to it
             traced = [tracer.input(x, n) for x, n in zip(leaves, names)]
             out = f(*_rebuild(args, traced), **_rebuild(kwargs, traced))
             loss, aux = _check_result(name, out)
-        finally:
-            engine.active_tracer = None
     p = tracer.program
     p.outputs["loss"] = tracer.tensor_value(loss)
     p.outputs["aux"] = [tracer.tensor_value(t) for t in aux]

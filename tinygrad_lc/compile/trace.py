@@ -1,7 +1,7 @@
 """Tracing for ``tg.compile``: one eager run of a function, recorded as a flat :class:`Program`.
 
-While a :class:`Tracer` is installed (``tensor.active_tracer``), the engine reports to it, from the
-tracing thread only:
+While a :class:`Tracer` is installed (``tensor.tracing``: per thread and context, a
+``ContextVar``), the engine reports to it, from the tracing thread only:
 
 - every op it runs (``op``): the op's name, its input tensors and keyword arguments;
 - every leaf made from data (``leaf``): ``Tensor(...)`` and the constant operands of ops;

@@ -133,6 +133,21 @@ def float_dtype(dtype: np.dtype) -> np.dtype:
     return dtype if dtype.kind in FLOAT_KINDS else _FLOAT64
 
 
+def check_flag(where: str, name: str, value) -> bool:
+    """``value`` if it is True or False (a NumPy bool too), else a TypeError naming the flag.
+
+    A string is not a flag: ``create_graph="no"`` would be taken as True.
+
+    >>> check_flag("grad", "create_graph", "no")
+    Traceback (most recent call last):
+    ...
+    TypeError: grad: create_graph must be True or False, got 'no'
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_choice(where: str, name: str, value, allowed: tuple) -> str:
     """``value`` if it is one of the strings ``allowed``, else a ValueError listing them.
 

@@ -63,7 +63,34 @@ creation_clock = itertools.count(1)  # creation order doubles as a topological o
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
 _mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
 plain_grads: weakref.WeakSet = weakref.WeakSet()  # results of grad(create_graph=False)
-active_tracer = None  # the tg.compile tracer (compile_trace.Tracer) while it records a function
+# the tg.compile tracer (compile.trace.Tracer) while it records a function: per thread and per
+# context, as the modes are (another thread's eager ops never see it, and each reads it once
+# into a local, so a trace starting or ending meanwhile cannot change it halfway through);
+# ``open_traces`` counts the traces running anywhere, so an op reads the ContextVar only while
+# one is
+TRACER: contextvars.ContextVar = contextvars.ContextVar("tinygrad_lc.tracer", default=None)
+open_traces = 0
+_TRACE_COUNT_LOCK = threading.Lock()
+
+
+def active_tracer():
+    """The tracer recording in this thread and context, or None (the common case, cheap)."""
+    return TRACER.get() if open_traces else None
+
+
+@contextlib.contextmanager
+def tracing(tracer):
+    """Install ``tracer`` for this thread and context while the block runs."""
+    global open_traces
+    token = TRACER.set(tracer)
+    with _TRACE_COUNT_LOCK:  # += is no atomic step: two threads could lose a count
+        open_traces += 1
+    try:
+        yield tracer
+    finally:
+        with _TRACE_COUNT_LOCK:
+            open_traces -= 1
+        TRACER.reset(token)
 
 
 def data_array(data, dtype, where: str) -> np.ndarray:
@@ -120,8 +147,9 @@ class Tensor:
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         source = data
-        if active_tracer is not None:
-            data = active_tracer.unwrap(data)
+        tracer = TRACER.get() if open_traces else None
+        if tracer is not None:
+            data = tracer.unwrap(data)
         arr = data_array(data, dtype, "Tensor")
         if requires_grad:
             if arr.dtype.kind not in FLOAT_KINDS:
@@ -134,16 +162,17 @@ class Tensor:
             raise TypeError(f"Tensor: name must be a str, got {type(name).__name__}")
         _init(self, arr, bool(requires_grad), None, (), None, None, current_modes().scope)
         self.name = name
-        if active_tracer is not None:
-            active_tracer.leaf(self, source)
+        if tracer is not None:
+            tracer.leaf(self, source)
 
     # ------------------------------------------------------------------ attributes
     @property
     def data(self) -> np.ndarray:
         """The values, an ``np.ndarray``. Assigning a new array counts as an in-place change
         (and, for a tensor that requires grad, stores a copy, as the constructor does)."""
-        if active_tracer is not None:
-            active_tracer.read(self, ".data")
+        tracer = TRACER.get() if open_traces else None
+        if tracer is not None:
+            tracer.read(self, ".data")
         return self._data
 
     @data.setter
@@ -163,8 +192,9 @@ class Tensor:
     def _bump_version(self) -> None:
         """Record an in-place change so a backward needing the old value can refuse to run."""
         global _last_mutation
-        if active_tracer is not None:
-            active_tracer.write(self)
+        tracer = TRACER.get() if open_traces else None
+        if tracer is not None:
+            tracer.write(self)
         _last_mutation = self._mut = next(creation_clock)
         self._version += 1
         _mutated.add(self)
@@ -221,8 +251,9 @@ class Tensor:
     dtype = property(lambda self: self._data.dtype, doc="NumPy dtype of the data.")
 
     def __bool__(self) -> bool:
-        if active_tracer is not None:
-            active_tracer.read(self, "bool()")
+        tracer = TRACER.get() if open_traces else None
+        if tracer is not None:
+            tracer.read(self, "bool()")
         if self._data.size != 1:
             raise ValueError(
                 f"bool: the truth value of a tensor of shape {self.shape} is ambiguous; "
@@ -249,8 +280,9 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
-        if active_tracer is not None:
-            active_tracer.read(self, ".item()")
+        tracer = TRACER.get() if open_traces else None
+        if tracer is not None:
+            tracer.read(self, ".item()")
         if self._data.size != 1:
             raise ValueError(f"item: needs a tensor with one element, got shape {self.shape}")
         return self._data.item()
@@ -259,8 +291,9 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
-        if active_tracer is not None:
-            active_tracer.read(self, ".numpy()")
+        tracer = TRACER.get() if open_traces else None
+        if tracer is not None:
+            tracer.read(self, ".numpy()")
         return self._data
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -271,8 +304,9 @@ class Tensor:
         >>> np.asarray(Tensor([1.0, 2.0]))
         array([1., 2.])
         """
-        if active_tracer is not None:
-            active_tracer.read(self, "np.asarray()")
+        tracer = TRACER.get() if open_traces else None
+        if tracer is not None:
+            tracer.read(self, "np.asarray()")
         arr = self._data
         if dtype is not None and np.dtype(dtype) != arr.dtype:
             if copy is False:
@@ -325,8 +359,9 @@ class Tensor:
             gradients). ``False`` keeps gradients on leaves only, as PyTorch does by default:
             intermediate gradients are freed as soon as they are used, which lowers peak memory.
         """
-        if active_tracer is not None:
-            active_tracer.refuse("backward()")
+        tracer = TRACER.get() if open_traces else None
+        if tracer is not None:
+            tracer.refuse("backward()")
         if not self.requires_grad:
             if self in plain_grads:
                 raise RuntimeError(
@@ -448,8 +483,9 @@ class Tensor:
     T = property(lambda self: self.transpose(), doc="The transpose (axes reversed).")
 
     def __getitem__(self, index) -> Tensor:
-        index, unique = prepare_index(index, self.shape) if active_tracer is None else \
-            active_tracer.index(index, self.shape)
+        tracer = TRACER.get() if open_traces else None
+        index, unique = prepare_index(index, self.shape) if tracer is None else \
+            tracer.index(index, self.shape)
         try:
             return apply_op("getitem", (self,), {"index": index, "unique": unique})
         except IndexError as exc:
@@ -539,8 +575,10 @@ def _finish(opdef, out, vjps, parents, kw, wants, datas) -> Tensor:
         _init(t, out, True, opdef, parents, vjps, kw, modes.scope)
     else:
         _init(t, out, False, None, (), None, None, modes.scope)
-    if active_tracer is not None:
-        active_tracer.op(opdef, t, parents, kw)
+    if open_traces:  # the one global read of the hot path; the tracer is read only then
+        tracer = TRACER.get()
+        if tracer is not None:
+            tracer.op(opdef, t, parents, kw)
     if open_kink_logs and opdef.kink is not None:
         log = KINK_LOG.get()
         if log is not None:
@@ -558,8 +596,9 @@ def _const(x, like: np.ndarray, where: str) -> Tensor:
     float32; next to an integer tensor they are float64, as NumPy promotes with a Python
     float); float arrays keep their own dtype.
     """
-    if active_tracer is not None:
-        source, x = x, active_tracer.unwrap(x)
+    source, tracer = x, (TRACER.get() if open_traces else None)  # read once: see TRACER
+    if tracer is not None:
+        x = tracer.unwrap(x)
     if isinstance(x, bool | int | float | np.number) and not isinstance(x, complex):
         arr = np.asarray(x, dtype=float_dtype(like.dtype))
     elif isinstance(x, np.ndarray | list | tuple):
@@ -576,8 +615,8 @@ def _const(x, like: np.ndarray, where: str) -> Tensor:
             "expected a Tensor, an ndarray or a real number"
         )
     t = make_node(arr, False, None, (), None, None)
-    if active_tracer is not None:
-        active_tracer.leaf(t, source)
+    if tracer is not None:
+        tracer.leaf(t, source)
     return t
 
 
@@ -679,8 +718,9 @@ def backward_sweep(nodes: list, B, retain_grads: bool = True, live: set | None =
     inputs as ``live`` (no other node receives a gradient) and its inputs as the keys of
     ``found``, which receive their complete gradients; then no ``.grad`` changes.
     """
-    if active_tracer is not None and B is NUMPY:
-        active_tracer.refuse("a gradient without create_graph=True (tg.grad, backward)")
+    tracer = TRACER.get() if open_traces else None
+    if tracer is not None and B is NUMPY:
+        tracer.refuse("a gradient without create_graph=True (tg.grad, backward)")
     record = B is not NUMPY
     anomaly = current_modes().anomaly
     # saved arrays are compared with their checksums whenever a forward inside
@@ -775,9 +815,10 @@ def host(fn):
     """
 
     def call(*args, **kw):
-        if active_tracer is None:
+        tracer = TRACER.get() if open_traces else None
+        if tracer is None:
             return fn(*args, **kw)
-        return active_tracer.host(fn, args, kw)
+        return tracer.host(fn, args, kw)
 
     functools.update_wrapper(call, fn)
     return call

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tinygrad_lc.core.checks import check_flag
 from tinygrad_lc.core.tensor import Tensor
 from tinygrad_lc.gradcheck.probes import (
     caller,
@@ -184,6 +185,7 @@ def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: 
     tinygrad_lc.gradcheck.GradcheckError: gradcheck FAILED (eps=1e-06, ..., strict)
     ...
     """
+    check_flag("gradcheck", "raise_exception", raise_exception)
     report = run_check(f, inputs, eps, atol, rtol, strict, localize)
     if not report.passed and raise_exception:
         raise GradcheckError(report)

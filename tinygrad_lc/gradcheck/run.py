@@ -13,11 +13,13 @@ turn its :class:`GradcheckReport` into a verdict. Import the public names from
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
+from tinygrad_lc.core.checks import check_flag
 from tinygrad_lc.core.modes import no_grad
 from tinygrad_lc.core.ops import NUMPY, unbroadcast_to
 from tinygrad_lc.core.tensor import Tensor
@@ -127,8 +129,11 @@ def checked_args(where: str, f, inputs, eps, atol, rtol) -> tuple[list, float]:
     check_callable(where, f)
     eps = check_step(where, eps)
     for name, tol in (("atol", atol), ("rtol", rtol)):
-        if not isinstance(tol, int | float | np.floating) or not tol >= 0:
-            raise ValueError(f"{where}: {name} must be a number >= 0, got {tol!r}")
+        # finite: rtol=inf (or NaN) would pass any gradient, however wrong
+        if isinstance(tol, bool | np.bool_) or not isinstance(tol, int | float | np.integer |
+                                                                np.floating) \
+                or not math.isfinite(tol) or tol < 0:
+            raise ValueError(f"{where}: {name} must be a finite number >= 0, got {tol!r}")
     tensors = [inputs] if isinstance(inputs, Tensor) else list(inputs) \
         if isinstance(inputs, Sequence) and not isinstance(inputs, str) else None
     if tensors is None or not all(isinstance(t, Tensor) for t in tensors):
@@ -143,6 +148,8 @@ def checked_args(where: str, f, inputs, eps, atol, rtol) -> tuple[list, float]:
 
 
 def run_check(f, inputs, eps, atol, rtol, strict, localize, where="gradcheck") -> GradcheckReport:
+    check_flag(where, "strict", strict)
+    check_flag(where, "localize", localize)
     tensors, eps = checked_args(where, f, inputs, eps, atol, rtol)
     checked = [(i, t) for i, t in enumerate(tensors) if t.requires_grad]
     notes = [n for n in (narrow(where, t) for _, t in checked) if n]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tinygrad_lc.autodiff import grad
+from tinygrad_lc.core.checks import check_flag
 from tinygrad_lc.core.functional import concatenate
 from tinygrad_lc.core.modes import enable_grad, is_grad_enabled, no_grad
 from tinygrad_lc.core.tensor import Tensor
@@ -56,6 +57,7 @@ def gradgradcheck(f: Callable, inputs, grad_outputs=None, eps: float = 1e-6, ato
     >>> gradgradcheck(lambda s: s.softmax(axis=1), s)
     True
     """
+    check_flag("gradgradcheck", "raise_exception", raise_exception)
     report = gradgradcheck_report(f, inputs, grad_outputs, eps, atol, rtol)
     if not report.passed and raise_exception:
         raise GradcheckError(report)

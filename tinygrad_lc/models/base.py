@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from tinygrad_lc.compile.compiled import compile as compile_fn
-from tinygrad_lc.core.checks import check_count, check_real, count_nonfinite
+from tinygrad_lc.core.checks import check_count, check_flag, check_real, count_nonfinite
 from tinygrad_lc.core.modes import no_grad
 from tinygrad_lc.core.tensor import Tensor, host
 from tinygrad_lc.losses import check_labels
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from tinygrad_lc.optim import Optimizer
 
 __all__ = ["Classifier", "ScoringMixin", "NonFiniteScores", "features", "generator_like",
-           "batch_accuracy", "diverged", "check_loss", "check_finite_scores", "check_flag"]
+           "batch_accuracy", "diverged", "at_start", "check_loss", "check_finite_scores",
+           "check_flag"]
 
 
 def features(where: str, X, num_features: int | None = None) -> np.ndarray:
@@ -78,6 +79,20 @@ def diverged(step: int, lr: float) -> str:
             f"lower the learning rate (lr={lr:g})")
 
 
+def at_start(what: str, model: Any, X: np.ndarray, trained: bool) -> str:
+    """The message of the FloatingPointError a fit raises when the scores or the loss are NaN
+    or infinite at step 0 of a run, before any update: the learning rate cannot be the cause,
+    the weights the run starts from (or the data) are. ``what``: "scores are", "loss is"."""
+    biggest = max(float(np.max(np.abs(p._data))) for p in model.params)
+    scale = getattr(model, "weight_scale", None)
+    start = ("the weights it starts from (trained by an earlier fit)" if trained else
+             "the initial weights" + (f" (weight_scale={scale:g})" if scale is not None else ""))
+    advice = "" if trained else "; lower weight_scale (train's --weight-scale)"
+    return (f"fit: the {what} NaN or infinite at step 0, before any update, so the learning "
+            f"rate is not the cause: {start}, largest |w| = {biggest:.3g}, are too large for "
+            f"the data, largest |x| = {float(np.max(np.abs(X))):.3g}{advice}")
+
+
 def check_loss(value: float, step: int, lr: float, reg: float) -> None:
     """The FloatingPointError a fit raises when a step's loss is NaN or infinite."""
     if not math.isfinite(value):
@@ -95,12 +110,6 @@ def check_finite_scores(s: np.ndarray) -> None:
     """Raise NonFiniteScores when ``s`` holds NaN or inf (training diverged)."""
     if not np.isfinite(s).all():
         raise NonFiniteScores("the scores hold NaN or inf")
-
-
-def check_flag(where: str, name: str, value) -> None:
-    """A TypeError unless ``value`` is True or False."""
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
 
 
 class ScoringMixin:
@@ -211,6 +220,10 @@ class Classifier(ScoringMixin):
     def _new_optimizer(self, lr: float, momentum: float) -> Optimizer:  # pragma: no cover
         raise NotImplementedError  # each model picks its optimizer
 
+    def _check_optimizer_kind(self, opt: Optimizer) -> None:
+        """A ValueError when a loaded optimizer state is not of the kind this model trains
+        with (``load_state_dict``; the optimizer's own load checks its class)."""
+
     def _start_run(self) -> None:
         """A new (not resumed) run starts: reset what the model records per run."""
 
@@ -298,13 +311,18 @@ class Classifier(ScoringMixin):
             idx = self.rng.integers(0, n, size=batch_size)
             opt.zero_grad()
             Xb, yb = X[idx].astype(self.dtype, copy=False), y[idx]
+            start = self.step_count == 0 and not resume  # no update of this run yet
             try:
                 loss, scores = step_loss(Xb, yb)
             except NonFiniteScores:
-                raise FloatingPointError(diverged(self.step_count, opt.lr)) from None
+                message = at_start("scores are", self, Xb, not first_fit) if start else \
+                    diverged(self.step_count, opt.lr)
+                raise FloatingPointError(message) from None
             # for progress bars (tinygrad_lc.models.training reads it)
             self.last_batch_accuracy = batch_accuracy(scores.data, yb)
             value = loss.item()
+            if start and not math.isfinite(value):
+                raise FloatingPointError(at_start("loss is", self, Xb, not first_fit))
             check_loss(value, self.step_count, opt.lr, self.reg)
             if first_fit and self.step_count == 0:
                 self._check_initial_loss(scores, yb)
@@ -377,6 +395,7 @@ class Classifier(ScoringMixin):
             opt = self._new_optimizer(1.0, 0.0)  # placeholders: the loaded state sets them all
             try:
                 opt.load_state_dict(d["optimizer"])
+                self._check_optimizer_kind(opt)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{where}: optimizer ({self.optimizer_name}): {exc}") from None
         self._set_state(where, own)  # the last step that can fail, and it changes nothing then

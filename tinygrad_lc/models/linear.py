@@ -98,7 +98,7 @@ class LinearClassifier(Classifier):
                                         regularizers.REGULARIZERS)
         self.delta = check_real(where, "delta", delta, 0.0)
         self.beta = check_real(where, "beta", beta, 0.0)
-        weight_scale = check_real(where, "weight_scale", weight_scale, 0.0)
+        self.weight_scale = weight_scale = check_real(where, "weight_scale", weight_scale, 0.0)
         if not isinstance(bias, bool | np.bool_):
             raise TypeError(f"{where}: bias must be True or False, got {bias!r}")
         try:

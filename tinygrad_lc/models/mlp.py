@@ -143,6 +143,13 @@ class MLPClassifier(Classifier):
         return SGD(self.params, lr=lr, momentum=momentum if self.optimizer_name == "momentum"
                    else 0.0)
 
+    def _check_optimizer_kind(self, opt: SGD | Adam) -> None:
+        if self.optimizer_name == "sgd" and (opt.momentum or opt.nesterov):
+            raise ValueError(
+                f"the state is SGD with momentum {opt.momentum:g} (saved by a model with "
+                "optimizer='momentum'), but this model has optimizer='sgd', which trains "
+                "without momentum; make the model with optimizer='momentum' to load it")
+
     def _start_run(self) -> None:
         self.history = {k: [] for k in _HISTORY}
 

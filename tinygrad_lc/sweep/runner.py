@@ -23,6 +23,7 @@ from tinygrad_lc.sweep.executors import (
     InProcess,
     LocalProcesses,
     WorkerDied,
+    check_address,
     default_workers,
 )
 from tinygrad_lc.sweep.log import SweepFileError, TrialLog, read_trials
@@ -209,6 +210,11 @@ class Runner:
                              f"process), got {workers!r}")
         if resume and out is None:
             raise SweepError("run_sweep: resume=True needs the out folder of the sweep to resume")
+        if scheduler is not None:
+            try:
+                check_address("run_sweep", scheduler)
+            except ValueError as exc:  # before Dask is imported or anything connects
+                raise SweepError(str(exc)) from None
         self.dataset, self.seed, self.scheduler = dataset, seed, scheduler
         self.workers = default_workers() if workers is None else workers
         self.trial = trial

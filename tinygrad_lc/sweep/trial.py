@@ -34,6 +34,7 @@ from tinygrad_lc.models.training import (
     load_dataset,
     one_blas_thread,
 )
+from tinygrad_lc.util.lifetime import exit_with_parent
 
 __all__ = ["Task", "run_trial", "shared_dataset", "trial_seed"]
 
@@ -232,12 +233,16 @@ def run_trial(task: Task) -> dict[str, Any]:
                    warnings=sorted({str(w.message) for w in caught}), **values)
 
 
-def init_worker() -> None:
-    """Set up a local worker process: Ctrl-C is the sweep process's to handle (it stops the
-    workers), and BLAS keeps to one thread so K workers use K cores, not K times more."""
+def init_worker(parent: int | None = None) -> None:
+    """Set up a local worker process: it ends when the sweep process ``parent`` (a pid)
+    ends, however that ends (``lifetime.exit_with_parent``), Ctrl-C is the sweep process's
+    to handle (it stops the workers), and BLAS keeps to one thread so K workers use K cores,
+    not K times more."""
     # only in a worker process, which ignores Ctrl-C (the parent handles it)
     import signal
 
+    if parent is not None:
+        exit_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         # threadpoolctl is optional (the cluster extra)

@@ -4,6 +4,11 @@ The data goes to a temporary file in the target's folder, is flushed to disk wit
 and moved over the target with ``os.replace`` (a rename within one file system). A crash or
 an exception before that leaves the target as it was and removes the temporary file.
 
+Symlinks are not followed: the temporary file is opened with ``O_NOFOLLOW | O_EXCL``, and a
+symlink planted at the target is replaced by the new file (``os.replace`` renames over the
+link itself), never written through. Every file the package writes goes through here,
+pictures included (matplotlib's ``savefig`` writes into the open temporary file).
+
 The temporary file is created with ``os.open(..., 0o666)``, so the kernel applies the umask
 (or the folder's default ACL) exactly as for a plain ``open(path, "w")``; the umask is never
 read or changed (setting it, the only portable way to read it, affects every thread). Its
@@ -19,6 +24,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +95,9 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Open a binary temporary file that replaces ``path`` when the block ends without error.
 
     The folder is created when missing. A new file gets the mode a plain ``open(path, "w")``
-    would give it (0o666 less the umask); an existing file keeps its mode. Temporary files
+    would give it (0o666 less the umask); an existing file keeps its mode. A symlink at
+    ``path`` is not followed: it is replaced by the new file, and what it points to is left
+    alone. Temporary files
     that earlier saves to ``path`` left behind when their process was killed are removed.
 
     Examples
@@ -105,7 +113,10 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
     try:
-        keep_mode: int | None = os.stat(path).st_mode & 0o7777
+        # lstat: a symlink at path is replaced like a missing file, and its target is
+        # neither written nor read (not even its mode)
+        st = os.lstat(path)
+        keep_mode: int | None = st.st_mode & 0o7777 if stat.S_ISREG(st.st_mode) else None
     except OSError:
         keep_mode = None
     # same folder as the target, so os.replace is a rename within one file system (atomic);

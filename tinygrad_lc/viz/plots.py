@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_lc.util.atomic import atomic_open
+
 __all__ = ["draw_loss_curves", "plot_decision_regions", "plot_loss_curves",
            "plot_weight_grid", "plot_weight_templates", "weight_grid", "weight_templates"]
 
@@ -34,11 +36,15 @@ def pyplot() -> Any:
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` to ``path`` atomically (``util.atomic``): a crash or an error while
+    drawing leaves the old picture or none, never half of one, and a symlink planted at
+    ``path`` is replaced, not followed. The suffix names the format (png by default)."""
     plt = pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fig.savefig(path, dpi=100, bbox_inches="tight")
+        with atomic_open(path) as f:
+            fig.savefig(f, format=path.suffix[1:].lower() or "png", dpi=100,
+                        bbox_inches="tight")
     finally:
         plt.close(fig)
     return path
