@@ -3,6 +3,7 @@ worker processes (they import this module by name, as the tests do)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 from pathlib import Path
@@ -25,4 +26,12 @@ def die_once(task):
     if task.index == 1 and not mark.exists():
         mark.touch()
         os.kill(os.getpid(), signal.SIGKILL)
+    return run_trial(task)
+
+
+def fail_in_training(task):
+    """Trial 0 trains with a batch size the trainer refuses (past the sweep's checks, as a
+    setting they do not know would be): the trial records the error, the sweep goes on."""
+    if task.index == 0:
+        task = dataclasses.replace(task, config={**task.config, "batch_size": 0})
     return run_trial(task)

@@ -387,6 +387,9 @@ def test_gradcheck_options(capsys):
     assert "== svm loss ==" not in out
     rc, _, err = run(capsys, "gradcheck", "--num-checks", "0")
     assert rc == 2 and "--num-checks must be at least 1" in err
+    for model in ("linear", "mlp"):  # refused before the picks are drawn (800 GB of them)
+        rc, _, err = run(capsys, "gradcheck", "--model", model, "--num-checks", "99999999999")
+        assert rc == 2 and "--num-checks must be at least 1 and at most 100,000" in err
 
 
 # ----------------------------------------------------------------------------- demo
@@ -486,6 +489,7 @@ def test_model_refusals_become_usage_errors(capsys, tmp_path, monkeypatch):
         return dataclasses.replace(real(args), weight_scale=-1.0)
 
     monkeypatch.setattr(train_cmd, "config_from_args", unchecked)
+    monkeypatch.setattr(train_cmd.TrainConfig, "check", lambda self, **kw: None)  # after load
     rc, _, err = train(capsys, tmp_path, "--dataset", "blobs", "--quiet")
     assert rc == 2 and err.startswith("tinygrad-lc train: error: LinearClassifier: weight_scale")
 

@@ -305,6 +305,12 @@ def test_a_linear_checkpoint_does_not_resume_as_an_mlp(capsys, tmp_path):
     (["--model", "mlp", "--hidden", "100,0"], "argument --hidden: must be comma-separated"),
     (["--model", "mlp", "--optimizer", "lbfgs"], "argument --optimizer: invalid choice"),
     (["--model", "cnn"], "argument --model: invalid choice"),
+    (["--model", "mlp", "--hidden", "1000000000000"],
+     "--hidden asks for a layer of 1,000,000,000,000 units; at most 10,000"),
+    (["--model", "mlp", "--hidden", ",".join(["10"] * 101)], "101 hidden layers; at most 100"),
+    (["--model", "mlp", "--dataset", "cifar10", "--hidden", "10000"],
+     "makes a net of 30,840,010 parameters on cifar10; at most 20,000,000"),
+    (["--iters", "100000000"], "--iters must be at most 10,000,000"),
 ])
 def test_bad_options_are_usage_errors(capsys, tmp_path, argv, message):
     try:

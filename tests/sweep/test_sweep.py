@@ -182,10 +182,17 @@ def test_divergence_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert [json.loads(line)["status"] for line in lines] == ["diverged", "ok"]
 
 
-def test_a_bad_setting_fails_its_trial_only():
-    result = run_sweep([{"batch_size": 0}, {"iters": 5}], "blobs", workers=0)
-    assert [t["status"] for t in result.trials] == ["failed", "ok"]
-    assert "batch_size" in result.trials[0]["error"]
+def test_a_trial_that_fails_fails_alone(tmp_path):
+    import sweep_helpers
+
+    s = sweep_run.Runner("blobs", 0, 0, None, tmp_path / "s", False, False, 2,
+                         trial=sweep_helpers.fail_in_training)
+    try:
+        records = s.run([{"iters": 5}, {"iters": 5}])
+    finally:
+        s.close()
+    assert [t["status"] for t in records] == ["failed", "ok"]
+    assert "batch_size" in records[0]["error"]
 
 
 @pytest.mark.parametrize("config, message", [
@@ -301,8 +308,8 @@ def test_resume_refuses_another_sweeps_file(tmp_path):
 
 
 @pytest.mark.parametrize("content, where", [
-    (b'{"trial": 0, "config": {}, "status": "ok"}\nnot json\n{"trial": 2, "config": {}, '
-     b'"status": "ok"}\n', "line 2"),
+    (b'{"trial": 0, "config": {}, "status": "failed"}\nnot json\n{"trial": 2, "config": {}, '
+     b'"status": "failed"}\n', "line 2"),
     (b'{"trial": 0, "config": {}}\n', "line 1"),
     (b"\x89PNG\r\n\x1a", "not a trial record"),
 ])
@@ -316,11 +323,12 @@ def test_an_unreadable_file_is_a_named_error_and_left_alone(tmp_path, content, w
 
 def test_trial_log_writes_whole_json_lines(tmp_path):
     with TrialLog(tmp_path / "t.jsonl") as log:
-        log.append({"status": "ok", "trial": 3, "config": {}, "x": np.float32(0.5),
+        log.append({"status": "diverged", "trial": 3, "config": {}, "x": np.float32(0.5),
                     "y": float("inf")})
     line = (tmp_path / "t.jsonl").read_text()
     assert line.startswith('{"trial": 3') and line.endswith("}\n")
-    assert json.loads(line) == {"trial": 3, "status": "ok", "config": {}, "x": 0.5, "y": None}
+    assert json.loads(line) == {"trial": 3, "status": "diverged", "config": {}, "x": 0.5,
+                                "y": None}
 
 
 # ---------------------------------------------------------------------- selection
@@ -417,3 +425,173 @@ def test_the_two_layer_net_sweeps_too(tmp_path):
         [t["weights_sha256"] for t in here.trials]
     trainer, _, acc = sweep.retrain(here.best)
     assert acc["val"] == here.best["val_accuracy"]
+
+
+# ---------------------------------------------------------------------- trials.jsonl, checked
+def _record(number: int, **values) -> dict:
+    """A trial record as the sweep writes one (the numbers made up)."""
+    return {"trial": number, "seed": 1, "dataset": "blobs", "data_seed": 0,
+            "config": {"lr": 0.1, "iters": 5}, "status": "ok", "train_accuracy": 0.9,
+            "val_accuracy": 0.8, "final_loss": 0.3, "seconds": 0.01, "steps": 5,
+            "weights_sha256": "0" * 64, "error": None, "warnings": [], "worker": "host:1",
+            "attempts": 1, "round": 0, **values}
+
+
+def _lines(*records) -> bytes:
+    return b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n"
+                    for r in records)
+
+
+@pytest.mark.parametrize("content, why", [
+    (_lines(_record(0), _record(1), _record(0, val_accuracy=0.95)),
+     r"line 3 is not a trial record \(it records trial 0 again, which line 1 records"),
+    (_lines(_record(0), b'{"trial": 1, "config": {}, "status": "ok", "val_accuracy": NaN}'),
+     r"line 2 is not a trial record \(NaN is not a number JSON has"),
+    (_lines(_record(0, val_accuracy=float("inf"))), r"line 1 .*Infinity is not a number"),
+    (_lines(_record(0, val_accuracy=5.0)),
+     r"line 1 .*'val_accuracy' must be null or a number in \[0, 1\], got 5.0"),
+    (_lines(_record(0, val_accuracy="0.9")),
+     r"line 1 .*'val_accuracy' must be null or a number in \[0, 1\], got \"0.9\""),
+    (_lines(_record(0, status=3)), r"line 1 .*'status' must be one of 'ok', 'diverged'"),
+    (_lines(_record(0, val_accuracy=None)), r"line 1 .*status 'ok' has a val_accuracy"),
+    (_lines(_record(0, trial=True)), r"line 1 .*'trial' must be an integer"),
+    (_lines(_record(0, config={"lr": [0.1]})), r"line 1 .*'config' must be"),
+    (_lines(b'{"trial": 0, "trial": 1, "config": {}, "status": "failed"}'),
+     r"line 1 .*the key 'trial' appears twice"),
+    (_lines(_record(0), b'{"trial": 1, "config": {}, "status": "failed", "x": ' +
+            b"[" * 100_000 + b"]" * 100_000 + b"}"), r"line 2 .*nest 100001 deep"),
+    (_lines(json.dumps(_record(0)).replace('"val_accuracy": 0.8', '"val_accuracy": 1e999')
+            .encode()), r"line 1 .*1e999 is too large for a float"),
+])
+def test_trials_file_is_checked_on_read_and_left_alone(tmp_path, content, why):
+    path = tmp_path / "trials.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(SweepFileError, match=why) as caught:
+        read_trials(path)
+    assert str(path) in str(caught.value) and "Delete that line" in str(caught.value)
+    with pytest.raises(SweepFileError, match=why):  # a resume is refused before it runs
+        run_sweep([{"iters": 5}], "blobs", workers=0, out=tmp_path, resume=True)
+    assert path.read_bytes() == content
+
+
+def test_a_huge_line_is_refused_after_reading_a_megabyte(tmp_path):
+    import tracemalloc
+
+    from tinygrad_lc.sweep.limits import MAX_LINE
+
+    path = tmp_path / "trials.jsonl"
+    path.write_bytes(_lines(_record(0)))
+    with open(path, "r+b") as f:  # then 150 MB without a newline (sparse: cheap to make)
+        f.truncate(150_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SweepFileError, match=f"line 2 .*longer than {MAX_LINE:,} bytes"):
+            read_trials(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * MAX_LINE, peak
+
+
+def test_the_writer_keeps_to_the_readers_rules(tmp_path):
+    path = tmp_path / "trials.jsonl"
+    with TrialLog(path) as log:
+        with pytest.raises(ValueError, match="'val_accuracy' must be null or a number"):
+            log.append(_record(0, val_accuracy=5.0))
+        with pytest.raises(ValueError, match="'status' must be one of"):
+            log.append(_record(0, status="done"))
+        log.append(_record(0, error="x" * 5_000_000, warnings=["w" * 10_000] * 1000))
+    assert path.stat().st_size < 100_000
+    (record,) = read_trials(path)
+    assert record["error"].startswith("x" * 10_000) and len(record["warnings"]) == 20
+
+
+def test_a_recorded_best_is_the_best_of_checked_trials(tmp_path):
+    path = tmp_path / "trials.jsonl"
+    path.write_bytes(_lines(_record(0, val_accuracy=0.5), _record(1, status="diverged",
+                                                                   val_accuracy=None,
+                                                                   train_accuracy=None),
+                            _record(2, val_accuracy=0.7)))
+    result = sweep.SweepResult(read_trials(path), "blobs")
+    assert result.best["trial"] == 2 and "diverged" in result.table()
+
+
+# ---------------------------------------------------------------------- one writer per folder
+def test_a_folder_another_sweep_writes_to_is_refused(tmp_path):
+    import filelock
+
+    out = tmp_path / "s"
+    run_sweep([{"iters": 5}], "blobs", workers=0, out=out)
+    before = (out / "trials.jsonl").read_bytes()
+    # another process's lock on the folder, as a running sweep holds it
+    other = filelock.FileLock(str(out / ".sweep.lock"))
+    with other:
+        for resume in (True, False):
+            with pytest.raises(SweepFileError, match="another sweep is writing to"):
+                run_sweep([{"iters": 5}] * 2, "blobs", workers=0, out=out, resume=resume)
+    assert (out / "trials.jsonl").read_bytes() == before
+    again = run_sweep([{"iters": 5}] * 2, "blobs", workers=0, out=out, resume=True)
+    assert [t["trial"] for t in again.trials] == [0, 1]  # free again once it let go
+
+
+# ---------------------------------------------------------------------- what train refuses
+@pytest.mark.parametrize("config, message", [
+    ({"lr": math.nan}, "lr must be > 0 and finite, got nan"),
+    ({"momentum": -0.5}, r"momentum must be in \[0, 1\), got -0.5"),
+    ({"lr_decay": 0}, "lr_decay must be > 0 and finite, got 0"),
+    ({"batch_size": 100_000}, "batch_size 100000 is more than the 420 training examples"),
+    ({"optimizer": "adam"}, "optimizer adam needs model mlp"),
+    ({"hidden": (10,)}, "hidden needs model mlp"),
+    ({"loss": "hinge"}, "loss must be one of svm, softmax, got 'hinge'"),
+    ({"model": "mlp", "hidden": (10**12,)}, "a layer of 1,000,000,000,000 units"),
+])
+def test_run_sweep_refuses_what_train_refuses_before_any_trial(tmp_path, config, message):
+    with pytest.raises(SweepError, match=message):
+        run_sweep([{"iters": 5}, config], "blobs", workers=0, out=tmp_path / "s")
+    assert not (tmp_path / "s" / "trials.jsonl").exists() or \
+        (tmp_path / "s" / "trials.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"momentum": Uniform(0.5, 1.5)}, r"momentum must be in \[0, 1\), got 1.5"),
+    ({"model": Choice(["linear", "mlp"]), "optimizer": "adam"}, "adam needs model mlp"),
+    ({"batch_size": LogUniform(10, 1000)}, "batch_size 1000 is more than the 420"),
+])
+def test_search_refuses_a_range_whose_ends_train_refuses(tmp_path, space, message):
+    with pytest.raises(SweepError, match=message):
+        search({"iters": 5, **space}, "blobs", trials=2, workers=0, out=tmp_path / "s")
+    assert not (tmp_path / "s" / "trials.jsonl").exists()
+
+
+def test_finer_rounds_stop_where_train_would_refuse():
+    space = sweep_run.clip_space(narrow({"momentum": Uniform(0.5, 0.99)}, {"momentum": 0.98}),
+                                 {"momentum": 0.98}, "blobs")
+    assert space["momentum"].low == pytest.approx(0.8575) and 0.999 < space["momentum"].high < 1
+    sweep_run.check_config("blobs", {"momentum": space["momentum"].high})
+    space = sweep_run.clip_space(narrow({"batch_size": LogUniform(10, 400)}, {"batch_size": 400}),
+                                 {"batch_size": 400}, "blobs")
+    assert round(space["batch_size"].high) == 420 and space["batch_size"].low < 400
+
+
+# ---------------------------------------------------------------------- sizes
+@pytest.mark.parametrize("call, message", [
+    (lambda: sample({"lr": LogUniform(1e-3, 1)}, 10**11), "n must be at most 100,000"),
+    (lambda: grid({"lr": LogUniform(1e-3, 1), "reg": LogUniform(1e-3, 1),
+                   "momentum": Uniform(0, 0.9)}, 10**11), "k must be at most 100,000"),
+    (lambda: grid({"lr": LogUniform(1e-3, 1), "reg": LogUniform(1e-3, 1),
+                   "momentum": Uniform(0, 0.9)}, 1000),
+     "makes 1,000,000,000 configurations; at most 100,000"),
+    (lambda: search(SPACE, "blobs", trials=10**11, workers=0),
+     "trials 100,000,000,000 in 1 round"),
+    (lambda: search(SPACE, "blobs", trials=60_000, refine=1, workers=0),
+     "makes 120,000 trials; a sweep runs at most 100,000"),
+    (lambda: search(SPACE, "blobs", grid_k=100_000, workers=0),
+     r"grid_k 100,000 \(10,000,000,000 combinations\)"),
+    (lambda: search(SPACE, "blobs", trials=2, refine=10**9, workers=0),
+     "refine must be at most 20"),
+    (lambda: run_sweep([{"iters": 5}], "blobs", workers=10**20),
+     "workers must be an integer from 0 .* to 1024"),
+])
+def test_absurd_sizes_are_refused_before_anything_is_allocated(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -99,6 +99,23 @@ def test_fixed_train_options_pass_through_to_every_trial(tmp_path, capsys):
     (["--trials", "3", "--grid", "2"], "not allowed with argument"),
     (["--checkpoint", "x.npz"], "--checkpoint is a train option that a sweep does not use"),
     (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "--workers is for local"),
+    # what train refuses, a sweep refuses, before any trial runs
+    (["--momentum=-0.5"], r"--momentum must be in \[0, 1\), got -0.5"),
+    (["--momentum", "0.5:1.5"], r"--momentum must be in \[0, 1\), got 1.5"),
+    (["--lr-decay", "0"], "--lr-decay must be > 0 and finite, got 0"),
+    (["--batch-size", "100000"], "--batch-size 100000 is more than the 420 training examples"),
+    (["--optimizer", "adam"], "--optimizer adam needs --model mlp"),
+    (["--hidden", "10"], "--hidden needs --model mlp"),
+    (["--model", "linear,mlp", "--optimizer", "adam"], "--optimizer adam needs --model mlp"),
+    # sizes, before anything is allocated
+    (["--trials", "100000000000"], "argument --trials: must be at most 100,000"),
+    (["--grid", "100000", "--momentum", "0:0.9"],
+     r"--grid 100,000 \(1,000,000,000,000,000 combinations\) in 2 round\(s\)"),
+    (["--trials", "60000", "--refine", "1"], "--trials 60,000 in 2 round.* at most 100,000"),
+    (["--workers", "99999999999999999999"], "argument --workers: must be at most 1,024"),
+    (["--refine", "1000000000"], "argument --refine: must be at most 20"),
+    (["--model", "mlp", "--hidden", "1000000000000"],
+     "--hidden asks for a layer of 1,000,000,000,000 units; at most 10,000"),
 ])
 def test_bad_input_is_a_usage_error(tmp_path, capsys, argv, message):
     out = tmp_path / "s"
@@ -106,7 +123,17 @@ def test_bad_input_is_a_usage_error(tmp_path, capsys, argv, message):
     assert rc == 2
     assert "error:" in err and __import__("re").search(message, err), err
     assert "Traceback" not in err
-    assert not (out / "trials.jsonl").exists()
+    assert not out.exists()  # nothing was made
+
+
+@pytest.mark.parametrize("option, limit", [("--trials", "100,000"), ("--grid", "100,000"),
+                                           ("--refine", "20"), ("--workers", "1,024")])
+def test_help_says_the_limits(capsys, option, limit):
+    with pytest.raises(SystemExit):
+        cli.main(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    start = text.index(f"{option} ", text.index("options:"))  # its entry, not the usage
+    assert f"at most {limit}" in text[start:text.index(" --", start + 3)]
 
 
 def _blobs(out: Path, *extra: str) -> list[str]:
@@ -129,6 +156,45 @@ def test_an_existing_or_unreadable_trials_file_is_kept(tmp_path, capsys):
     rc, _, err = run(capsys, *_blobs(out), "--resume")
     assert rc == 2 and "trials.jsonl, line 2 is not a trial record" in err
     assert (out / "trials.jsonl").read_bytes() == damaged
+
+
+@pytest.mark.parametrize("edit, why", [
+    (lambda t: {**t, "val_accuracy": "0.9"}, "'val_accuracy' must be null or a number"),
+    (lambda t: {**t, "val_accuracy": float("nan")}, "NaN is not a number JSON has"),
+    (lambda t: {**t, "status": 3}, "'status' must be one of"),
+])
+def test_an_edited_record_is_a_usage_error_naming_its_line(tmp_path, capsys, edit, why):
+    out = tmp_path / "s"
+    assert run(capsys, *_blobs(out))[0] == 0
+    trials = lines(out / "trials.jsonl")
+    trials[1] = edit(trials[1])
+    edited = "".join(json.dumps(t) + "\n" for t in trials).encode()
+    (out / "trials.jsonl").write_bytes(edited)
+    rc, _, err = run(capsys, *_blobs(out), "--resume")
+    assert rc == 2 and "Traceback" not in err, err
+    assert "trials.jsonl, line 2 is not a trial record" in err and why in err, err
+    assert "Delete that line" in err
+    assert (out / "trials.jsonl").read_bytes() == edited
+
+
+def test_an_edited_accuracy_never_makes_the_summaries_disagree(tmp_path, capsys):
+    out = tmp_path / "s"
+    argv = ["--dataset", "digits", "--lr", "1e-4:1e-2", "--iters", "30", "--trials", "3",
+            "--refine", "0", "--workers", "0", "--out", str(out), "--quiet"]
+    assert run(capsys, *argv)[0] == 0
+    summary, metrics = (out / "sweep.json").read_bytes(), (out / "best/metrics.json").read_bytes()
+    assert json.loads(summary)["best_val_accuracy"] == json.loads(metrics)["val_accuracy"]
+    trials = lines(out / "trials.jsonl")
+    worst = min(trials, key=lambda t: t["val_accuracy"])
+    worst["val_accuracy"] = 0.999  # by hand: now the "best"
+    (out / "trials.jsonl").write_text("".join(json.dumps(t) + "\n" for t in trials))
+    rc, _, err = run(capsys, *argv, "--resume")
+    assert rc == 2 and "Traceback" not in err, err
+    assert f"trial {worst['trial']}'s record says validation accuracy 0.999" in err
+    assert "the record was changed after the sweep wrote it" in err
+    # both summaries as they were, and agreeing
+    assert (out / "sweep.json").read_bytes() == summary
+    assert (out / "best/metrics.json").read_bytes() == metrics
 
 
 def test_resume_of_a_finished_sweep_runs_nothing(tmp_path, capsys):
@@ -302,3 +368,35 @@ def _in_group(process, pgid: int) -> bool:
         return os.getpgid(process.pid) == pgid
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def test_a_second_sweep_on_the_same_folder_is_refused_while_the_first_runs(tmp_path):
+    """Two real `tinygrad-lc sweep` processes on one --out: the second (a new sweep, or a
+    resume) is refused at once with a usage error, and the first's log stays intact."""
+    out = tmp_path / "s"
+    path = out / "trials.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "tinygrad_lc", "sweep", "--dataset", "digits", "--lr",
+            "1e-3:1e-1", "--iters", "2000", "--trials", "40", "--refine", "0", "--workers",
+            "1", "--out", str(out), "--quiet"]
+    first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    try:
+        _wait_for_lines(path, 1, first)  # it holds the lock and has written a trial
+        kept = path.read_bytes()
+        for extra in ([], ["--resume"]):
+            second = subprocess.run(argv + extra, env=env, capture_output=True, text=True,
+                                    timeout=120)
+            assert second.returncode == 2, second.stderr
+            assert f"another sweep is writing to {out}" in second.stderr
+            assert "Traceback" not in second.stderr
+        assert first.poll() is None  # the refusals came while the first was running
+        first.send_signal(signal.SIGTERM)
+        _, stderr = first.communicate(timeout=60)
+    finally:
+        _end_group(first)
+    assert first.returncode == 143, stderr
+    after = path.read_bytes()
+    assert after.startswith(kept)  # the first's trials, each once, every line whole
+    trials = [t["trial"] for t in lines(path)]
+    assert sorted(trials) == list(range(len(trials))) and len(trials) < 40

@@ -26,7 +26,7 @@ import numpy as np
 from tinygrad_lc.cli.lecture import LECTURE_LABELS, LECTURE_SCORES
 from tinygrad_lc.cli.options import ELASTIC_BETA, add_regularizer_options, non_negative_int
 from tinygrad_lc.core.tensor import Tensor
-from tinygrad_lc.gradcheck.check import grad_check_sparse, gradcheck_report
+from tinygrad_lc.gradcheck.check import MAX_CHECKS, grad_check_sparse, gradcheck_report
 from tinygrad_lc.losses import LOSSES, data_loss
 from tinygrad_lc.nn import MLP, Linear
 from tinygrad_lc.regularizers import penalty
@@ -174,7 +174,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="which data loss to check (default: both)")
     add_regularizer_options(p, 0.1, "in the full loss; default: 0.1")
     p.add_argument("--num-checks", type=int, default=10,
-                   help="random entries for grad_check_sparse (default: 10)")
+                   help=f"random entries for grad_check_sparse (default: 10; at most "
+                        f"{MAX_CHECKS:,})")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of the random problems")
     p.add_argument("--model", choices=("linear", "mlp"), default="linear",
@@ -237,9 +238,9 @@ def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_ch
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.num_checks < 1:
-        print(f"tinygrad-lc gradcheck: error: --num-checks must be at least 1, "
-              f"got {args.num_checks}", file=sys.stderr)
+    if not 1 <= args.num_checks <= MAX_CHECKS:
+        print(f"tinygrad-lc gradcheck: error: --num-checks must be at least 1 and at most "
+              f"{MAX_CHECKS:,}, got {args.num_checks}", file=sys.stderr)
         return 2
     names = LOSSES if args.loss == "both" else (args.loss,)
     ok = True

@@ -22,7 +22,8 @@ from typing import Any
 
 from tinygrad_lc.cli import train as train_command
 from tinygrad_lc.cli.options import non_negative_int
-from tinygrad_lc.sweep.log import clean_json
+from tinygrad_lc.sweep.limits import MAX_REFINE, MAX_TRIALS, MAX_WORKERS
+from tinygrad_lc.sweep.log import clean_json, writer_lock
 from tinygrad_lc.sweep.plot import plot_sweep
 from tinygrad_lc.sweep.selection import (
     SWEEP_DEFAULTS,
@@ -31,6 +32,7 @@ from tinygrad_lc.sweep.selection import (
     SweepError,
     SweepFileError,
     Uniform,
+    check_search,
     default_space,
     retrain,
     search,
@@ -79,11 +81,20 @@ def _spec_type(option: str, convert: Any, choices: Any, linear: bool) -> Any:
     return parse
 
 
-def _positive_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+def _count(low: int, high: int) -> Any:
+    """The argparse type of a count from ``low`` to ``high``: a usage error names the
+    option and the limit, before anything is allocated."""
+
+    def parse(text: str) -> int:
+        value = non_negative_int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {text!r}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -127,19 +138,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                 "worker processes (one per core), or on a Dask cluster with --scheduler; "
                 "Ctrl-C stops and keeps every finished trial for --resume.")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--trials", type=_positive_int, metavar="N",
+    how.add_argument("--trials", type=_count(1, MAX_TRIALS), metavar="N",
                      help="random search: N configurations (default: "
                           + ", ".join(f"{v['trials']} for {d}" for d, v in
-                                      SWEEP_DEFAULTS.items()) + ")")
-    how.add_argument("--grid", type=_positive_int, metavar="K",
-                     help="a grid of K values per range instead (K^ranges trials)")
-    p.add_argument("--refine", type=non_negative_int, metavar="R",
+                                      SWEEP_DEFAULTS.items())
+                          + f"); at most {MAX_TRIALS:,} trials in all rounds together")
+    how.add_argument("--grid", type=_count(1, MAX_TRIALS), metavar="K",
+                     help="a grid of K values per range instead (K^ranges trials, at most "
+                          f"{MAX_TRIALS:,} in all rounds)")
+    p.add_argument("--refine", type=_count(0, MAX_REFINE), metavar="R",
                    help="R more rounds of random search, each in ranges half as wide (log "
                         "scale) around the best so far (default: "
                         + ", ".join(f"{v['refine']} for {d}" for d, v in
-                                    SWEEP_DEFAULTS.items()) + ")")
-    p.add_argument("--workers", type=non_negative_int, metavar="K",
-                   help="local worker processes (default: one per core; 0: this process)")
+                                    SWEEP_DEFAULTS.items()) + f"; at most {MAX_REFINE})")
+    p.add_argument("--workers", type=_count(0, MAX_WORKERS), metavar="K",
+                   help="local worker processes (default: one per core; 0: this process; "
+                        f"at most {MAX_WORKERS:,})")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the trials on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs "
                         "pip install 'tinygrad_lc[cluster]')")
@@ -229,14 +243,23 @@ def _run(args: argparse.Namespace) -> int:
     say = (lambda *a: None) if args.quiet else print
 
     def option(name: str) -> str:
-        return f"--{name.replace('_', '-')}"
+        return "--grid" if name == "grid_k" else f"--{name.replace('_', '-')}"
 
     say(f"sweep on {args.dataset}: " + ", ".join(f"{k} {v}" for k, v in space.items()))
     plan = f"{trials} random trials" if args.grid is None else f"a grid of {args.grid} per range"
     say(f"{plan}, then {refine} finer round(s); writing {out}/")
+    trials = None if args.grid else trials
+    # every setting and size checked before the folder is touched
+    check_search(space, args.dataset, trials, args.grid, refine, option_name=option)
+    with writer_lock(out):  # one sweep writes to out/ from start to sweep.json
+        return _search_and_finish(args, space, trials, refine, out, option)
+
+
+def _search_and_finish(args: argparse.Namespace, space: dict[str, Any], trials: int | None,
+                       refine: int, out: Path, option: Any) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        result = search(space, args.dataset, trials=None if args.grid else trials,
+        result = search(space, args.dataset, trials=trials,
                         grid_k=args.grid, refine=refine, workers=args.workers,
                         scheduler=args.scheduler, out=out, resume=args.resume,
                         seed=args.seed, progress=not args.quiet, option_name=option)
@@ -258,7 +281,7 @@ def _run(args: argparse.Namespace) -> int:
 def _finish(args: argparse.Namespace, result: Any, best: dict[str, Any], out: Path) -> int:
     print(f"\nbest: trial {best['trial']}, val accuracy {best['val_accuracy']:.4f}; "
           "retraining it with its seed for the one test evaluation")
-    trainer, data, acc = retrain(best)
+    trainer, data, acc = retrain(best)  # refuses a record whose accuracies were edited
     cfg = train_config(Task(best["trial"], best["seed"], best["dataset"], best["data_seed"],
                             best["config"]))
     best_dir = out / "best"
@@ -277,13 +300,15 @@ def _finish(args: argparse.Namespace, result: Any, best: dict[str, Any], out: Pa
     pictures = []
     try:
         title = (f"{args.dataset}: {len(result.trials)} trials, best val "
-                 f"{best['val_accuracy']:.3f} (test {acc['test']:.3f})")
+                 f"{acc['val']:.3f} (test {acc['test']:.3f})")
         pictures.append(plot_sweep(result.trials, out / "sweep.png", title=title).name)
     except ImportError as exc:
         print(f"note: no sweep.png: {exc}", file=sys.stderr)
     summary = {
-        "best_config": cfg.to_dict(), "best_val_accuracy": best["val_accuracy"],
-        "best_train_accuracy": best["train_accuracy"], "test_accuracy": acc["test"],
+        # the retrained numbers, as in best/metrics.json (the trial's own, but for another
+        # BLAS: retrain warns then)
+        "best_config": cfg.to_dict(), "best_val_accuracy": acc["val"],
+        "best_train_accuracy": acc["train"], "test_accuracy": acc["test"],
         "best_trial": best["trial"], "dataset": args.dataset, "data_seed": best["data_seed"],
         "seed": args.seed, "seconds": result.seconds, "workers": result.workers,
         "executor": result.executor, "counts": result.counts(),

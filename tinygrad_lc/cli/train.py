@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import sys
@@ -26,8 +25,13 @@ from tinygrad_lc.models.training import (
     DATASETS,
     DEFAULTS,
     LOSS_DEFAULTS,
+    MAX_HIDDEN_LAYERS,
+    MAX_HIDDEN_WIDTH,
+    MAX_ITERS,
+    MAX_PARAMETERS,
     MLP_DEFAULTS,
     MODELS,
+    ConfigError,
     TrainConfig,
     Trainer,
     load_dataset,
@@ -69,7 +73,9 @@ def _mlp_defaults(key: str) -> str:
 
 def add_mlp_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=hidden_sizes, metavar="H[,H2...]",
-                   help=f"mlp: hidden layer widths ({_mlp_defaults('hidden')})")
+                   help=f"mlp: hidden layer widths ({_mlp_defaults('hidden')}; at most "
+                        f"{MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_WIDTH:,} units, "
+                        f"{MAX_PARAMETERS:,} parameters in all)")
     p.add_argument("--optimizer", choices=OPTIMIZERS,
                    help="sgd, momentum (SGD with --momentum, default 0.9) or adam (mlp only) "
                         "(default: sgd; mlp: adam)")
@@ -81,24 +87,6 @@ def add_mlp_arguments(p: argparse.ArgumentParser) -> None:
         f"defaults are lr {_mlp_defaults('lr')}, reg {_mlp_defaults('reg')} (on the weight "
         "matrices, "
         f"not the biases), iters {_mlp_defaults('iters')}, batch {_mlp_defaults('batch_size')}.")
-
-
-def check_mlp_options(cfg: Any, args: argparse.Namespace) -> list[tuple[bool, str]]:
-    """(condition, message) pairs for train's usage checks: each message when it is False."""
-    mlp = cfg.model == "mlp"
-    return [
-        (math.isfinite(cfg.lr_decay) and cfg.lr_decay > 0,
-         f"--lr-decay must be > 0 and finite, got {cfg.lr_decay:g}"),
-        (mlp or args.hidden is None, "--hidden needs --model mlp (the linear model has no "
-                                     "hidden layer)"),
-        (mlp or cfg.optimizer != "adam", "--optimizer adam needs --model mlp; the linear model "
-                                         "trains with sgd or momentum"),
-        (not mlp or cfg.regularizer == "l2", f"--model mlp penalizes the weights with l2 only, "
-                                             f"got --regularizer {cfg.regularizer}"),
-        (not mlp or cfg.momentum == 0 or cfg.optimizer == "momentum",
-         f"--momentum needs --optimizer momentum with --model mlp (got --optimizer "
-         f"{cfg.optimizer})"),
-    ]
 
 
 def plot_mlp_weights(model: Any, data: Any, path: Path) -> list[Path]:
@@ -132,7 +120,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=LOSSES, help="data loss (default: svm; mlp: softmax)")
     add_regularizer_options(p, None, _defaults("reg"))
     p.add_argument("--lr", type=float, help=f"learning rate ({_defaults('lr')})")
-    p.add_argument("--iters", type=int, help=f"total SGD steps ({_defaults('iters')})")
+    p.add_argument("--iters", type=int, help=f"total SGD steps ({_defaults('iters')}; at most "
+                                             f"{MAX_ITERS:,})")
     p.add_argument("--batch-size", type=int,
                    help=f"minibatch size ({_defaults('batch_size')})")
     p.add_argument("--momentum", type=float,
@@ -179,24 +168,14 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         iters=args.iters, batch_size=args.batch_size, momentum=args.momentum, seed=args.seed,
         weight_scale=args.weight_scale, beta=args.beta, model=args.model, hidden=args.hidden,
         optimizer=args.optimizer, lr_decay=args.lr_decay)
-    checks = [
-        (cfg.iters >= 0, f"--iters must be >= 0, got {cfg.iters}"),
-        (cfg.batch_size >= 1, f"--batch-size must be >= 1, got {cfg.batch_size}"),
-        (0 <= cfg.momentum < 1, f"--momentum must be in [0, 1), got {cfg.momentum:g}"),
-        (args.save_every >= 1, f"--save-every must be >= 1, got {args.save_every}"),
-        (not args.resume or args.checkpoint, "--resume needs --checkpoint PATH to resume from"),
-        *check_mlp_options(cfg, args),
-    ]
-    # NaN and inf pass a plain comparison test one way or the other: refuse them explicitly
-    for option, value, positive in (("--lr", cfg.lr, True), ("--reg", cfg.reg, False),
-                                    ("--beta", cfg.beta, False),
-                                    ("--weight-scale", cfg.weight_scale or 0.0, False)):
-        ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
-        checks.append((ok, f"{option} must be {'>' if positive else '>='} 0 and finite, "
-                           f"got {value:g}"))
-    for ok, message in checks:
-        if not ok:
-            raise UsageError(message)
+    try:  # the settings' own check, the one `sweep` makes too
+        cfg.check()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if args.save_every < 1:
+        raise UsageError(f"--save-every must be >= 1, got {args.save_every}")
+    if args.resume and not args.checkpoint:
+        raise UsageError("--resume needs --checkpoint PATH to resume from")
     return cfg
 
 
@@ -335,10 +314,10 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
         data = load_dataset(cfg.dataset, seed=cfg.seed, standardize=cfg.model == "mlp")
     except ValueError as exc:  # e.g. a corrupt CIFAR-10 archive; the message says what to do
         raise RuntimeError(str(exc)) from exc
-    num_train = len(data.y_train)
-    if cfg.batch_size > num_train:  # minibatches are drawn with replacement: no use beyond N
-        raise UsageError(f"--batch-size {cfg.batch_size} is more than the {num_train} training "
-                         f"examples of {cfg.dataset}; use at most {num_train}")
+    try:  # the data at hand may be smaller than the data set's usual size
+        cfg.check(num_train=len(data.y_train))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     try:
         trainer = Trainer(cfg, data.num_features, data.num_classes)
     except (ValueError, TypeError) as exc:  # a setting config_from_args does not know about

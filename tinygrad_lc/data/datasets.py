@@ -21,9 +21,18 @@ from tinygrad_lc.data.sources import (
     train_val_split,
 )
 
-__all__ = ["DATASETS", "CIFAR10_CLASSES", "Dataset", "load_dataset", "accuracy"]
+__all__ = ["DATASETS", "DATASET_SIZES", "CIFAR10_CLASSES", "Dataset", "load_dataset",
+           "accuracy"]
 
 DATASETS = ("digits", "cifar10", "blobs")
+# What load_dataset makes of each, known before loading (so that settings can be checked
+# first): training examples, features (with the bias column) and classes. cifar10: the
+# official 50,000 training images less the 1,000 held out for validation.
+DATASET_SIZES: dict[str, dict[str, int]] = {
+    "digits": {"num_train": 1257, "num_features": 65, "num_classes": 10},
+    "cifar10": {"num_train": 49_000, "num_features": 3073, "num_classes": 10},
+    "blobs": {"num_train": 420, "num_features": 3, "num_classes": 3},
+}
 CIFAR10_CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                    "truck")
 

@@ -88,6 +88,9 @@ def numerical_gradient(f: Callable, x, h: float = 1e-6) -> np.ndarray:
     return grad
 
 
+MAX_CHECKS = 100_000  # entries grad_check_sparse checks at most
+
+
 def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: float = 1e-5,
                       seed=None, verbose: bool = True, *, return_kinks: bool = False):
     """Compare ``analytic_grad`` with central differences at ``num_checks`` random entries of x.
@@ -117,6 +120,9 @@ def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: fl
     if isinstance(num_checks, bool) or not isinstance(num_checks, int | np.integer) \
             or num_checks < 1:
         raise ValueError(f"{where}: num_checks must be a positive int, got {num_checks!r}")
+    if num_checks > MAX_CHECKS:  # before the picks are drawn: one int64 each
+        raise ValueError(f"{where}: num_checks must be at most {MAX_CHECKS:,} (each one "
+                         f"evaluates f twice), got {num_checks:,}")
     shape = (x._data if isinstance(x, Tensor) else np.asarray(x)).shape
     ana = np.asarray(analytic_grad.data if isinstance(analytic_grad, Tensor) else analytic_grad,
                      dtype=np.float64)

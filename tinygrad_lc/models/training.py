@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ import numpy as np
 
 from tinygrad_lc.data.datasets import (  # noqa: F401 (training.load_dataset and the rest, as before)
     CIFAR10_CLASSES,
+    DATASET_SIZES,
     DATASETS,
     Dataset,
     accuracy,
@@ -33,14 +36,16 @@ from tinygrad_lc.data.datasets import (  # noqa: F401 (training.load_dataset and
     split_rng,
     three_way,
 )
+from tinygrad_lc.losses import LOSSES
 from tinygrad_lc.models.linear import LinearClassifier
-from tinygrad_lc.models.mlp import MLPClassifier
+from tinygrad_lc.models.mlp import OPTIMIZERS, MLPClassifier
+from tinygrad_lc.regularizers import REGULARIZERS
 from tinygrad_lc.util import interrupts
 from tinygrad_lc.util.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinygrad_lc.util.progress import progress_bar
 
-__all__ = ["DATASETS", "DEFAULTS", "LOSS_DEFAULTS", "Dataset", "TrainConfig", "Trainer",
-           "load_dataset", "runaway_warning"]
+__all__ = ["DATASETS", "DEFAULTS", "LOSS_DEFAULTS", "ConfigError", "Dataset", "TrainConfig",
+           "Trainer", "load_dataset", "option_name", "runaway_warning"]
 
 # Per-data-set hyperparameters. CIFAR-10: chosen on the validation set by `tinygrad-lc sweep`
 # (docs/sweeps.md), per loss in LOSS_DEFAULTS. digits: measured to reach about 0.95 test
@@ -68,6 +73,12 @@ MLP_DEFAULTS: dict[str, dict[str, Any]] = {
               "weight_scale": None},
 }
 MODELS = ("linear", "mlp")
+DTYPES = ("float64", "float32")  # of the MLP's weights
+# The largest sizes a run may ask for, checked before anything is allocated (TrainConfig.check)
+MAX_ITERS = 10_000_000  # steps: a run keeps the loss and the accuracy of every step
+MAX_HIDDEN_LAYERS = 100
+MAX_HIDDEN_WIDTH = 10_000  # units in one hidden layer (a batch's activations grow with it)
+MAX_PARAMETERS = 20_000_000  # of the MLP: 160 MB of float64 weights, each with 3 more for Adam
 # Settings a checkpoint must share with the run that resumes it (the rest, e.g. iters, may
 # change): any difference would make the resumed run a different run.
 TRAJECTORY_KEYS = ("dataset", "loss", "regularizer", "reg", "beta", "lr", "batch_size",
@@ -131,6 +142,128 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def check(self, num_train: int | None = None,
+              spell: Callable[[str], str] | None = None) -> None:
+        """Refuse a setting that cannot train: the one check of ``tinygrad-lc train``'s and
+        ``tinygrad-lc sweep``'s settings, made before anything is loaded or allocated.
+
+        Names from the known sets, numbers finite and in range (momentum in [0, 1), lr and
+        lr_decay > 0, reg, beta and weight_scale >= 0, 1 <= batch_size <= ``num_train``,
+        0 <= iters <= ``MAX_ITERS``), the linear model without MLP settings (hidden, adam),
+        the MLP with l2 and within ``MAX_HIDDEN_LAYERS``, ``MAX_HIDDEN_WIDTH`` and
+        ``MAX_PARAMETERS``.
+
+        Parameters
+        ----------
+        num_train : int, optional
+            Training examples (default: the data set's, ``DATASET_SIZES``).
+        spell : callable, optional
+            Spells an option in the message (default: ``option_name``, "--batch-size").
+
+        Raises
+        ------
+        ConfigError
+            The first setting refused, by option name, with the value and what it must be.
+
+        Examples
+        --------
+        >>> TrainConfig.for_dataset("blobs", momentum=1.5).check()
+        Traceback (most recent call last):
+        ...
+        tinygrad_lc.models.training.ConfigError: --momentum must be in [0, 1), got 1.5
+        >>> TrainConfig.for_dataset("blobs", optimizer="adam").check(spell=str)
+        Traceback (most recent call last):
+        ...
+        tinygrad_lc.models.training.ConfigError: optimizer adam needs model mlp; the linear \
+model trains with sgd or momentum
+        """
+        o = spell or option_name
+
+        def fail(message: str) -> None:
+            raise ConfigError(message)
+
+        for name, known in (("dataset", DATASETS), ("model", MODELS), ("loss", LOSSES),
+                            ("regularizer", REGULARIZERS), ("optimizer", OPTIMIZERS),
+                            ("dtype", DTYPES)):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in known:
+                fail(f"{o(name)} must be one of {', '.join(known)}, got {value!r}")
+        for name in ("iters", "batch_size", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                fail(f"{o(name)} must be an integer, got {value!r}")
+        if self.seed < 0:
+            fail(f"{o('seed')} must be an integer >= 0, got {self.seed}")
+        for name, low, strict in (("lr", 0, True), ("reg", 0, False), ("beta", 0, False),
+                                  ("weight_scale", 0, False), ("lr_decay", 0, True),
+                                  ("momentum", 0, False)):
+            value = getattr(self, name)
+            if value is None and name == "weight_scale":  # the MLP's He initialization
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                fail(f"{o(name)} must be a number, got {value!r}")
+            if name == "momentum":
+                if not (math.isfinite(value) and 0 <= value < 1):
+                    fail(f"{o('momentum')} must be in [0, 1), got {value:g}")
+            elif not (math.isfinite(value) and (value > low if strict else value >= low)):
+                fail(f"{o(name)} must be {'>' if strict else '>='} 0 and finite, got {value:g}")
+        if self.iters < 0:
+            fail(f"{o('iters')} must be >= 0, got {self.iters}")
+        if self.iters > MAX_ITERS:
+            fail(f"{o('iters')} must be at most {MAX_ITERS:,} (a run keeps the loss of every "
+                 f"step), got {self.iters:,}")
+        if self.batch_size < 1:
+            fail(f"{o('batch_size')} must be >= 1, got {self.batch_size}")
+        sizes = DATASET_SIZES[self.dataset]
+        num_train = sizes["num_train"] if num_train is None else num_train
+        if self.batch_size > num_train:  # minibatches are drawn with replacement: no use
+            fail(f"{o('batch_size')} {self.batch_size} is more than the {num_train} training "
+                 f"examples of {self.dataset}; use at most {num_train}")
+        hidden = self.hidden
+        if not isinstance(hidden, tuple) or not all(
+                isinstance(h, int | np.integer) and not isinstance(h, bool) and h >= 1
+                for h in hidden):
+            fail(f"{o('hidden')} must be widths >= 1 such as (100,) or (100, 50), got "
+                 f"{hidden!r}")
+        mlp = self.model == "mlp"
+        if not mlp and hidden:
+            fail(f"{o('hidden')} needs {o('model')} mlp (the linear model has no hidden layer)")
+        if not mlp and self.optimizer == "adam":
+            fail(f"{o('optimizer')} adam needs {o('model')} mlp; the linear model trains "
+                 "with sgd or momentum")
+        if mlp and self.regularizer != "l2":
+            fail(f"{o('model')} mlp penalizes the weights with l2 only, got {o('regularizer')} "
+                 f"{self.regularizer}")
+        if mlp and self.momentum != 0 and self.optimizer != "momentum":
+            fail(f"{o('momentum')} needs {o('optimizer')} momentum with {o('model')} mlp (got "
+                 f"{o('optimizer')} {self.optimizer})")
+        if mlp:
+            if len(hidden) > MAX_HIDDEN_LAYERS:
+                fail(f"{o('hidden')} gives {len(hidden)} hidden layers; at most "
+                     f"{MAX_HIDDEN_LAYERS}")
+            if max(hidden, default=0) > MAX_HIDDEN_WIDTH:
+                fail(f"{o('hidden')} asks for a layer of {max(hidden):,} units; at most "
+                     f"{MAX_HIDDEN_WIDTH:,}")
+            widths = [sizes["num_features"], *hidden, sizes["num_classes"]]
+            count = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+            if count > MAX_PARAMETERS:
+                fail(f"{o('hidden')} {','.join(map(str, hidden))} makes a net of {count:,} "
+                     f"parameters on {self.dataset}; at most {MAX_PARAMETERS:,} "
+                     f"({MAX_PARAMETERS * 8 // 10**6} MB of float64 weights)")
+
+
+class ConfigError(ValueError):
+    """A training setting that ``TrainConfig.check`` refuses."""
+
+
+def option_name(name: str) -> str:
+    """A setting as the command line spells it.
+
+    >>> option_name("batch_size")
+    '--batch-size'
+    """
+    return "--" + name.replace("_", "-")
 
 
 def one_blas_thread() -> Any:

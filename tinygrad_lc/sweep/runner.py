@@ -9,9 +9,12 @@ recorded trials are this sweep's. ``SweepResult`` is what it returns.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import math
 import time
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,16 +29,19 @@ from tinygrad_lc.sweep.executors import (
     check_address,
     default_workers,
 )
-from tinygrad_lc.sweep.log import SweepFileError, TrialLog, read_trials
+from tinygrad_lc.sweep.limits import MAX_WORKERS
+from tinygrad_lc.sweep.log import SweepFileError, TrialLog, read_trials, writer_lock
 from tinygrad_lc.sweep.spaces import Choice, LogUniform, Uniform
 from tinygrad_lc.sweep.trial import Task, config_fields, failed_result, shared_dataset, trial_seed
 from tinygrad_lc.util import interrupts
 from tinygrad_lc.util.progress import progress_bar
 
-__all__ = ["Runner", "SweepError", "SweepResult", "check_space", "normalize_config", "rounded"]
+__all__ = ["Runner", "SweepError", "SweepResult", "check_config", "check_space", "clip_space",
+           "normalize_config", "rounded"]
 
 TRIALS_FILE = "trials.jsonl"
 WAIT = 0.5  # seconds between looks at the running trials (and at Ctrl-C)
+CORNERS = 1024  # check_space tries every combination of ends and choices up to this many
 
 
 class SweepError(ValueError):
@@ -93,21 +99,95 @@ def normalize_config(config: Mapping[str, Any], where: str = "run_sweep") -> dic
     return out
 
 
-def check_space(space: Mapping[str, Any], where: str = "search") -> None:
+def check_config(dataset: str, config: Mapping[str, Any], where: str = "run_sweep",
+                 spell: Callable[[str], str] | None = None) -> None:
+    """Raise SweepError for a configuration that ``tinygrad-lc train`` refuses
+    (``TrainConfig.check``, the same check): ``config`` as ``normalize_config`` returns it.
+
+    >>> check_config("blobs", {"momentum": 1.5})
+    Traceback (most recent call last):
+    ...
+    tinygrad_lc.sweep.runner.SweepError: run_sweep: momentum must be in [0, 1), got 1.5
+    """
+    try:
+        TrainConfig.for_dataset(dataset, **config).check(spell=spell or str)
+    except (TypeError, ValueError) as exc:
+        raise SweepError(f"{where}: {exc}") from None
+
+
+def check_space(space: Mapping[str, Any], where: str = "search", dataset: str | None = None,
+                base: Mapping[str, Any] | None = None,
+                spell: Callable[[str], str] | None = None) -> None:
     """Raise SweepError for an unknown option, a range over a text option (loss,
-    regularizer: use Choice) or a fixed or listed value of the wrong type."""
+    regularizer: use Choice) or a fixed or listed value of the wrong type; with ``dataset``,
+    also for any setting ``train`` refuses (``check_config``) at the ends of the ranges, in
+    the lists and among the fixed values (every combination, up to ``CORNERS`` of them;
+    beyond, each value with the others at their first)."""
     types = config_fields()
+    axes: list[list[tuple[str, Any]]] = []
     for key, value in space.items():
         if isinstance(value, LogUniform | Uniform):
             normalize_config({key: 1}, where)  # the name
             if types[str(key).replace("-", "_")] is str:
                 raise SweepError(f"{where}: {key} takes names, not numbers: give a list of "
                                  "choices instead of a range")
+            values = [value.low, value.high]
         elif isinstance(value, Choice):
-            for v in value.values:
+            values = list(value.values)
+            for v in values:
                 normalize_config({key: v}, where)
         else:
+            values = [value]
             normalize_config({key: value}, where)
+        axes.append([(key, v) for v in values])
+    if dataset is None:
+        return
+    if math.prod(len(a) for a in axes) <= CORNERS:
+        combinations: Any = itertools.product(*axes)
+    else:  # too many: each value once, the other options at their first
+        first = [a[0] for a in axes]
+        combinations = ([*first[:i], pair, *first[i + 1:]]
+                        for i, a in enumerate(axes) for pair in a)
+    for combination in combinations:
+        config = normalize_config({**(base or {}), **rounded(dict(combination))}, where)
+        check_config(dataset, config, where, spell)
+
+
+def clip_space(space: Mapping[str, Any], best: Mapping[str, Any], dataset: str
+               ) -> dict[str, Any]:
+    """``space`` with each range end that ``train`` refuses moved to the last value it takes
+    (bisected between that end and ``best``'s value): a finer round's range around a best
+    value near a limit (momentum 0.98) would otherwise reach past it (momentum 1.2).
+
+    >>> space = clip_space({"momentum": Uniform(0.73, 1.23)}, {"momentum": 0.98}, "blobs")
+    >>> 0.999 < space["momentum"].high < 1
+    True
+    """
+    def takes(key: str, value: float) -> bool:
+        try:
+            check_config(dataset, normalize_config({**best, **rounded({key: value})}))
+        except SweepError:
+            return False
+        return True
+
+    out = dict(space)
+    for key, value in space.items():
+        if not isinstance(value, LogUniform | Uniform) or key not in best:
+            continue
+        ends = []
+        for end in (value.low, value.high):
+            inside = float(best[key])
+            if not takes(key, end):
+                for _ in range(64):  # halving the gap to float precision
+                    middle = (inside + end) / 2
+                    if middle in (inside, end):
+                        break
+                    inside, end = (middle, end) if takes(key, middle) else (inside, middle)
+                end = inside
+            ends.append(end)
+        if ends != [value.low, value.high]:
+            out[key] = type(value)(*ends)
+    return out
 
 
 def rounded(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -205,9 +285,9 @@ class Runner:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise SweepError(f"run_sweep: seed must be an integer >= 0, got {seed!r}")
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                    or workers < 0):
-            raise SweepError(f"run_sweep: workers must be an integer >= 0 (0: in this "
-                             f"process), got {workers!r}")
+                                    or not 0 <= workers <= MAX_WORKERS):
+            raise SweepError(f"run_sweep: workers must be an integer from 0 (in this process) "
+                             f"to {MAX_WORKERS}, got {workers!r}")
         if resume and out is None:
             raise SweepError("run_sweep: resume=True needs the out folder of the sweep to resume")
         if scheduler is not None:
@@ -221,16 +301,22 @@ class Runner:
         self.out = Path(out) if out is not None else None
         self.done: dict[int, dict[str, Any]] = {}
         self.log: TrialLog | None = None
+        self._held = contextlib.ExitStack()  # the out folder's lock, let go in close()
         if self.out is not None:
             path = self.out / TRIALS_FILE
-            if resume:
-                self.done = {t["trial"]: t for t in read_trials(path, repair=True)}
-            elif read_trials(path):
-                raise SweepFileError(
-                    f"run_sweep: {path} already holds trials of a sweep; resume it "
-                    "(resume=True, --resume) or choose another out folder (nothing was "
-                    "changed)")
-            self.log = TrialLog(path)
+            try:
+                self._held.enter_context(writer_lock(self.out))  # one writer per folder
+                if resume:
+                    self.done = {t["trial"]: t for t in read_trials(path, repair=True)}
+                elif read_trials(path):
+                    raise SweepFileError(
+                        f"run_sweep: {path} already holds trials of a sweep; resume it "
+                        "(resume=True, --resume) or choose another out folder (nothing was "
+                        "changed)")
+                self.log = TrialLog(path)
+            except BaseException:
+                self._held.close()
+                raise
         self.executor: Any = None
         self._standardize: set[bool] = set()
         self.records: dict[int, dict[str, Any]] = {}
@@ -279,6 +365,9 @@ class Runner:
         extra = dict(extra or {})
         tasks = [Task(first + i, trial_seed(self.seed, first + i), self.dataset, self.seed,
                       normalize_config(c)) for i, c in enumerate(configs)]
+        for task in tasks:  # every one before any runs: what train refuses, a sweep refuses
+            check_config(self.dataset, task.config, f"run_sweep: trial {task.index} "
+                                                    f"({task.config})")
         todo = deque()
         for task in tasks:
             old = self.done.get(task.index)
@@ -356,3 +445,4 @@ class Runner:
             self.executor = None
         if self.log is not None:
             self.log.close()
+        self._held.close()

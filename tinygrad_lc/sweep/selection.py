@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from tinygrad_lc.models.training import MLP_DEFAULTS, one_blas_thread
+from tinygrad_lc.sweep.limits import MAX_REFINE, MAX_TRIALS
 from tinygrad_lc.sweep.log import SweepFileError
 from tinygrad_lc.sweep.runner import (
     Runner,
     SweepError,
     SweepResult,
     check_space,
+    clip_space,
     normalize_config,
     rounded,
 )
@@ -44,6 +46,7 @@ from tinygrad_lc.sweep.spaces import (
     Uniform,
     edge_warnings,
     grid,
+    grid_size,
     narrow,
     sample,
 )
@@ -136,6 +139,35 @@ def run_sweep(configs: Sequence[Mapping[str, Any]], dataset: str,
 
 
 # ---------------------------------------------------------------------- coarse to fine
+def check_search(space: Mapping[str, Any], dataset: str, trials: int | None = None,
+                 grid_k: int | None = None, refine: int = 0,
+                 base: Mapping[str, Any] | None = None, option_name: Any = None) -> None:
+    """Raise SweepError for what ``search`` with these arguments would refuse before any
+    trial runs: bad counts, too many trials or rounds, a space with settings that ``train``
+    refuses (``check_space``). Nothing is made or written."""
+    spell = option_name or (lambda name: name)
+    for name, value in (("trials", trials), ("grid_k", grid_k), ("refine", refine)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < (0 if name == "refine" else 1)):
+            raise SweepError(f"search: {spell(name)} must be an integer >= "
+                             f"{0 if name == 'refine' else 1}, got {value!r}")
+    if (trials is None) == (grid_k is None):
+        raise SweepError("search: give either trials (random search) or grid_k (a grid)")
+    if refine > MAX_REFINE:
+        raise SweepError(f"search: {spell('refine')} must be at most {MAX_REFINE} (each round "
+                         f"halves the ranges: after {MAX_REFINE} they are a millionth as wide),"
+                         f" got {refine:,}")
+    check_space(space, "search")  # the names and types, before counting
+    per_round = trials if grid_k is None else grid_size(space, grid_k)
+    if per_round * (1 + refine) > MAX_TRIALS:
+        made = (f"{spell('trials')} {trials:,}" if grid_k is None else
+                f"{spell('grid_k')} {grid_k:,} ({per_round:,} combinations)")
+        raise SweepError(f"search: {made} in {1 + refine} round(s) makes "
+                         f"{per_round * (1 + refine):,} trials; a sweep runs at most "
+                         f"{MAX_TRIALS:,} (ask for fewer trials or rounds)")
+    check_space(space, "search", dataset, base, option_name)
+
+
 def search(space: Mapping[str, Any], dataset: str, trials: int | None = None,
            grid_k: int | None = None, refine: int = 0, base: Mapping[str, Any] | None = None,
            workers: int | None = None, scheduler: str | None = None,
@@ -146,8 +178,14 @@ def search(space: Mapping[str, Any], dataset: str, trials: int | None = None,
 
     Each round has as many trials as the first; their numbers follow on, so one
     ``trials.jsonl`` holds them all and ``resume`` works across rounds (the rounds' ranges
-    follow from the recorded trials, which are the same on every run). The result's
-    ``warnings`` list the ranges whose best value lies in their outer 10%.
+    follow from the recorded trials, which are the same on every run; a narrowed range
+    stops where ``train`` would refuse its values). The result's ``warnings`` list the
+    ranges whose best value lies in their outer 10%.
+
+    Before any trial runs, the space is checked as ``train`` checks its settings (every
+    range's ends, every listed and fixed value), and the sizes: ``refine`` at most
+    ``MAX_REFINE`` (20), all rounds' trials together at most ``MAX_TRIALS`` (100,000).
+    ``option_name(name)`` spells an option in the messages (default: the name itself).
 
     Examples
     --------
@@ -156,14 +194,7 @@ def search(space: Mapping[str, Any], dataset: str, trials: int | None = None,
     >>> len(result.trials), [len(s) for s in result.spaces]  # doctest: +SKIP
     (8, [3, 3])
     """
-    for name, value in (("trials", trials), ("grid_k", grid_k), ("refine", refine)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < (0 if name == "refine" else 1)):
-            raise SweepError(f"search: {name} must be an integer >= "
-                             f"{0 if name == 'refine' else 1}, got {value!r}")
-    if (trials is None) == (grid_k is None):
-        raise SweepError("search: give either trials (random search) or grid_k (a grid)")
-    check_space(space, "search")
+    check_search(space, dataset, trials, grid_k, refine, base, option_name)
     base = dict(base or {})
     configs = sample(space, trials, seed) if grid_k is None else grid(space, grid_k)
     n = len(configs)
@@ -176,7 +207,8 @@ def search(space: Mapping[str, Any], dataset: str, trials: int | None = None,
                 best = sweep.result().best
                 if best is None:
                     break  # nothing to refine around
-                current = narrow(current, best["config"])
+                current = clip_space(narrow(current, best["config"]), best["config"],
+                                     dataset)
                 spaces.append(current)
                 configs = sample(current, n, [seed, round_])
             sweep.run([{**base, **rounded(c)} for c in configs], first=round_ * n,
@@ -197,6 +229,12 @@ def retrain(trial: Mapping[str, Any]) -> tuple[Any, Any, dict[str, float]]:
     data : training.Dataset
     accuracies : dict
         "train", "val" and "test"; train and val equal the trial's (same weights).
+
+    Raises
+    ------
+    SweepFileError
+        The weights are the trial's, bit for bit, but its recorded accuracies are not what
+        they give: the record was edited.
     """
 
     task = Task(trial["trial"], trial["seed"], trial["dataset"], trial["data_seed"],
@@ -204,8 +242,16 @@ def retrain(trial: Mapping[str, Any]) -> tuple[Any, Any, dict[str, float]]:
     with one_blas_thread():
         trainer, data = train(task)
         accuracies = data.accuracies(trainer.model)
-    recorded = trial.get("weights_sha256")
-    if recorded is not None and recorded != weights_digest(trainer.model):
+    recorded, digest = trial.get("weights_sha256"), weights_digest(trainer.model)
+    said = (trial.get("val_accuracy"), trial.get("train_accuracy"))
+    if recorded == digest and said != (accuracies["val"], accuracies["train"]):
+        raise SweepFileError(
+            f"retrain: trial {trial['trial']}'s record says validation accuracy {said[0]} "
+            f"(training {said[1]}), but its weights, the same bit for bit as the sweep's "
+            f"(SHA-256), give {accuracies['val']} ({accuracies['train']}): the record was "
+            "changed after the sweep wrote it. Delete its line from trials.jsonl (--resume "
+            "then runs that trial again).")
+    if recorded is not None and recorded != digest:
         # e.g. another NumPy or BLAS than the worker that ran the trial
         warnings.warn(f"retrain: trial {trial['trial']} retrained here gives other weights than "
                       f"the sweep recorded (validation accuracy {accuracies['val']:.4f}, "

@@ -18,7 +18,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Choice", "LogUniform", "Uniform", "edge_warnings", "grid", "narrow", "sample"]
+from tinygrad_lc.sweep.limits import MAX_TRIALS
+
+__all__ = ["Choice", "LogUniform", "Uniform", "edge_warnings", "grid", "grid_size", "narrow",
+           "sample"]
 
 EDGE = 0.10  # a best value within this fraction of its range's width from an end is "at the edge"
 
@@ -157,7 +160,20 @@ def _check_space(where: str, space: Mapping[str, Any]) -> None:
 def _check_count(where: str, name: str, n: Any) -> int:
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"{where}: {name} must be an integer >= 1, got {n!r}")
+    if n > MAX_TRIALS:
+        raise ValueError(f"{where}: {name} must be at most {MAX_TRIALS:,}, got {n:,}")
     return int(n)
+
+
+def grid_size(space: Mapping[str, Any], k: int) -> int:
+    """How many configurations ``grid(space, k)`` makes, counted without making them: ``k``
+    per range, each ``Choice``'s number of values, 1 per fixed value.
+
+    >>> grid_size({"lr": LogUniform(1e-3, 1e-1), "loss": Choice(["svm", "softmax"])}, 5)
+    10
+    """
+    return math.prod(k if isinstance(v, LogUniform | Uniform) else
+                     len(v.values) if isinstance(v, Choice) else 1 for v in space.values())
 
 
 def sample(space: Mapping[str, Any], n: int, seed: Any = 0) -> list[dict[str, Any]]:
@@ -168,7 +184,7 @@ def sample(space: Mapping[str, Any], n: int, seed: Any = 0) -> list[dict[str, An
     space : dict
         ``train`` option name -> ``LogUniform`` / ``Uniform`` / ``Choice`` or a fixed value.
     n : int
-        Number of configurations, at least 1.
+        Number of configurations, from 1 to ``MAX_TRIALS`` (100,000).
     seed : int or sequence of int
         Seeds ``np.random.default_rng``; the same seed gives the same configurations.
 
@@ -190,7 +206,8 @@ def grid(space: Mapping[str, Any], k: int) -> list[dict[str, Any]]:
     """Every combination of ``k`` values per range (all values of a ``Choice``).
 
     ``LogUniform`` gives ``k`` values evenly spaced in log10 from low to high, ``Uniform``
-    evenly spaced ones; ``k = 1`` gives each range's middle.
+    evenly spaced ones; ``k = 1`` gives each range's middle. At most ``MAX_TRIALS``
+    (100,000) configurations (``grid_size``), refused before any is made.
 
     Examples
     --------
@@ -200,6 +217,10 @@ def grid(space: Mapping[str, Any], k: int) -> list[dict[str, Any]]:
     """
     _check_space("grid", space)
     k = _check_count("grid", "k", k)
+    size = grid_size(space, k)
+    if size > MAX_TRIALS:
+        raise ValueError(f"grid: k={k} over this space makes {size:,} configurations; at most "
+                         f"{MAX_TRIALS:,}")
     axes = [v.grid(k) if isinstance(v, SPACES) else [v] for v in space.values()]
     return [dict(zip(space, values)) for values in itertools.product(*axes)]
 

@@ -38,7 +38,6 @@ from tinygrad_lc.util.lifetime import exit_with_parent
 
 __all__ = ["Task", "run_trial", "shared_dataset", "trial_seed"]
 
-STATUSES = ("ok", "diverged", "failed")
 _SPLITS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 _loaded: dict[tuple[str, int, bool], Any] = {}  # this process's data sets, loaded once
 _lock = threading.Lock()  # a Dask worker may run trials in several threads
