@@ -518,17 +518,21 @@ def test_a_recorded_best_is_the_best_of_checked_trials(tmp_path):
 
 # ---------------------------------------------------------------------- one writer per folder
 def test_a_folder_another_sweep_writes_to_is_refused(tmp_path):
-    import filelock
+    fcntl = pytest.importorskip("fcntl")  # POSIX
 
     out = tmp_path / "s"
     run_sweep([{"iters": 5}], "blobs", workers=0, out=out)
     before = (out / "trials.jsonl").read_bytes()
-    # another process's lock on the folder, as a running sweep holds it
-    other = filelock.FileLock(str(out / ".sweep.lock"))
-    with other:
+    # another holder's lock on the folder, as a running sweep holds it (a flock belongs to
+    # its open file, so a second open of the file in this process is another holder)
+    other = os.open(out / ".sweep.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
         for resume in (True, False):
             with pytest.raises(SweepFileError, match="another sweep is writing to"):
                 run_sweep([{"iters": 5}] * 2, "blobs", workers=0, out=out, resume=resume)
+    finally:
+        os.close(other)
     assert (out / "trials.jsonl").read_bytes() == before
     again = run_sweep([{"iters": 5}] * 2, "blobs", workers=0, out=out, resume=True)
     assert [t["trial"] for t in again.trials] == [0, 1]  # free again once it let go

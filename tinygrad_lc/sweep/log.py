@@ -18,13 +18,18 @@ import json
 import math
 import os
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import filelock
 import numpy as np
+
+try:  # POSIX: the out folder's writer lock is a flock; elsewhere there is none
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from tinygrad_lc.sweep.limits import MAX_DEPTH, MAX_LINE, MAX_REFINE, MAX_TRIALS
 from tinygrad_lc.util.atomic import fsync_folder
@@ -363,12 +368,16 @@ class TrialLog:
 
 
 # ---------------------------------------------------------------------- one writer
+_HELD: dict[Path, tuple[int, int, int]] = {}  # lock path -> (fd, owning thread, depth)
+_HELD_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def writer_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
-    """Be the one sweep that writes to ``folder`` while inside: an OS lock (``filelock``:
-    ``flock`` on POSIX) on ``folder/.sweep.lock``, let go when the block ends or the
-    process dies. Re-entrant in one thread (the command holds it around ``search``, which
-    takes it again); another process or thread is refused at once.
+    """Be the one sweep that writes to ``folder`` while inside: an OS lock (``flock``) on
+    ``folder/.sweep.lock``, let go when the block ends or the process dies. Re-entrant in one
+    thread (the command holds it around ``search``, which takes it again); another process or
+    thread is refused at once. (Without ``fcntl``, on Windows, there is no lock.)
 
     Raises
     ------
@@ -386,14 +395,33 @@ def writer_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = (folder / LOCK_FILE).resolve()
-    lock = filelock.FileLock(str(path), timeout=0, is_singleton=True)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise SweepFileError(
-            f"another sweep is writing to {folder} (it holds the lock {folder / LOCK_FILE}); "
-            "wait for it to end, or use another --out folder (nothing was changed)") from None
+    me = threading.get_ident()
+    refused = SweepFileError(
+        f"another sweep is writing to {folder} (it holds the lock {folder / LOCK_FILE}); "
+        "wait for it to end, or use another --out folder (nothing was changed)")
+    with _HELD_LOCK:
+        held = _HELD.get(path)
+        if held is not None:
+            fd, owner, depth = held
+            if owner != me:
+                raise refused
+            _HELD[path] = (fd, owner, depth + 1)
+        else:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise refused from None
+            _HELD[path] = (fd, me, 1)
     try:
         yield folder / LOCK_FILE
     finally:
-        lock.release()
+        with _HELD_LOCK:
+            fd, owner, depth = _HELD[path]
+            if depth > 1:
+                _HELD[path] = (fd, owner, depth - 1)
+            else:
+                del _HELD[path]
+                os.close(fd)  # closing the descriptor lets go of the flock

@@ -61,7 +61,9 @@ def esc(text: str) -> str:
     >>> esc("a<b\\x1b\\ud800") == "a&lt;b\\u241b\\ufffd"  # ESC shows as U+241B
     True
     """
-    return html.escape(_NOT_XML.sub(_visible, str(text)), quote=False)
+    # "]" as a character reference too: dot's HTML-label reader stops at a bare "]" in some
+    # positions (a cluster named "]" was a syntax error)
+    return html.escape(_NOT_XML.sub(_visible, str(text)), quote=False).replace("]", "&#93;")
 
 
 def _font(lines: list[str], color: str, face: str | None = None) -> str:
