@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import time
 from collections import deque
 from collections.abc import Callable
@@ -201,7 +200,7 @@ model trains with sgd or momentum
             value = getattr(self, name)
             if value is None and name == "weight_scale":  # the MLP's He initialization
                 continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            if isinstance(value, bool) or not isinstance(value, _REALS):
                 fail(f"{o(name)} must be a number, got {value!r}")
             if name == "momentum":
                 if not (math.isfinite(value) and 0 <= value < 1):
@@ -251,6 +250,9 @@ model trains with sgd or momentum
                 fail(f"{o('hidden')} {','.join(map(str, hidden))} makes a net of {count:,} "
                      f"parameters on {self.dataset}; at most {MAX_PARAMETERS:,} "
                      f"({MAX_PARAMETERS * 8 // 10**6} MB of float64 weights)")
+
+
+_REALS = (int, float, np.integer, np.floating)  # a tuple: isinstance is fast on it
 
 
 class ConfigError(ValueError):

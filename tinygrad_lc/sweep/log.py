@@ -199,7 +199,9 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse(line: bytes) -> Any:
-    depth = nesting(line)
+    # fewer opening brackets than the bound cannot nest deeper (the common case: no scan)
+    opening = line.count(b"[") + line.count(b"{")
+    depth = nesting(line) if opening > MAX_DEPTH else opening
     if depth > MAX_DEPTH:
         raise ValueError(f"its brackets nest {depth} deep; a trial record's nest 3, and more "
                          f"than {MAX_DEPTH} is refused")
@@ -347,7 +349,8 @@ class TrialLog:
         except ValueError as exc:
             raise ValueError(f"TrialLog.append: not a trial record: {exc}") from None
         line = (json.dumps(record, allow_nan=False) + "\n").encode("utf-8")
-        if len(line) > MAX_LINE or nesting(line) > MAX_DEPTH:
+        if len(line) > MAX_LINE or (line.count(b"[") + line.count(b"{") > MAX_DEPTH
+                                    and nesting(line) > MAX_DEPTH):
             raise ValueError(f"TrialLog.append: trial {record['trial']}'s record is "
                              f"{len(line):,} bytes, nested {nesting(line)} deep; a line of "
                              f"trials.jsonl has at most {MAX_LINE:,} and {MAX_DEPTH}")

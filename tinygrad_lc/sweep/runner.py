@@ -320,6 +320,7 @@ class Runner:
         self.executor: Any = None
         self._standardize: set[bool] = set()
         self.records: dict[int, dict[str, Any]] = {}
+        self._best_val: float | None = None
         self.bar = progress_bar(total, f"sweep {dataset}", enabled=progress, unit="trial")
         self.start = time.perf_counter()
 
@@ -345,17 +346,24 @@ class Runner:
             return f"dask {self.scheduler}"
         return "in-process" if self.workers == 0 else "local processes"
 
+    def _keep(self, record: dict[str, Any]) -> None:
+        """Add ``record`` to the results and the best validation accuracy so far (kept as
+        it goes: the progress bar shows it after every trial)."""
+        self.records[record["trial"]] = record
+        val = record.get("val_accuracy")
+        if record["status"] == "ok" and val is not None and (
+                self._best_val is None or val > self._best_val):
+            self._best_val = val
+
     def _best_text(self) -> str:
-        vals = [t["val_accuracy"] for t in self.records.values()
-                if t["status"] == "ok" and t.get("val_accuracy") is not None]
-        return f"{max(vals):.4f}" if vals else "-"
+        return "-" if self._best_val is None else f"{self._best_val:.4f}"
 
     def _record(self, record: dict[str, Any], extra: Mapping[str, Any]) -> None:
         record = {**record, **extra}
         with interrupts.deferred():  # Ctrl-C or SIGTERM waits for the line to be whole
             if self.log is not None:
                 self.log.append(record)
-            self.records[record["trial"]] = record
+            self._keep(record)
             self.bar.update(1)
             self.bar.set_postfix(best_val=self._best_text(), refresh=False)
 
@@ -391,7 +399,7 @@ class Runner:
                     f"trial seed {theirs[2]}), this sweep's is {mine[3]} on {mine[0]} (data "
                     f"seed {mine[1]}, trial seed {mine[2]}). Resume with the settings it was "
                     "started with, or use another out folder (nothing was changed).")
-            self.records[task.index] = old
+            self._keep(old)
             self.bar.update(1)
         self.bar.set_postfix(best_val=self._best_text(), refresh=False)
         # SIGINT or SIGTERM: the workers are stopped, the recorded trials stay
