@@ -98,7 +98,7 @@ class LinearClassifier(Classifier):
                                         regularizers.REGULARIZERS)
         self.delta = check_real(where, "delta", delta, 0.0)
         self.beta = check_real(where, "beta", beta, 0.0)
-        weight_scale = check_real(where, "weight_scale", weight_scale, 0.0)
+        self.weight_scale = weight_scale = check_real(where, "weight_scale", weight_scale, 0.0)
         if not isinstance(bias, bool | np.bool_):
             raise TypeError(f"{where}: bias must be True or False, got {bias!r}")
         try:
@@ -118,6 +118,15 @@ class LinearClassifier(Classifier):
     def params(self) -> list[Tensor]:
         """The trained tensors: [W, b], or [W] without bias."""
         return [self.W] if self.b is None else [self.W, self.b]
+
+    def _settings(self) -> dict:
+        return {"num_features": self.num_features, "num_classes": self.num_classes,
+                "loss": self.loss_name, "reg": self.reg, "regularizer": self.regularizer,
+                "bias": self.b is not None, "weight_scale": self.weight_scale,
+                "dtype": self.dtype, "delta": self.delta, "beta": self.beta}
+
+    def _state(self) -> list[tuple[str, str]]:
+        return [*super()._state(), ("W", f"shape {self.W.shape}, {self.W.dtype}")]
 
     # ------------------------------------------------------------------ the loss
     def _forward(self, X: Tensor) -> Tensor:
