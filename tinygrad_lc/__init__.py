@@ -11,6 +11,7 @@
 
 from tinygrad_lc import (  # noqa: F401  (the public modules: tg.losses, tg.autodiff, ...)
     autodiff,
+    cs231n,
     data,
     gradcheck,
     losses,
