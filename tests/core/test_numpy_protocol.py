@@ -305,6 +305,14 @@ def test_numpy_never_writes_into_a_tensor(call):
         np.testing.assert_array_equal(t.data, [1.0, 2.0, 3.0])
 
 
+def test_numpy_may_write_a_tensor_s_values_into_an_array():
+    t = Tensor([1.0, 2.0, 3.0])
+    out = np.zeros(3)
+    np.copyto(out, t)
+    np.add.at(out, [0, 0], Tensor([1.0, 1.0]))
+    np.testing.assert_array_equal(out, [3.0, 2.0, 3.0])
+
+
 @pytest.mark.parametrize("call, hint", [
     (lambda t: np.sin(t), "Write it with the Tensor ops"),
     (lambda t: np.min(t), "-(-t).max(axis)"),

@@ -227,6 +227,7 @@ HINTS = {
 GENERIC_HINT = ("Write it with the Tensor ops (+ - * / **, exp, log, sqrt, abs, relu, "
                 "tg.maximum, sum, mean, max, logsumexp, softmax, reshape, transpose, indexing, "
                 "tg.concatenate, tg.stack).")
+# functions that write into their first argument
 IN_PLACE = frozenset(["copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"])
 
 
@@ -242,7 +243,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict):
     if not all(known(x) for x in kwargs.get("out", ())):
         return NotImplemented
     name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-    if any(isinstance(x, Tensor) for x in kwargs.get("out", ())) or method == "at":
+    if any(isinstance(x, Tensor) for x in kwargs.get("out", ())) or (
+            method == "at" and isinstance(inputs[0], Tensor)):
         refuse_in_place(name)
     if op is not None:
         refuse_options(name, kwargs)
@@ -257,8 +259,8 @@ def array_function(func: Callable, types: tuple, args: tuple, kwargs: dict):
     if not all(issubclass(t, Tensor | np.ndarray) for t in types):
         return NotImplemented
     name = numpy_name(func)
-    if func.__name__ in IN_PLACE:
-        refuse_in_place(name)
+    if func.__name__ in IN_PLACE and isinstance(args[0] if args else None, Tensor):
+        refuse_in_place(name)  # these write into their first argument
     op = TABLE.get(func)
     if op is not None:  # NumPy has checked the arguments against the function's signature
         return op(*args, **kwargs)
