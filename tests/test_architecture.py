@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinygrad_lc"
 # the modules a user imports by path (the API's public modules), and the entry points
 ROOT_MODULES = {"__init__", "__main__", "autodiff", "losses", "regularizers", "nn", "optim",
-                "testing"}
+                "testing", "cs231n"}
 SUBPACKAGES = {"core", "gradcheck", "compile", "viz", "models", "data", "sweep", "util", "cli"}
 
 

@@ -25,6 +25,10 @@ API = {
     "tinygrad_lc.viz": ["draw_graph", "render"],
     "tinygrad_lc.data": ["load_cifar10", "load_digits", "train_val_split", "preprocess"],
     "tinygrad_lc.cli": ["main"],
+    "tinygrad_lc.cs231n": ["svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive",
+                           "softmax_loss_vectorized", "LinearSVM", "Softmax",
+                           "eval_numerical_gradient", "eval_numerical_gradient_array",
+                           "grad_check_sparse"],
 }
 
 
@@ -39,6 +43,6 @@ def test_the_public_modules_are_attributes_of_the_package():
     import tinygrad_lc as tg
 
     for name in ("losses", "regularizers", "optim", "models", "nn", "autodiff", "gradcheck",
-                 "viz", "data"):
+                 "viz", "data", "cs231n"):
         assert getattr(tg, name).__name__ == f"tinygrad_lc.{name}"
     assert callable(tg.compile) and tg.compile.__module__ == "tinygrad_lc.compile.compiled"

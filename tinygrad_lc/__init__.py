@@ -11,6 +11,7 @@
 
 from tinygrad_lc import (  # noqa: F401  (the public modules: tg.losses, tg.autodiff, ...)
     autodiff,
+    cs231n,
     data,
     gradcheck,
     losses,
@@ -22,6 +23,7 @@ from tinygrad_lc import (  # noqa: F401  (the public modules: tg.losses, tg.auto
 )
 from tinygrad_lc.autodiff import grad
 from tinygrad_lc.compile import CompileError, compile  # noqa: A004  (tg.compile, as in the API)
+from tinygrad_lc.core import numpy_protocol  # noqa: F401  (np.exp(t), np.sum(t): see there)
 from tinygrad_lc.core.functional import concatenate, exp, log, matmul, maximum, stack
 from tinygrad_lc.core.modes import (
     current_scope,

@@ -384,21 +384,21 @@ def test_unchanged_values_pass_the_check_with_the_same_gradient(op, build):
 
 def test_outside_detect_anomaly_nothing_is_fingerprinted_or_checked(monkeypatch):
     import gc
-    import weakref
 
     from tinygrad_lc.core import anomaly
+    from tinygrad_lc.core.identity import WeakIdentityDict
 
     def boom(*args):
         raise AssertionError("a fingerprint was taken or checked outside detect_anomaly()")
 
-    monkeypatch.setattr(anomaly, "fingerprints", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(anomaly, "fingerprints", WeakIdentityDict())
     monkeypatch.setattr(anomaly, "fingerprint", boom)
     monkeypatch.setattr(anomaly, "check_saved", boom)
     w = _w()
     (w * w).sum().backward()
     assert len(anomaly.fingerprints) == 0
     monkeypatch.undo()
-    monkeypatch.setattr(anomaly, "fingerprints", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(anomaly, "fingerprints", WeakIdentityDict())
     with tg.detect_anomaly():
         loss = (w * w).sum()
     assert len(anomaly.fingerprints) == 1  # the mul (sum reads no values)

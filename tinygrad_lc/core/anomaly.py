@@ -27,19 +27,20 @@ from __future__ import annotations
 
 import os
 import sys
-import weakref
 import zlib
 from typing import Any
 
 import numpy as np
+
+from tinygrad_lc.core.identity import WeakIdentityDict
 
 Node = Any  # a Tensor: tensor.py imports this module, so this one cannot import it
 
 # the package's folder (this file is in its core/): frames below it are the library's
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # node -> checksums of the arrays its VJPs read, taken inside detect_anomaly(); the engine's
-# backward checks them while any is alive
-fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# backward checks them while any is alive (by identity: tensors compare entry by entry)
+fingerprints: WeakIdentityDict = WeakIdentityDict()
 
 
 class AnomalyError(RuntimeError):

@@ -26,7 +26,6 @@ import functools
 import itertools
 import math
 import threading
-import weakref
 from numbers import Real
 
 import numpy as np
@@ -48,6 +47,8 @@ from tinygrad_lc.core.checks import (
     reduction_axis,
     to_array,
 )
+from tinygrad_lc.core.display import tensor_html
+from tinygrad_lc.core.identity import WeakIdentitySet
 from tinygrad_lc.core.indexing import prepare_index
 from tinygrad_lc.core.modes import MODES, Modes
 from tinygrad_lc.core.ops import NUMPY, OPS
@@ -61,8 +62,9 @@ open_kink_logs = 0
 _KINK_COUNT_LOCK = threading.Lock()
 creation_clock = itertools.count(1)  # creation order doubles as a topological order
 _last_mutation = 0  # clock value of the most recent in-place change of any tensor
-_mutated: weakref.WeakSet = weakref.WeakSet()  # tensors changed in place (views may share them)
-plain_grads: weakref.WeakSet = weakref.WeakSet()  # results of grad(create_graph=False)
+# weak sets by identity (a WeakSet would compare two tensors with ==, entry by entry)
+_mutated = WeakIdentitySet()  # tensors changed in place (views may share them)
+plain_grads = WeakIdentitySet()  # results of grad(create_graph=False)
 # the tg.compile tracer (compile.trace.Tracer) while it records a function: per thread and per
 # context, as the modes are (another thread's eager ops never see it, and each reads it once
 # into a local, so a trace starting or ending meanwhile cannot change it halfway through);
@@ -91,6 +93,11 @@ def tracing(tracer):
         with _TRACE_COUNT_LOCK:
             open_traces -= 1
         TRACER.reset(token)
+# NumPy's ufuncs and functions called with tensors (np.exp(t), arr * t, np.sum(t)) go through
+# the table of core/numpy_protocol.py, which builds on this module and functional.py and so
+# sits above them: importing it (tinygrad_lc/__init__.py does) puts its two entry points here
+numpy_ufunc = None  # numpy_protocol.array_ufunc
+numpy_function = None  # numpy_protocol.array_function
 
 
 def data_array(data, dtype, where: str) -> np.ndarray:
@@ -111,6 +118,28 @@ def _refuse_nodes_in(items: list | tuple, where: str) -> None:
                 f"{where}: got a list holding a tensor that requires grad; a list becomes "
                 "plain values without a graph. Join tensors with tg.stack or tg.concatenate"
             )
+
+
+def compare(ufunc, symbol: str, t: Tensor, other):
+    """``t <symbol> other`` on the values: NumPy's boolean result, no graph.
+
+    ``other`` may be a Tensor, an ndarray, a number or a (nested) list; anything else gives
+    NotImplemented, so ``t == None`` is False and ``t < "a"`` a TypeError, as Python does.
+
+    >>> Tensor([1.0, 3.0]) < 2
+    array([ True, False])
+    """
+    if isinstance(other, Tensor):
+        values = other._data
+    elif isinstance(other, np.ndarray | np.generic | Real | list | tuple):
+        values = other
+    else:
+        return NotImplemented
+    tracer = active_tracer()
+    if tracer is not None:
+        for x in (t, other) if isinstance(other, Tensor) else (t,):
+            tracer.read(x, f"the comparison {symbol}")
+    return ufunc(t._data, values)
 
 
 class Tensor:
@@ -143,8 +172,6 @@ class Tensor:
         "_opdef", "_vjps", "_kw", "_seq", "_mut", "_version", "_pg", "_where", "_note",
         "__weakref__",
     )
-    __array_ufunc__ = None  # make `ndarray * Tensor` defer to Tensor.__rmul__
-
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         source = data
         tracer = TRACER.get() if open_traces else None
@@ -316,6 +343,35 @@ class Tensor:
                 )
             return arr.astype(dtype)
         return arr.copy() if copy else arr
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy's ufuncs on tensors: ``np.exp(t)``, ``np.maximum(0, t)``, ``arr * t`` record
+        on the graph; the table and the rules are in ``core/numpy_protocol.py``."""
+        return numpy_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy's functions on tensors: ``np.sum(t, axis=0)``, ``np.concatenate([a, b])``
+        record on the graph; the table and the rules are in ``core/numpy_protocol.py``."""
+        return numpy_function(func, types, args, kwargs)
+
+    # comparisons: a boolean ndarray of the values, entry by entry, and no graph (a step has
+    # no derivative worth passing on). == and != too, as in NumPy and PyTorch; so tensors are
+    # hashed (dict keys, set members) by identity, and the engine never compares them with ==
+    def __lt__(self, other): return compare(np.less, "<", self, other)
+    def __le__(self, other): return compare(np.less_equal, "<=", self, other)
+    def __gt__(self, other): return compare(np.greater, ">", self, other)
+    def __ge__(self, other): return compare(np.greater_equal, ">=", self, other)
+    def __eq__(self, other): return compare(np.equal, "==", self, other)  # type: ignore[override]
+    def __ne__(self, other): return compare(np.not_equal, "!=", self, other)  # type: ignore[override]
+    __hash__ = object.__hash__
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: shape, dtype, requires_grad, op, name, and previews of the values
+        and the gradient (a few thousand characters at most, however large the tensor)."""
+        return tensor_html(self._data, self.grad, [
+            ("shape", str(self.shape)), ("dtype", str(self.dtype)),
+            ("requires_grad", str(self.requires_grad)), ("op", self.op or "(leaf)"),
+            ("name", self.name or ""), ("scope", self.scope or "")])
 
     def __deepcopy__(self, memo: dict) -> Tensor:
         """A leaf copies its data, grad, name and flags; a graph node is refused.

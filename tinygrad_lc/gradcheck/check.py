@@ -33,6 +33,7 @@ from tinygrad_lc.gradcheck.probes import (
     perturbable,
     probe,
     scalar_value,
+    value_array,
 )
 from tinygrad_lc.gradcheck.reports import GradcheckReport
 from tinygrad_lc.gradcheck.run import GradcheckError, GradcheckWarning, rel_error, run_check
@@ -46,7 +47,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- public functions
-def numerical_gradient(f: Callable, x, h: float = 1e-6) -> np.ndarray:
+def numerical_gradient(f: Callable, x, h: float = 1e-6, upstream=None) -> np.ndarray:
     """Central differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` of a scalar ``f`` for every entry.
 
     Parameters
@@ -61,6 +62,10 @@ def numerical_gradient(f: Callable, x, h: float = 1e-6) -> np.ndarray:
         :class:`GradcheckWarning`. A float32 ndarray can only be perturbed in float32 (warned).
     h : float
         The step. The difference is divided by the step really taken after rounding.
+    upstream : array_like, optional
+        For an ``f`` returning an array: the gradient of ``sum(f(x) * upstream)`` (a
+        vector-Jacobian product), ``upstream`` shaped like f's result. The two results of
+        each step are subtracted entry by entry before the sum.
 
     Returns
     -------
@@ -72,6 +77,8 @@ def numerical_gradient(f: Callable, x, h: float = 1e-6) -> np.ndarray:
     >>> x = np.array([1.0, 2.0])
     >>> numerical_gradient(lambda: np.sum(x ** 3), x).round(6)
     array([ 3., 12.])
+    >>> numerical_gradient(lambda x: x ** 2, x, upstream=[1.0, 10.0]).round(6)
+    array([ 2., 40.])
     """
     where = "numerical_gradient"
     check_callable(where, f)
@@ -80,11 +87,27 @@ def numerical_gradient(f: Callable, x, h: float = 1e-6) -> np.ndarray:
     if note:
         warnings.warn(note, GradcheckWarning, stacklevel=2)
     call = caller(f, x)
-    value = lambda v: scalar_value(where, v)
+    contract = None
+    if upstream is None:
+        value = lambda v: scalar_value(where, v)
+    else:
+        u = np.asarray(upstream.data if isinstance(upstream, Tensor) else upstream)
+        if u.dtype.kind not in "fiub":
+            raise TypeError(f"{where}: upstream must hold real numbers, got dtype {u.dtype}")
+        u = u.astype(np.float64)
+
+        def value(v) -> np.ndarray:
+            arr = value_array(where, v)
+            if arr.shape != u.shape:
+                raise ValueError(f"{where}: f returned shape {arr.shape}, but upstream has "
+                                 f"shape {u.shape}; they must match")
+            return arr
+
+        contract = lambda d: float(np.sum(d * u))  # noqa: E731
     with perturbable(where, x) as work:
         grad = np.zeros(work.shape)
         for idx in np.ndindex(work.shape):
-            grad[idx] = probe(where, work, idx, h, call, value)[0]
+            grad[idx] = probe(where, work, idx, h, call, value, contract)[0]
     return grad
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from numpy.typing import ArrayLike
 
 from tinygrad_lc.compile.compiled import compile as compile_fn
 from tinygrad_lc.core.checks import check_count, check_flag, check_real, count_nonfinite
+from tinygrad_lc.core.display import clip_text, html_fields
 from tinygrad_lc.core.modes import no_grad
 from tinygrad_lc.core.tensor import Tensor, host
 from tinygrad_lc.losses import check_labels
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Classifier", "ScoringMixin", "NonFiniteScores", "features", "generator_like",
            "batch_accuracy", "diverged", "at_start", "check_loss", "check_finite_scores",
-           "check_flag"]
+           "check_flag", "setting_text", "same_setting"]
 
 
 def features(where: str, X, num_features: int | None = None) -> np.ndarray:
@@ -110,6 +112,30 @@ def check_finite_scores(s: np.ndarray) -> None:
     """Raise NonFiniteScores when ``s`` holds NaN or inf (training diverged)."""
     if not np.isfinite(s).all():
         raise NonFiniteScores("the scores hold NaN or inf")
+
+
+def setting_text(v: Any) -> str:
+    """A setting as the code that gives it: ``'svm'``, ``0.001``, ``np.float32``.
+
+    >>> setting_text(np.dtype(np.float32)), setting_text("svm"), setting_text((100,))
+    ('np.float32', "'svm'", '(100,)')
+    """
+    if isinstance(v, np.dtype):
+        return f"np.{v.name}"
+    return repr(v)
+
+
+def same_setting(value: Any, default: Any) -> bool:
+    """Whether a setting equals its default (a dtype equals the type it was given as).
+
+    >>> same_setting(np.dtype(np.float64), np.float64), same_setting(1, True)
+    (True, False)
+    """
+    if isinstance(value, np.dtype):
+        return value == np.dtype(default)
+    if isinstance(value, bool) or isinstance(default, bool):
+        return value is default
+    return type(value) is type(default) and value == default
 
 
 class ScoringMixin:
@@ -191,6 +217,29 @@ class Classifier(ScoringMixin):
         self.optimizer: Optimizer | None = None
         self.step_count = 0
         self.last_batch_accuracy = float("nan")
+
+    # ------------------------------------------------------------------ how it shows
+    def _settings(self) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError  # each model's constructor arguments, by name
+
+    def _state(self) -> list[tuple[str, str]]:
+        """What training changed, as (name, text) rows: the steps taken."""
+        return [("trained", f"{self.step_count:,} steps" if self.step_count else "not yet")]
+
+    def __repr__(self) -> str:
+        """The constructor call, scikit-learn style: the sizes, and the settings that differ
+        from their defaults."""
+        defaults = {k: p.default for k, p in
+                    inspect.signature(type(self).__init__).parameters.items()}
+        shown = [f"{k}={setting_text(v)}" for k, v in self._settings().items()
+                 if defaults.get(k, inspect.Parameter.empty) is inspect.Parameter.empty
+                 or not same_setting(v, defaults[k])]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: every setting, then what training changed (escaped HTML)."""
+        rows = [(k, clip_text(setting_text(v))) for k, v in self._settings().items()]
+        return html_fields(type(self).__name__, rows + self._state())
 
     # ------------------------------------------------------------------ the loss
     def _forward(self, X: Tensor) -> Tensor:  # pragma: no cover

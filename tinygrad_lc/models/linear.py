@@ -119,6 +119,15 @@ class LinearClassifier(Classifier):
         """The trained tensors: [W, b], or [W] without bias."""
         return [self.W] if self.b is None else [self.W, self.b]
 
+    def _settings(self) -> dict:
+        return {"num_features": self.num_features, "num_classes": self.num_classes,
+                "loss": self.loss_name, "reg": self.reg, "regularizer": self.regularizer,
+                "bias": self.b is not None, "weight_scale": self.weight_scale,
+                "dtype": self.dtype, "delta": self.delta, "beta": self.beta}
+
+    def _state(self) -> list[tuple[str, str]]:
+        return [*super()._state(), ("W", f"shape {self.W.shape}, {self.W.dtype}")]
+
     # ------------------------------------------------------------------ the loss
     def _forward(self, X: Tensor) -> Tensor:
         s = X @ self.W

@@ -125,6 +125,21 @@ class MLPClassifier(Classifier):
         """The weight matrices (what ``reg`` penalizes), first layer first."""
         return [m.W for m in self.net if isinstance(m, Linear)]
 
+    def _settings(self) -> dict:
+        return {"num_features": self.num_features, "num_classes": self.num_classes,
+                "hidden": self.hidden, "loss": self.loss_name, "reg": self.reg,
+                "optimizer": self.optimizer_name, "weight_scale": self.weight_scale,
+                "dtype": self.dtype, "delta": self.delta}
+
+    def _state(self) -> list[tuple[str, str]]:
+        rows = super()._state()
+        h = self.history
+        if h["epoch"]:
+            rows.append(("last epoch", f"{h['epoch'][-1]}: loss {h['loss'][-1]:.4g}, train "
+                         f"accuracy {h['train_accuracy'][-1]:.3f}, val accuracy "
+                         f"{h['val_accuracy'][-1]:.3f}"))
+        return rows
+
     # ------------------------------------------------------------------ the loss
     def _forward(self, X: Tensor) -> Tensor:
         return self.net(X)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinygrad_lc.core.display import clip_text, html_fields, html_grid
 from tinygrad_lc.models.training import DATASETS, TrainConfig
 from tinygrad_lc.sweep.executors import (
     MAX_STARTS,
@@ -247,8 +248,9 @@ class SweepResult:
         varied = [k for k in keys if len({repr(t["config"].get(k)) for t in self.trials}) > 1]
         return sorted(varied, key=lambda k: (k not in ("lr", "reg"), k != "lr", k))
 
-    def table(self, limit: int | None = None) -> str:
-        """The trials as a text table, best validation accuracy first (failures last)."""
+    def _ranked(self, limit: int | None) -> tuple[list[str], list[list[str]], int]:
+        """The header, the rows of the best ``limit`` trials (best validation accuracy first,
+        failures last) as text, and how many more trials there are."""
         keys = self.varied()
         header = ["trial", *keys, "status", "train acc", "val acc", "final loss", "seconds"]
 
@@ -261,14 +263,36 @@ class SweepResult:
                  fmt(t.get("train_accuracy"), ".4f"), fmt(t.get("val_accuracy"), ".4f"),
                  fmt(t.get("final_loss"), ".4g"), fmt(t.get("seconds"), ".1f")]
                 for t in ranked[:limit]]
+        return header, rows, len(ranked) - len(rows)
+
+    def table(self, limit: int | None = None) -> str:
+        """The trials as a text table, best validation accuracy first (failures last)."""
+        header, rows, more = self._ranked(limit)
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
                   for i, h in enumerate(header)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)),
                  "  ".join("-" * w for w in widths)]
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-        if limit is not None and len(ranked) > limit:
-            lines.append(f"... and {len(ranked) - limit} more")
+        if more:
+            lines.append(f"... and {more} more")
         return "\n".join(lines)
+
+    def _repr_html_(self, limit: int = 20) -> str:
+        """Jupyter's view: where and how the sweep ran, the best trial, and the ``limit``
+        best trials as a table (escaped HTML; its size does not grow past ``limit`` rows)."""
+        best = self.best
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts().items()))
+        chosen = "no trial finished" if best is None else (
+            f"trial {best['trial']}: val accuracy {best['val_accuracy']:.4f} with "
+            + ", ".join(f"{k}={best['config'].get(k)!r}" for k in self.varied()))
+        fields = [("dataset", self.dataset), ("trials", f"{len(self.trials)} ({counts})"),
+                  ("executor", f"{self.executor}, {self.workers} worker(s)"),
+                  ("seconds", f"{self.seconds:.1f}"), ("best", clip_text(chosen, 1000)),
+                  *(("warning", clip_text(w, 1000)) for w in self.warnings[:10])]
+        header, rows, more = self._ranked(limit)
+        rows = [[clip_text(c, 100) for c in r] for r in rows]
+        tail = f"<p>... and {more} more</p>" if more else ""
+        return html_fields("SweepResult", fields) + html_grid(header, rows) + tail
 
 
 # ---------------------------------------------------------------------- running

@@ -187,6 +187,17 @@ class Report:
             f"<h1>{title}</h1>\n{nav}\n" + "\n".join(self._parts) + "\n</body>\n</html>\n"
         )
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the page in a frame of its own, so its style sheet stays inside
+        (the whole page is the frame's escaped ``srcdoc``).
+
+        >>> Report("<Demo>")._repr_html_()[:60]
+        '<iframe title="report: &lt;Demo&gt;" style="width:100%;heigh'
+        """
+        return (f'<iframe title="report: {html.escape(self.title)}" style="width:100%;'
+                f'height:600px;border:1px solid #ccc" sandbox="" '
+                f'srcdoc="{html.escape(self.to_html(), quote=True)}"></iframe>')
+
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the page to ``path`` atomically (folders are created) and return the path."""
         return atomic_write(path, self.to_html())
