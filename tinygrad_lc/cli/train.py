@@ -121,10 +121,12 @@ def _defaults(key: str) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = ("Data: a seeded train/validation/test split, training-mean subtraction and a "
                 "column of ones (the bias trick), so W has one more row than there are pixels "
-                "and no separate bias is learned. CIFAR-10 is read from $TINYGRAD_LC_DATA or "
-                "~/.cache/tinygrad_lc and downloaded there (163 MB) when missing.")
+                "and no separate bias is learned. CIFAR-10 is read from $TINYGRAD_LC_DATA (the "
+                "folder or its cifar-10-batches-py/) or the user cache folder "
+                "(~/.cache/tinygrad_lc on Linux) and downloaded there (163 MB, needs "
+                "pip install 'tinygrad_lc[cifar10]') when missing.")
     p.add_argument("--dataset", choices=DATASETS, default="digits",
-                   help="digits (8x8, ships with scikit-learn), cifar10 (32x32x3) or blobs "
+                   help="digits (8x8, ship inside the package), cifar10 (32x32x3) or blobs "
                         "(2-D toy points); default: digits")
     p.add_argument("--model", choices=MODELS, default="linear",
                    help="linear (scores X @ W) or mlp (the two-layer net; its defaults differ, "
