@@ -273,7 +273,7 @@ def hvp(f: Callable, inputs, v) -> tuple:
         for g, d in zip(gs, dirs):
             term = (g * d).sum()
             dot = term if dot is None else dot + term
-    hv = grad(dot, xs, allow_unused=True) if dot.requires_grad else \
+    hv = grad(dot, xs, allow_unused=True) if dot is not None and dot.requires_grad else \
         tuple(_zeros_like(x) for x in xs)
     return out.detach(), hv[0] if one else hv
 

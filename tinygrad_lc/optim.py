@@ -394,6 +394,9 @@ class SGD(Optimizer):
     """
 
     hyperparameters = ("lr", "momentum", "nesterov", "weight_decay", "max_norm")
+    momentum: float
+    nesterov: bool
+    max_norm: float | None
     state_names = ("velocity",)
     counts_steps = False
 
@@ -484,6 +487,8 @@ class Adam(Optimizer):
     """
 
     hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    betas: tuple[float, float]
+    eps: float
     state_names = ("exp_avg", "exp_avg_sq")
     sums_of_squares = ("exp_avg_sq",)
 
@@ -504,6 +509,7 @@ class Adam(Optimizer):
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
+        assert self.steps is not None  # Adam counts steps (counts_steps)
         t, m, v = self.steps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
         # m = b1 m + (1 - b1) g
         m *= b1
@@ -553,6 +559,8 @@ class RMSprop(Optimizer):
     """
 
     hyperparameters = ("lr", "alpha", "eps", "weight_decay")
+    alpha: float
+    eps: float
     state_names = ("square_avg",)
     sums_of_squares = ("square_avg",)
 
@@ -609,6 +617,7 @@ class Adagrad(Optimizer):
     """
 
     hyperparameters = ("lr", "eps", "weight_decay")
+    eps: float
     state_names = ("sum",)
     sums_of_squares = ("sum",)
 

@@ -326,7 +326,7 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
     check_paths(args)
     note = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    if args.resume and not checkpoint.exists():
+    if args.resume and (checkpoint is None or not checkpoint.exists()):
         raise UsageError(f"--resume: the checkpoint {checkpoint} does not exist; "
                          "run without --resume to start a new run")
     if not args.resume and checkpoint is not None and checkpoint.exists():
@@ -346,7 +346,7 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
     except (ValueError, TypeError) as exc:  # a setting config_from_args does not know about
         raise UsageError(str(exc)) from exc
     resumed_from = 0
-    if args.resume:
+    if args.resume and checkpoint is not None:
         trainer.load(checkpoint)
         resumed_from = trainer.step
         if resumed_from > cfg.iters:

@@ -37,6 +37,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
+from typing import Any, overload
 
 import numpy as np
 
@@ -243,7 +244,7 @@ class CompiledFunction:
             self._cache.popitem(last=False)
         return entry, leaves
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _eager_only():
             return self.f(*args, **kwargs)
         entry, leaves = self._entry(args, kwargs)
@@ -260,7 +261,13 @@ class CompiledFunction:
         return self.trace(*args, **kwargs).text()
 
 
-def compile(f: Callable | None = None, *, check: bool = False, cache_size: int = 8):
+@overload
+def compile(f: Callable, *, check: bool = False, cache_size: int = 8) -> CompiledFunction: ...
+@overload
+def compile(f: None = None, *, check: bool = False, cache_size: int = 8
+            ) -> Callable[[Callable], CompiledFunction]: ...
+def compile(f: Callable | None = None, *, check: bool = False, cache_size: int = 8
+            ) -> CompiledFunction | Callable[[Callable], CompiledFunction]:
     """Compile ``f``: traced once per input signature, then replayed (see the module docstring).
 
     Parameters

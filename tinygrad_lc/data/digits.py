@@ -38,7 +38,7 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     >>> np.bincount(y).tolist()
     [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
     """
-    with resources.files(__package__).joinpath(DIGITS_FILE).open("rb") as f, \
+    with resources.files("tinygrad_lc.data").joinpath(DIGITS_FILE).open("rb") as f, \
             np.load(f, allow_pickle=False) as arrays:
         X, y = arrays["X"], arrays["y"]
     return X.astype(np.float64), y.astype(np.int64)

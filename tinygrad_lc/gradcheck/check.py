@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Literal, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_lc.core.tensor import Tensor
 from tinygrad_lc.gradcheck.probes import (
@@ -45,7 +47,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- public functions
-def numerical_gradient(f: Callable, x, h: float = 1e-6) -> np.ndarray:
+def numerical_gradient(f: Callable, x: Tensor | np.ndarray, h: float = 1e-6) -> np.ndarray:
     """Central differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` of a scalar ``f`` for every entry.
 
     Parameters
@@ -87,8 +89,20 @@ def numerical_gradient(f: Callable, x, h: float = 1e-6) -> np.ndarray:
     return grad
 
 
-def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: float = 1e-5,
-                      seed=None, verbose: bool = True, *, return_kinks: bool = False):
+@overload
+def grad_check_sparse(f: Callable, x: Tensor | np.ndarray, analytic_grad: ArrayLike,
+                      num_checks: int = 10, h: float = 1e-5,
+                      seed: int | np.random.Generator | None = None, verbose: bool = True, *,
+                      return_kinks: Literal[False] = False) -> np.ndarray: ...
+@overload
+def grad_check_sparse(f: Callable, x: Tensor | np.ndarray, analytic_grad: ArrayLike,
+                      num_checks: int = 10, h: float = 1e-5,
+                      seed: int | np.random.Generator | None = None, verbose: bool = True, *,
+                      return_kinks: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+def grad_check_sparse(f: Callable, x: Tensor | np.ndarray, analytic_grad: ArrayLike,
+                      num_checks: int = 10, h: float = 1e-5,
+                      seed: int | np.random.Generator | None = None, verbose: bool = True, *,
+                      return_kinks: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Compare ``analytic_grad`` with central differences at ``num_checks`` random entries of x.
 
     Prints one line per entry: index, numerical and analytic values, relative error, and

@@ -197,7 +197,9 @@ def _check_input(where, label, work, ana, call, value, base, eps, atol, rtol, st
         up, down = kink_change(base, lp), kink_change(base, lm)
         if up or down:
             side = "both" if up and down else "+eps" if up else "-eps"
-            kinks.append(Kink(label, idx, *(up or down), side, float(ana[idx]), float(num[idx])))
+            op, scope, entries = up or down  # type: ignore[misc]  # one of them is set
+            kinks.append(Kink(label, idx, op, scope, entries, side, float(ana[idx]),
+                              float(num[idx])))
             at_kink[idx] = True
     bad, worst, rel = _compare(ana, num, atol, rtol, at_kink, strict)
     return InputCheck(label, ana, num, kinks, int(bad.sum()), worst, rel)

@@ -112,7 +112,9 @@ class MLPClassifier(Classifier):
             self.net = MLP(sizes, init=init, seed=self.rng, dtype=dtype)
         except TypeError as exc:
             raise TypeError(f"{where}: {str(exc).partition(': ')[2]}") from None
-        self.dtype = self.net[0].W.dtype
+        first = self.net[0]
+        assert isinstance(first, Linear)  # an MLP starts with a Linear layer
+        self.dtype = first.W.dtype
         self.history: dict[str, list] = {k: [] for k in _HISTORY}
 
     @property
