@@ -509,8 +509,8 @@ class Adam(Optimizer):
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
-        assert self.steps is not None  # Adam counts steps (counts_steps)
-        t, m, v = self.steps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
+        t, m, v = self.steps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i]  # type: ignore[index]
+        assert m is not None and v is not None  # made by step() before update()
         # m = b1 m + (1 - b1) g
         m *= b1
         m += (1 - b1) * g
@@ -575,6 +575,7 @@ class RMSprop(Optimizer):
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         v = self.state["square_avg"][i]
+        assert v is not None  # made by step() before update()
         # v = alpha v + (1 - alpha) g^2
         v *= self.alpha
         v += (1 - self.alpha) * (g * g)

@@ -130,11 +130,11 @@ def _match_second_order(report, args, reference, atol, rtol) -> None:
     def first_dot(*xs):
         def scalar(*ys):
             out = reference(*ys)
-            return anp.sum(out * u) if u is not None else out
+            return anp.sum(out * u) if u is not None else out  # pyright: ignore[reportAttributeAccessIssue]
 
         total = 0.0
         for i, w in zip(pos, report.directions):
-            total = total + anp.sum(autograd.grad(scalar, i)(*xs) * w)
+            total = total + anp.sum(autograd.grad(scalar, i)(*xs) * w)  # pyright: ignore[reportAttributeAccessIssue]
         return total
 
     for k, i in enumerate(pos):
@@ -160,7 +160,7 @@ def _match_reference(report, args, reference, atol, rtol) -> None:
 
     def scalar(*xs):
         out = reference(*xs)
-        return anp.sum(out * u) if u is not None else out
+        return anp.sum(out * u) if u is not None else out  # pyright: ignore[reportAttributeAccessIssue]
 
     theirs = float(scalar(*raw))
     if not np.isclose(report.value, theirs, atol=atol, rtol=rtol):
@@ -172,7 +172,8 @@ def _match_reference(report, args, reference, atol, rtol) -> None:
         def of_one(x, i=i):
             return scalar(*[x if j == i else r for j, r in enumerate(raw)])
 
-        theirs = np.broadcast_to(np.asarray(autograd.grad(of_one)(raw[i]), np.float64),
+        slope = autograd.grad(of_one)  # pyright: ignore[reportCallIssue]  (x is passed below)
+        theirs = np.broadcast_to(np.asarray(slope(raw[i]), np.float64),
                                  raw[i].shape)
         ours = report.inputs[k].analytic
         if not np.allclose(ours, theirs, atol=atol, rtol=rtol):

@@ -148,11 +148,13 @@ def _sgd(data: Any, loss: str, seed: int, iters: int | None, progress: bool
     cfg = TrainConfig.for_dataset(data.name, loss=loss, seed=seed, iters=iters)
     trainer = Trainer(cfg, data.num_features, data.num_classes)
     trainer.train(data.X_train, data.y_train, progress=progress)
-    acc = data.accuracies(trainer.model)
+    model = trainer.model
+    assert isinstance(model, LinearClassifier)  # the demo trains the linear classifier
+    acc = data.accuracies(model)
     result = {"method": "SGD", "loss": loss, "final_loss": trainer.loss_history[-1],
               "train_accuracy": acc["train"], "val_accuracy": acc["val"],
               "test_accuracy": acc["test"], "seconds": trainer.seconds,
-              "W": trainer.model.W.data,
+              "W": model.W.data,
               "settings": f"lr {cfg.lr:g}, reg {cfg.reg:g} ({cfg.regularizer}), "
                           f"{cfg.iters} steps of batch {cfg.batch_size}"}
     return result, trainer
@@ -172,6 +174,8 @@ def sweep_section(report: Any, out: Path, seed: int, progress: bool) -> dict[str
     result = search(space, "digits", trials=SWEEP_TRIALS, refine=SWEEP_REFINE, out=folder,
                     seed=seed, progress=progress)
     best = result.best
+    if best is None:
+        raise RuntimeError(f"the demo's sweep had no successful trial: {result.table(limit=3)}")
     _, _, acc = retrain(best)
     try:
         picture: Path | None = plot_sweep(result.trials, folder / "sweep.png",
@@ -309,13 +313,14 @@ def _run(args: argparse.Namespace) -> int:
 
     print("\n5. Loss curves and weight templates")
     pictures = []
+    assert data.image_shape is not None  # digits and cifar10 are images
     try:
         pictures.append(plots.plot_loss_curves(
             {loss: trainers[loss].loss_history for loss in LOSSES}, out / "loss.png",
             title=f"SGD on {args.dataset}"))
         for loss in LOSSES:
             pictures.append(plots.plot_weight_templates(
-                trainers[loss].model.W.data, data.image_shape, data.class_names,
+                results[2 * LOSSES.index(loss) + 1]["W"], data.image_shape, data.class_names,
                 out / f"weights_{loss}.png", title=f"{loss}: learned weights as templates"))
         pictures.append(plots.plot_weight_templates(
             results[0]["W"], data.image_shape, data.class_names, out / "weights_random.png",

@@ -150,7 +150,7 @@ def check_mlp(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_che
     _full_loss(big, Xd, yd, loss, regularizer_name, reg, beta).backward()
     errors, kinks, lines = [], [], []
     for layer, name in ((big[0], "W1"), (big[2], "W2")):
-        assert isinstance(layer, Linear)
+        assert isinstance(layer, Linear) and layer.W.grad is not None
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             e, k = grad_check_sparse(lambda W: _full_loss(big, Xd, yd, loss, regularizer_name,
@@ -222,6 +222,7 @@ def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_ch
     Wd = Tensor(rng.normal(0.0, 1e-2, (65, 10)), requires_grad=True, name="W")
     big = lambda W: f(Tensor(Xd) @ W, yd) + reg * R(W)
     big(Wd).backward()
+    assert Wd.grad is not None
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         errors, at_kink = grad_check_sparse(big, Wd, Wd.grad, num_checks=num_checks,

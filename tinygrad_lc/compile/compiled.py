@@ -99,7 +99,7 @@ class _Entry:
         self.check_plan = plan(self.program, val, keep_all=True) if check else None
         self.captured = [(t, t._data.shape, t._data.dtype, t.requires_grad) for t in captured]
         self.lock = threading.Lock()  # held while a call uses the pool's buffers
-        self.opdef = Op(f"compiled {name}", None, (), -1, True)
+        self.opdef = Op(f"compiled {name}", None, (), -1, True)  # pyright: ignore[reportArgumentType]
         self.grad_inputs = raw.grad_inputs
 
     def captured_ok(self) -> bool:
@@ -118,7 +118,7 @@ class _Entry:
         try:
             for slot, a in zip(self.program.inputs, arrays):
                 env[slot] = a
-            p.run_forward(env)
+            p.run_forward(env)  # pyright: ignore[reportCallIssue]
         except BaseException:
             if lease:
                 self.lock.release()
@@ -171,7 +171,7 @@ class _Pending:
     def grad(self, k: int, g) -> np.ndarray:
         if self.grads is None or g is not self.g or self.grads[k] is None:
             self._backward(g)
-        out, self.grads[k] = self.grads[k], None  # handed over once: the engine may add into it
+        out, self.grads[k] = self.grads[k], None  # handed over once: the engine may add into it  # pyright: ignore[reportArgumentType, reportCallIssue, reportOptionalSubscript]
         return out
 
     def _backward(self, g) -> None:
@@ -180,8 +180,8 @@ class _Pending:
             self.env, self.lease = entry.forward(self.arrays)
         env = self.env
         try:
-            env[p.seed_slot] = g
-            p.run_backward(env)
+            env[p.seed_slot] = g  # pyright: ignore[reportArgumentType, reportCallIssue]
+            p.run_backward(env)  # pyright: ignore[reportCallIssue]
             self.grads = [np.asarray(env[s]) for s in p.grad_slots]
             self.g = g
         finally:
@@ -221,14 +221,14 @@ class CompiledFunction:
             if x.__class__ is Tensor:
                 leaves.append(x)
                 d = x._data
-                key.append((d.shape, d.dtype.str, d.strides, x.requires_grad))
+                key.append((d.shape, d.dtype.str, d.strides, x.requires_grad))  # pyright: ignore[reportArgumentType]
             elif x.__class__ is np.ndarray:
                 leaves.append(x)
-                key.append((x.shape, x.dtype.str, x.strides))
+                key.append((x.shape, x.dtype.str, x.strides))  # pyright: ignore[reportArgumentType]
             else:
-                key.append(_signature(x, leaves))
+                key.append(_signature(x, leaves))  # pyright: ignore[reportArgumentType]
         if kwargs:
-            key.append(_signature(kwargs, leaves))
+            key.append(_signature(kwargs, leaves))  # pyright: ignore[reportArgumentType]
         sig = tuple(key)
         entry = self._cache.get(sig)
         if entry is not None and entry.captured_ok():

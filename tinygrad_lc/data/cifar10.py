@@ -136,10 +136,12 @@ def _download(archive: Path) -> None:
         ) from exc
     archive.parent.mkdir(parents=True, exist_ok=True)
     bar = _DownloadBar()
-    fetch = pooch.HTTPDownloader(progressbar=bar, timeout=_TIMEOUT, chunk_size=_CHUNK)
+    # pooch documents any object with these methods as a progress bar; its stub says bool
+    fetch = pooch.HTTPDownloader(progressbar=bar, timeout=_TIMEOUT,  # pyright: ignore[reportArgumentType]
+                                 chunk_size=_CHUNK)
     try:
         pooch.retrieve(CIFAR10_URL, known_hash=f"md5:{CIFAR10_MD5}", fname=archive.name,
-                       path=archive.parent, downloader=fetch)
+                       path=archive.parent, downloader=fetch)  # pyright: ignore[reportArgumentType]
     except ValueError as exc:  # pooch's hash mismatch; the download was not kept
         said = re.search(r"but got (\w+)", str(exc))  # pooch names the MD5 it computed
         actual = said.group(1) if said else "different"
@@ -187,8 +189,10 @@ def _extract(archive: Path, root: Path) -> None:
                 for member in members:
                     _check_member(member)
                 # The "data" filter (Python >= 3.11.4) is a second line of defence.
-                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                tar.extractall(tmp, members=members, **extra)
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(tmp, members=members, filter="data")
+                else:
+                    tar.extractall(tmp, members=members)
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise ValueError(
                 f"load_cifar10 could not extract {archive}: the archive is truncated or corrupt "
@@ -309,7 +313,7 @@ class _FileArray(np.ndarray):
             got = f"{len(data)} bytes" if isinstance(data, bytes) else type(data).__name__
             raise ValueError(f"an array of shape {shape} and dtype {dtype} needs {nbytes} bytes "
                              f"of data, got {got}")
-        super().__setstate__((1, shape, dtype, bool(fortran), data))
+        super().__setstate__((1, shape, dtype, bool(fortran), data))  # pyright: ignore[reportArgumentType]
 
 
 class _BatchUnpickler(pickle._Unpickler):
@@ -343,7 +347,8 @@ class _BatchUnpickler(pickle._Unpickler):
         raise _Refused("load_cifar10 refused a bytearray in the pickle: CIFAR-10 batches hold "
                        "none, and its claimed length is allocated before it is read.")
 
-    dispatch = {**pickle._Unpickler.dispatch, pickle.BYTEARRAY8[0]: _load_bytearray8}
+    dispatch = {**pickle._Unpickler.dispatch,  # pyright: ignore[reportAttributeAccessIssue]
+                pickle.BYTEARRAY8[0]: _load_bytearray8}  # pyright: ignore[reportAssignmentType]
 
     def find_class(self, module: str, name: str) -> Any:
         try:

@@ -102,11 +102,12 @@ class LinearClassifier(Classifier):
         if not isinstance(bias, bool | np.bool_):
             raise TypeError(f"{where}: bias must be True or False, got {bias!r}")
         try:
-            self.dtype = np.dtype(dtype)
+            checked_dtype: np.dtype | None = np.dtype(dtype)
         except TypeError:
-            self.dtype = None
-        if self.dtype not in (np.float64, np.float32):
+            checked_dtype = None
+        if checked_dtype is None or checked_dtype not in (np.float64, np.float32):
             raise TypeError(f"{where}: dtype must be np.float64 or np.float32, got {dtype!r}")
+        self.dtype = checked_dtype
         self.rng = np.random.default_rng(seed)
         shape = (self.num_features, self.num_classes)
         w0 = weight_scale * self.rng.standard_normal(shape)
@@ -207,7 +208,7 @@ class LinearClassifier(Classifier):
         if (b is None) != (self.b is None):
             raise ValueError(f"{where}: b is {'None' if b is None else 'an array'}, but this "
                              f"model has {'no bias' if self.b is None else 'a bias'}")
-        if b is not None:
+        if b is not None and self.b is not None:
             b = self._weights_from(where, "b", b, self.b.shape)
         return W, b
 
@@ -276,4 +277,5 @@ def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float =
             value = losses.data_loss(loss, Xt @ W, y_arr).item()
             if value < best:
                 best_W, best = W, value
+    assert best_W is not None  # num_tries >= 1
     return best_W, best

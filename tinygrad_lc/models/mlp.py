@@ -159,7 +159,8 @@ class MLPClassifier(Classifier):
         h["epoch"].append(len(h["epoch"]) + 1)
         h["loss"].append(loss)
         h["train_accuracy"].append(float(np.mean(np.argmax(scores.data, axis=1) == y[rows])))
-        h["val_accuracy"].append(float("nan") if X_val is None else self.score(X_val, y_val))
+        h["val_accuracy"].append(float("nan") if X_val is None or y_val is None
+                                 else self.score(X_val, y_val))
         if verbose:
             print(f"fit: epoch {h['epoch'][-1]} (step {self.step_count}) loss "
                   f"{h['loss'][-1]:.4f} train {h['train_accuracy'][-1]:.3f} "

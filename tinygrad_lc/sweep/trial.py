@@ -215,7 +215,8 @@ def run_trial(task: Task) -> dict[str, Any]:
         try:
             trainer, data = train(task)
             model = trainer.model
-            values = {"train_accuracy": accuracy(model, data.X_train, data.y_train),
+            values: dict[str, Any] = {
+                "train_accuracy": accuracy(model, data.X_train, data.y_train),
                       "val_accuracy": accuracy(model, data.X_val, data.y_val)}
             status, error = "ok", None
         except FloatingPointError as exc:

@@ -303,7 +303,7 @@ def _walk(root: Tensor, group_of, limit: int):
 
     def reach(t: Tensor) -> None:
         nonlocal hidden
-        scopes.add(t.scope)
+        scopes.add(t.scope or "")
         group = group_of(t.scope)
         if group is not None and group in group_index:
             idx = group_index[group]
