@@ -95,7 +95,7 @@ test-versions: .venv-oldest/.stamp .venv-newest/.stamp
 	done
 
 # The lecture notebook in Jupyter (installs the notebook server into .venv the first time).
-notebook: setup
+notebook: $(DEMO_STAMP)
 	@$(PY) -c "import notebook" 2>/dev/null || $(PY) -m pip install -q notebook
 	$(VENV)/bin/jupyter notebook examples/lecture.ipynb
 
