@@ -17,8 +17,10 @@ in the scope "backward", and can be differentiated again, to any order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_lc.core.checks import FLOAT_KINDS
 from tinygrad_lc.core.modes import enable_grad
@@ -75,8 +77,9 @@ def _seed(where: str, k: int, out: Tensor, go, record: bool):
     return go if go.dtype == out.dtype else apply_op("cast", (go,), {"dtype": out.dtype})
 
 
-def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
-         allow_unused: bool = False) -> tuple:
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: ArrayLike | Tensor | Sequence[ArrayLike | Tensor | None] | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple[Tensor, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, one Tensor per input.
 
     Parameters
@@ -228,7 +231,8 @@ def _zeros_like(t: Tensor) -> Tensor:
     return make_node(np.zeros(t.shape, dtype=t.dtype), False, None, (), None, None)
 
 
-def hvp(f: Callable, inputs, v) -> tuple:
+def hvp(f: Callable, inputs: Tensor | Sequence[Tensor],
+        v: ArrayLike | Tensor | Sequence[ArrayLike | Tensor]) -> tuple[Tensor, Any]:
     """The value of ``f(*inputs)`` and its Hessian-vector product ``H v``, by double backward.
 
     Parameters
@@ -278,7 +282,7 @@ def hvp(f: Callable, inputs, v) -> tuple:
     return out.detach(), hv[0] if one else hv
 
 
-def jacobian(f: Callable, x) -> Tensor:
+def jacobian(f: Callable, x: Tensor | ArrayLike) -> Tensor:
     """The Jacobian of ``f`` at ``x``, shaped ``f(x).shape + x.shape`` (for small inputs).
 
     One reverse sweep per output entry, all on the graph of a single forward pass.
@@ -310,7 +314,7 @@ def _rows(y: Tensor, xt: Tensor) -> Tensor:
     return make_node(out, False, None, (), None, None)
 
 
-def hessian(f: Callable, x) -> Tensor:
+def hessian(f: Callable, x: Tensor | ArrayLike) -> Tensor:
     """The Hessian of scalar ``f`` at ``x``, shaped ``x.shape + x.shape`` (for small inputs).
 
     The gradient is recorded once (``create_graph=True``), then differentiated row by row.

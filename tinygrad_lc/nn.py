@@ -19,7 +19,7 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import ArrayLike, DTypeLike
 
 from tinygrad_lc.core.checks import check_choice, check_count, count_nonfinite
 from tinygrad_lc.core.modes import scope
@@ -204,7 +204,7 @@ class Linear(Module):
         self.b = Tensor(np.zeros(self.out_features, dtype), requires_grad=True, name="b") \
             if bias else None
 
-    def forward(self, x) -> Tensor:
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         if not isinstance(x, Tensor):
             x = Tensor(x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.in_features:
@@ -227,7 +227,7 @@ class Linear(Module):
 class ReLU(Module):
     """``max(0, x)`` elementwise (derivative 0 at 0). No parameters."""
 
-    def forward(self, x) -> Tensor:
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return (x if isinstance(x, Tensor) else Tensor(x)).relu()
 
 
@@ -293,17 +293,17 @@ but layer 1 (Linear2, W of shape (6, 3)) expects 6
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
 
-    def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
+        h = x if isinstance(x, Tensor) else Tensor(x)
         source = "the input"
         for i, m in enumerate(self.layers):
             need = getattr(m, "in_features", None)
-            if need is not None and (x.ndim == 0 or x.shape[-1] != need):
+            if need is not None and (h.ndim == 0 or h.shape[-1] != need):
                 raise ValueError(f"{self.name or type(self).__name__}: {source} has shape "
-                                 f"{x.shape}, but {_layer(i, m)} expects {need} features per row")
-            x = m(x)
+                                 f"{h.shape}, but {_layer(i, m)} expects {need} features per row")
+            h = m(h)
             source = f"the output of {_layer(i, m)}"
-        return x
+        return h
 
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}) {m!r}" for i, m in enumerate(self.layers))

@@ -26,6 +26,8 @@ state. A subclass names its hyperparameters and state arrays and writes ``update
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +114,7 @@ learning rate)
     sums_of_squares: tuple[str, ...] = ()
     counts_steps: bool = True
 
-    def __init__(self, params, **hyper) -> None:
+    def __init__(self, params: Iterable[Tensor], **hyper: Any) -> None:
         self.params: list[Tensor] = self.check_params(params)
         checked = self.check_hyperparameters(type(self).__name__, hyper)
         self._lr: float = checked.pop("lr")
@@ -400,7 +402,8 @@ class SGD(Optimizer):
     state_names = ("velocity",)
     counts_steps = False
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
+                 nesterov: bool = False,
                  weight_decay: float = 0.0, max_norm: float | None = None) -> None:
         super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov,
                          weight_decay=weight_decay, max_norm=max_norm)
@@ -492,7 +495,8 @@ class Adam(Optimizer):
     state_names = ("exp_avg", "exp_avg_sq")
     sums_of_squares = ("exp_avg_sq",)
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
@@ -564,7 +568,8 @@ class RMSprop(Optimizer):
     state_names = ("square_avg",)
     sums_of_squares = ("square_avg",)
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
 
@@ -622,7 +627,7 @@ class Adagrad(Optimizer):
     state_names = ("sum",)
     sums_of_squares = ("sum",)
 
-    def __init__(self, params, lr: float = 1e-2, eps: float = 1e-10,
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, eps: float = 1e-10,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
 

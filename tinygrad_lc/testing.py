@@ -26,6 +26,7 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from numpy.typing import ArrayLike, DTypeLike
 
 from tinygrad_lc.core.tensor import Tensor
 from tinygrad_lc.gradcheck.check import (
@@ -37,7 +38,7 @@ from tinygrad_lc.gradcheck.check import (
 
 
 # -------------------- The assertions of :mod:`tinygrad_lc.testing`: gradients and second derivative
-def assert_grads_match(f: Callable, *arrays, eps: float = 1e-6, atol: float = 1e-5,
+def assert_grads_match(f: Callable, *arrays: ArrayLike, eps: float = 1e-6, atol: float = 1e-5,
                        rtol: float = 1e-4, strict: bool = True,
                        reference: Callable | None = None) -> None:
     """Assert that ``f``'s backward matches central differences (and autograd, if given).
@@ -72,7 +73,8 @@ def assert_grads_match(f: Callable, *arrays, eps: float = 1e-6, atol: float = 1e
         _match_reference(report, args, reference, atol, rtol)
 
 
-def assert_second_order_match(f: Callable, *arrays, eps: float = 1e-6, atol: float = 1e-5,
+def assert_second_order_match(f: Callable, *arrays: ArrayLike, eps: float = 1e-6,
+                              atol: float = 1e-5,
                               rtol: float = 1e-3, strict: bool = True,
                               reference: Callable | None = None) -> None:
     """Assert that ``f``'s second derivatives match central differences of its gradient.
@@ -280,7 +282,8 @@ class _Cells:
         return st.tuples(index, jitter).map(self._build)
 
 
-def tensors(shape=None, dtype=np.float64, min_value: float = -10.0, max_value: float = 10.0,
+def tensors(shape: int | tuple[int, ...] | st.SearchStrategy | None = None,
+            dtype: DTypeLike = np.float64, min_value: float = -10.0, max_value: float = 10.0,
             min_gap: float = 0.0, min_dims: int = 1, max_dims: int = 2, min_side: int = 1,
             max_side: int = 5) -> st.SearchStrategy:
     """Float ndarrays (wrap them in ``Tensor``) built on ``hypothesis.extra.numpy.arrays``.

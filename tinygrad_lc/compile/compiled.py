@@ -252,11 +252,11 @@ class CompiledFunction:
             compare(self, entry, args, kwargs, leaves)
         return entry.call(leaves)
 
-    def trace(self, *args, **kwargs) -> Program:
+    def trace(self, *args: Any, **kwargs: Any) -> Program:
         """The planned program for these arguments (traced now if their signature is new)."""
         return self._entry(args, kwargs)[0].program
 
-    def program(self, *args, **kwargs) -> str:
+    def program(self, *args: Any, **kwargs: Any) -> str:
         """The program for these arguments as text: one step per line, with buffer names."""
         return self.trace(*args, **kwargs).text()
 

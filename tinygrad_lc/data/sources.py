@@ -13,7 +13,8 @@ from tinygrad_lc.core.checks import check_count, check_real
 
 __all__ = ["make_blobs", "preprocess", "train_val_split"]
 
-def make_blobs(n_per_class: int, num_classes: int = 3, seed=0, *, num_features: int = 2,
+def make_blobs(n_per_class: int, num_classes: int = 3,
+               seed: int | np.random.Generator | None = 0, *, num_features: int = 2,
                radius: float = 4.0, std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Seeded Gaussian blobs: ``num_classes`` clusters around a circle, shuffled.
 

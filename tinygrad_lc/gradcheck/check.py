@@ -17,7 +17,7 @@ True
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal, overload
 
 import numpy as np
@@ -160,7 +160,8 @@ def grad_check_sparse(f: Callable, x: Tensor | np.ndarray, analytic_grad: ArrayL
     return (errors, kinks) if return_kinks else errors
 
 
-def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4,
+def gradcheck(f: Callable, inputs: Tensor | np.ndarray | Sequence[Tensor | np.ndarray],
+              eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4,
               raise_exception: bool = True, strict: bool = False, localize: bool = False) -> bool:
     """Check ``f``'s backward against central differences for every input that requires grad.
 
@@ -204,7 +205,8 @@ def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: 
     return report.passed
 
 
-def gradcheck_report(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
+def gradcheck_report(f: Callable, inputs: Tensor | np.ndarray | Sequence[Tensor | np.ndarray],
+                     eps: float = 1e-6, atol: float = 1e-5,
                      rtol: float = 1e-4, strict: bool = False,
                      localize: bool = False) -> GradcheckReport:
     """Run :func:`gradcheck` and return its :class:`GradcheckReport` instead of a verdict.

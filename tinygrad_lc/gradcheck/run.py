@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_lc.core.modes import no_grad
 from tinygrad_lc.core.ops import NUMPY, unbroadcast_to
@@ -100,7 +101,7 @@ def _rel_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
 
 
-def rel_error(a, b) -> float:
+def rel_error(a: Tensor | ArrayLike, b: Tensor | ArrayLike) -> float:
     """Largest elementwise relative error ``|a - b| / max(|a| + |b|, 1e-8)``.
 
     The relative error every gradient check reports, entry by entry; the verdict of

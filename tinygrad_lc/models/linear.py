@@ -15,7 +15,7 @@ import math
 import warnings
 
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import ArrayLike, DTypeLike
 
 from tinygrad_lc import losses, regularizers
 from tinygrad_lc.core.checks import check_choice, check_count, check_real, count_nonfinite
@@ -168,7 +168,8 @@ class LinearClassifier(Classifier):
         if step % max(num_iters // 10, 1) == 0 or step == num_iters - 1:
             print(f"fit: step {step + 1}/{num_iters} loss {loss:.6g}")
 
-    def train(self, X, y, learning_rate: float = 1e-3, reg: float | None = None,
+    def train(self, X: ArrayLike, y: ArrayLike, learning_rate: float = 1e-3,
+              reg: float | None = None,
               num_iters: int = 100, batch_size: int = 200, verbose: bool = False
               ) -> list[float]:
         """The cs231n notebook's name for :meth:`fit`: ``reg`` (when given) becomes the
@@ -236,8 +237,9 @@ class LinearClassifier(Classifier):
         return a
 
 
-def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float = 1e-4,
-                  seed=None, *, num_classes: int | None = None) -> tuple[np.ndarray, float]:
+def random_search(X: ArrayLike, y: ArrayLike | Tensor, loss: str = "svm", num_tries: int = 1000,
+                  scale: float = 1e-4, seed: int | np.random.Generator | None = None, *,
+                  num_classes: int | None = None) -> tuple[np.ndarray, float]:
     """The lecture's "strategy #1": draw random W (D, C), keep the one with the lowest loss.
 
     C is ``num_classes``, or ``y.max() + 1`` when not given; there is no bias (append a

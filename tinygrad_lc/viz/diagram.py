@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import graphviz
 import numpy as np
@@ -145,7 +146,7 @@ def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: st
     return _build(units, edges, hidden, int(max_nodes), root, show, rankdir)
 
 
-def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw) -> Path:
+def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw: Any) -> Path:
     """Write the diagram of ``root`` to ``path``; the suffix picks the format.
 
     The DOT source is always written next to it (``loss.svg`` -> ``loss.dot``), also when
