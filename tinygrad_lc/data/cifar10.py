@@ -99,11 +99,14 @@ def _usual_mode(folder: Path) -> int:
 class _DownloadBar:
     """The progress bar pooch drives (it sets ``total``, calls ``update``, ``reset`` and
     ``close``) over ``progress_bar``'s: always true, as pooch asks ``if progressbar:`` and a
-    tqdm bar without a total refuses ``bool()``."""
+    tqdm bar without a total refuses ``bool()``. pooch counts whole chunks (the last one may
+    be short) and at the end resets the bar and fills it at once, which would show a
+    meaningless rate: the count is kept exact instead, and the reset ignored."""
 
     def __init__(self) -> None:
         self.bar = progress_bar(None, CIFAR10_ARCHIVE, unit="B", unit_scale=True,
                                 unit_divisor=1024)
+        self.done = 0
 
     @property
     def total(self) -> int | None:
@@ -114,10 +117,13 @@ class _DownloadBar:
         self.bar.total = value  # the Content-Length, known once the answer starts
 
     def update(self, n: int) -> None:
+        if self.total:  # never past the size the server announced
+            n = max(0, min(n, self.total - self.done))
+        self.done += n
         self.bar.update(n)
 
     def reset(self) -> None:
-        self.bar.reset()
+        pass
 
     def close(self) -> None:
         self.bar.close()
