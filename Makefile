@@ -1,16 +1,26 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
-STAMP   := $(VENV)/.installed-stamp
+# `make demo` installs the package and what the demo draws with; `make setup` (for test,
+# lint and the other tools) adds the extras the suite exercises and the dev tools
+DEMO_STAMP := $(VENV)/.demo-stamp
+STAMP   := $(VENV)/.dev-stamp
 PYTHON3 ?= python3
 
-.PHONY: setup dot demo test lint bench fuzz mutate clean
+.PHONY: setup dot demo test test-versions lint bench fuzz mutate clean
 .PHONY: chromium notebook
 
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[demo]'
+	touch $@
+
+# The dev tools are a dependency group, not an extra: `pip install --group` needs pip >= 25.1
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	$(PY) -m pip install -q 'pip>=25.1'
+	$(PY) -m pip install -q -e '.[demo,cifar10,cluster]' --group dev
+	touch $@
 
 # Graphviz's `dot` renders the diagrams; install it when missing.
 dot:
@@ -37,22 +47,57 @@ chromium:
 
 setup: $(STAMP) dot
 
-demo: setup
+demo: $(DEMO_STAMP) dot
 	$(VENV)/bin/tinygrad-lc demo
 
-# ruff, then import-linter: the layers of docs/architecture.md (contracts in pyproject.toml)
+# ruff, import-linter (the layers of docs/architecture.md, contracts in pyproject.toml), then
+# basedpyright: the package's types in pyright's standard mode ([tool.pyright] in pyproject.toml)
 lint: setup
 	$(VENV)/bin/ruff check tinygrad_lc tests examples benchmarks
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/basedpyright --pythonpath $(PY)
 
 # The second run repeats the docs, examples and notebook under another OpenBLAS kernel
 # (another summation order): a printed number that only holds on this CPU fails there.
-test: setup chromium lint
+test: setup chromium lint test-versions
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider
 	env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell $(PY) -m pytest -q -p no:cacheprovider tests/test_docs.py tests/test_examples.py tests/test_notebook.py
 
+# The engine's tests under the oldest supported Python and NumPy and under the newest, each in
+# a small virtualenv of its own (the package, NumPy, graphviz and the test-core group).
+# An interpreter is the first of these that runs: pythonX.Y on PATH, pyenv's, uv's; else python3.
+OLDEST_NUMPY  := $(shell sed -n 's/^dependencies = \["numpy>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+find_python = $(firstword $(foreach p,python$(1) $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python$(1)) \
+                $(shell uv python find $(1) 2>/dev/null),$(shell $(p) -c "import sys; print(sys.executable)" 2>/dev/null)) $(PYTHON3))
+OLDEST_PYTHON ?= $(call find_python,3.10)
+NEWEST_PYTHON ?= $(call find_python,3.13)
+# What a Python or NumPy version can change: the ops and their dtypes, the tensor, the numerics,
+# the losses, CIFAR-10's restricted unpickler and the shipped digits (the fuzz, memory, thread
+# and optimizer tests run in the main suite only)
+CORE_TESTS := tests/core/test_ops.py tests/core/test_tensor.py tests/core/test_numerics.py \
+              tests/core/test_anomaly.py tests/core/test_mutation_guard.py tests/test_losses.py \
+              tests/data/test_cifar10.py tests/data/test_digits.py
+
+.venv-oldest/.stamp: pyproject.toml
+	rm -rf .venv-oldest && $(OLDEST_PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/python -m pip install -q 'pip>=25.1'
+	.venv-oldest/bin/python -m pip install -q -e '.[cifar10]' 'numpy==$(OLDEST_NUMPY)' --group test-core
+	touch $@
+
+.venv-newest/.stamp: pyproject.toml
+	rm -rf .venv-newest && $(NEWEST_PYTHON) -m venv .venv-newest
+	.venv-newest/bin/python -m pip install -q 'pip>=25.1'
+	.venv-newest/bin/python -m pip install -q -U -e '.[cifar10]' numpy --group test-core
+	touch $@
+
+test-versions: .venv-oldest/.stamp .venv-newest/.stamp
+	for v in .venv-oldest .venv-newest; do \
+	  $$v/bin/python -c "import sys, numpy; print('$$v: Python', sys.version.split()[0], 'NumPy', numpy.__version__)" && \
+	  HYPOTHESIS_PROFILE=dev $$v/bin/python -m pytest -q -p no:cacheprovider $(CORE_TESTS) || exit 1; \
+	done
+
 # The lecture notebook in Jupyter (installs the notebook server into .venv the first time).
-notebook: setup
+notebook: $(DEMO_STAMP)
 	@$(PY) -c "import notebook" 2>/dev/null || $(PY) -m pip install -q notebook
 	$(VENV)/bin/jupyter notebook examples/lecture.ipynb
 
@@ -71,9 +116,9 @@ fuzz: setup
 # (named mutants are tried again).
 MUTANTS ?=
 mutate: setup
-	@test -x $(VENV)/bin/mutmut || $(PY) -m pip install -q -e '.[dev,mutate]'
+	@test -x $(VENV)/bin/mutmut || $(PY) -m pip install -q --group mutate
 	HYPOTHESIS_PROFILE=dev $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
 	$(VENV)/bin/mutmut results | grep -v ': not checked$$' || true  # survivors (and timeouts)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache mutants
+	rm -rf $(VENV) .venv-oldest .venv-newest out .pytest_cache mutants

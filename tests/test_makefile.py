@@ -69,12 +69,54 @@ def test_make_chromium_installs_debians_package_with_apt_get_when_missing(tmp_pa
     assert done.returncode == 0 and not log.exists()
 
 
-def test_the_dev_extra_holds_the_browser_and_notebook_test_packages():
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    dev = re.search(r"^dev = \[(.*?)\]$", pyproject, flags=re.MULTILINE | re.DOTALL).group(1)
-    for package in ("playwright", "nbclient", "nbformat", "ipykernel"):
-        assert f'"{package}' in dev, package
-    assert '"notebook' not in dev and '"jupyter' not in dev  # make notebook installs it
+def dependency_groups() -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def group(groups: dict, name: str) -> list[str]:
+    """The requirements of a dependency group, its included groups resolved."""
+    out = []
+    for item in groups[name]:
+        out += group(groups, item["include-group"]) if isinstance(item, dict) else [item]
+    return out
+
+
+def test_the_dev_group_holds_the_test_tools_and_no_user_extra_does():
+    pyproject = dependency_groups()
+    dev = " ".join(group(pyproject["dependency-groups"], "dev"))
+    for package in ("pytest", "hypothesis", "autograd", "playwright", "nbclient", "nbformat",
+                    "ipykernel", "ruff", "import-linter", "basedpyright", "build"):
+        assert package in dev, package
+    assert "notebook" not in dev.replace("nbformat", "") and "jupyter" not in dev
+    extras = pyproject["project"]["optional-dependencies"]
+    assert sorted(extras) == ["cifar10", "cluster", "demo"]  # no test or dev extra
+    assert sorted(r.split(">")[0] for r in extras["demo"]) == ["matplotlib", "tqdm"]
+
+
+def stamp_recipe(stamp_variable: str) -> list[str]:
+    name = re.search(rf"^{stamp_variable}\s*:?=\s*(\S+)$", MAKEFILE, flags=re.MULTILINE).group(1)
+    return recipe(f"$({stamp_variable})") if name else []
+
+
+def test_make_demo_installs_only_the_demo_extra_and_make_test_the_test_tools():
+    demo_install = [c for c in stamp_recipe("DEMO_STAMP") if "pip install" in c]
+    assert demo_install and all("--group" not in c for c in demo_install), demo_install
+    assert demo_install[-1].endswith("-e '.[demo]'"), demo_install
+    assert "$(DEMO_STAMP)" in prerequisites("demo") and "setup" not in closure("demo")
+    dev_install = [c for c in stamp_recipe("STAMP") if "pip install" in c]
+    assert "--group dev" in dev_install[-1] and "[demo,cifar10,cluster]" in dev_install[-1]
+    assert "setup" in closure("test") and "test-versions" in closure("test")
+
+
+def test_the_oldest_numpy_tested_is_the_floor_the_package_claims():
+    floor = re.search(r'"numpy>=([\d.]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("needs make")
+    said = subprocess.run([make, "-s", "-n", "--no-print-directory", ".venv-oldest/.stamp",
+                           "-B"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert f"'numpy=={floor}'" in said, said
 
 
 def recipe(target: str) -> list[str]:

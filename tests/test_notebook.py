@@ -15,7 +15,6 @@ import pytest
 nbformat = pytest.importorskip("nbformat", reason="pip install nbformat (dev extra)")
 nbclient = pytest.importorskip("nbclient", reason="pip install nbclient (dev extra)")
 pytest.importorskip("ipykernel", reason="pip install ipykernel (dev extra)")
-pytest.importorskip("sklearn")  # the digits
 pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parents[1]

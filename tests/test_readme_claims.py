@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from tinygrad_lc.cli.demo import SEARCH_EXAMPLES, same_search_note
 from tinygrad_lc.losses import softmax_loss, svm_loss
@@ -41,7 +40,6 @@ def test_identical_random_search_rows_are_explained_where_they_are_shown():
 def test_the_explanation_holds_at_the_scale_random_search_draws():
     """At W of scale 1e-4 on digits, SVM = 9 + 10 (softmax - ln 10) up to second order, so
     both losses rank random W alike and random search keeps the same W for both."""
-    pytest.importorskip("sklearn")
     data = load_dataset("digits", seed=0)
     X, y = data.X_train[:SEARCH_EXAMPLES], data.y_train[:SEARCH_EXAMPLES]
     rng = np.random.default_rng(0)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from numbers import Real
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_lc.core.checks import FLOAT_KINDS, check_flag
 from tinygrad_lc.core.modes import enable_grad
@@ -76,8 +78,9 @@ def _seed(where: str, k: int, out: Tensor, go, record: bool):
     return go if go.dtype == out.dtype else apply_op("cast", (go,), {"dtype": out.dtype})
 
 
-def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
-         allow_unused: bool = False) -> tuple:
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: ArrayLike | Tensor | Sequence[ArrayLike | Tensor | None] | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple[Tensor, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, one Tensor per input.
 
     Parameters
@@ -256,7 +259,9 @@ def _zeros_like(t: Tensor) -> Tensor:
     return make_node(np.zeros(t.shape, dtype=t.dtype), False, None, (), None, None)
 
 
-def hvp(f: Callable, inputs, v, allow_unused: bool = False) -> tuple:
+def hvp(f: Callable, inputs: Tensor | ArrayLike | Sequence[Tensor | ArrayLike],
+        v: ArrayLike | Tensor | Sequence[ArrayLike | Tensor],
+        allow_unused: bool = False) -> tuple[Tensor, Any]:
     """The value of ``f(*inputs)`` and its Hessian-vector product ``H v``, by double backward.
 
     Parameters
@@ -308,7 +313,7 @@ def hvp(f: Callable, inputs, v, allow_unused: bool = False) -> tuple:
         for g, d in zip(gs, dirs):
             term = (g * d).sum()
             dot = term if dot is None else dot + term
-    hv = grad(dot, xs, allow_unused=True) if dot.requires_grad else \
+    hv = grad(dot, xs, allow_unused=True) if dot is not None and dot.requires_grad else \
         tuple(_zeros_like(x) for x in xs)
     return out.detach(), hv[0] if one else hv
 
@@ -321,7 +326,8 @@ def _check_depends(where: str, out: Tensor, allow_unused: bool) -> None:
                            "allow_unused=True to get zeros")
 
 
-def jacobian(f: Callable, x) -> Tensor | tuple:
+def jacobian(f: Callable, x: Tensor | ArrayLike | Sequence[Tensor | ArrayLike]
+             ) -> Tensor | tuple[Tensor, ...]:
     """The Jacobian of ``f`` at ``x``, shaped ``f(x).shape + x.shape`` (for small inputs).
 
     One reverse sweep per output entry, all on the graph of a single forward pass. ``x`` takes
@@ -359,7 +365,8 @@ def _rows(y: Tensor, xs: list) -> list:
     return [make_node(out, False, None, (), None, None) for out in outs]
 
 
-def hessian(f: Callable, x, allow_unused: bool = False) -> Tensor | tuple:
+def hessian(f: Callable, x: Tensor | ArrayLike | Sequence[Tensor | ArrayLike],
+            allow_unused: bool = False) -> Tensor | tuple[Tensor, ...]:
     """The Hessian of scalar ``f`` at ``x``, shaped ``x.shape + x.shape`` (for small inputs).
 
     The gradient is recorded once (``create_graph=True``), then differentiated row by row.

@@ -20,6 +20,7 @@ Conventions
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_lc.core.checks import (
     check_choice,
@@ -138,8 +139,8 @@ def _margin_offset(y: np.ndarray, shape: tuple, delta: float, dtype, include_cor
 
 
 def svm_loss(
-    scores,
-    y,
+    scores: Tensor | ArrayLike,
+    y: Tensor | ArrayLike,
     delta: float = 1.0,
     squared: bool = False,
     include_correct: bool = False,
@@ -213,7 +214,8 @@ def svm_loss(
         return total / divisor if divisor != 1 else total
 
 
-def softmax_loss(scores, y, reduction: str = "mean") -> Tensor:
+def softmax_loss(scores: Tensor | ArrayLike, y: Tensor | ArrayLike,
+                 reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy: ``L_i = -log(exp(s_{y_i}) / sum_j exp(s_j))`` (natural log).
 
     Computed as ``-log_softmax(s)[y_i]``, with the row maximum shifted out inside

@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from numbers import Real
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from tinygrad_lc.core.checks import check_choice, check_count, count_nonfinite
 from tinygrad_lc.core.modes import scope
@@ -52,10 +54,14 @@ class Module:
 
     name: str | None = None
 
-    def forward(self, *inputs):
-        raise NotImplementedError(f"{type(self).__name__}: a Module subclass defines forward()")
+    if TYPE_CHECKING:  # a subclass's forward(self, x) takes what it takes
+        forward: Callable[..., Any]
+    else:
+        def forward(self, *inputs):
+            raise NotImplementedError(
+                f"{type(self).__name__}: a Module subclass defines forward()")
 
-    def __call__(self, *inputs):
+    def __call__(self, *inputs: Any) -> Any:
         with scope(self.name or type(self).__name__):
             return self.forward(*inputs)
 
@@ -140,12 +146,12 @@ class Module:
         return f"{type(self).__name__}()"
 
 
-def _init_std(init, fan_in: int, fan_out: int) -> float:
+def _init_std(init: str | float, fan_in: int, fan_out: int) -> float:
     """The standard deviation of a weight init: He, Xavier (Glorot) or a given number."""
     if isinstance(init, str):
         check_choice("Linear", "init", init, INITS)
         return math.sqrt(2.0 / fan_in) if init == "he" else math.sqrt(2.0 / (fan_in + fan_out))
-    if isinstance(init, bool) or not isinstance(init, Real) or not 0 <= init < math.inf:
+    if isinstance(init, bool) or not isinstance(init, Real) or not 0 <= float(init) < math.inf:
         raise ValueError(f"Linear: init must be 'he', 'xavier' or a finite scale >= 0, "
                          f"got {init!r}")
     return float(init)
@@ -183,8 +189,9 @@ class Linear(Module):
     ((4, 2), (3, 2), (2,))
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, init="he",
-                 dtype=np.float64, seed=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 init: str | float = "he", dtype: DTypeLike = np.float64,
+                 seed: int | np.random.Generator | None = None) -> None:
         self.in_features = check_count("Linear", "in_features", in_features, 1)
         self.out_features = check_count("Linear", "out_features", out_features, 1)
         if not isinstance(bias, bool | np.bool_):
@@ -197,7 +204,7 @@ class Linear(Module):
         self.b = Tensor(np.zeros(self.out_features, dtype), requires_grad=True, name="b") \
             if bias else None
 
-    def forward(self, x) -> Tensor:
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         if not isinstance(x, Tensor):
             x = Tensor(x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.in_features:
@@ -220,7 +227,7 @@ class Linear(Module):
 class ReLU(Module):
     """``max(0, x)`` elementwise (derivative 0 at 0). No parameters."""
 
-    def forward(self, x) -> Tensor:
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return (x if isinstance(x, Tensor) else Tensor(x)).relu()
 
 
@@ -266,8 +273,9 @@ but layer 1 (Linear2, W of shape (6, 3)) expects 6
                 if isinstance(m, Linear):
                     m._numbered(counts[kind])
             need = getattr(m, "in_features", None)
-            if need is not None and last is not None and last[1].out_features != need:
-                raise ValueError(f"Sequential: {_layer(*last)} gives {last[1].out_features} "
+            gives = None if last is None else getattr(last[1], "out_features", None)
+            if need is not None and last is not None and gives != need:
+                raise ValueError(f"Sequential: {_layer(*last)} gives {gives} "
                                  f"features per row, but {_layer(i, m)} expects {need}")
             if getattr(m, "out_features", None) is not None:
                 last = (i, m)
@@ -285,17 +293,17 @@ but layer 1 (Linear2, W of shape (6, 3)) expects 6
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
 
-    def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
+        h = x if isinstance(x, Tensor) else Tensor(x)
         source = "the input"
         for i, m in enumerate(self.layers):
             need = getattr(m, "in_features", None)
-            if need is not None and (x.ndim == 0 or x.shape[-1] != need):
+            if need is not None and (h.ndim == 0 or h.shape[-1] != need):
                 raise ValueError(f"{self.name or type(self).__name__}: {source} has shape "
-                                 f"{x.shape}, but {_layer(i, m)} expects {need} features per row")
-            x = m(x)
+                                 f"{h.shape}, but {_layer(i, m)} expects {need} features per row")
+            h = m(h)
             source = f"the output of {_layer(i, m)}"
-        return x
+        return h
 
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}) {m!r}" for i, m in enumerate(self.layers))
@@ -327,8 +335,9 @@ class MLP(Sequential):
     ((5, 10), ['0.W', '0.b', '2.W', '2.b'])
     """
 
-    def __init__(self, sizes, activation: str = "relu", bias: bool = True, init="he",
-                 seed=None, *, dtype=np.float64):
+    def __init__(self, sizes: Iterable[int], activation: str = "relu", bias: bool = True,
+                 init: str | float = "he", seed: int | np.random.Generator | None = None, *,
+                 dtype: DTypeLike = np.float64) -> None:
         if isinstance(sizes, str) or not isinstance(sizes, Iterable):
             raise TypeError(f"MLP: sizes must be a sequence of ints such as [3073, 100, 10], "
                             f"got {sizes!r}")

@@ -39,6 +39,8 @@ denominator positive, so such an entry's step is 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -128,7 +130,7 @@ learning rate)
     sums_of_squares: tuple[str, ...] = ()
     counts_steps: bool = True
 
-    def __init__(self, params, **hyper) -> None:
+    def __init__(self, params: Iterable[Tensor], **hyper: Any) -> None:
         self.params: list[Tensor] = self.check_params(params)
         checked = self.check_hyperparameters(type(self).__name__, hyper)
         self._lr: float = checked.pop("lr")
@@ -478,10 +480,14 @@ class SGD(Optimizer):
     """
 
     hyperparameters = ("lr", "momentum", "nesterov", "weight_decay", "max_norm")
+    momentum: float
+    nesterov: bool
+    max_norm: float | None
     state_names = ("velocity",)
     counts_steps = False
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
+                 nesterov: bool = False,
                  weight_decay: float = 0.0, max_norm: float | None = None) -> None:
         super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov,
                          weight_decay=weight_decay, max_norm=max_norm)
@@ -579,10 +585,13 @@ class Adam(Optimizer):
     """
 
     hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    betas: tuple[float, float]
+    eps: float
     state_names = ("exp_avg", "exp_avg_sq")
     sums_of_squares = ("exp_avg_sq",)
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
@@ -647,10 +656,13 @@ class RMSprop(Optimizer):
     """
 
     hyperparameters = ("lr", "alpha", "eps", "weight_decay")
+    alpha: float
+    eps: float
     state_names = ("square_avg",)
     sums_of_squares = ("square_avg",)
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
 
@@ -702,10 +714,11 @@ class Adagrad(Optimizer):
     """
 
     hyperparameters = ("lr", "eps", "weight_decay")
+    eps: float
     state_names = ("sum",)
     sums_of_squares = ("sum",)
 
-    def __init__(self, params, lr: float = 1e-2, eps: float = 1e-10,
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, eps: float = 1e-10,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
 

@@ -13,7 +13,9 @@ weights in place and records no graph.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Real
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from tinygrad_lc.core.tensor import Tensor
 __all__ = ["REGULARIZERS", "penalty", "l2", "l1", "elastic_net", "max_norm_"]
 
 REGULARIZERS = ("l2", "l1", "elastic_net")  # the names penalty knows
+TensorOrArray = TypeVar("TensorOrArray", Tensor, np.ndarray)  # max_norm_ returns what it got
 
 
 def _tensors(where: str, W) -> list[Tensor]:
@@ -51,7 +54,7 @@ def _total(parts: list[Tensor]) -> Tensor:
     return total
 
 
-def l2(W) -> Tensor:
+def l2(W: Tensor | Sequence[Tensor]) -> Tensor:
     """L2 penalty ``sum W**2`` over one Tensor or a list of Tensors.
 
     Examples
@@ -78,7 +81,7 @@ def _sum_of_squares(w: Tensor) -> Tensor:
     return flat @ flat
 
 
-def l1(W) -> Tensor:
+def l1(W: Tensor | Sequence[Tensor]) -> Tensor:
     """L1 penalty ``sum |W|`` over one Tensor or a list of Tensors.
 
     Examples
@@ -93,7 +96,7 @@ def l1(W) -> Tensor:
         return _total([w.abs().sum() for w in ws])
 
 
-def elastic_net(W, beta: float) -> Tensor:
+def elastic_net(W: Tensor | Sequence[Tensor], beta: float) -> Tensor:
     """Elastic net ``sum(beta * W**2 + |W|)`` over one Tensor or a list of Tensors.
 
     Parameters
@@ -129,7 +132,7 @@ def penalty(name: str, W, *, beta: float = 1.0) -> Tensor:
     return l2(W) if name == "l2" else l1(W)
 
 
-def max_norm_(W, c: float, axis: int = 0):
+def max_norm_(W: TensorOrArray, c: float, axis: int = 0) -> TensorOrArray:
     """Rescale, in place, each slice along ``axis`` whose L2 norm exceeds ``c`` to norm ``c``.
 
     With ``axis=0`` each column is one slice (for W of shape (D, C): one class's weights);

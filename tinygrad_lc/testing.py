@@ -26,6 +26,7 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from numpy.typing import ArrayLike, DTypeLike
 
 from tinygrad_lc.core.tensor import Tensor
 from tinygrad_lc.gradcheck.check import (
@@ -37,7 +38,7 @@ from tinygrad_lc.gradcheck.check import (
 
 
 # -------------------- The assertions of :mod:`tinygrad_lc.testing`: gradients and second derivative
-def assert_grads_match(f: Callable, *arrays, eps: float = 1e-6, atol: float = 1e-5,
+def assert_grads_match(f: Callable, *arrays: ArrayLike, eps: float = 1e-6, atol: float = 1e-5,
                        rtol: float = 1e-4, strict: bool = True,
                        reference: Callable | None = None) -> None:
     """Assert that ``f``'s backward matches central differences (and autograd, if given).
@@ -72,7 +73,8 @@ def assert_grads_match(f: Callable, *arrays, eps: float = 1e-6, atol: float = 1e
         _match_reference(report, args, reference, atol, rtol)
 
 
-def assert_second_order_match(f: Callable, *arrays, eps: float = 1e-6, atol: float = 1e-5,
+def assert_second_order_match(f: Callable, *arrays: ArrayLike, eps: float = 1e-6,
+                              atol: float = 1e-5,
                               rtol: float = 1e-3, strict: bool = True,
                               reference: Callable | None = None) -> None:
     """Assert that ``f``'s second derivatives match central differences of its gradient.
@@ -130,11 +132,11 @@ def _match_second_order(report, args, reference, atol, rtol) -> None:
     def first_dot(*xs):
         def scalar(*ys):
             out = reference(*ys)
-            return anp.sum(out * u) if u is not None else out
+            return anp.sum(out * u) if u is not None else out  # pyright: ignore[reportAttributeAccessIssue]
 
         total = 0.0
         for i, w in zip(pos, report.directions):
-            total = total + anp.sum(autograd.grad(scalar, i)(*xs) * w)
+            total = total + anp.sum(autograd.grad(scalar, i)(*xs) * w)  # pyright: ignore[reportAttributeAccessIssue]
         return total
 
     for k, i in enumerate(pos):
@@ -160,7 +162,7 @@ def _match_reference(report, args, reference, atol, rtol) -> None:
 
     def scalar(*xs):
         out = reference(*xs)
-        return anp.sum(out * u) if u is not None else out
+        return anp.sum(out * u) if u is not None else out  # pyright: ignore[reportAttributeAccessIssue]
 
     theirs = float(scalar(*raw))
     if not np.isclose(report.value, theirs, atol=atol, rtol=rtol):
@@ -172,7 +174,8 @@ def _match_reference(report, args, reference, atol, rtol) -> None:
         def of_one(x, i=i):
             return scalar(*[x if j == i else r for j, r in enumerate(raw)])
 
-        theirs = np.broadcast_to(np.asarray(autograd.grad(of_one)(raw[i]), np.float64),
+        slope = autograd.grad(of_one)  # pyright: ignore[reportCallIssue]  (x is passed below)
+        theirs = np.broadcast_to(np.asarray(slope(raw[i]), np.float64),
                                  raw[i].shape)
         ours = report.inputs[k].analytic
         if not np.allclose(ours, theirs, atol=atol, rtol=rtol):
@@ -279,7 +282,8 @@ class _Cells:
         return st.tuples(index, jitter).map(self._build)
 
 
-def tensors(shape=None, dtype=np.float64, min_value: float = -10.0, max_value: float = 10.0,
+def tensors(shape: int | tuple[int, ...] | st.SearchStrategy | None = None,
+            dtype: DTypeLike = np.float64, min_value: float = -10.0, max_value: float = 10.0,
             min_gap: float = 0.0, min_dims: int = 1, max_dims: int = 2, min_side: int = 1,
             max_side: int = 5) -> st.SearchStrategy:
     """Float ndarrays (wrap them in ``Tensor``) built on ``hypothesis.extra.numpy.arrays``.

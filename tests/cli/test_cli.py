@@ -12,6 +12,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -26,7 +27,6 @@ from tinygrad_lc.core.ops import OPS
 from tinygrad_lc.util import checkpoint
 from tinygrad_lc.util.checkpoint import load_checkpoint, save_checkpoint
 
-pytest.importorskip("sklearn")  # the digits data set
 pytest.importorskip("matplotlib")  # the pictures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -349,14 +349,15 @@ def test_train_cifar10_without_data_says_where_to_put_it(capsys, tmp_path, monke
     from tinygrad_lc.data import cifar10
 
     monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path))
-
-    def offline(url):
-        raise OSError("network is unreachable (simulated)")
-
-    monkeypatch.setattr(cifar10, "_urlopen", offline)
+    with socket.socket() as s:  # a port on this machine where nothing listens: offline
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setattr(cifar10, "CIFAR10_URL", f"http://127.0.0.1:{s.getsockname()[1]}/")
     rc, _, err = train(capsys, tmp_path / "out", "--dataset", "cifar10", "--quiet")
     assert rc == 1 and "could not download" in err
-    assert err.startswith("tinygrad-lc train: error: load_cifar10 could not download")
+    said = err.splitlines()  # pooch's line saying where it downloads to, then the error
+    assert said[0].startswith("Downloading data from ") and len(said) == 2
+    assert said[1].startswith("tinygrad-lc train: error: load_cifar10 could not download")
+    assert "set TINYGRAD_LC_DATA to the folder" in err and "run the same command again" in err
 
 
 # ----------------------------------------------------------------------------- gradcheck

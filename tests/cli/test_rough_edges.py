@@ -13,8 +13,6 @@ import pytest
 from tinygrad_lc import cli
 from tinygrad_lc.models.training import RUNAWAY_FACTOR, runaway_warning
 
-pytest.importorskip("sklearn")  # the digits data set
-
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     rc = cli.main(list(argv))

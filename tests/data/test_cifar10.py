@@ -5,14 +5,17 @@ from __future__ import annotations
 import builtins
 import codecs
 import hashlib
+import http.server
 import io
 import os
 import pickle
+import socket
 import struct
+import subprocess
 import sys
 import tarfile
+import threading
 import tracemalloc
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +136,7 @@ def _check_arrays(got, expected) -> None:
 def test_load_from_extracted_folder(tiny, root, monkeypatch):
     files, _, expected = tiny
     _write_folder(root, files)
-    monkeypatch.setattr(cifar10, "_urlopen", lambda url: pytest.fail("must not download"))
+    monkeypatch.setattr(cifar10, "_download", lambda archive: pytest.fail("must not download"))
     _check_arrays(cifar10.load_cifar10(root, download=False), expected)
 
 
@@ -151,7 +154,7 @@ def test_load_from_archive(tiny, root, monkeypatch):
     _, archive, expected = tiny
     (root / ARCHIVE).write_bytes(archive)
     monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
-    monkeypatch.setattr(cifar10, "_urlopen", lambda url: pytest.fail("must not download"))
+    monkeypatch.setattr(cifar10, "_download", lambda archive: pytest.fail("must not download"))
     _check_arrays(cifar10.load_cifar10(root, download=False), expected)
     assert sorted(os.listdir(root)) == sorted([ARCHIVE, FOLDER])  # no temp folder left
     assert sorted(os.listdir(root / FOLDER)) == sorted([*cifar10._TRAIN_BATCHES, "test_batch"])
@@ -402,112 +405,178 @@ def test_missing_batch_file(tiny, root):
 # ----------------------------------------------------------------------------- download
 
 
-class _FakeResponse:
-    """Stands in for urllib's response: serves bytes in small chunks, optionally failing."""
+class _Archive(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.payload`` for any path, claiming ``server.length`` bytes (the payload's
+    length unless set) and sending only ``server.send`` of them, then hanging up."""
 
-    def __init__(self, payload: bytes, length: int | None = None, fail_after: int | None = None,
-                 error: BaseException | None = None):
-        self.stream = io.BytesIO(payload)
-        self.headers = {"Content-Length": str(len(payload) if length is None else length)}
-        self.fail_after, self.error, self.sent = fail_after, error, 0
+    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        payload, server = self.server.payload, self.server
+        self.server.requests.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/gzip")
+        self.send_header("Content-Length", str(server.length or len(payload)))
+        self.end_headers()
+        self.wfile.write(payload[:server.send])
+        self.close_connection = True
 
-    def read(self, n: int) -> bytes:
-        if self.fail_after is not None and self.sent >= self.fail_after:
-            raise self.error
-        chunk = self.stream.read(min(n, 256))
-        self.sent += len(chunk)
-        return chunk
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+    def log_message(self, *args) -> None:  # keep the test output clean
+        pass
 
 
-def _serve(monkeypatch, **kwargs) -> list[str]:
-    urls: list[str] = []
+@pytest.fixture
+def serve(monkeypatch):
+    """``serve(payload, length=None, send=None)``: a real HTTP server on 127.0.0.1 that
+    load_cifar10 downloads from (pooch, requests and all); returns the paths asked for."""
+    servers = []
 
-    def fake_urlopen(url):
-        urls.append(url)
-        return _FakeResponse(**kwargs)
+    def start(payload: bytes, length: int | None = None, send: int | None = None) -> list[str]:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Archive)
+        server.payload, server.length, server.requests = payload, length, []
+        server.send = len(payload) if send is None else send
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        monkeypatch.setattr(cifar10, "CIFAR10_URL",
+                            f"http://127.0.0.1:{server.server_port}/~kriz/{ARCHIVE}")
+        return server.requests
 
-    monkeypatch.setattr(cifar10, "_urlopen", fake_urlopen)
-    return urls
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
-def test_download_success(tiny, tmp_path, monkeypatch):
+def closed_port_url() -> str:
+    """A URL on this machine where nothing listens: connecting is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{ARCHIVE}"
+
+
+def test_download_success(tiny, tmp_path, monkeypatch, serve):
     _, archive, expected = tiny
     root = tmp_path / "fresh" / "cache"  # does not exist yet
     monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
-    urls = _serve(monkeypatch, payload=archive)
+    asked = serve(archive)
     _check_arrays(cifar10.load_cifar10(root), expected)
-    assert urls == ["https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"]
+    assert asked == [f"/~kriz/{ARCHIVE}"]
     assert (root / ARCHIVE).read_bytes() == archive
     assert sorted(os.listdir(root)) == sorted([ARCHIVE, FOLDER])
     _check_arrays(cifar10.load_cifar10(root, download=False), expected)  # second call: cached
-    assert len(urls) == 1
+    assert len(asked) == 1
 
 
-def test_download_without_tqdm(tiny, root, monkeypatch):
+def test_the_official_address_and_checksum():
+    assert cifar10.CIFAR10_URL == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    assert cifar10.CIFAR10_MD5 == "c58f30108f718f92721af3b95e74349a"
+
+
+def test_download_without_tqdm(tiny, root, monkeypatch, serve):
     _, archive, expected = tiny
     monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` raise ImportError
     monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
-    _serve(monkeypatch, payload=archive)
+    serve(archive)
     _check_arrays(cifar10.load_cifar10(root), expected)
 
 
-@pytest.mark.parametrize(
-    "error, raised",
-    [(ConnectionResetError("connection reset by peer"), RuntimeError),
-     (KeyboardInterrupt(), KeyboardInterrupt)],
-)
-def test_interrupted_download_leaves_nothing(tiny, root, monkeypatch, error, raised):
+def test_download_shows_progress_through_pooch(tiny, root, monkeypatch, serve):
+    """pooch is handed the progress bar: it learns the size and counts every byte."""
     _, archive, _ = tiny
     monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
-    _serve(monkeypatch, payload=archive, fail_after=len(archive) // 2, error=error)
-    with pytest.raises(raised) as info:
+    serve(archive)
+    bars = []
+
+    class Bar:
+        total, done, peak, closed = None, 0, 0, False
+
+        def update(self, n): self.done += n; self.peak = max(self.peak, self.done)  # noqa: E702
+        def reset(self): self.done = 0
+        def close(self): self.closed = True
+
+    def progress_bar(total, desc, **options):
+        bars.append(Bar())
+        return bars[-1]
+
+    monkeypatch.setattr(cifar10, "progress_bar", progress_bar)
+    cifar10.load_cifar10(root)
+    # exact: pooch counts whole 64 KB chunks, and resets the bar to fill it at the end
+    assert len(bars) == 1 and bars[0].total == len(archive) == bars[0].done and bars[0].closed
+    assert bars[0].peak == len(archive)  # never past 100%
+
+
+def test_interrupted_download_leaves_nothing(tiny, root, monkeypatch, serve):
+    _, archive, _ = tiny
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
+    serve(archive, send=len(archive) // 2)  # the connection drops half-way
+    with pytest.raises(RuntimeError) as info:
         cifar10.load_cifar10(root)
-    if raised is RuntimeError:
-        assert str(root / ARCHIVE) in str(info.value) and cifar10.CIFAR10_URL in str(info.value)
+    assert str(root / ARCHIVE) in str(info.value) and cifar10.CIFAR10_URL in str(info.value)
     assert os.listdir(root) == []
 
 
-def test_short_download_leaves_nothing(tiny, root, monkeypatch):
+def test_ctrl_c_during_the_download_leaves_nothing(tiny, root, monkeypatch, serve):
     _, archive, _ = tiny
     monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
-    _serve(monkeypatch, payload=archive[:1000], length=len(archive))
-    with pytest.raises(RuntimeError, match=f"stopped after 1000 of {len(archive)} bytes.*by hand"):
+    serve(archive)
+
+    class Interrupting:
+        total = None
+
+        def update(self, n): raise KeyboardInterrupt
+        def reset(self): pass
+        def close(self): pass
+
+    monkeypatch.setattr(cifar10, "progress_bar", lambda *a, **k: Interrupting())
+    with pytest.raises(KeyboardInterrupt):
         cifar10.load_cifar10(root)
     assert os.listdir(root) == []
 
 
-def test_download_with_wrong_checksum_leaves_nothing(tiny, root, monkeypatch):
+def test_short_download_leaves_nothing(tiny, root, monkeypatch, serve):
     _, archive, _ = tiny
-    _serve(monkeypatch, payload=archive)
+    monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
+    serve(archive[:1000], length=len(archive))  # claims more than it sends
+    with pytest.raises(RuntimeError, match="could not download.*by hand"):
+        cifar10.load_cifar10(root)
+    assert os.listdir(root) == []
+
+
+def test_download_with_wrong_checksum_leaves_nothing(tiny, root, monkeypatch, serve):
+    _, archive, _ = tiny
+    serve(archive)
     with pytest.raises(ValueError, match="MD5") as info:
         cifar10.load_cifar10(root)
     assert _md5(archive) in str(info.value) and cifar10.CIFAR10_MD5 in str(info.value)
+    assert "It was not kept" in str(info.value)
     assert os.listdir(root) == []
 
 
 def test_offline_error_says_where_to_put_the_archive(root, monkeypatch):
-    def offline(url):
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setattr(cifar10, "_urlopen", offline)
+    monkeypatch.setattr(cifar10, "CIFAR10_URL", closed_port_url())
     with pytest.raises(RuntimeError) as info:
         cifar10.load_cifar10(root)
-    assert str(root / ARCHIVE) in str(info.value)
-    assert cifar10.CIFAR10_URL in str(info.value)
+    message = str(info.value)
+    assert str(root / ARCHIVE) in message and cifar10.CIFAR10_URL in message
+    assert "TINYGRAD_LC_DATA" in message and "run the same command again" in message
+    assert os.listdir(root) == []
+
+
+def test_without_pooch_a_download_says_how_to_get_it(root, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pooch", None)  # makes `import pooch` raise ImportError
+    with pytest.raises(ImportError) as info:
+        cifar10.load_cifar10(root)
+    message = str(info.value)
+    assert "pip install 'tinygrad_lc[cifar10]'" in message and str(root / ARCHIVE) in message
     assert os.listdir(root) == []
 
 
 def test_download_false_with_nothing_on_disk(root, monkeypatch):
-    monkeypatch.setattr(cifar10, "_urlopen", lambda url: pytest.fail("must not download"))
+    monkeypatch.setattr(cifar10, "_download", lambda archive: pytest.fail("must not download"))
     with pytest.raises(FileNotFoundError) as info:
         cifar10.load_cifar10(root, download=False)
-    assert str(root / ARCHIVE) in str(info.value) and cifar10.CIFAR10_URL in str(info.value)
+    message = str(info.value)
+    assert str(root / ARCHIVE) in message and cifar10.CIFAR10_URL in message
+    assert "TINYGRAD_LC_DATA" in message and "load_cifar10 again" not in message
 
 
 def test_env_var_sets_default_root(tiny, root, monkeypatch):
@@ -517,24 +586,62 @@ def test_env_var_sets_default_root(tiny, root, monkeypatch):
     _check_arrays(cifar10.load_cifar10(download=False), expected)
 
 
-def test_default_root_is_user_cache(tmp_path, monkeypatch):
+def test_env_var_may_name_the_batches_folder_itself(tiny, root, monkeypatch):
+    files, _, expected = tiny
+    _write_folder(root, files)
+    monkeypatch.setenv("TINYGRAD_LC_DATA", str(root / FOLDER))
+    monkeypatch.setattr(cifar10, "_download", lambda archive: pytest.fail("must not download"))
+    _check_arrays(cifar10.load_cifar10(), expected)
+    _check_arrays(cifar10.load_cifar10(root / FOLDER), expected)
+    assert cifar10.cifar10_fingerprint() == cifar10.cifar10_fingerprint(root) is not None
+
+
+def test_default_root_is_the_user_cache_folder_of_platformdirs(tmp_path, monkeypatch):
+    platformdirs = pytest.importorskip("platformdirs")
     monkeypatch.delenv("TINYGRAD_LC_DATA", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # read on Linux
+    expected = Path(platformdirs.user_cache_dir("tinygrad_lc", appauthor=False))
+    assert data.data_root() == expected
     with pytest.raises(FileNotFoundError) as info:
         cifar10.load_cifar10(download=False)
-    assert str(tmp_path / ".cache" / "tinygrad_lc" / ARCHIVE) in str(info.value)
+    assert str(expected / ARCHIVE) in str(info.value)
+    if sys.platform.startswith("linux"):
+        assert expected == tmp_path / "xdg" / "tinygrad_lc"
 
 
-def test_downloaded_archive_gets_the_usual_mode(tiny, root, monkeypatch):
+def test_without_platformdirs_the_default_root_is_the_linux_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "platformdirs", None)
+    monkeypatch.delenv("TINYGRAD_LC_DATA", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.data_root() == tmp_path / ".cache" / "tinygrad_lc"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.data_root() == tmp_path / "xdg" / "tinygrad_lc"
+
+
+def test_downloaded_archive_gets_the_usual_mode(tiny, root, monkeypatch, serve):
     _, archive, _ = tiny
     monkeypatch.setattr(cifar10, "CIFAR10_MD5", _md5(archive))
-    _serve(monkeypatch, payload=archive)
+    serve(archive)
     old = os.umask(0o022)
     try:
         cifar10.load_cifar10(root)
     finally:
         os.umask(old)
     assert (root / ARCHIVE).stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600
+
+
+def test_importing_the_data_module_loads_no_download_machinery():
+    """pooch, requests, urllib, http, ssl and tarfile are imported only when a download or an
+    extraction happens (they cost 35 to 85 ms at import)."""
+    code = ("import sys, tinygrad_lc, tinygrad_lc.data, tinygrad_lc.cli; "
+            "print(sorted(m for m in ('pooch', 'requests', 'urllib.request', 'http.client', "
+            "'ssl', 'tarfile', 'platformdirs') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert done.stdout == "[]\n", done.stdout
 
 
 def test_data_module_offers_the_same_loader():

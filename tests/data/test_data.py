@@ -1,101 +1,12 @@
-"""Tests for tinygrad_lc/data.py: digits (and their cache), make_blobs, preprocess and
-train_val_split (CIFAR-10 is in test_cifar10.py)."""
+"""Tests for tinygrad_lc/data/sources.py: make_blobs, preprocess and train_val_split (the
+digits are in test_digits.py, CIFAR-10 in test_cifar10.py)."""
 
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 import pytest
 
 from tinygrad_lc import data
-
-# ----------------------------------------------------------------------------- digits
-
-
-def test_load_digits():
-    pytest.importorskip("sklearn")
-    X, y = data.load_digits()
-    assert X.shape == (1797, 64) and X.dtype == np.float64
-    assert y.shape == (1797,) and y.dtype == np.int64
-    assert X.min() == 0 and X.max() == 16
-    assert sorted(np.unique(y).tolist()) == list(range(10))
-    assert X.reshape(-1, 8, 8).shape == (1797, 8, 8)
-
-
-def no_sklearn(monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "sklearn", None)  # `import sklearn` raises ImportError
-    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-
-
-def test_load_digits_without_sklearn(monkeypatch, tmp_path):
-    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path))  # nothing cached there
-    no_sklearn(monkeypatch)
-    with pytest.raises(ImportError, match=r"pip install 'tinygrad_lc\[demo\]'"):
-        data.load_digits()
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_digits_are_cached_after_the_first_load(monkeypatch, tmp_path):
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
-    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path / "cache"))
-    X, y = data.load_digits()
-    bunch = sklearn_datasets.load_digits()
-    np.testing.assert_array_equal(X, bunch.data)
-    np.testing.assert_array_equal(y, bunch.target)
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == [data.DIGITS_CACHE]
-    no_sklearn(monkeypatch)  # the second load reads the cache only
-    X2, y2 = data.load_digits()
-    assert (X2.dtype, y2.dtype) == (np.float64, np.int64)
-    np.testing.assert_array_equal(X2, X)
-    np.testing.assert_array_equal(y2, y)
-
-
-@pytest.mark.parametrize("damage", [b"not a npy file", None, "wrong shape", "wrong values"])
-def test_a_damaged_digits_cache_is_read_again_and_replaced(monkeypatch, tmp_path, damage):
-    pytest.importorskip("sklearn")
-    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path))
-    X, y = data.load_digits()
-    path = tmp_path / data.DIGITS_CACHE
-    good = path.read_bytes()
-    if damage is None:
-        path.write_bytes(good[:len(good) // 2])  # cut short
-    elif damage == "wrong shape":
-        np.save(path, np.zeros((10, 65), dtype=np.uint8))
-    elif damage == "wrong values":
-        np.save(path, np.full((1797, 65), 200, dtype=np.uint8))
-    else:
-        path.write_bytes(damage)
-    X2, y2 = data.load_digits()
-    np.testing.assert_array_equal(X2, X)
-    np.testing.assert_array_equal(y2, y)
-    assert path.read_bytes() == good
-
-
-def test_digits_load_from_a_cache_folder_that_cannot_be_written(monkeypatch, tmp_path):
-    pytest.importorskip("sklearn")
-    monkeypatch.setenv("TINYGRAD_LC_DATA", str(tmp_path / "a_file" / "cache"))
-    (tmp_path / "a_file").write_text("")  # the folder cannot be made
-    X, y = data.load_digits()
-    assert X.shape == (1797, 64) and y.shape == (1797,)
-
-
-def test_train_on_cached_digits_does_not_import_sklearn(tmp_path):
-    """What makes `tinygrad-lc train --dataset digits` start in a fraction of a second:
-    importing scikit-learn alone takes over a second."""
-    import os
-    import subprocess
-    from pathlib import Path
-
-    pytest.importorskip("sklearn")
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "TINYGRAD_LC_DATA": str(tmp_path),
-           "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    code = ("import sys; from tinygrad_lc.models.training import load_dataset; "
-            "d = load_dataset('digits'); print(d.X_train.shape, 'sklearn' in sys.modules)")
-    said = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                           text=True, timeout=120, check=True).stdout for _ in range(2)]
-    assert said == ["(1257, 65) True\n", "(1257, 65) False\n"]
 
 
 # ----------------------------------------------------------------------------- make_blobs

@@ -243,10 +243,9 @@ def test_bad_fit_arguments_are_named():
 
 
 # ---------------------------------------------------------------------- the command line
-# the digits data set and the pictures need the demo extra
-needs_demo = pytest.mark.skipif(not (importlib.util.find_spec("sklearn")
-                                     and importlib.util.find_spec("matplotlib")),
-                                reason="needs scikit-learn and matplotlib (the demo extra)")
+# the pictures need the demo extra
+needs_demo = pytest.mark.skipif(not importlib.util.find_spec("matplotlib"),
+                                reason="needs matplotlib (the demo extra)")
 
 
 def train(capsys, out: Path, *argv: str) -> dict:

@@ -19,8 +19,6 @@ from tinygrad_lc.models.training import (
 from tinygrad_lc.util import checkpoint
 from tinygrad_lc.util.checkpoint import CheckpointError, save_checkpoint
 
-pytest.importorskip("sklearn")  # digits ship with scikit-learn
-
 
 @pytest.fixture(scope="module")
 def digits():

@@ -1,7 +1,7 @@
 """Tests for tinygrad_lc/sweep.py and its parts: spaces, the trial function, trials.jsonl,
 the executors (in-process and local worker processes), worker deaths, resume, selection.
 
-No CIFAR-10: blobs (generated) and digits (ships with scikit-learn) only. The Dask cluster
+No CIFAR-10: blobs (generated) and digits (shipped in the package) only. The Dask cluster
 tests are in test_sweep_cluster.py, the command line in test_sweep_cli.py.
 """
 

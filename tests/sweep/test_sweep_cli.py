@@ -16,7 +16,6 @@ import pytest
 
 from tinygrad_lc import cli
 
-pytest.importorskip("sklearn")  # digits
 pytest.importorskip("matplotlib")  # sweep.png
 
 ROOT = Path(__file__).resolve().parents[2]

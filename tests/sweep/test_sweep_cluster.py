@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("distributed")
-pytest.importorskip("sklearn")  # digits
 
 from tinygrad_lc.sweep import LogUniform, run_sweep, sample  # noqa: E402
 

@@ -114,7 +114,6 @@ def _raw_and_smoothed(alphas: list, curves: int) -> bool:
 
 
 def test_train_sweep_and_demo_draw_the_same_log_scale_loss_curves(monkeypatch, tmp_path, capsys):
-    pytest.importorskip("sklearn")  # the digits
     from tinygrad_lc import cli, viz
     from tinygrad_lc.cli import demo
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (dev extra)")
-pytest.importorskip("sklearn")  # the digits
 pytest.importorskip("matplotlib")  # the pictures
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:

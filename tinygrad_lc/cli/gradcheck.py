@@ -133,8 +133,10 @@ def check_mlp(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_che
     net = MLP([5, 6, 4], seed=rng)
     for p in net.parameters():  # nonzero biases, so that every parameter is exercised
         p.data = p.data + 0.1 * rng.standard_normal(p.shape)
-    b1 = net[0].b
-    b1.data = b1.data + (1e-7 - (X[0] @ net[0].W.data + b1.data)[0]) * np.eye(6)[0]
+    first = net[0]
+    assert isinstance(first, Linear) and first.b is not None
+    b1 = first.b
+    b1.data = b1.data + (1e-7 - (X[0] @ first.W.data + b1.data)[0]) * np.eye(6)[0]
     f = lambda *params: _full_loss(net, X, y, loss, regularizer_name, reg, beta)
     report = gradcheck_report(f, net.parameters(), localize=localize)
     results.append(CheckResult.of_report(
@@ -148,6 +150,7 @@ def check_mlp(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_che
     _full_loss(big, Xd, yd, loss, regularizer_name, reg, beta).backward()
     errors, kinks, lines = [], [], []
     for layer, name in ((big[0], "W1"), (big[2], "W2")):
+        assert isinstance(layer, Linear) and layer.W.grad is not None
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             e, k = grad_check_sparse(lambda W: _full_loss(big, Xd, yd, loss, regularizer_name,
@@ -220,6 +223,7 @@ def check_loss(loss: str, regularizer_name: str = "l2", reg: float = 0.1, num_ch
     Wd = Tensor(rng.normal(0.0, 1e-2, (65, 10)), requires_grad=True, name="W")
     big = lambda W: f(Tensor(Xd) @ W, yd) + reg * R(W)
     big(Wd).backward()
+    assert Wd.grad is not None
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         errors, at_kink = grad_check_sparse(big, Wd, Wd.grad, num_checks=num_checks,

@@ -133,7 +133,8 @@ class Parser(argparse.ArgumentParser):
         # option -> the other sub-commands that have it (``cli.build_parser`` fills it in)
         self.elsewhere: dict[str, list[str]] = {}
 
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+    def parse_known_args(  # pyright: ignore[reportIncompatibleMethodOverride]  (stub overloads)
+            self, args: Any = None, namespace: Any = None) -> Any:
         # a sub-command receives every word after its name, so what it does not know is
         # unknown, and it says so itself (argparse would pass it up to the top-level usage)
         namespace, extras = super().parse_known_args(args, namespace)

@@ -72,7 +72,7 @@ def _spec_type(option: str, convert: Any, choices: Any, linear: bool) -> Any:
                 space = Uniform if linear else LogUniform
                 return Given(text, space(one(lo), one(hi)))
             if "," in text:
-                return Given(text, Choice([one(v) for v in text.split(",")]))
+                return Given(text, Choice(tuple(one(v) for v in text.split(","))))
             return Given(text, one(text))
         except (TypeError, ValueError) as exc:
             raise argparse.ArgumentTypeError(f"{exc}") from None
@@ -113,8 +113,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             action.default = None  # not given: the data set's default (train's table)
             action.metavar = "NAME|A,B" if names else "VALUE|LO:HI|A,B"
             if action.dest in ("lr", "reg"):  # train's help lists train's fixed defaults
-                action.help = f"{action.help.split(' (')[0]} (default: the data set's range, " \
-                              "below)"
+                first = (action.help or "").split(" (")[0]
+                action.help = f"{first} (default: the data set's range, below)"
         elif action.dest in NOT_FOR_SWEEPS:
             action.help, action.default = argparse.SUPPRESS, None
         elif action.dest == "seed":

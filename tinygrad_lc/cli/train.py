@@ -109,10 +109,12 @@ def _defaults(key: str) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = ("Data: a seeded train/validation/test split, training-mean subtraction and a "
                 "column of ones (the bias trick), so W has one more row than there are pixels "
-                "and no separate bias is learned. CIFAR-10 is read from $TINYGRAD_LC_DATA or "
-                "~/.cache/tinygrad_lc and downloaded there (163 MB) when missing.")
+                "and no separate bias is learned. CIFAR-10 is read from $TINYGRAD_LC_DATA (the "
+                "folder or its cifar-10-batches-py/) or the user cache folder "
+                "(~/.cache/tinygrad_lc on Linux) and downloaded there (163 MB, needs "
+                "pip install 'tinygrad_lc[cifar10]') when missing.")
     p.add_argument("--dataset", choices=DATASETS, default="digits",
-                   help="digits (8x8, ships with scikit-learn), cifar10 (32x32x3) or blobs "
+                   help="digits (8x8, ship inside the package), cifar10 (32x32x3) or blobs "
                         "(2-D toy points); default: digits")
     p.add_argument("--model", choices=MODELS, default="linear",
                    help="linear (scores X @ W) or mlp (the two-layer net; its defaults differ, "
@@ -303,7 +305,7 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
     check_paths(args)
     note = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    if args.resume and not checkpoint.exists():
+    if args.resume and (checkpoint is None or not checkpoint.exists()):
         raise UsageError(f"--resume: the checkpoint {checkpoint} does not exist; "
                          "run without --resume to start a new run")
     if not args.resume and checkpoint is not None and checkpoint.exists():
@@ -323,7 +325,7 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
     except (ValueError, TypeError) as exc:  # a setting config_from_args does not know about
         raise UsageError(str(exc)) from exc
     resumed_from = 0
-    if args.resume:
+    if args.resume and checkpoint is not None:
         trainer.load(checkpoint)
         resumed_from = trainer.step
         if resumed_from > cfg.iters:

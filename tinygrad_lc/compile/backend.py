@@ -50,7 +50,7 @@ class Traced:
     _data = property(lambda self: self.arr)  # what anomaly checks read
 
     def _op(self, name: str, *operands) -> Traced:
-        return self.tracer.backend.call(name, OPS[name].fwd, operands)
+        return self.tracer.backend.call(name, OPS[name].fwd, operands)  # pyright: ignore[reportAttributeAccessIssue]
 
     def __add__(self, o): return self._op("add", self, o)
     def __radd__(self, o): return self._op("add", o, self)
@@ -65,7 +65,7 @@ class Traced:
     def __neg__(self): return self._op("neg", self)
 
     def __pow__(self, p):
-        return self.tracer.backend.call("pow", OPS["pow"].fwd, (self,), {"p": p})
+        return self.tracer.backend.call("pow", OPS["pow"].fwd, (self,), {"p": p})  # pyright: ignore[reportAttributeAccessIssue]
 
 
 # the functions the trace runs for the backend's primitives: NumPy's, accumulate not in place
@@ -80,7 +80,7 @@ class TraceBackend:
 
     def __init__(self, tracer: Tracer):
         self.tracer = tracer
-        tracer.backend = self
+        tracer.backend = self  # pyright: ignore[reportAttributeAccessIssue]
         self._traced: dict = {}
 
     def value(self, vid: int) -> Traced:
@@ -110,7 +110,7 @@ class TraceBackend:
         result = fn(*real, **kw)
         if name == "B.zeros":  # a constant: it depends on the shape only
             return self.value(tr._new("const", result, const=result, dynamic=False))
-        return self.value(tr._step(name, fn, args, kw, result))
+        return self.value(tr._step(name, fn, args, kw, result))  # pyright: ignore[reportArgumentType]
 
 
 def _primitive(name: str):

@@ -55,7 +55,7 @@ def over_operand(name: str, n_args: int) -> tuple:
     """(argument positions, function with ``out`` last) of an elementwise step of ``n_args``
     arguments, to write its result over one of its operands."""
     form = form_of(name)
-    return (tuple(range(n_args)) if form.at is None else form.at), form.fn
+    return (tuple(range(n_args)) if form.at is None else form.at), form.fn  # pyright: ignore[reportOptionalMemberAccess]
 
 
 def into(s: Step, val: list):
@@ -72,4 +72,4 @@ def into(s: Step, val: list):
         if form is None:
             return None
     positions = tuple(range(len(s.args))) if form.at is None else form.at
-    return positions, (partial(form.fn, **s.kw) if s.kw else form.fn)
+    return positions, (partial(form.fn, **s.kw) if s.kw else form.fn)  # pyright: ignore[reportArgumentType]

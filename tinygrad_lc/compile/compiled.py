@@ -37,6 +37,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
+from typing import Any, overload
 
 import numpy as np
 
@@ -103,7 +104,7 @@ class _Entry:
         self.paths = paths  # where f finds the captured tensors (watch.find_paths)
         self.still_bound = watcher(paths) if paths else None  # (args, kwargs) -> bool
         self.lock = threading.Lock()  # held while a call uses the pool's buffers
-        self.opdef = Op(f"compiled {name}", None, (), -1, True)
+        self.opdef = Op(f"compiled {name}", None, (), -1, True)  # pyright: ignore[reportArgumentType]
         self.grad_inputs = raw.grad_inputs
 
     def captured_ok(self, args: tuple, kwargs: dict) -> bool:
@@ -126,7 +127,7 @@ class _Entry:
         try:
             for slot, a in zip(self.program.inputs, arrays):
                 env[slot] = a
-            p.run_forward(env)
+            p.run_forward(env)  # pyright: ignore[reportCallIssue]
         except BaseException:
             if lease:
                 self.lock.release()
@@ -179,7 +180,7 @@ class _Pending:
     def grad(self, k: int, g) -> np.ndarray:
         if self.grads is None or g is not self.g or self.grads[k] is None:
             self._backward(g)
-        out, self.grads[k] = self.grads[k], None  # handed over once: the engine may add into it
+        out, self.grads[k] = self.grads[k], None  # handed over once: the engine may add into it  # pyright: ignore[reportArgumentType, reportCallIssue, reportOptionalSubscript]
         return out
 
     def _backward(self, g) -> None:
@@ -188,8 +189,8 @@ class _Pending:
             self.env, self.lease = entry.forward(self.arrays)
         env = self.env
         try:
-            env[p.seed_slot] = g
-            p.run_backward(env)
+            env[p.seed_slot] = g  # pyright: ignore[reportArgumentType, reportCallIssue]
+            p.run_backward(env)  # pyright: ignore[reportCallIssue]
             self.grads = [np.asarray(env[s]) for s in p.grad_slots]
             self.g = g
         finally:
@@ -229,14 +230,14 @@ class CompiledFunction:
             if x.__class__ is Tensor:
                 leaves.append(x)
                 d = x._data
-                key.append((d.shape, d.dtype.str, d.strides, x.requires_grad))
+                key.append((d.shape, d.dtype.str, d.strides, x.requires_grad))  # pyright: ignore[reportArgumentType]
             elif x.__class__ is np.ndarray:
                 leaves.append(x)
-                key.append((x.shape, x.dtype.str, x.strides))
+                key.append((x.shape, x.dtype.str, x.strides))  # pyright: ignore[reportArgumentType]
             else:
-                key.append(_signature(x, leaves))
+                key.append(_signature(x, leaves))  # pyright: ignore[reportArgumentType]
         if kwargs:
-            key.append(_signature(kwargs, leaves))
+            key.append(_signature(kwargs, leaves))  # pyright: ignore[reportArgumentType]
         sig = tuple(key)
         entry = self._cache.get(sig)
         if entry is not None and (not entry.captured or entry.captured_ok(args, kwargs)):
@@ -253,7 +254,7 @@ class CompiledFunction:
             self._cache.popitem(last=False)
         return entry, leaves
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _eager_only():
             return self.f(*args, **kwargs)
         entry, leaves = self._entry(args, kwargs)
@@ -261,16 +262,22 @@ class CompiledFunction:
             compare(self, entry, args, kwargs, leaves)
         return entry.call(leaves)
 
-    def trace(self, *args, **kwargs) -> Program:
+    def trace(self, *args: Any, **kwargs: Any) -> Program:
         """The planned program for these arguments (traced now if their signature is new)."""
         return self._entry(args, kwargs)[0].program
 
-    def program(self, *args, **kwargs) -> str:
+    def program(self, *args: Any, **kwargs: Any) -> str:
         """The program for these arguments as text: one step per line, with buffer names."""
         return self.trace(*args, **kwargs).text()
 
 
-def compile(f: Callable | None = None, *, check: bool = False, cache_size: int = 8):
+@overload
+def compile(f: Callable, *, check: bool = False, cache_size: int = 8) -> CompiledFunction: ...
+@overload
+def compile(f: None = None, *, check: bool = False, cache_size: int = 8
+            ) -> Callable[[Callable], CompiledFunction]: ...
+def compile(f: Callable | None = None, *, check: bool = False, cache_size: int = 8
+            ) -> CompiledFunction | Callable[[Callable], CompiledFunction]:
     """Compile ``f``: traced once per input signature, then replayed (see the module docstring).
 
     Parameters

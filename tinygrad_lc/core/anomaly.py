@@ -89,7 +89,7 @@ def _describe(t: Node) -> str:
 
 def _checksum(a: np.ndarray) -> int:
     """CRC-32 of the bytes of ``a`` (any layout, any size)."""
-    return zlib.crc32(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+    return zlib.crc32(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)
 
 
 def _saved_arrays(t: Node):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_lc.core.tensor import Tensor, apply_op, binary_op, data_array, matmul
 
@@ -18,7 +19,7 @@ def _as_tensor(x, where: str) -> Tensor:
     return Tensor(data_array(x, None, where))
 
 
-def maximum(a, b) -> Tensor:
+def maximum(a: Tensor | ArrayLike, b: Tensor | ArrayLike) -> Tensor:
     """Elementwise maximum; either side may be a constant, as in ``maximum(0, margins)``.
 
     At ties the gradient is split in half between the two sides.
@@ -32,7 +33,7 @@ def maximum(a, b) -> Tensor:
     return binary_op("maximum", a, b)
 
 
-def exp(x) -> Tensor:
+def exp(x: Tensor | ArrayLike) -> Tensor:
     """Elementwise ``e**x``.
 
     >>> import tinygrad_lc as tg
@@ -42,7 +43,7 @@ def exp(x) -> Tensor:
     return _as_tensor(x, "exp").exp()
 
 
-def log(x) -> Tensor:
+def log(x: Tensor | ArrayLike) -> Tensor:
     """Elementwise natural logarithm (negative inputs are refused).
 
     >>> import tinygrad_lc as tg

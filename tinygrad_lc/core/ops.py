@@ -45,6 +45,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from typing import Any
 
 import numpy as np
 
@@ -230,7 +231,8 @@ def unbroadcast_to(g, shape: tuple):
     return g
 
 
-_add_reduce = np.add.reduce  # what np.sum calls for an ndarray, without its Python wrapper
+# what np.sum calls for an ndarray, without its Python wrapper
+_add_reduce: Callable[..., Any] = np.add.reduce
 
 
 def sum_kept_into(axes: tuple, g, out: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ import itertools
 import math
 import threading
 from numbers import Real
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,6 +53,14 @@ from tinygrad_lc.core.identity import WeakIdentitySet
 from tinygrad_lc.core.indexing import prepare_index
 from tinygrad_lc.core.modes import MODES, Modes
 from tinygrad_lc.core.ops import NUMPY, OPS
+
+if TYPE_CHECKING:  # names for annotations only (numpy.typing is not imported at run time)
+    from typing import TypeAlias
+
+    from numpy.typing import ArrayLike, DTypeLike
+
+    Operand: TypeAlias = "Tensor | ArrayLike"  # either side of an op: a Tensor or a constant
+    Axis: TypeAlias = "int | tuple[int, ...] | None"
 
 current_modes = MODES.get  # the hot path calls this once per op
 # gradcheck collects (op name, scope, kink state) of the ops it evaluates, per thread and per
@@ -109,7 +118,7 @@ def data_array(data, dtype, where: str) -> np.ndarray:
     return to_array(data, dtype, where)
 
 
-def _refuse_nodes_in(items: list | tuple, where: str) -> None:
+def _refuse_nodes_in(items: list | tuple | np.ndarray, where: str) -> None:
     """A list of tensors would become plain values (through ``__array__``), silently cutting
     the graph: refuse it when one of them needs a gradient."""
     for x in items:
@@ -172,7 +181,15 @@ class Tensor:
         "_opdef", "_vjps", "_kw", "_seq", "_mut", "_version", "_pg", "_where", "_note",
         "__weakref__",
     )
-    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+
+    grad: np.ndarray | None
+    requires_grad: bool
+    name: str | None
+    parents: tuple[Tensor, ...]
+    scope: str | None
+
+    def __init__(self, data: ArrayLike | Tensor, requires_grad: bool = False,
+                 dtype: DTypeLike | None = None, name: str | None = None) -> None:
         source = data
         tracer = TRACER.get() if open_traces else None
         if tracer is not None:
@@ -272,10 +289,25 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._opdef is None
 
-    shape = property(lambda self: self._data.shape, doc="Shape of the data.")
-    ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self._data.size, doc="Number of entries.")
-    dtype = property(lambda self: self._data.dtype, doc="NumPy dtype of the data.")
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the data."""
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        """Number of entries."""
+        return self._data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        """NumPy dtype of the data."""
+        return self._data.dtype
 
     def __bool__(self) -> bool:
         tracer = TRACER.get() if open_traces else None
@@ -403,7 +435,7 @@ class Tensor:
         self.grad = None
 
     # ------------------------------------------------------------------ backward
-    def backward(self, grad=None, retain_grads: bool = True) -> None:
+    def backward(self, grad: ArrayLike | Tensor | None = None, retain_grads: bool = True) -> None:
         """Compute gradients of this tensor w.r.t. every tensor in its graph that requires grad.
 
         Parameters
@@ -443,19 +475,19 @@ class Tensor:
         _run_backward(self, g, bool(retain_grads))
 
     # ------------------------------------------------------------------ ops (see ops.py)
-    def __add__(self, other): return binary_op("add", self, other)
-    def __radd__(self, other): return binary_op("add", other, self)
-    def __sub__(self, other): return binary_op("sub", self, other)
-    def __rsub__(self, other): return binary_op("sub", other, self)
-    def __mul__(self, other): return binary_op("mul", self, other)
-    def __rmul__(self, other): return binary_op("mul", other, self)
-    def __truediv__(self, other): return binary_op("div", self, other)
-    def __rtruediv__(self, other): return binary_op("div", other, self)
-    def __matmul__(self, other): return matmul(self, other)
-    def __rmatmul__(self, other): return matmul(other, self)
-    def __neg__(self): return apply_op("neg", (self,))
+    def __add__(self, other: Operand) -> Tensor: return binary_op("add", self, other)
+    def __radd__(self, other: Operand) -> Tensor: return binary_op("add", other, self)
+    def __sub__(self, other: Operand) -> Tensor: return binary_op("sub", self, other)
+    def __rsub__(self, other: Operand) -> Tensor: return binary_op("sub", other, self)
+    def __mul__(self, other: Operand) -> Tensor: return binary_op("mul", self, other)
+    def __rmul__(self, other: Operand) -> Tensor: return binary_op("mul", other, self)
+    def __truediv__(self, other: Operand) -> Tensor: return binary_op("div", self, other)
+    def __rtruediv__(self, other: Operand) -> Tensor: return binary_op("div", other, self)
+    def __matmul__(self, other: Operand) -> Tensor: return matmul(self, other)
+    def __rmatmul__(self, other: Operand) -> Tensor: return matmul(other, self)
+    def __neg__(self) -> Tensor: return apply_op("neg", (self,))
 
-    def __pow__(self, p):
+    def __pow__(self, p: float | np.ndarray) -> Tensor:
         if isinstance(p, np.ndarray) and p.ndim == 0:
             p = p[()]  # a 0-d array is a constant number too
         if isinstance(p, Tensor) or not isinstance(p, Real):
@@ -474,7 +506,7 @@ class Tensor:
                          "only (use an integer exponent, or abs() first)")
         return apply_op("pow", (self,), {"p": p})
 
-    def __rpow__(self, base):
+    def __rpow__(self, base: float) -> Tensor:
         if not isinstance(base, Real) or base <= 0:
             raise TypeError(f"pow: a constant base must be a positive number, got {base!r}")
         base = base.item() if isinstance(base, np.generic) else base
@@ -494,18 +526,18 @@ class Tensor:
             check_domain("sqrt", self._data)
         return apply_op("sqrt", (self,))
 
-    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return _reduce("sum", self, axis, keepdims)
 
-    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return _reduce("mean", self, axis, keepdims)
 
-    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         if self._data.size == 0:
             raise ValueError(f"max: cannot take the max of an empty tensor of shape {self.shape}")
         return _reduce("max", self, axis, keepdims)
 
-    def logsumexp(self, axis=None, keepdims: bool = False) -> Tensor:
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return _reduce("logsumexp", self, axis, keepdims)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
@@ -514,17 +546,18 @@ class Tensor:
     def softmax(self, axis: int = -1) -> Tensor:
         return apply_op("softmax", (self,), {"axis": _softmax_axis("softmax", self, axis)})
 
-    def reshape(self, *shape) -> Tensor:
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
-        if not all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in shape):
-            raise TypeError(f"reshape: the new shape must be ints, got {shape!r}")
+    def reshape(self, *shape: int | tuple[int, ...] | list[int]) -> Tensor:
+        dims: tuple[Any, ...] = tuple(shape[0]) if len(shape) == 1 and \
+            isinstance(shape[0], tuple | list) else shape
+        if not all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in dims):
+            raise TypeError(f"reshape: the new shape must be ints, got {dims!r}")
         try:
-            new = np.reshape(self._data, shape).shape
+            new = self._data.reshape(dims).shape
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape shape {self.shape} into {shape}") from None
+            raise ValueError(f"reshape: cannot reshape shape {self.shape} into {dims}") from None
         return apply_op("reshape", (self,), {"shape": new})
 
-    def transpose(self, *axes) -> Tensor:
+    def transpose(self, *axes: int | tuple[int, ...] | list[int]) -> Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
         if axes:
             norm = normalize_axes("transpose", axes, max(self.ndim, 1), self.shape, axes)
@@ -536,9 +569,12 @@ class Tensor:
             axes = norm
         return apply_op("transpose", (self,), {"axes": axes or None})
 
-    T = property(lambda self: self.transpose(), doc="The transpose (axes reversed).")
+    @property
+    def T(self) -> Tensor:  # noqa: N802  (NumPy's name)
+        """The transpose (axes reversed)."""
+        return self.transpose()
 
-    def __getitem__(self, index) -> Tensor:
+    def __getitem__(self, index: Any) -> Tensor:
         tracer = TRACER.get() if open_traces else None
         index, unique = prepare_index(index, self.shape) if tracer is None else \
             tracer.index(index, self.shape)
@@ -717,9 +753,12 @@ def matmul(a, b) -> Tensor:
     return apply_op2("matmul", a, b)
 
 
-def _softmax_axis(name: str, t: Tensor, axis) -> int:
+def _softmax_axis(name: str, t: Tensor, axis: int) -> int:
     """The checked axis of (log_)softmax: it must hold entries to normalize over."""
-    axis = check_axis(name, t.shape, axis)
+    checked = check_axis(name, t.shape, axis)
+    if not isinstance(checked, int):  # None or a tuple
+        raise TypeError(f"{name}: axis must be one int, got {axis!r}")
+    axis = checked
     if t.ndim and t.shape[axis] == 0:
         raise ValueError(
             f"{name}: cannot normalize over an empty axis (shape {t.shape}, axis {axis}); "

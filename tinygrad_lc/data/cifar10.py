@@ -1,42 +1,44 @@
 """CIFAR-10: download, checksum, defensive extraction and a restricted unpickler.
 
-The official archive is downloaded once (atomically, checked against its published MD5),
-extracted all at once or not at all after every member is checked, and its pickled batches
-are read with an unpickler that only builds numpy arrays of plain numbers and builtin
-containers, and only arrays whose bytes are in the file: every claimed size is checked against
-the file's size before anything is allocated.
-``tinygrad_lc.data.load_cifar10`` is this module's ``load_cifar10``.
+The official archive is downloaded once with pooch (checked against its published MD5 before
+it is moved into place, with a progress bar on a terminal), extracted all at once or not at
+all after every member is checked, and its pickled batches are read with an unpickler that
+only builds numpy arrays of plain numbers and builtin containers, and only arrays whose bytes
+are in the file: every claimed size is checked against the file's size before anything is
+allocated. The download machinery (pooch and through it requests, ssl, urllib3) and tarfile
+are imported only when an archive is downloaded or extracted, so importing this module is
+cheap. ``tinygrad_lc.data.load_cifar10`` is this module's ``load_cifar10``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
-import http.client
 import io
 import math
 import os
 import pickle
+import re
 import shutil
-import tarfile
 import tempfile
-import urllib.request
-import zlib
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_lc.util.atomic import atomic_open
+from tinygrad_lc.data.cache import DATA_ENV, data_root, file_fingerprint
 from tinygrad_lc.util.progress import progress_bar
 
-__all__ = ["load_cifar10"]
+if TYPE_CHECKING:
+    import tarfile
+
+__all__ = ["batches_folder", "cifar10_fingerprint", "load_cifar10"]
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # published by the dataset authors
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
 CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_EXTRA = "pip install 'tinygrad_lc[cifar10]'"  # brings pooch (and platformdirs)
 _TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 _TEST_BATCH = "test_batch"
 _IMAGE_SIZE = 3 * 32 * 32
@@ -44,9 +46,20 @@ _CHUNK = 1 << 16
 _TIMEOUT = 60.0
 
 
-def _urlopen(url: str) -> Any:
-    """Open ``url`` for reading; a separate function so tests can serve bytes without a network."""
-    return urllib.request.urlopen(url, timeout=_TIMEOUT)
+def batches_folder(root: Path) -> Path:
+    """The ``cifar-10-batches-py/`` folder of a data folder ``root``: ``root`` itself when it
+    holds the batches (``TINYGRAD_LC_DATA`` may name either), else ``root / CIFAR10_FOLDER``.
+
+    >>> batches_folder(Path("data")).as_posix()
+    'data/cifar-10-batches-py'
+    """
+    return root if (root / _TRAIN_BATCHES[0]).is_file() else root / CIFAR10_FOLDER
+
+
+def cifar10_fingerprint(root: str | os.PathLike[str] | None = None) -> list[list[Any]] | None:
+    """``file_fingerprint`` of the extracted CIFAR-10 batches (None before extraction)."""
+    folder = batches_folder(Path(root).expanduser() if root is not None else data_root())
+    return file_fingerprint([folder / name for name in (*_TRAIN_BATCHES, _TEST_BATCH)])
 
 
 def _md5_of_file(path: Path) -> str:
@@ -65,44 +78,88 @@ def _checksum_error(what: str, actual: str, advice: str) -> ValueError:
 
 
 def _by_hand_hint(archive: Path) -> str:
-    return f"Download {CIFAR10_URL} by hand and save it as {archive}, then call load_cifar10 again."
+    return (f"Download {CIFAR10_URL} (163 MB) by hand and save it as {archive}, or set "
+            f"{DATA_ENV} to the folder that holds it or its extracted {CIFAR10_FOLDER}/ "
+            "folder; then run the same command again.")
 
 
-def _stream_to(url: str, out: BinaryIO) -> str:
-    """Copy the response body into ``out`` and return its MD5 hex digest."""
-    digest = hashlib.md5(usedforsecurity=False)
-    received = 0
-    with _urlopen(url) as response:
-        length = response.headers.get("Content-Length")
-        total = int(length) if length else None
-        bar = progress_bar(total, CIFAR10_ARCHIVE, unit="B", unit_scale=True,
-                           unit_divisor=1024)
-        try:
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                out.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
-        finally:
-            bar.close()
-    if total is not None and received != total:  # a dropped connection can look like EOF
-        raise ConnectionError(f"the transfer stopped after {received} of {total} bytes")
-    return digest.hexdigest()
+def _usual_mode(folder: Path) -> int:
+    """The permission bits a new file in ``folder`` gets from a plain ``open(path, "w")``:
+    0o666 less the umask or the folder's default ACL, found by making one (the umask can only
+    be read by setting it, which affects every thread)."""
+    probe = folder / f".mode-probe-{os.getpid()}"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        return os.fstat(fd).st_mode & 0o777
+    finally:
+        os.close(fd)
+        os.unlink(probe)
+
+
+class _DownloadBar:
+    """The progress bar pooch drives (it sets ``total``, calls ``update``, ``reset`` and
+    ``close``) over ``progress_bar``'s: always true, as pooch asks ``if progressbar:`` and a
+    tqdm bar without a total refuses ``bool()``. pooch counts whole chunks (the last one may
+    be short) and at the end resets the bar and fills it at once, which would show a
+    meaningless rate: the count is kept exact instead, and the reset ignored."""
+
+    def __init__(self) -> None:
+        self.bar = progress_bar(None, CIFAR10_ARCHIVE, unit="B", unit_scale=True,
+                                unit_divisor=1024)
+        self.done = 0
+
+    @property
+    def total(self) -> int | None:
+        return self.bar.total
+
+    @total.setter
+    def total(self, value: int | None) -> None:
+        self.bar.total = value  # the Content-Length, known once the answer starts
+
+    def update(self, n: int) -> None:
+        if self.total:  # never past the size the server announced
+            n = max(0, min(n, self.total - self.done))
+        self.done += n
+        self.bar.update(n)
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _download(archive: Path) -> None:
-    """Download the archive next to ``archive`` and move it into place only once verified."""
-    with atomic_open(archive) as out:  # replaces archive only if the block succeeds
-        try:
-            actual = _stream_to(CIFAR10_URL, out)
-        except (OSError, http.client.HTTPException) as exc:
-            hint = _by_hand_hint(archive)
-            raise RuntimeError(
-                f"load_cifar10 could not download {CIFAR10_URL} ({exc}). {hint}"
-            ) from exc
-        if actual != CIFAR10_MD5:
-            advice = f"It was not kept. {_by_hand_hint(archive)}"
-            raise _checksum_error(f"the file downloaded from {CIFAR10_URL}", actual, advice)
+    """Download the archive with pooch, which moves it into place only once its MD5 matches."""
+    try:
+        # pooch is optional (the cifar10 extra) and brings requests, urllib3 and ssl, each
+        # slow to import: only when a download happens
+        import pooch
+    except ImportError as exc:
+        raise ImportError(
+            f"load_cifar10: CIFAR-10 is not in {archive.parent} and downloading it needs pooch, "
+            f"which is not installed: {CIFAR10_EXTRA}. {_by_hand_hint(archive)}"
+        ) from exc
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    bar = _DownloadBar()
+    # pooch documents any object with these methods as a progress bar; its stub says bool
+    fetch = pooch.HTTPDownloader(progressbar=bar, timeout=_TIMEOUT,  # pyright: ignore[reportArgumentType]
+                                 chunk_size=_CHUNK)
+    try:
+        pooch.retrieve(CIFAR10_URL, known_hash=f"md5:{CIFAR10_MD5}", fname=archive.name,
+                       path=archive.parent, downloader=fetch)  # pyright: ignore[reportArgumentType]
+    except ValueError as exc:  # pooch's hash mismatch; the download was not kept
+        said = re.search(r"but got (\w+)", str(exc))  # pooch names the MD5 it computed
+        actual = said.group(1) if said else "different"
+        advice = f"It was not kept. {_by_hand_hint(archive)}"
+        raise _checksum_error(f"the file downloaded from {CIFAR10_URL}", actual, advice) from exc
+    except OSError as exc:  # offline, refused, cut short (requests' errors are OSErrors)
+        raise RuntimeError(
+            f"load_cifar10 could not download {CIFAR10_URL} ({exc}). {_by_hand_hint(archive)}"
+        ) from exc
+    finally:
+        bar.close()
+    os.chmod(archive, _usual_mode(archive.parent))  # not the 0o600 of pooch's temporary file
 
 
 def _check_member(member: tarfile.TarInfo) -> None:
@@ -125,6 +182,11 @@ def _extract(archive: Path, root: Path) -> None:
     actual = _md5_of_file(archive)
     if actual != CIFAR10_MD5:
         raise _checksum_error(str(archive), actual, "Delete it and try again.")
+    # tarfile (with gzip and zlib) only when an archive is extracted: import stays cheap
+    import gzip
+    import tarfile
+    import zlib
+
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".cifar-10-extract-"))
     try:
         try:
@@ -133,8 +195,10 @@ def _extract(archive: Path, root: Path) -> None:
                 for member in members:
                     _check_member(member)
                 # The "data" filter (Python >= 3.11.4) is a second line of defence.
-                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                tar.extractall(tmp, members=members, **extra)
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(tmp, members=members, filter="data")
+                else:
+                    tar.extractall(tmp, members=members)
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise ValueError(
                 f"load_cifar10 could not extract {archive}: the archive is truncated or corrupt "
@@ -255,7 +319,7 @@ class _FileArray(np.ndarray):
             got = f"{len(data)} bytes" if isinstance(data, bytes) else type(data).__name__
             raise ValueError(f"an array of shape {shape} and dtype {dtype} needs {nbytes} bytes "
                              f"of data, got {got}")
-        super().__setstate__((1, shape, dtype, bool(fortran), data))
+        super().__setstate__((1, shape, dtype, bool(fortran), data))  # pyright: ignore[reportArgumentType]
 
 
 class _BatchUnpickler(pickle._Unpickler):
@@ -289,7 +353,8 @@ class _BatchUnpickler(pickle._Unpickler):
         raise _Refused("load_cifar10 refused a bytearray in the pickle: CIFAR-10 batches hold "
                        "none, and its claimed length is allocated before it is read.")
 
-    dispatch = {**pickle._Unpickler.dispatch, pickle.BYTEARRAY8[0]: _load_bytearray8}
+    dispatch = {**pickle._Unpickler.dispatch,  # pyright: ignore[reportAttributeAccessIssue]
+                pickle.BYTEARRAY8[0]: _load_bytearray8}  # pyright: ignore[reportAssignmentType]
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -388,11 +453,15 @@ def load_cifar10(
     Parameters
     ----------
     root : str or path-like, optional
-        Folder holding ``cifar-10-batches-py/`` or ``cifar-10-python.tar.gz``. Defaults to
-        ``$TINYGRAD_LC_DATA`` or, when that is unset, ``~/.cache/tinygrad_lc``.
+        Folder holding ``cifar-10-batches-py/`` or ``cifar-10-python.tar.gz``, or the
+        ``cifar-10-batches-py/`` folder itself. Defaults to ``data_root()``:
+        ``$TINYGRAD_LC_DATA`` or, when that is unset, this user's cache folder
+        (``~/.cache/tinygrad_lc`` on Linux).
     download : bool, default True
-        Download the archive (about 163 MB, with a tqdm progress bar when tqdm is installed)
-        when neither the folder nor the archive is in ``root``.
+        Download the archive with pooch (about 163 MB, checked against its MD5, with a tqdm
+        progress bar when tqdm is installed and stderr is a terminal) when neither the folder
+        nor the archive is in ``root``. pooch comes with ``pip install
+        'tinygrad_lc[cifar10]'``.
 
     Returns
     -------
@@ -404,6 +473,9 @@ def load_cifar10(
     ------
     FileNotFoundError
         ``download`` is False and nothing is in ``root``; the message gives the path to use.
+    ImportError
+        A download is needed and pooch is not installed; the message says how to install it
+        or where to put the archive.
     RuntimeError
         The download failed (offline, interrupted); the message says where to put the archive.
     ValueError
@@ -420,16 +492,14 @@ def load_cifar10(
     >>> X_train.shape, X_train.dtype, y_train[:3]  # doctest: +SKIP
     ((50000, 32, 32, 3), dtype('uint8'), array([6, 9, 9]))
     """
-    if root is None:
-        root = os.environ.get("TINYGRAD_LC_DATA") or "~/.cache/tinygrad_lc"
-    root = Path(root).expanduser()
-    folder, archive = root / CIFAR10_FOLDER, root / CIFAR10_ARCHIVE
+    root = Path(root).expanduser() if root is not None else data_root()
+    folder, archive = batches_folder(root), root / CIFAR10_ARCHIVE
     if not folder.is_dir():
         if not archive.is_file():
             if not download:
                 raise FileNotFoundError(
-                    f"load_cifar10 found neither {folder} nor {archive}, and download=False. "
-                    + _by_hand_hint(archive)
+                    f"load_cifar10: CIFAR-10 is not in {root} (neither {CIFAR10_FOLDER}/ nor "
+                    f"{CIFAR10_ARCHIVE} is there) and download=False. {_by_hand_hint(archive)}"
                 )
             _download(archive)
         _extract(archive, root)

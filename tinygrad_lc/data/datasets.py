@@ -13,13 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_lc.data.sources import (
-    load_cifar10,
-    load_digits,
-    make_blobs,
-    preprocess,
-    train_val_split,
-)
+from tinygrad_lc.data.cifar10 import load_cifar10
+from tinygrad_lc.data.digits import load_digits
+from tinygrad_lc.data.sources import make_blobs, preprocess, train_val_split
 
 __all__ = ["DATASETS", "DATASET_SIZES", "CIFAR10_CLASSES", "Dataset", "load_dataset",
            "accuracy"]
@@ -92,8 +88,8 @@ def three_way(X: np.ndarray, y: np.ndarray, num_test: int, num_val: int, seed: i
 def load_dataset(name: str, seed: int = 0, *, standardize: bool = False) -> Dataset:
     """Load, split and preprocess one of ``DATASETS``.
 
-    - digits: scikit-learn's 1,797 8x8 images, split into 360 test, 180 validation and
-      1,257 training images (seeded by ``seed``).
+    - digits: the 1,797 8x8 images that ship inside the package (scikit-learn's), split
+      into 360 test, 180 validation and 1,257 training images (seeded by ``seed``).
     - blobs: ``data.make_blobs`` with 200 points for each of 3 classes (seeded), split into
       120 test, 60 validation and 420 training points.
     - cifar10: the official 10,000 test images; 1,000 of the 50,000 training images (a

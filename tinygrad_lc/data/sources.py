@@ -1,97 +1,20 @@
-"""Datasets for the lecture: CIFAR-10 (see ``cifar10``), scikit-learn's 8x8 digits, seeded
+"""Data for the lecture beside CIFAR-10 (``cifar10``) and the digits (``digits``): seeded
 Gaussian blobs (``make_blobs``, the 2-D toy set of ``--dataset blobs`` and the examples), and
 the usual preprocessing: a seeded train/validation split, mean subtraction and the bias trick.
-
-``cached_arrays`` keeps preprocessed arrays as ``.npy`` files in the data cache and hands
-them out memory-mapped, so that the worker processes of a sweep on one machine share one
-copy of the training data instead of holding one each.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinygrad_lc.core.checks import check_count, check_real
-from tinygrad_lc.data.cifar10 import CIFAR10_FOLDER, load_cifar10
-from tinygrad_lc.util.atomic import atomic_open, atomic_write
 
-__all__ = ["cached_arrays", "cifar10_fingerprint", "data_root", "file_fingerprint",
-           "load_cifar10", "load_digits", "make_blobs", "preprocess", "train_val_split"]
+__all__ = ["make_blobs", "preprocess", "train_val_split"]
 
-CACHE_FORMAT = 1  # of the cache folders of cached_arrays
-DIGITS_CACHE = "digits-v1.npy"  # in data_root(): pixels and label of each image, uint8
-
-
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """Load the 8x8 handwritten digits shipped with scikit-learn (no download needed).
-
-    The first call reads them through scikit-learn (whose import alone takes over a second)
-    and keeps a copy in the data cache, ``data_root() / DIGITS_CACHE`` (117 KB, written
-    atomically); later calls read that file in a millisecond without importing scikit-learn.
-    A damaged or foreign cache file is read again from scikit-learn and replaced; a cache
-    folder that cannot be written is skipped.
-
-    Returns
-    -------
-    X, y : numpy.ndarray
-        float64 pixels 0..16 of shape (1797, 64), ``X.reshape(-1, 8, 8)`` gives the images;
-        int64 labels 0..9 of shape (1797,).
-
-    Raises
-    ------
-    ImportError
-        Nothing is cached yet and scikit-learn is not installed (it comes with
-        ``pip install 'tinygrad_lc[demo]'``).
-
-    Examples
-    --------
-    >>> X, y = load_digits()  # doctest: +SKIP
-    >>> X.shape, y.shape, X.reshape(-1, 8, 8).shape  # doctest: +SKIP
-    ((1797, 64), (1797,), (1797, 8, 8))
-    """
-    path = data_root() / DIGITS_CACHE
-    cached = _read_digits(path)
-    if cached is not None:
-        return cached
-    try:
-        # scikit-learn is optional (the demo extra): imported only to read the digits
-        from sklearn.datasets import load_digits as sklearn_load_digits
-    except ImportError as exc:
-        raise ImportError(
-            "load_digits needs scikit-learn, which is not installed; install it with "
-            "pip install 'tinygrad_lc[demo]'."
-        ) from exc
-    bunch = sklearn_load_digits()
-    X, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
-    table = np.column_stack([X, y]).astype(np.uint8)
-    if np.array_equal(table[:, :-1], X) and np.array_equal(table[:, -1], y):  # exact in uint8
-        with contextlib.suppress(OSError):  # a read-only cache: no copy, same data
-            with atomic_open(path) as f:
-                np.save(f, table, allow_pickle=False)
-    return X, y
-
-
-def _read_digits(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """The cached digits, or None when the file is missing or is not what load_digits wrote."""
-    try:
-        table = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None
-    if table.dtype != np.uint8 or table.shape != (1797, 65) or table[:, :-1].max() > 16 \
-            or table[:, -1].max() > 9:
-        return None
-    return table[:, :-1].astype(np.float64), table[:, -1].astype(np.int64)
-
-
-def make_blobs(n_per_class: int, num_classes: int = 3, seed=0, *, num_features: int = 2,
+def make_blobs(n_per_class: int, num_classes: int = 3,
+               seed: int | np.random.Generator | None = 0, *, num_features: int = 2,
                radius: float = 4.0, std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Seeded Gaussian blobs: ``num_classes`` clusters around a circle, shuffled.
 
@@ -263,134 +186,3 @@ def _pixel_std(X: np.ndarray, mean: np.ndarray, chunk: int = 5000) -> np.ndarray
         total += np.einsum("ij,ij->j", d, d)
     std = np.sqrt(total / len(X))
     return np.where(std > 0, std, 1.0)
-
-
-def data_root() -> Path:
-    """The data cache: ``$TINYGRAD_LC_DATA``, or ``~/.cache/tinygrad_lc`` when it is unset.
-
-    >>> isinstance(data_root(), Path)
-    True
-    """
-    return Path(os.environ.get("TINYGRAD_LC_DATA") or "~/.cache/tinygrad_lc").expanduser()
-
-
-def file_fingerprint(paths: list[Path]) -> list[list[Any]] | None:
-    """Name, size and modification time (ns) of each file; None when one is missing.
-
-    A cheap stand-in for the files' content: rebuilding or replacing a file changes it.
-    """
-    out = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        out.append([path.name, st.st_size, st.st_mtime_ns])
-    return out
-
-
-def cifar10_fingerprint(root: str | os.PathLike[str] | None = None) -> list[list[Any]] | None:
-    """``file_fingerprint`` of the extracted CIFAR-10 batches (None before extraction)."""
-    folder = (Path(root).expanduser() if root is not None else data_root()) / CIFAR10_FOLDER
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    return file_fingerprint([folder / name for name in names])
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (POSIX ``flock``; elsewhere no lock: the atomic
-    writes keep concurrent builders from corrupting each other, they only duplicate work)."""
-    try:
-        # POSIX only: imported where the cache is locked, so the package imports on Windows
-        import fcntl
-    except ImportError:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-def _open_cached(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-    """The arrays of a complete cache folder, memory-mapped read-only, or None."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        arrays = {}
-        for name, (shape, dtype) in manifest["arrays"].items():
-            path = folder / f"{name}.npy"
-            # an empty array has no bytes to map
-            arr = np.load(path, mmap_mode="r" if np.prod(shape) else None, allow_pickle=False)
-            if list(arr.shape) != shape or str(arr.dtype) != dtype:
-                return None
-            arrays[name] = arr
-        return arrays, manifest["meta"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # missing or damaged: build it again
-
-
-def cached_arrays(key: Mapping[str, Any],
-                  build: Callable[[], tuple[Mapping[str, np.ndarray], Mapping[str, Any]]],
-                  root: str | os.PathLike[str] | None = None
-                  ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Arrays built once per ``key`` and memory-mapped from the data cache ever after.
-
-    The first call for a key runs ``build()`` (which returns a dict of arrays and a dict of
-    JSON metadata), writes each array to ``ROOT/arrays/<hash of key>/NAME.npy`` atomically,
-    then a manifest; later calls, also from other processes, map the files read-only
-    (``np.load(mmap_mode="r")``): the operating system keeps one copy in memory, whatever
-    the number of processes. Builders on one machine take turns (a file lock), so a second
-    process waits for the first one's files instead of building its own.
-
-    Parameters
-    ----------
-    key : dict
-        JSON-serializable: everything the arrays depend on (data set, preprocessing, dtype,
-        seed, a fingerprint of the source files). Another key is another cache entry.
-    build : callable
-        ``() -> (arrays, meta)``, called only when the entry is missing or damaged.
-    root : path, optional
-        The cache folder (default ``data_root()``).
-
-    Returns
-    -------
-    arrays : dict of str to numpy.ndarray
-        Read-only memory maps (ordinary arrays when empty).
-    meta : dict
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> make = lambda: ({"X": np.arange(6.0).reshape(2, 3)}, {"note": "two rows"})
-    >>> arrays, meta = cached_arrays({"name": "example"}, make, root=root)
-    >>> type(arrays["X"]).__name__, arrays["X"][1].tolist(), meta["note"]
-    ('memmap', [3.0, 4.0, 5.0], 'two rows')
-    >>> arrays["X"].flags.writeable
-    False
-    """
-    text = json.dumps({"format": CACHE_FORMAT, **key}, sort_keys=True)
-    folder = (Path(root).expanduser() if root is not None else data_root()) / "arrays" / \
-        hashlib.sha256(text.encode()).hexdigest()[:24]
-    found = _open_cached(folder)
-    if found is not None:
-        return found
-    with _locked(folder.parent / f".{folder.name}.lock"):
-        found = _open_cached(folder)  # built by another process while we waited
-        if found is not None:
-            return found
-        arrays, meta = build()
-        for name, arr in arrays.items():
-            with atomic_open(folder / f"{name}.npy") as f:
-                np.save(f, np.ascontiguousarray(arr), allow_pickle=False)
-        manifest = {"key": json.loads(text), "meta": dict(meta),
-                    "arrays": {n: [list(a.shape), str(a.dtype)] for n, a in arrays.items()}}
-        atomic_write(folder / "manifest.json", json.dumps(manifest, indent=1) + "\n")
-        del arrays  # the caller gets the maps, not the built copies
-    found = _open_cached(folder)
-    if found is None:
-        raise OSError(f"cached_arrays: wrote {folder} but cannot read it back")
-    return found

@@ -17,9 +17,11 @@ True
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Literal, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_lc.core.checks import check_flag
 from tinygrad_lc.core.tensor import Tensor
@@ -47,7 +49,8 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- public functions
-def numerical_gradient(f: Callable, x, h: float = 1e-6, upstream=None) -> np.ndarray:
+def numerical_gradient(f: Callable, x: Tensor | np.ndarray, h: float = 1e-6,
+                       upstream: ArrayLike | None = None) -> np.ndarray:
     """Central differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` of a scalar ``f`` for every entry.
 
     Parameters
@@ -114,8 +117,20 @@ def numerical_gradient(f: Callable, x, h: float = 1e-6, upstream=None) -> np.nda
 MAX_CHECKS = 100_000  # entries grad_check_sparse checks at most
 
 
-def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: float = 1e-5,
-                      seed=None, verbose: bool = True, *, return_kinks: bool = False):
+@overload
+def grad_check_sparse(f: Callable, x: Tensor | np.ndarray, analytic_grad: ArrayLike,
+                      num_checks: int = 10, h: float = 1e-5,
+                      seed: int | np.random.Generator | None = None, verbose: bool = True, *,
+                      return_kinks: Literal[False] = False) -> np.ndarray: ...
+@overload
+def grad_check_sparse(f: Callable, x: Tensor | np.ndarray, analytic_grad: ArrayLike,
+                      num_checks: int = 10, h: float = 1e-5,
+                      seed: int | np.random.Generator | None = None, verbose: bool = True, *,
+                      return_kinks: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+def grad_check_sparse(f: Callable, x: Tensor | np.ndarray, analytic_grad: ArrayLike,
+                      num_checks: int = 10, h: float = 1e-5,
+                      seed: int | np.random.Generator | None = None, verbose: bool = True, *,
+                      return_kinks: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Compare ``analytic_grad`` with central differences at ``num_checks`` random entries of x.
 
     Prints one line per entry: index, numerical and analytic values, relative error, and
@@ -176,7 +191,8 @@ def grad_check_sparse(f: Callable, x, analytic_grad, num_checks: int = 10, h: fl
     return (errors, kinks) if return_kinks else errors
 
 
-def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4,
+def gradcheck(f: Callable, inputs: Tensor | np.ndarray | Sequence[Tensor | np.ndarray],
+              eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4,
               raise_exception: bool = True, strict: bool = False, localize: bool = False) -> bool:
     """Check ``f``'s backward against central differences for every input that requires grad.
 
@@ -221,7 +237,8 @@ def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: 
     return report.passed
 
 
-def gradcheck_report(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
+def gradcheck_report(f: Callable, inputs: Tensor | np.ndarray | Sequence[Tensor | np.ndarray],
+                     eps: float = 1e-6, atol: float = 1e-5,
                      rtol: float = 1e-4, strict: bool = False,
                      localize: bool = False) -> GradcheckReport:
     """Run :func:`gradcheck` and return its :class:`GradcheckReport` instead of a verdict.

@@ -97,7 +97,8 @@ def probe(where: str, work: np.ndarray, idx: tuple, h: float, call: Callable, va
 def narrow(where: str, x) -> str | None:
     """The note to give when x is float32 (or another non-float64 float)."""
     dtype = getattr(x._data if isinstance(x, Tensor) else x, "dtype", None)
-    if not isinstance(x, Tensor | np.ndarray) or dtype == np.float64 or dtype.kind != "f":
+    if not isinstance(x, Tensor | np.ndarray) or dtype is None or dtype == np.float64 \
+            or dtype.kind != "f":
         return None
     if isinstance(x, Tensor):
         return (f"{where}: {input_label(x, None)} is {dtype}; checked in float64 on a temporary "

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_lc.core.checks import check_flag
 from tinygrad_lc.core.modes import no_grad
@@ -102,7 +103,7 @@ def _rel_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
 
 
-def rel_error(a, b) -> float:
+def rel_error(a: Tensor | ArrayLike, b: Tensor | ArrayLike) -> float:
     """Largest elementwise relative error ``|a - b| / max(|a| + |b|, 1e-8)``.
 
     The relative error every gradient check reports, entry by entry; the verdict of
@@ -204,7 +205,9 @@ def _check_input(where, label, work, ana, call, value, base, eps, atol, rtol, st
         up, down = kink_change(base, lp), kink_change(base, lm)
         if up or down:
             side = "both" if up and down else "+eps" if up else "-eps"
-            kinks.append(Kink(label, idx, *(up or down), side, float(ana[idx]), float(num[idx])))
+            op, scope, entries = up or down  # type: ignore[misc]  # one of them is set
+            kinks.append(Kink(label, idx, op, scope, entries, side, float(ana[idx]),
+                              float(num[idx])))
             at_kink[idx] = True
     bad, worst, rel = _compare(ana, num, atol, rtol, at_kink, strict)
     return InputCheck(label, ana, num, kinks, int(bad.sum()), worst, rel)

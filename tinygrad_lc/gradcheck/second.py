@@ -17,9 +17,10 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_lc.autodiff import grad
 from tinygrad_lc.core.checks import check_flag
@@ -32,7 +33,9 @@ from tinygrad_lc.gradcheck.run import GradcheckError, checked_args, run_check
 __all__ = ["gradgradcheck", "gradgradcheck_report"]
 
 
-def gradgradcheck(f: Callable, inputs, grad_outputs=None, eps: float = 1e-6, atol: float = 1e-5,
+def gradgradcheck(f: Callable, inputs: Tensor | np.ndarray | Sequence[Tensor | np.ndarray],
+                  grad_outputs: ArrayLike | Sequence[ArrayLike] | None = None,
+                  eps: float = 1e-6, atol: float = 1e-5,
                   rtol: float = 1e-3, raise_exception: bool = True) -> bool:
     """Check ``f``'s second-order VJPs against central differences of its first-order ones.
 
@@ -64,7 +67,10 @@ def gradgradcheck(f: Callable, inputs, grad_outputs=None, eps: float = 1e-6, ato
     return report.passed
 
 
-def gradgradcheck_report(f: Callable, inputs, grad_outputs=None, eps: float = 1e-6,
+def gradgradcheck_report(f: Callable,
+                         inputs: Tensor | np.ndarray | Sequence[Tensor | np.ndarray],
+                         grad_outputs: ArrayLike | Sequence[ArrayLike] | None = None,
+                         eps: float = 1e-6,
                          atol: float = 1e-5, rtol: float = 1e-3) -> GradcheckReport:
     """Run :func:`gradgradcheck` and return its report; ``report.directions`` holds the w_i.
 

@@ -142,6 +142,12 @@ class ScoringMixin:
     """``scores``, ``predict`` and ``score`` for a classifier with ``_scores(X) -> Tensor``,
     ``num_features`` and ``num_classes``; messages name the classifier's class."""
 
+    num_features: int
+    num_classes: int
+
+    def _scores(self, X: np.ndarray) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
     def _infer(self, where: str, X) -> np.ndarray:
         X = features(f"{type(self).__name__}.{where}", X, self.num_features)
         with no_grad():
@@ -210,6 +216,10 @@ class Classifier(ScoringMixin):
     """
 
     STATE_KEYS: tuple[str, ...] = ("rng", "optimizer", "step_count")  # a subclass adds its own
+    rng: np.random.Generator  # set by each subclass's constructor, as are these
+    dtype: np.dtype
+    reg: float
+    optimizer_name: str
 
     def __init__(self, where: str, num_features: int, num_classes: int):
         self.num_features = check_count(where, "num_features", num_features, 1)

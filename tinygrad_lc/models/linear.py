@@ -15,7 +15,7 @@ import math
 import warnings
 
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import ArrayLike, DTypeLike
 
 from tinygrad_lc import losses, regularizers
 from tinygrad_lc.core.checks import check_choice, check_count, check_real, count_nonfinite
@@ -102,11 +102,12 @@ class LinearClassifier(Classifier):
         if not isinstance(bias, bool | np.bool_):
             raise TypeError(f"{where}: bias must be True or False, got {bias!r}")
         try:
-            self.dtype = np.dtype(dtype)
+            checked_dtype: np.dtype | None = np.dtype(dtype)
         except TypeError:
-            self.dtype = None
-        if self.dtype not in (np.float64, np.float32):
+            checked_dtype = None
+        if checked_dtype is None or checked_dtype not in (np.float64, np.float32):
             raise TypeError(f"{where}: dtype must be np.float64 or np.float32, got {dtype!r}")
+        self.dtype = checked_dtype
         self.rng = np.random.default_rng(seed)
         shape = (self.num_features, self.num_classes)
         w0 = weight_scale * self.rng.standard_normal(shape)
@@ -176,7 +177,8 @@ class LinearClassifier(Classifier):
         if step % max(num_iters // 10, 1) == 0 or step == num_iters - 1:
             print(f"fit: step {step + 1}/{num_iters} loss {loss:.6g}")
 
-    def train(self, X, y, learning_rate: float = 1e-3, reg: float | None = None,
+    def train(self, X: ArrayLike, y: ArrayLike, learning_rate: float = 1e-3,
+              reg: float | None = None,
               num_iters: int = 100, batch_size: int = 200, verbose: bool = False
               ) -> list[float]:
         """The cs231n notebook's name for :meth:`fit`: ``reg`` (when given) becomes the
@@ -216,7 +218,7 @@ class LinearClassifier(Classifier):
         if (b is None) != (self.b is None):
             raise ValueError(f"{where}: b is {'None' if b is None else 'an array'}, but this "
                              f"model has {'no bias' if self.b is None else 'a bias'}")
-        if b is not None:
+        if b is not None and self.b is not None:
             b = self._weights_from(where, "b", b, self.b.shape)
         return W, b
 
@@ -244,8 +246,9 @@ class LinearClassifier(Classifier):
         return a
 
 
-def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float = 1e-4,
-                  seed=None, *, num_classes: int | None = None) -> tuple[np.ndarray, float]:
+def random_search(X: ArrayLike, y: ArrayLike | Tensor, loss: str = "svm", num_tries: int = 1000,
+                  scale: float = 1e-4, seed: int | np.random.Generator | None = None, *,
+                  num_classes: int | None = None) -> tuple[np.ndarray, float]:
     """The lecture's "strategy #1": draw random W (D, C), keep the one with the lowest loss.
 
     C is ``num_classes``, or ``y.max() + 1`` when not given; there is no bias (append a
@@ -285,4 +288,5 @@ def random_search(X, y, loss: str = "svm", num_tries: int = 1000, scale: float =
             value = losses.data_loss(loss, Xt @ W, y_arr).item()
             if value < best:
                 best_W, best = W, value
+    assert best_W is not None  # num_tries >= 1
     return best_W, best

@@ -112,7 +112,9 @@ class MLPClassifier(Classifier):
             self.net = MLP(sizes, init=init, seed=self.rng, dtype=dtype)
         except TypeError as exc:
             raise TypeError(f"{where}: {str(exc).partition(': ')[2]}") from None
-        self.dtype = self.net[0].W.dtype
+        first = self.net[0]
+        assert isinstance(first, Linear)  # an MLP starts with a Linear layer
+        self.dtype = first.W.dtype
         self.history: dict[str, list] = {k: [] for k in _HISTORY}
 
     @property
@@ -179,7 +181,8 @@ class MLPClassifier(Classifier):
         h["epoch"].append(len(h["epoch"]) + 1)
         h["loss"].append(loss)
         h["train_accuracy"].append(float(np.mean(np.argmax(scores.data, axis=1) == y[rows])))
-        h["val_accuracy"].append(float("nan") if X_val is None else self.score(X_val, y_val))
+        h["val_accuracy"].append(float("nan") if X_val is None or y_val is None
+                                 else self.score(X_val, y_val))
         if verbose:
             print(f"fit: epoch {h['epoch'][-1]} (step {self.step_count}) loss "
                   f"{h['loss'][-1]:.4f} train {h['train_accuracy'][-1]:.3f} "

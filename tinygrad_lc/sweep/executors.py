@@ -106,11 +106,12 @@ class LocalProcesses:
     def submit(self, task: Task, attempt: int = 0) -> cf.Future:
         busy = set(self._slot_of.values())
         slot = next(i for i in range(self.workers) if i not in busy)
-        if self._pools[slot] is None:
-            self._pools[slot] = cf.ProcessPoolExecutor(
+        pool = self._pools[slot]
+        if pool is None:
+            pool = self._pools[slot] = cf.ProcessPoolExecutor(
                 max_workers=1, mp_context=self._context, initializer=init_worker,
                 initargs=(os.getpid(),))  # the worker ends when this process ends
-        future = self._pools[slot].submit(self.trial, task)
+        future = pool.submit(self.trial, task)
         self._slot_of[future] = slot
         return future
 
@@ -124,7 +125,8 @@ class LocalProcesses:
             return future.result()
         except cf.process.BrokenProcessPool as exc:
             pool, self._pools[slot] = self._pools[slot], None
-            pool.shutdown(wait=False, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             raise WorkerDied(f"its worker process died while running it ({exc})") from None
 
     def _processes(self) -> list[Any]:
@@ -157,7 +159,7 @@ def _on_dask_worker(trial: Any, task: Task, ledger: str) -> dict[str, Any]:
 
     client = get_client()
     key = [ledger, str(task.index)]
-    starts = int(client.get_metadata(key, 0)) + 1
+    starts = int(client.get_metadata(key, 0)) + 1  # pyright: ignore[reportArgumentType]  (sync client)
     client.set_metadata(key, starts)
     if starts > MAX_STARTS:
         record = failed_result(task, f"its worker died {starts - 1} times while running it "
@@ -328,8 +330,8 @@ class DaskCluster:
         futures = list(futures)
         try:
             with self.client.as_current():  # wait() looks for the current client
-                done, _ = distributed.wait(futures, timeout=timeout,
-                                           return_when="FIRST_COMPLETED")
+                done, _ = distributed.wait(  # pyright: ignore[reportGeneralTypeIssues]  (sync)
+                    futures, timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:
             return set()
         return set(done)

@@ -58,7 +58,7 @@ def clean_json(value: Any) -> Any:
         return {k: clean_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [clean_json(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # NumPy scalars
+    if isinstance(value, np.generic | np.ndarray):  # NumPy scalars (and 0-d arrays)
         return clean_json(value.item())
     return value
 

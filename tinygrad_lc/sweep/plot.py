@@ -54,7 +54,7 @@ def plot_sweep(trials: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]
     xs, x_label = _axis(trials, x)
     ys, y_label = _axis(trials, y)
     ok = np.array([t["status"] == "ok" and t.get("val_accuracy") is not None for t in trials])
-    ranked = [i for i in np.flatnonzero(ok)]
+    ranked = [int(i) for i in np.flatnonzero(ok)]
     best = max(ranked, key=lambda i: (trials[i]["val_accuracy"], -trials[i]["trial"])) \
         if ranked else None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), constrained_layout=True)

@@ -409,7 +409,7 @@ class Runner:
             try:  # as read from JSON: hidden widths come back as a list
                 recorded = normalize_config(old["config"])
             except (SweepError, AttributeError) as exc:
-                raise SweepFileError(f"run_sweep: {self.out / TRIALS_FILE}: trial "
+                raise SweepFileError(f"run_sweep: {self.out and self.out / TRIALS_FILE}: trial "
                                      f"{task.index} has a bad config ({exc})") from None
             theirs = (old.get("dataset"), old.get("data_seed"), old.get("seed"), recorded)
             mine = (task.dataset, task.data_seed, task.seed, task.config)
@@ -418,7 +418,8 @@ class Runner:
             if theirs[:3] != mine[:3] or _effective(task.dataset, recorded) != \
                     _effective(task.dataset, task.config):
                 raise SweepFileError(
-                    f"run_sweep: {self.out / TRIALS_FILE} was written by another sweep: its "
+                    f"run_sweep: {self.out and self.out / TRIALS_FILE} "
+                    f"was written by another sweep: its "
                     f"trial {task.index} is {theirs[3]} on {theirs[0]} (data seed {theirs[1]}, "
                     f"trial seed {theirs[2]}), this sweep's is {mine[3]} on {mine[0]} (data "
                     f"seed {mine[1]}, trial seed {mine[2]}). Resume with the settings it was "

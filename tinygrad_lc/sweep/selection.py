@@ -196,7 +196,7 @@ def search(space: Mapping[str, Any], dataset: str, trials: int | None = None,
     """
     check_search(space, dataset, trials, grid_k, refine, base, option_name)
     base = dict(base or {})
-    configs = sample(space, trials, seed) if grid_k is None else grid(space, grid_k)
+    configs = grid(space, grid_k) if grid_k is not None else sample(space, trials or 0, seed)
     n = len(configs)
     spaces = [dict(space)]
     with contextlib.closing(Runner(dataset, seed, workers, scheduler, out, resume, progress,

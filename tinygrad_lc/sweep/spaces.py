@@ -126,7 +126,7 @@ class Choice:
     ['l1', 'l2']
     """
 
-    values: tuple[Any, ...]
+    values: Sequence[Any]  # kept as a tuple
 
     def __post_init__(self) -> None:
         if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):

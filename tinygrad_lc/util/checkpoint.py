@@ -175,7 +175,7 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
 
 def _write_npz(f: Any, arrays: dict[str, np.ndarray]) -> None:
     """Write the archive body; a separate function so tests can simulate a crash mid-write."""
-    np.savez(f, **arrays)
+    np.savez(f, **arrays)  # pyright: ignore[reportArgumentType]  (numpy's stub: no 'allow_pickle' key here)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -336,4 +336,4 @@ def _read_npy_header(f: Any, version: tuple[int, int]) -> tuple[tuple[int, ...],
     if version == (2, 0):
         return npy_format.read_array_header_2_0(f)
     # 3.0 (field names beyond Latin-1) has no public header reader; numpy's own is used
-    return npy_format._read_array_header(f, version)
+    return npy_format._read_array_header(f, version)  # pyright: ignore[reportAttributeAccessIssue]

@@ -38,7 +38,12 @@ def progress_bar(total: int | None, desc: str, *, enabled: bool = True, **option
 
 
 class _NoBar:
+    total: int | None = None
+
     def update(self, n: int = 1) -> None:
+        pass
+
+    def reset(self) -> None:
         pass
 
     def set_postfix(self, *args: Any, **kwargs: Any) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import graphviz
 import numpy as np
@@ -145,7 +146,7 @@ def draw_graph(root: Tensor, show: Iterable[str] | str = ("shape",), rankdir: st
     return _build(units, edges, hidden, int(max_nodes), root, show, rankdir)
 
 
-def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw) -> Path:
+def render(root: Tensor | graphviz.Digraph, path: str | Path, **kw: Any) -> Path:
     """Write the diagram of ``root`` to ``path``; the suffix picks the format.
 
     The DOT source is always written next to it (``loss.svg`` -> ``loss.dot``), also when
@@ -303,7 +304,7 @@ def _walk(root: Tensor, group_of, limit: int):
 
     def reach(t: Tensor) -> None:
         nonlocal hidden
-        scopes.add(t.scope)
+        scopes.add(t.scope or "")
         group = group_of(t.scope)
         if group is not None and group in group_index:
             idx = group_index[group]

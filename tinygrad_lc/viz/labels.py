@@ -175,7 +175,7 @@ def op_label(t: Tensor) -> str:
     details += ["keepdims"] if kw.get("keepdims") else []
     details += [f"{k}={kw[k] if isinstance(kw[k], int) else _number(kw[k])}"
                 for k in ("p", "base") if k in kw]
-    rows = [(esc(t.op), "")] + ([(small_note(", ".join(details)), "")] if details else [])
+    rows = [(esc(t.op or ""), "")] + ([(small_note(", ".join(details)), "")] if details else [])
     return html_rows(rows)
 
 

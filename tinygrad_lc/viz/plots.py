@@ -8,7 +8,7 @@ machine without a display.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (c[k] - c[lo]) / (k - lo)
 
 
-def draw_loss_curves(ax: Any, curves: dict[str, Sequence[float]],
+def draw_loss_curves(ax: Any, curves: Mapping[str, Sequence[float] | np.ndarray],
                      title: str = "Training loss") -> None:
     """Draw loss histories on ``ax`` in the one loss-curve style of every picture.
 
@@ -80,15 +80,15 @@ def draw_loss_curves(ax: Any, curves: dict[str, Sequence[float]],
     >>> plt.close(fig)
     """
     # convert before drawing: a bad curve must not leave half a picture
-    curves = {label: np.asarray(values, dtype=np.float64) for label, values in curves.items()}
-    for i, (label, values) in enumerate(curves.items()):
+    arrays = {label: np.asarray(values, dtype=np.float64) for label, values in curves.items()}
+    for i, (label, values) in enumerate(arrays.items()):
         steps = np.arange(1, len(values) + 1)
         color = f"C{i}"
         ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
         window = max(1, len(values) // 50)
         ax.plot(steps, _smooth(values, window), color=color, linewidth=1.8,
                 label=f"{label} (moving average of {window})" if window > 1 else label)
-    finite = np.concatenate([v[np.isfinite(v)] for v in curves.values()] or [np.zeros(0)])
+    finite = np.concatenate([v[np.isfinite(v)] for v in arrays.values()] or [np.zeros(0)])
     positive = finite[finite > 0]
     if finite.size and positive.size == finite.size:
         ax.set_yscale("log")
@@ -120,10 +120,10 @@ def plot_loss_curves(curves: dict[str, Sequence[float]], path: str | os.PathLike
     """
     plt = pyplot()
     # convert before opening the figure: a bad curve must not leave a figure open
-    curves = {label: np.asarray(values, dtype=np.float64) for label, values in curves.items()}
+    arrays = {label: np.asarray(values, dtype=np.float64) for label, values in curves.items()}
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     try:
-        draw_loss_curves(ax, curves, title)
+        draw_loss_curves(ax, arrays, title)
     except BaseException:
         plt.close(fig)
         raise
