@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed-stamp
 PYTHON3 ?= python3
 
 .PHONY: setup dot demo test lint bench fuzz mutate clean
-.PHONY: chromium notebook
+.PHONY: chromium notebook playground
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
@@ -55,6 +55,11 @@ test: setup chromium lint
 notebook: setup
 	@$(PY) -c "import notebook" 2>/dev/null || $(PY) -m pip install -q notebook
 	$(VENV)/bin/jupyter notebook examples/lecture.ipynb
+
+# The lecture's interactive demo in the browser: serves http://127.0.0.1:8231/ (this machine
+# only) and opens it; Ctrl-C stops it. `make setup` installs its extra (dev holds playground).
+playground: setup
+	$(VENV)/bin/tinygrad-lc playground
 
 bench: setup
 	$(PY) -m benchmarks

@@ -501,3 +501,15 @@ def test_the_default_address_is_this_machine_only():
         assert exposure_warning(host) is None
     for host in ("0.0.0.0", "::", "192.168.1.5", "example.org"):
         assert "reachable from other machines" in exposure_warning(host)
+
+
+def test_the_listening_socket_says_tcp_so_asyncio_turns_nagle_off():
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; with Nagle on, a
+    response written as headers then body waited ~40 ms for the client's delayed ACK (a step's
+    round trip measured 46 ms instead of 8 here)."""
+    import socket
+
+    from tinygrad_lc.playground.server import bind
+
+    with bind("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP

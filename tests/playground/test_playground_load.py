@@ -13,8 +13,6 @@ same peak.
 from __future__ import annotations
 
 import gc
-import json
-import statistics
 import threading
 import time
 import tracemalloc
@@ -22,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SLACK
+from helpers import SLACK, quantiles
+from helpers import report as save
 
 pytest.importorskip("starlette", reason="pip install 'tinygrad_lc[playground]'")
 httpx = pytest.importorskip("httpx")
@@ -31,23 +30,12 @@ from starlette.testclient import TestClient  # noqa: E402
 from tinygrad_lc.playground import State, app, start, state  # noqa: E402
 from tinygrad_lc.playground.state import DEFAULTS, total_loss  # noqa: E402
 
-OUT = Path(__file__).resolve().parents[2] / "out" / "playground"
+LOAD = Path(__file__).resolve().parents[2] / "out" / "playground" / "load.json"
 BURST, CLIENTS = 1000, 4
 
 
-def quantiles(ms: list[float]) -> dict:
-    q = statistics.quantiles(ms, n=100, method="inclusive")
-    return {"n": len(ms), "p50_ms": round(q[49], 2), "p95_ms": round(q[94], 2),
-            "max_ms": round(max(ms), 2)}
-
-
 def report(name: str, numbers: dict) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "load.json"
-    found = json.loads(path.read_text()) if path.exists() else {}
-    found[name] = numbers
-    path.write_text(json.dumps(found, indent=2) + "\n")
-    print(f"\nplayground {name}: {numbers}")
+    save(LOAD, name, numbers)
 
 
 def test_a_burst_of_1000_step_requests_from_four_clients_on_two_sessions():

@@ -211,7 +211,7 @@ def _number(name: str, value, lo: float, hi: float, lo_open: bool = False) -> fl
         raise RequestError(f"{name} must be a finite number in {bounds}, got a number with "
                            f"{len(str(value))} digits") from None
     if not math.isfinite(x) or x < lo or x > hi or (lo_open and x == lo):
-        raise RequestError(f"{name} must be a finite number in {bounds}, got {_show(x)}")
+        raise RequestError(f"{name} must be a finite number in {bounds}, got {_show(value)}")
     return x
 
 

@@ -385,7 +385,7 @@ function drawRows(s) {
 function drawChart(s) {
   const chart = $("chart");
   chart.replaceChildren();
-  const [W, H, left, bottom] = [600, 180, 60, 24];
+  const [W, H, left, bottom] = [600, 180, 90, 28];
   el("rect", { x: left, y: 6, width: W - left - 8, height: H - bottom - 6, class: "frame" }, chart);
   const h = s.history;
   if (!h.length) return;
@@ -396,10 +396,11 @@ function drawChart(s) {
   const X = (v) => left + (x1 > x0 ? (v - x0) / (x1 - x0) : 0.5) * (W - left - 8);
   const Y = (v) => 6 + (y1 > y0 ? (y1 - v) / (y1 - y0) : 0.5) * (H - bottom - 6);
   el("polyline", { points: h.map(([x, y]) => `${X(x)},${Y(y)}`).join(" "), class: "curve" }, chart);
-  el("text", { x: 4, y: 16 }, chart).textContent = format(y1);
-  el("text", { x: 4, y: H - bottom }, chart).textContent = format(y0);
-  el("text", { x: left, y: H - 6 }, chart).textContent = `step ${x0}`;
-  el("text", { x: W - 8, y: H - 6, "text-anchor": "end" }, chart).textContent = `step ${x1}`;
+  const label = (x, y, text, attrs = {}) => { el("text", { x, y, ...attrs }, chart).textContent = text; };
+  label(left - 6, 6, format(y1), { "text-anchor": "end", "dominant-baseline": "hanging" });
+  label(left - 6, H - bottom, format(y0), { "text-anchor": "end" });
+  label(left, H - 4, `step ${x0}`);
+  label(W - 8, H - 4, `step ${x1}`, { "text-anchor": "end" });
 }
 
 // ---------------------------------------------------------------- the state in the address
