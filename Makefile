@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.dev-stamp
 PYTHON3 ?= python3
 
 .PHONY: setup dot demo test test-versions lint bench fuzz mutate clean
-.PHONY: chromium notebook
+.PHONY: chromium notebook playground
 
 $(DEMO_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(DEMO_STAMP): pyproject.toml
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	$(PY) -m pip install -q 'pip>=25.1'
-	$(PY) -m pip install -q -e '.[demo,cifar10,cluster]' --group dev
+	$(PY) -m pip install -q -e '.[demo,cifar10,cluster,playground]' --group dev
 	touch $@
 
 # Graphviz's `dot` renders the diagrams; install it when missing.
@@ -100,6 +100,11 @@ test-versions: .venv-oldest/.stamp .venv-newest/.stamp
 notebook: $(DEMO_STAMP)
 	@$(PY) -c "import notebook" 2>/dev/null || $(PY) -m pip install -q notebook
 	$(VENV)/bin/jupyter notebook examples/lecture.ipynb
+
+# The lecture's interactive demo in the browser: serves http://127.0.0.1:8231/ (this machine
+# only) and opens it; Ctrl-C stops it. `make setup` installs its extra (dev holds playground).
+playground: setup
+	$(VENV)/bin/tinygrad-lc playground
 
 bench: setup
 	$(PY) -m benchmarks

@@ -1,13 +1,17 @@
 """What several test files share, written once: a graph's tensors without recursion, memory
-peaks over windows of steps, and an op whose VJPs are cut from the recorded graph."""
+peaks over windows of steps, an op whose VJPs are cut from the recorded graph, and latency
+numbers reported to a JSON file (measured, never asserted)."""
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import json
+import statistics
 import tracemalloc
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 from tinygrad_lc import Tensor
 from tinygrad_lc.core.ops import Op
@@ -77,3 +81,19 @@ def detached(op: Op) -> Op:
         return wrapped
 
     return dataclasses.replace(op, vjps=tuple(cut(v) for v in op.vjps))
+
+
+def quantiles(ms: list[float]) -> dict:
+    """p50, p95 and the maximum of some latencies in milliseconds, rounded to 0.01 ms."""
+    q = statistics.quantiles(ms, n=100, method="inclusive")
+    return {"n": len(ms), "p50_ms": round(q[49], 2), "p95_ms": round(q[94], 2),
+            "max_ms": round(max(ms), 2)}
+
+
+def report(path: Path, name: str, numbers: dict) -> None:
+    """Add ``numbers`` under ``name`` to the JSON file ``path`` (for people), and print them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    found = json.loads(path.read_text()) if path.exists() else {}
+    found[name] = numbers
+    path.write_text(json.dumps(found, indent=2) + "\n")
+    print(f"\n{name}: {numbers}")

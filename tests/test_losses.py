@@ -479,3 +479,285 @@ def test_data_loss_looks_up_each_loss_by_name():
 def test_labels_that_are_not_an_array_are_a_value_error():
     with pytest.raises(ValueError, match="svm_loss: cannot read labels y"):
         svm_loss(np.zeros((2, 3)), [[0], [1, 2]])
+
+
+# ---------------------------------------------------------------- the three SVM formulations
+FORMULATIONS = ("weston_watkins", "one_vs_all", "crammer_singer")
+
+
+def svm_loop(s, y, delta=1.0, squared=False, include_correct=False, class_reduction="sum",
+             reduction="mean", formulation="weston_watkins"):
+    """Every formulation written out with loops over examples and classes."""
+    n, c = s.shape
+    per = np.empty(n)
+    for i in range(n):
+        if formulation == "weston_watkins":
+            terms = [max(0.0, s[i, j] - s[i, y[i]] + delta) for j in range(c)
+                     if include_correct or j != y[i]]
+        elif formulation == "one_vs_all":
+            terms = [max(0.0, delta - (1.0 if j == y[i] else -1.0) * s[i, j]) for j in range(c)]
+        else:
+            worst = max(s[i, j] - s[i, y[i]] + delta for j in range(c) if j != y[i])
+            terms = [max(0.0, worst)]
+        terms = [t * t for t in terms] if squared else terms
+        per[i] = sum(terms) / (len(terms) if class_reduction == "mean" else 1)
+    return {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction]
+
+
+def svm_autograd_any(s, y, delta, squared, class_reduction, reduction, formulation):
+    """The three formulations in HIPS autograd (include_correct off)."""
+    n, c = s.shape
+    if formulation == "weston_watkins":
+        return svm_autograd(s, y, delta, squared, False, class_reduction, reduction)
+    if formulation == "one_vs_all":
+        t = 2.0 * np.eye(c)[y] - 1.0
+        hinge = anp.maximum(0.0, delta - t * s)
+        hinge = hinge**2 if squared else hinge
+        per = anp.sum(hinge, axis=1) / (c if class_reduction == "mean" else 1)
+    else:
+        correct = s[np.arange(n), y][:, None]
+        wrong = np.array([[j for j in range(c) if j != y[i]] for i in range(n)])
+        worst = anp.max(s[np.arange(n)[:, None], wrong] - correct + delta, axis=1)
+        per = anp.maximum(0.0, worst)
+        per = per**2 if squared else per
+    return {"mean": anp.mean, "sum": anp.sum, "none": lambda a: a}[reduction](per)
+
+
+def test_formulations_on_the_lecture_table_by_hand():
+    # cat [3.2, 5.1, -1.7] y=0; car [1.3, 4.9, 2.0] y=1; frog [2.2, 2.5, -3.1] y=2; delta 1
+    per = {f: svm_loss(LECTURE, LECTURE_Y, reduction="none", formulation=f).data
+           for f in FORMULATIONS}
+    # Weston-Watkins: cat (5.1-3.2+1) + 0 = 2.9; car 0 + 0; frog (2.2+3.1+1) + (2.5+3.1+1)
+    np.testing.assert_allclose(per["weston_watkins"], [2.9, 0.0, 12.9], atol=1e-12)
+    # one-vs-all: the correct score should be >= +1, every other <= -1
+    #   cat:  max(0, 1-3.2) + max(0, 1+5.1) + max(0, 1-1.7) = 0 + 6.1 + 0
+    #   car:  max(0, 1+1.3) + max(0, 1-4.9) + max(0, 1+2.0) = 2.3 + 0 + 3.0
+    #   frog: max(0, 1+2.2) + max(0, 1+2.5) + max(0, 1+3.1) = 3.2 + 3.5 + 4.1
+    np.testing.assert_allclose(per["one_vs_all"], [6.1, 5.3, 10.8], atol=1e-12)
+    # Crammer-Singer: the largest wrong margin only: cat 2.9 (car), car max(-2.6, -1.9) -> 0,
+    # frog max(6.3, 6.6) = 6.6 (car)
+    np.testing.assert_allclose(per["crammer_singer"], [2.9, 0.0, 6.6], atol=1e-12)
+    assert per["crammer_singer"][1] == 0.0
+    means = {f: svm_loss(LECTURE, LECTURE_Y, formulation=f).item() for f in FORMULATIONS}
+    assert means == pytest.approx({"weston_watkins": 15.8 / 3, "one_vs_all": 22.2 / 3,
+                                   "crammer_singer": 9.5 / 3}, rel=1e-12)
+
+
+def test_formulation_options_by_hand():
+    ova = dict(formulation="one_vs_all", reduction="none")
+    np.testing.assert_allclose(svm_loss(LECTURE, LECTURE_Y, squared=True, **ova).data,
+                               [6.1**2, 2.3**2 + 3.0**2, 3.2**2 + 3.5**2 + 4.1**2], rtol=1e-12)
+    np.testing.assert_allclose(svm_loss(LECTURE, LECTURE_Y, class_reduction="mean", **ova).data,
+                               [6.1 / 3, 5.3 / 3, 10.8 / 3], rtol=1e-12)
+    # delta 2: cat 0 + 7.1 + 0.3, car 3.3 + 0 + 4.0, frog 4.2 + 4.5 + 5.1
+    np.testing.assert_allclose(svm_loss(LECTURE, LECTURE_Y, delta=2.0, **ova).data,
+                               [7.4, 7.3, 13.8], rtol=1e-12)
+    cs = dict(formulation="crammer_singer", reduction="none")
+    np.testing.assert_allclose(svm_loss(LECTURE, LECTURE_Y, squared=True, **cs).data,
+                               [2.9**2, 0.0, 6.6**2], rtol=1e-12)
+    # delta 3: car max(-0.6, 0.1) = 0.1
+    np.testing.assert_allclose(svm_loss(LECTURE, LECTURE_Y, delta=3.0, **cs).data,
+                               [4.9, 0.1, 8.6], rtol=1e-12)
+    assert svm_loss(LECTURE, LECTURE_Y, reduction="sum", formulation="crammer_singer").item() \
+        == pytest.approx(9.5, rel=1e-12)
+
+
+@pytest.mark.parametrize("c", [2, 3, 10])
+def test_formulations_at_zero_scores(c):
+    zeros, y = np.zeros((5, c)), np.arange(5) % c
+    assert svm_loss(zeros, y, formulation="one_vs_all").item() == c  # delta per class
+    assert svm_loss(zeros, y, formulation="crammer_singer").item() == 1.0  # delta once
+    assert svm_loss(zeros, y, formulation="crammer_singer", delta=0.25).item() == 0.25
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+@pytest.mark.parametrize("squared,class_reduction,reduction",
+                         list(itertools.product([False, True], ["sum", "mean"],
+                                                ["mean", "sum", "none"])))
+@given(s=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=2,
+                                                 max_side=6), elements=floats(-5, 5)),
+       delta=st.sampled_from([0.0, 0.5, 1.0, 3.0]), data=st.data())
+def test_formulations_match_the_loops(formulation, squared, class_reduction, reduction, s,
+                                      delta, data):
+    if formulation == "crammer_singer" and class_reduction == "mean":
+        return  # refused: one term per example (tested below)
+    n, c = s.shape
+    y = data.draw(hnp.arrays(np.int64, n, elements=st.integers(0, c - 1)))
+    kw = dict(delta=delta, squared=squared, class_reduction=class_reduction,
+              reduction=reduction, formulation=formulation)
+    out = svm_loss(s, y, **kw)
+    assert out.shape == (() if reduction != "none" else (n,))
+    np.testing.assert_allclose(out.data, svm_loop(s, y, **kw), rtol=1e-12, atol=1e-12)
+
+
+def test_weston_watkins_is_the_default_formulation():
+    s = np.random.default_rng(0).normal(size=(6, 4)) * 3
+    y = np.array([0, 1, 2, 3, 0, 1])
+    for kw in ({}, {"squared": True}, {"include_correct": True, "class_reduction": "mean"}):
+        assert svm_loss(s, y, formulation="weston_watkins", **kw).item() == \
+            svm_loss(s, y, **kw).item()
+
+
+def test_formulations_order_their_losses_as_the_formulas_say():
+    # per example, Crammer-Singer's single term is at most Weston-Watkins' sum of them
+    s = np.random.default_rng(1).normal(size=(200, 5)) * 2
+    y = np.arange(200) % 5
+    ww = svm_loss(s, y, reduction="none").data
+    cs = svm_loss(s, y, reduction="none", formulation="crammer_singer").data
+    assert np.all(cs <= ww + 1e-12) and np.any(cs < ww)
+    assert np.all((cs == 0) == (ww == 0))  # both are zero exactly when every margin is met
+
+
+# ---------------------------------------------------------------- PyTorch's MultiMarginLoss
+def test_weston_watkins_divided_by_c_is_pytorchs_multi_margin_loss():
+    """torch.nn.MultiMarginLoss(p, margin) = sum_{j != y} max(0, margin - x_y + x_j)^p / C."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional reference)")
+    rng = np.random.default_rng(2)
+    for n, c in [(1, 2), (7, 3), (40, 10)]:
+        s0, y = rng.normal(size=(n, c)) * 2, rng.integers(0, c, n)
+        for p, delta in [(1, 1.0), (2, 1.0), (1, 0.5), (2, 2.5)]:
+            ref_x = torch.tensor(s0, dtype=torch.float64, requires_grad=True)
+            crit = torch.nn.MultiMarginLoss(p=p, margin=delta, reduction="none")
+            ref = crit(ref_x, torch.tensor(y))
+            ref.sum().backward()
+            s = Tensor(s0, requires_grad=True)
+            ours = svm_loss(s, y, delta=delta, squared=p == 2, reduction="none") / c
+            np.testing.assert_allclose(ours.data, ref.detach().numpy(), rtol=1e-12, atol=1e-15)
+            ours.sum().backward()
+            np.testing.assert_allclose(s.grad, ref_x.grad.numpy(), rtol=1e-12, atol=1e-15)
+            mean = torch.nn.MultiMarginLoss(p=p, margin=delta)(ref_x, torch.tensor(y)).item()
+            assert svm_loss(s0, y, delta=delta, squared=p == 2).item() / c == \
+                pytest.approx(mean, rel=1e-12)
+
+
+# ---------------------------------------------------------------- gradients, off the kinks
+@st.composite
+def one_vs_all_batches(draw, max_n=5, max_c=5):
+    """(scores, y, delta) whose hinge arguments delta - t_ij s_ij all have |.| in [GAP, 3]."""
+    n, c = draw(st.integers(1, max_n)), draw(st.integers(2, max_c))
+    delta = draw(st.sampled_from([0.0, 0.5, 1.0, 2.5]))
+    y = draw(hnp.arrays(np.int64, n, elements=st.integers(0, c - 1)))
+    size = draw(hnp.arrays(np.float64, (n, c), elements=floats(GAP, 3)))
+    margins = np.where(draw(hnp.arrays(np.bool_, (n, c))), size, -size)
+    t = 2.0 * np.eye(c)[y] - 1.0
+    return t * (delta - margins), y, delta  # delta - t s = margins, as t * t = 1
+
+
+@st.composite
+def crammer_singer_batches(draw, max_n=5, max_c=5):
+    """(scores, y, delta): in each row the wrong margins s_j - s_y + delta are GAP apart or
+    more (no tie for the max) and the largest is at least GAP from 0 (off relu's kink)."""
+    n, c = draw(st.integers(1, max_n)), draw(st.integers(2, max_c))
+    delta = draw(st.sampled_from([0.0, 0.5, 1.0, 2.5]))
+    y = draw(hnp.arrays(np.int64, n, elements=st.integers(0, c - 1)))
+    base = draw(hnp.arrays(np.float64, n, elements=floats(-3, 3)))
+    top = draw(hnp.arrays(np.float64, n, elements=floats(GAP, 3)))
+    top = np.where(draw(hnp.arrays(np.bool_, n)), top, -top)
+    steps = draw(hnp.arrays(np.float64, (n, c - 1), elements=floats(GAP, 2)))
+    scores = np.empty((n, c))
+    for i in range(n):
+        below = top[i] - np.concatenate([[0.0], np.cumsum(steps[i, :-1])])  # decreasing
+        order = draw(st.permutations(range(c - 1)))
+        wrong = [j for j in range(c) if j != y[i]]
+        scores[i, wrong] = base[i] + below[list(order)] - delta
+        scores[i, y[i]] = base[i]
+    return scores, y, delta
+
+
+BATCHES = {"weston_watkins": svm_batches(), "one_vs_all": one_vs_all_batches(),
+           "crammer_singer": crammer_singer_batches()}
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+@pytest.mark.parametrize("squared", [False, True])
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_formulation_grads_match_differences_and_autograd(formulation, squared, data, seed):
+    s0, y, delta = data.draw(BATCHES[formulation], label="batch")
+    kw = dict(delta=delta, squared=squared, formulation=formulation,
+              class_reduction="sum" if formulation == "crammer_singer" else
+              data.draw(st.sampled_from(["sum", "mean"]), label="class_reduction"),
+              reduction=data.draw(st.sampled_from(["mean", "sum", "none"]), label="reduction"))
+    u = np.random.default_rng(seed).standard_normal(len(y) if kw["reduction"] == "none" else ())
+    s = Tensor(s0, requires_grad=True)
+    _backward(svm_loss(s, y, **kw), u)
+
+    x = s0.copy()
+    numeric = numerical_gradient(lambda: float(np.sum(u * svm_loss(x, y, **kw).data)), x, h=H)
+    np.testing.assert_allclose(s.grad, numeric, **FD)
+    reference = grad(lambda a: anp.sum(u * svm_autograd_any(a, y, **kw)))(s0)
+    np.testing.assert_allclose(s.grad, reference, **AG)
+    assert gradcheck(lambda t: svm_loss(t, y, **kw), Tensor(s0, requires_grad=True),
+                     strict=True)  # strict: no kink on the way, by construction
+
+
+# ---------------------------------------------------------------- gradients, on the kinks
+KINKS = [
+    # (formulation, scores, y, gradient by the conventions, kink ops gradcheck must name)
+    ("weston_watkins", [[10.0, 9.0, 9.0]], [0], [[0.0, 0.0, 0.0]], {"relu"}),
+    # delta - s_0 = 0 and delta + s_1 = 0: relu's kink twice; s_2 counts (1 + 0.3 > 0)
+    ("one_vs_all", [[1.0, -1.0, 0.3]], [0], [[0.0, 0.0, 1.0]], {"relu"}),
+    # margins 0.5 and 0.5 tie for the max: they share its gradient evenly
+    ("crammer_singer", [[1.0, 0.5, 0.5]], [0], [[-1.0, 0.5, 0.5]], {"max"}),
+    # the largest margin 0 - 1 + 1 is exactly 0: relu's kink, no gradient
+    ("crammer_singer", [[1.0, 0.0, -2.0]], [0], [[0.0, 0.0, 0.0]], {"relu"}),
+]
+
+
+@pytest.mark.parametrize("formulation,scores,y,expected,ops", KINKS)
+def test_gradcheck_reports_each_formulations_kinks(formulation, scores, y, expected, ops):
+    from tinygrad_lc.gradcheck import GradcheckError, gradcheck_report
+
+    f = lambda t: svm_loss(t, y, formulation=formulation)
+    s = Tensor(scores, requires_grad=True, name="s")
+    f(s).backward()
+    np.testing.assert_array_equal(s.grad, expected)  # the subgradient conventions
+    report = gradcheck_report(f, Tensor(scores, requires_grad=True, name="s"))
+    assert report.passed and report.kink_count >= 1
+    assert {k.op for k in report.kinks} == ops
+    assert all(k.scope.startswith("svm_loss") for k in report.kinks)
+    with pytest.raises(GradcheckError, match="strict"):
+        gradcheck(f, Tensor(scores, requires_grad=True), strict=True)
+
+
+# ---------------------------------------------------------------- options that do not apply
+@pytest.mark.parametrize("kw,text", [
+    ({"formulation": "crammer-singer"},
+     "formulation must be one of 'weston_watkins', 'one_vs_all', 'crammer_singer', "
+     "got 'crammer-singer'"),
+    ({"formulation": None}, "got None"),
+    ({"formulation": "one_vs_all", "include_correct": True},
+     "include_correct=True is an option of formulation='weston_watkins' only"),
+    ({"formulation": "crammer_singer", "include_correct": True}, "largest wrong margin"),
+    ({"formulation": "crammer_singer", "class_reduction": "mean"},
+     "class_reduction='mean' does not apply to formulation='crammer_singer'"),
+])
+def test_options_that_do_not_apply_are_refused(kw, text):
+    with pytest.raises(ValueError, match="svm_loss") as info:
+        svm_loss(LECTURE, LECTURE_Y, **kw)
+    assert text in str(info.value)
+
+
+def test_crammer_singer_needs_a_wrong_class():
+    with pytest.raises(ValueError, match="needs a wrong class"):
+        svm_loss(np.zeros((2, 1)), [0, 0], formulation="crammer_singer")
+    assert svm_loss(np.zeros((2, 1)), [0, 0], formulation="one_vs_all").item() == 1.0
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+def test_formulations_keep_dtype_scope_and_compile(formulation):
+    import tinygrad_lc as tg
+
+    for dtype in (np.float32, np.float64):
+        s = Tensor(LECTURE.astype(dtype), requires_grad=True)
+        loss = svm_loss(s, LECTURE_Y, formulation=formulation)
+        assert loss.dtype == dtype and loss.scope == "svm_loss"
+        loss.backward()
+        assert s.grad.dtype == dtype
+    f = tg.compile(lambda s, y: svm_loss(s, y, formulation=formulation), check=True)
+    rng = np.random.default_rng(3)
+    for _ in range(3):  # the labels change per call: the host steps run on every replay
+        s0, y = rng.normal(size=(5, 4)), rng.integers(0, 4, 5)
+        s = Tensor(s0, requires_grad=True)
+        out = f(s, y)
+        assert out.item() == pytest.approx(svm_loop(s0, y, formulation=formulation), rel=1e-12)
+        out.backward()

@@ -146,3 +146,15 @@ def test_make_test_reruns_the_docs_examples_and_notebook_under_another_blas_kern
     assert {"tests/test_docs.py", "tests/test_examples.py", "tests/test_notebook.py"} <= set(words)
     assert "OPENBLAS_L2_SIZE" not in "\n".join(commands[:again[0]] + commands[again[0] + 1:])
     assert not re.search(r"^\s*(export|unexport)\b.*OPENBLAS", MAKEFILE, flags=re.MULTILINE)
+
+
+def test_make_playground_serves_the_demo_and_the_dev_extra_brings_its_packages():
+    assert "setup" in prerequisites("playground")
+    assert recipe("playground") == ["$(VENV)/bin/tinygrad-lc playground"]
+    assert "playground" in MAKEFILE.split(".PHONY")[2]
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    extra = re.search(r"^playground = \[(.*?)\]$", pyproject, flags=re.MULTILINE).group(1)
+    assert '"starlette' in extra and '"uvicorn' in extra
+    dev = re.search(r"^dev = \[(.*?)\]$", pyproject, flags=re.MULTILINE | re.DOTALL).group(1)
+    assert re.search(r'"tinygrad_lc\[[^\]]*\bplayground\b[^\]]*\]"', dev)  # make test has it
+    assert '"httpx' in dev  # Starlette's TestClient

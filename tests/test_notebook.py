@@ -1,6 +1,7 @@
 """examples/lecture.ipynb runs from top to bottom in a fresh kernel (nbclient, the kernel is
-this interpreter) and shows what the lecture needs inline: an SVG diagram, a PNG plot and the
-gradcheck table. The committed file carries no outputs."""
+this interpreter) and shows what the lecture needs inline: an SVG diagram, a PNG plot, the
+gradcheck table and the playground (served from the kernel on a thread, shown in an IFrame;
+the kernel's shutdown ends it). The committed file carries no outputs."""
 
 from __future__ import annotations
 
@@ -79,3 +80,7 @@ def test_the_lecture_notebook_runs_and_shows_diagrams_plots_and_the_gradcheck_ta
     guess = float(text.split("random search: best loss")[1].split("test accuracy ")[1].split()[0])
     assert sgd > 0.9 > 0.5 > guess
     assert "GradcheckReport(passed=" not in json.dumps(data)  # the table, not a dataclass dump
+    # the playground served from the kernel answered, and shows inline
+    assert "the playground answers: a new session's total loss is 4.1717" in text
+    frames = [d["text/html"] for d in data if "<iframe" in d.get("text/html", "")]
+    assert len(frames) == 1 and 'src="http://127.0.0.1:' in frames[0]

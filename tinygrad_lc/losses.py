@@ -1,5 +1,14 @@
 """The lecture's data losses on a batch of class scores: multiclass SVM (hinge) and softmax.
 
+The multiclass SVM comes in three formulations (``svm_loss(..., formulation=...)``), each a
+sum of hinges ``max(0, .)`` on the scores s of one example with correct class y:
+
+- ``"weston_watkins"`` (the lecture's): ``L = sum_{j != y} max(0, s_j - s_y + delta)``;
+- ``"one_vs_all"``: ``L = sum_j max(0, delta - t_j s_j)``, ``t_y = +1``, ``t_j = -1`` else:
+  C independent binary SVMs, each score on its own side of 0 by delta;
+- ``"crammer_singer"`` (the "structured SVM"): ``L = max(0, max_{j != y} s_j - s_y + delta)``:
+  only the strongest wrong class counts.
+
 Scores are (N, C): one row per example, classes last. Labels ``y`` are N integers in [0, C).
 Both losses are composed from Tensor ops, so their graphs render and gradient checks exercise
 the engine; each opens its own ``tg.scope`` so diagrams draw it as one cluster.
@@ -8,7 +17,8 @@ Conventions
 -----------
 - ``svm_loss`` computes ``max(0, margin)`` with ``relu``, whose derivative at exactly 0 is 0:
   a margin of exactly 0 adds nothing to the loss and nothing to the gradient, as in the usual
-  vectorized hinge gradient ``(margins > 0)``.
+  vectorized hinge gradient ``(margins > 0)``. Crammer-Singer's ``max_{j != y}`` is the
+  ``max`` reduction: wrong classes tied for the largest margin share its gradient evenly.
 - The excluded correct class enters as a constant margin of -1 (its score cancels:
   ``s_y - s_y``), so it adds exactly 0 and never sits on relu's kink.
 - ``class_reduction="mean"`` divides each example's sum by the number of terms summed:
@@ -32,12 +42,14 @@ from tinygrad_lc.core.checks import (
 from tinygrad_lc.core.modes import scope
 from tinygrad_lc.core.tensor import Tensor, host
 
-__all__ = ["LOSSES", "data_loss", "svm_loss", "softmax_loss", "check_labels"]
+__all__ = ["LOSSES", "FORMULATIONS", "data_loss", "svm_loss", "softmax_loss",
+           "check_labels"]
 
 LOSSES = ("svm", "softmax")  # the names data_loss knows, in the order the CLI lists them
 
 _REDUCTIONS = ("mean", "sum", "none")
 _CLASS_REDUCTIONS = ("sum", "mean")
+FORMULATIONS = ("weston_watkins", "one_vs_all", "crammer_singer")  # svm_loss(formulation=...)
 
 
 @host  # tg.compile: the labels change per call, so their check is a step of the program
@@ -138,6 +150,46 @@ def _margin_offset(y: np.ndarray, shape: tuple, delta: float, dtype, include_cor
     return offset
 
 
+@host
+def _target_signs(y: np.ndarray, shape: tuple, dtype) -> np.ndarray:
+    """The (N, C) targets t of one-vs-all: +1 at the correct class (i, y_i), -1 elsewhere."""
+    signs = np.full(shape, -1.0, dtype=dtype)
+    signs.reshape(-1)[np.arange(0, signs.size, shape[1]) + y] = 1.0
+    return signs
+
+
+@host
+def _wrong_columns(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """The (N, C - 1) column numbers j != y_i of each row, in order: k, or k + 1 from y_i on."""
+    k = np.arange(num_classes - 1)[None, :]
+    return k + (k >= y[:, None])
+
+
+def _check_formulation(where: str, formulation, include_correct: bool,
+                       class_reduction: str, c: int) -> None:
+    """Refuse the options that mean nothing for ``formulation`` (they are never ignored)."""
+    check_choice(where, "formulation", formulation, FORMULATIONS)
+    if include_correct and formulation != "weston_watkins":
+        raise ValueError(
+            f"{where}: include_correct=True is an option of formulation='weston_watkins' only; "
+            f"{formulation!r} "
+            + ("already sums every class j, the correct one included" if formulation ==
+               "one_vs_all" else "takes one term per example, the largest wrong margin")
+        )
+    if formulation == "crammer_singer":
+        if class_reduction != "sum":
+            raise ValueError(
+                f"{where}: class_reduction={class_reduction!r} does not apply to "
+                "formulation='crammer_singer', which has one term per example (the largest "
+                "wrong margin); leave class_reduction='sum'"
+            )
+        if c < 2:
+            raise ValueError(
+                f"{where}: formulation='crammer_singer' needs a wrong class to take the max "
+                f"over, got scores with C = {c} column"
+            )
+
+
 def svm_loss(
     scores: Tensor | ArrayLike,
     y: Tensor | ArrayLike,
@@ -146,8 +198,12 @@ def svm_loss(
     include_correct: bool = False,
     class_reduction: str = "sum",
     reduction: str = "mean",
+    formulation: str = "weston_watkins",
 ) -> Tensor:
     """Multiclass SVM (hinge) loss: ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + delta)``.
+
+    That is the Weston-Watkins formulation, the lecture's and the default; ``formulation``
+    picks one of the other two (see the module docstring).
 
     Parameters
     ----------
@@ -166,6 +222,13 @@ def svm_loss(
         ``include_correct``).
     reduction : {"mean", "sum", "none"}
         Average or sum over the examples, or return the (N,) per-example losses.
+    formulation : {"weston_watkins", "one_vs_all", "crammer_singer"}
+        ``"weston_watkins"``: ``sum_{j != y_i} max(0, s_j - s_{y_i} + delta)``;
+        ``"one_vs_all"``: ``sum_j max(0, delta - t_ij s_j)`` with ``t_ij = +1`` for
+        ``j = y_i`` and -1 otherwise (``class_reduction="mean"`` divides by C);
+        ``"crammer_singer"``: ``max(0, max_{j != y_i} s_j - s_{y_i} + delta)``. An option
+        that does not apply (``include_correct`` beyond Weston-Watkins, a class mean of
+        Crammer-Singer's single term) is a ValueError.
 
     Returns
     -------
@@ -182,6 +245,10 @@ def svm_loss(
     array([ 2.9,  0. , 12.9])
     >>> round(svm_loss(s, [0, 1, 2]).item(), 2)
     5.27
+    >>> svm_loss(s, [0, 1, 2], reduction="none", formulation="one_vs_all").data
+    array([ 6.1,  5.3, 10.8])
+    >>> svm_loss(s, [0, 1, 2], reduction="none", formulation="crammer_singer").data
+    array([2.9, 0. , 6.6])
     """
     where = "svm_loss"
     s = _check_scores(where, scores)
@@ -191,7 +258,9 @@ def svm_loss(
     check_choice(where, "class_reduction", class_reduction, _CLASS_REDUCTIONS)
     check_choice(where, "reduction", reduction, _REDUCTIONS)
     n, c = s.shape
-    terms = c if include_correct else c - 1
+    _check_formulation(where, formulation, include_correct, class_reduction, c)
+    terms = {"weston_watkins": c if include_correct else c - 1, "one_vs_all": c,
+             "crammer_singer": 1}[formulation]
     if class_reduction == "mean" and terms == 0:
         raise ValueError(
             f"{where}: class_reduction='mean' averages over the C - 1 = 0 wrong classes of "
@@ -199,19 +268,33 @@ def svm_loss(
         )
     y = check_labels(where, y, n, c)
 
-    offset = _margin_offset(y, s.shape, delta, s.dtype, include_correct)
     with scope(where):
         with scope("margins"):
-            # (N, 1): s_{y_i}, picked by the pair (arange(N) as a column, y as a column); the
-            # increasing row numbers make the picks distinct, so the backward scatters plainly
-            correct = s[np.arange(n)[:, None], _label_column(y)]
-            margins = s - correct + offset
+            margins = _margins(formulation, s, y, delta, include_correct)
+        if formulation == "crammer_singer":
+            margins = margins.max(axis=1, keepdims=True)  # (N, 1): the largest wrong margin
         hinge = margins.relu()
         if squared:
             hinge = hinge**2
         total = hinge.sum(axis=1) if reduction == "none" else hinge.sum()
         divisor = (terms if class_reduction == "mean" else 1) * (n if reduction == "mean" else 1)
         return total / divisor if divisor != 1 else total
+
+
+def _margins(formulation: str, s: Tensor, y: np.ndarray, delta: float,
+             include_correct: bool) -> Tensor:
+    """The hinges' arguments: (N, C), or (N, C - 1) wrong classes for Crammer-Singer."""
+    n, c = s.shape
+    rows = np.arange(n)[:, None]
+    if formulation == "one_vs_all":
+        # delta - t_ij s_ij: the correct score should reach +delta, the others -delta
+        return delta - s * _target_signs(y, s.shape, s.dtype)
+    # (N, 1): s_{y_i}, picked by the pair (arange(N) as a column, y as a column); the
+    # increasing row numbers make the picks distinct, so the backward scatters plainly
+    correct = s[rows, _label_column(y)]
+    if formulation == "crammer_singer":
+        return s[rows, _wrong_columns(y, c)] - correct + delta  # s_j - s_{y_i} + delta, j != y_i
+    return s - correct + _margin_offset(y, s.shape, delta, s.dtype, include_correct)
 
 
 def softmax_loss(scores: Tensor | ArrayLike, y: Tensor | ArrayLike,

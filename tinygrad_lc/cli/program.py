@@ -16,6 +16,7 @@ COMMANDS = {
     "graph": "Render the lecture's full loss as a Graphviz diagram.",
     "gradcheck": "Check the lecture losses' gradients numerically.",
     "sweep": "Choose lr and reg on the validation set (local cores or a Dask cluster).",
+    "playground": "Serve the lecture's interactive linear-classifier demo in the browser.",
 }
 
 
