@@ -80,6 +80,13 @@ def test_a_tensor_of_a_million_entries_has_a_small_view(shape):
     assert got["name"].endswith("… (100,000 characters)")
 
 
+def test_the_text_repr_is_bounded_for_many_axes_too():
+    # NumPy's own summary shows every entry of a (2,) * 20 array: 2**20 of them
+    text = repr(Tensor(np.zeros((2,) * 20), requires_grad=True))
+    assert text.startswith("Tensor([0., 0., 0., ..., 0., 0., 0.]  (flattened; shape (2, 2,")
+    assert text.endswith(", requires_grad=True)") and len(text) < 200
+
+
 # ---------------------------------------------------------------- classifiers
 def test_a_linear_classifier_shows_its_settings_and_training():
     X, y = make_blobs(30, seed=0)

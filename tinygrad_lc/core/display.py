@@ -20,11 +20,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["PREVIEW_CHARS", "array_preview", "array_summary", "html_fields", "html_grid",
-           "tensor_html", "clip_text"]
+__all__ = ["PREVIEW_CHARS", "array_text", "array_preview", "array_summary", "html_fields",
+           "html_grid", "tensor_html", "clip_text"]
 
 PREVIEW_CHARS = 1500  # the most characters of values a preview shows
 EDGE = 3  # entries shown at each end of a long axis
+MAX_SHOWN = 1000  # the most entries a summary shows before it shows the flattened ends
 NAME_CHARS = 200  # the most characters of a name or other text field
 
 
@@ -37,23 +38,31 @@ def clip_text(text: str, limit: int = NAME_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
-def array_preview(a: np.ndarray, limit: int = PREVIEW_CHARS) -> str:
-    """The values of ``a`` as NumPy prints them, long axes cut to their first and last entries.
+def array_text(a: np.ndarray, threshold: int = 2 * EDGE * 10, **options) -> str:
+    """``np.array2string(a, ...)`` summarised beyond ``threshold`` entries, in bounded time.
 
-    NumPy's summary keeps ``2 * EDGE`` entries of every axis, which still grows with the
-    number of axes: beyond ~1,000 shown entries the flat start and end are shown instead.
+    NumPy's summary keeps ``2 * EDGE`` entries of every long axis, which still grows with the
+    number of axes (an array of shape (2,) * 20 is not summarised at all, and takes seconds
+    to print): where it would show more than ``MAX_SHOWN`` entries, the flattened first and
+    last entries are shown instead.
+
+    >>> array_text(np.arange(4096.0).reshape((4,) * 6))
+    '[0., 1., 2., ..., 4093., 4094., 4095.]  (flattened; shape (4, 4, 4, 4, 4, 4))'
     """
     a = np.asarray(a)
-    shown = math.prod(min(n, 2 * EDGE) for n in a.shape)
-    if shown > 1000:
+    options = {"precision": 4, "separator": ", ", **options}
+    if a.size > threshold and math.prod(min(n, 2 * EDGE) for n in a.shape) > MAX_SHOWN:
         flat = a.reshape(-1)
-        head = np.array2string(flat[:EDGE], precision=4, separator=", ")[:-1]
-        tail = np.array2string(flat[-EDGE:], precision=4, separator=", ")[1:]
-        text = f"{head}, ..., {tail}  (flattened; shape {a.shape})"
-    else:
-        text = np.array2string(a, precision=4, separator=", ", threshold=2 * EDGE * 10,
-                               edgeitems=EDGE, max_line_width=100)
-    return clip_text(text, limit)
+        head = np.array2string(flat[:EDGE], **options)[:-1]
+        tail = np.array2string(flat[-EDGE:], **options)[1:]
+        return f"{head}, ..., {tail}  (flattened; shape {a.shape})"
+    return np.array2string(a, threshold=threshold, edgeitems=EDGE, **options)
+
+
+def array_preview(a: np.ndarray, limit: int = PREVIEW_CHARS) -> str:
+    """The values of ``a`` as NumPy prints them, long axes cut to their first and last
+    entries (:func:`array_text`), and at most ``limit`` characters."""
+    return clip_text(array_text(a, max_line_width=100), limit)
 
 
 def array_summary(a: np.ndarray) -> str:

@@ -48,7 +48,7 @@ from tinygrad_lc.core.checks import (
     reduction_axis,
     to_array,
 )
-from tinygrad_lc.core.display import tensor_html
+from tinygrad_lc.core.display import array_text, tensor_html
 from tinygrad_lc.core.identity import WeakIdentitySet
 from tinygrad_lc.core.indexing import prepare_index
 from tinygrad_lc.core.modes import MODES, Modes
@@ -326,7 +326,7 @@ class Tensor:
         return len(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", threshold=20, precision=4)
+        body = array_text(self._data, threshold=20)  # bounded for any number of axes
         extra = "".join(
             [
                 f", dtype={self._data.dtype}" if self._data.dtype != np.float64 else "",
