@@ -114,8 +114,8 @@ def one_blas_thread() -> Iterator[str]:
     """Pin BLAS to one thread so the shared cores do not decide the result; yields what it did."""
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:  # threadpoolctl is in the dev extra
-        yield "BLAS threads NOT pinned: threadpoolctl is missing (pip install -e '.[dev]')"
+    except ImportError:  # threadpoolctl is in the test group and the cluster extra
+        yield "BLAS threads NOT pinned: threadpoolctl is missing (make setup installs it)"
         return
     with threadpool_limits(limits=1, user_api="blas"):
         blas = [f"{p['internal_api']} {p['num_threads']} thread(s)" for p in threadpool_info()

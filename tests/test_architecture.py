@@ -130,7 +130,7 @@ def test_the_package_root_holds_only_the_public_modules_and_the_subpackages():
 
 
 def test_no_import_circles():
-    grimp = pytest.importorskip("grimp")  # comes with import-linter (the dev extra)
+    grimp = pytest.importorskip("grimp")  # comes with import-linter (the dev group)
     graph = grimp.build_graph("tinygrad_lc")
     names = sorted(graph.modules)
     edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in names}
@@ -163,7 +163,7 @@ def test_no_import_circles():
 def test_an_upward_import_breaks_the_import_linter_contracts(tmp_path):
     lint = Path(sys.executable).with_name("lint-imports")
     if not lint.exists():
-        pytest.skip("import-linter is not installed (the dev extra)")
+        pytest.skip("import-linter is not installed (the dev group)")
     shutil.copytree(PACKAGE, tmp_path / "tinygrad_lc",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path)

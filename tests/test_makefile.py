@@ -1,5 +1,5 @@
 """The Makefile: `make test` brings what its tests need (Graphviz's dot, Chromium for the
-browser test); `make demo` does not wait for Chromium; the dev extra holds the notebook's
+browser test); `make demo` does not wait for Chromium; the dev dependency group holds the notebook's
 and the browser test's packages."""
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat", reason="pip install nbformat (dev extra)")
-nbclient = pytest.importorskip("nbclient", reason="pip install nbclient (dev extra)")
-pytest.importorskip("ipykernel", reason="pip install ipykernel (dev extra)")
+nbformat = pytest.importorskip("nbformat", reason="pip install nbformat (dev group: make setup)")
+nbclient = pytest.importorskip("nbclient", reason="pip install nbclient (dev group: make setup)")
+pytest.importorskip("ipykernel", reason="pip install ipykernel (dev group: make setup)")
 pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (dev extra)")
+sync_api = pytest.importorskip("playwright.sync_api", reason="make setup installs playwright")
 pytest.importorskip("matplotlib")  # the pictures
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
