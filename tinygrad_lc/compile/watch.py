@@ -14,8 +14,9 @@ are the globals named in the function's code (and in the code nested in it), its
 cells and defaults, the object of a bound method (or of a callable object) and its
 arguments that are not Tensors or arrays. All paths of the shortest length are kept. On each
 call the function :func:`watcher` wrote for them follows them again and compares
-identities: one attribute or item access per step, a shared prefix followed once (0.2 to
-0.7 us for one to six tensors here). A path that now ends elsewhere means a new trace.
+identities: one attribute or item access per step, a shared prefix followed once (under a
+microsecond for a model's parameters; measured in docs/compile.md). A path that now ends
+elsewhere means a new trace.
 
 Not watched: a Tensor that the search does not reach within ``MAX_DEPTH`` steps or
 ``MAX_OBJECTS`` objects (one read in another module's function, or through a property or a
