@@ -327,6 +327,8 @@ BAD = [
      "points must hold 1 to 1000 points, got 0"),
     ("POST", "/api/state", {"session": "S", "points": [[0, 0]], "labels": [0, 1]}, 400,
      "labels has 2 entries but points has 1"),
+    ("POST", "/api/state", {"session": "S", "points": [[0, 0]]}, 400,
+     "there would be 1 points and 12 labels; give one label per point"),
     ("POST", "/api/state", {"session": "S", "labels": [0, 1, 3]}, 400,
      "labels[2] must be an integer from 0 to 2, got 3"),
     ("POST", "/api/state", {"session": "S", "labels": [0.0]}, 400, "labels[0] must be an integer"),
@@ -372,6 +374,20 @@ def test_bad_requests_get_a_4xx_and_a_one_line_message(client, method, path, bod
     assert "Traceback" not in r.text and not message.startswith("unexpected")
     # the session is as it was
     assert client.get(f"/api/state?session={s}").json()["step"] == 0
+
+
+def test_a_bug_of_ours_is_still_a_one_line_4xx_and_its_traceback_goes_to_the_log(
+        client, monkeypatch, caplog):
+    s = new(client)
+
+    def broken(self):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("tinygrad_lc.playground.state.State.as_json", broken)
+    r = client.post("/api/step", json={"session": s["session"]})
+    assert r.status_code == 400
+    assert r.json() == {"error": "unexpected KeyError in /api/step: 'a bug'"}
+    assert "Traceback" in caplog.text and "POST /api/step failed" in caplog.text
 
 
 def test_the_refused_request_leaves_the_state_whole(client):

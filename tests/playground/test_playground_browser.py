@@ -166,8 +166,7 @@ def test_twenty_single_steps_lower_the_total_loss_for_each_loss(visit, served):
         visit.page.select_option('[data-testid="loss-kind"]', loss)
         visit.idle()
         before = visit.value("total-loss")
-        for _ in range(20):
-            visit.page.click('[data-testid="step"]')
+        visit.page.click('[data-testid="step"]', click_count=20)  # 20 clicks of the mouse
         step += 20
         visit.idle(step)
         after = visit.value("total-loss")
@@ -321,6 +320,26 @@ def test_the_address_restores_the_whole_state(browser, served, visit):
     finally:
         other.close()
     assert other.problems == [] and visit.problems == []
+
+
+def test_a_dropped_session_is_started_again_from_the_page_state(visit, served):
+    """64 other tabs push this one's session out (the least recently used goes): the next
+    step gets a 404, and the page starts a new session from the state it last drew."""
+    visit.page.select_option('[data-testid="loss-kind"]', "softmax")
+    visit.page.click('[data-testid="step"]')
+    visit.idle(1)
+    old_session, old = visit.session, visit.server_state(served)
+    with httpx.Client(base_url=served.url) as other_tabs:
+        for _ in range(64):
+            other_tabs.get("api/state")
+        assert other_tabs.get("api/state", params={"session": old_session}).status_code == 404
+    visit.page.click('[data-testid="step"]')
+    visit.idle(2)
+    assert visit.session != old_session
+    now = assert_page_is_the_library(visit, served)
+    assert (now["loss"], now["points"], now["step"]) == ("softmax", old["points"], 2)
+    assert visit.page.locator('[data-testid="error"]').is_hidden()
+    assert [p for p in visit.problems if "404" not in p] == []  # the browser logs the 404
 
 
 def test_a_refused_value_shows_the_servers_one_line_message(visit, served):

@@ -122,11 +122,8 @@ class State:
         points = fields.get("points", self.points)
         labels = fields.get("labels", self.labels)
         if len(points) != len(labels):
-            given = "points" if "points" in fields else "labels"
-            raise RequestError(f"{given} now has {len(fields[given])} entries but the session "
-                               f"has {len(points) if given == 'labels' else len(labels)} "
-                               f"{'points' if given == 'labels' else 'labels'}; send points "
-                               "and labels together")
+            raise RequestError(f"there would be {len(points)} points and {len(labels)} labels; "
+                               "give one label per point (send points and labels together)")
         self.points, self.labels = np.array(points), np.array(labels)
         if "W" in fields:
             self.W.data = np.array(fields["W"])
@@ -161,24 +158,23 @@ class State:
         parameter and the optimizer go back to where they were before this call, and a
         RequestError (422) says at which update and what to change.
         """
-        saved = (self.W.data.copy(), self.b.data.copy(), self.opt.state_dict(),
-                 self.step_count, list(self.history))
+        saved = (self.W.data.copy(), self.b.data.copy(), self.opt.state_dict(), self.step_count)
         try:
-            for i in range(k):
+            for i in range(1, k + 1):
                 self.opt.zero_grad()
                 self._total().total.backward(retain_grads=False)
                 self.opt.step()
                 self.step_count += 1
-                self._check_range(i + 1, k)
+                self._check_range(i, k)
         except (RequestError, ValueError, FloatingPointError) as exc:
             self.W.data, self.b.data = saved[0], saved[1]
             self.opt = self._new_optimizer()
             self.opt.load_state_dict(saved[2])
             self.step_count = saved[3]
-            self.history = deque(saved[4], maxlen=HISTORY)
             if isinstance(exc, RequestError):
                 raise
-            raise RequestError(f"update {self.step_count + 1} failed: {exc}", 422) from None
+            raise RequestError(f"update {i} of {k} failed, nothing was changed: {exc}",
+                               422) from None
         finally:
             self.opt.zero_grad()
         self._record()

@@ -84,8 +84,8 @@ async function restart() {
 }
 
 function stateFields(s) {
-  const { points, labels, W, b, loss, delta, reg, lr, optimizer } = s;
-  return { points, labels, W, b, loss, delta, reg, lr, optimizer };
+  const { points, labels, W, b, loss, delta, reg, lr, optimizer, step } = s;
+  return { points, labels, W, b, loss, delta, reg, lr, optimizer, step };
 }
 
 // ---------------------------------------------------------------- numbers and messages
