@@ -561,6 +561,7 @@ NAMES = st.text(st.one_of(
 @example(name="\r", scope_name="\r")  # a label of a line break alone: a dot syntax error once
 @example(name="\n", scope_name="\r\n")
 @example(name="]", scope_name="]")  # a bare "]" in an HTML label: a dot syntax error once
+@example(name="", scope_name="]")  # "<B>]</B>": dot's HTML-label lexer failed on it
 def test_any_tensor_or_scope_name_renders(name, scope_name):
     assert shutil.which("dot"), "Graphviz's `dot` is needed: apt-get install graphviz"
     with tempfile.TemporaryDirectory() as folder:

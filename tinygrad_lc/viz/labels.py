@@ -56,13 +56,14 @@ def _visible(match: re.Match) -> str:
 
 def esc(text: str) -> str:
     """Any text as it goes into a label: XML-escaped, with the characters XML forbids made
-    visible. Every name, scope, op and note in a diagram passes through here.
+    visible. Every name, scope, op and note in a diagram passes through here. ``]`` becomes
+    ``&#93;``: dot's HTML-label lexer fails on a ``]`` right after a tag (``<B>]</B>``).
 
     >>> esc("a<b\\x1b\\ud800") == "a&lt;b\\u241b\\ufffd"  # ESC shows as U+241B
     True
+    >>> esc("x[0]")
+    'x[0&#93;'
     """
-    # "]" as a character reference too: dot's HTML-label reader stops at a bare "]" in some
-    # positions (a cluster named "]" was a syntax error)
     return html.escape(_NOT_XML.sub(_visible, str(text)), quote=False).replace("]", "&#93;")
 
 
