@@ -315,7 +315,7 @@ def unwrap(x):
 
 def values(name: str, x):
     """:func:`unwrap`, after telling ``tg.compile``'s tracer that the values are read."""
-    tracer = engine.active_tracer
+    tracer = engine.active_tracer()
     if tracer is not None:
         for t in tensors_in(x):
             tracer.read(t, f"{name}()")
