@@ -90,7 +90,7 @@ def test_the_dev_group_holds_the_test_tools_and_no_user_extra_does():
         assert package in dev, package
     assert "notebook" not in dev.replace("nbformat", "") and "jupyter" not in dev
     extras = pyproject["project"]["optional-dependencies"]
-    assert sorted(extras) == ["cifar10", "cluster", "demo"]  # no test or dev extra
+    assert sorted(extras) == ["cifar10", "cluster", "demo", "playground"]  # no test or dev extra
     assert sorted(r.split(">")[0] for r in extras["demo"]) == ["matplotlib", "tqdm"]
 
 
@@ -105,7 +105,8 @@ def test_make_demo_installs_only_the_demo_extra_and_make_test_the_test_tools():
     assert demo_install[-1].endswith("-e '.[demo]'"), demo_install
     assert "$(DEMO_STAMP)" in prerequisites("demo") and "setup" not in closure("demo")
     dev_install = [c for c in stamp_recipe("STAMP") if "pip install" in c]
-    assert "--group dev" in dev_install[-1] and "[demo,cifar10,cluster]" in dev_install[-1]
+    assert "--group dev" in dev_install[-1]
+    assert "[demo,cifar10,cluster,playground]" in dev_install[-1]
     assert "setup" in closure("test") and "test-versions" in closure("test")
 
 
@@ -155,6 +156,7 @@ def test_make_playground_serves_the_demo_and_the_dev_extra_brings_its_packages()
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     extra = re.search(r"^playground = \[(.*?)\]$", pyproject, flags=re.MULTILINE).group(1)
     assert '"starlette' in extra and '"uvicorn' in extra
-    dev = re.search(r"^dev = \[(.*?)\]$", pyproject, flags=re.MULTILINE | re.DOTALL).group(1)
-    assert re.search(r'"tinygrad_lc\[[^\]]*\bplayground\b[^\]]*\]"', dev)  # make test has it
-    assert '"httpx' in dev  # Starlette's TestClient
+    setup = [c for c in stamp_recipe("STAMP") if "pip install" in c][-1]
+    assert re.search(r"\.\[[^\]]*\bplayground\b[^\]]*\]", setup)  # make test has it
+    test = re.search(r"^test = \[(.*?)^\]$", pyproject, flags=re.MULTILINE | re.DOTALL).group(1)
+    assert '"httpx' in test  # Starlette's TestClient

@@ -66,7 +66,7 @@ def test_the_metadata_license_dependencies_and_extras(dist):
         if "extra ==" in r:
             name = r.split('extra == "')[1].rstrip('"')
             extras.setdefault(name, []).append(r.split(">")[0].split(";")[0])
-    assert sorted(meta.get_all("Provides-Extra")) == ["cifar10", "cluster", "demo"]
+    assert sorted(meta.get_all("Provides-Extra")) == ["cifar10", "cluster", "demo", "playground"]
     assert sorted(extras["demo"]) == ["matplotlib", "tqdm"]  # no scikit-learn, no scipy
     assert sorted(extras["cifar10"]) == ["platformdirs", "pooch"]
     tools = {"pytest", "hypothesis", "ruff", "playwright", "autograd", "basedpyright"}

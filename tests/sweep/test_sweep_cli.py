@@ -319,7 +319,7 @@ def test_sigkill_of_the_sweep_ends_its_workers_and_the_resource_tracker(tmp_path
     psutil = pytest.importorskip("psutil")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TINYGRAD_LC_DATA": str(tmp_path / "cache")}
     argv = [sys.executable, "-m", "tinygrad_lc", "sweep", "--dataset", "blobs", "--iters",
-            "100000000", "--trials", "4", "--refine", "0", "--workers", "2", "--out",
+            "10000000", "--trials", "4", "--refine", "0", "--workers", "2", "--out",
             str(tmp_path / "s"), "--quiet"]  # trials of hours: the workers are mid-trial
     sweep = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)

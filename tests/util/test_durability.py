@@ -52,9 +52,9 @@ def test_each_trial_record_is_synced_before_append_returns(tmp_path, syscalls):
     path = tmp_path / "sweep" / "trials.jsonl"
     with TrialLog(path) as log:
         first_open = list(syscalls)
-        log.append({"trial": 0, "status": "ok"})
+        log.append(_record(0))
         after_one = list(syscalls)
-        log.append({"trial": 1, "status": "ok"})
+        log.append(_record(1))
     # the new file's name is made durable in its folder as the log is created
     assert ("fsync", str(path.parent)) in first_open
     assert after_one[len(first_open):] == [("fsync", str(path))]
@@ -69,11 +69,16 @@ def test_reopening_an_existing_log_does_not_sync_the_folder_again(tmp_path, sysc
     assert syscalls == []
 
 
+def _record(k: int) -> dict:
+    """A whole trial record, as the sweep writes it (the log checks what it writes)."""
+    return {"trial": k, "config": {"lr": 10.0 ** -k}, "status": "ok", "train_accuracy": 0.5,
+            "val_accuracy": 0.5}
+
+
 def _log_of(path: Path, n: int) -> bytes:
     with TrialLog(path) as log:
         for k in range(n):
-            log.append({"trial": k, "config": {"lr": 10.0 ** -k}, "status": "ok",
-                        "val_accuracy": 0.5})
+            log.append(_record(k))
     return path.read_bytes()
 
 
@@ -92,7 +97,7 @@ def test_a_record_cut_at_any_byte_reads_back_as_the_records_before_it(tmp_path):
         # repaired: the file ends where the last whole record ends, and appending goes on
         assert path.read_bytes() == (whole if cut == len(whole) else whole[:start_of_last])
         with TrialLog(path) as log:
-            log.append({"trial": 2, "status": "ok"})
+            log.append(_record(2))
         assert [json.loads(line)["trial"] for line in path.read_text().splitlines()] == \
             ([0, 1, 2, 2] if cut == len(whole) else [0, 1, 2])
 
