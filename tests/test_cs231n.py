@@ -179,7 +179,7 @@ def test_a_student_notebook_runs_unchanged(capsys):
     loss, grad = svm_loss_naive(W, X_dev, y_dev, 5e1)
     f = lambda w: svm_loss_naive(w, X_dev, y_dev, 5e1)[0]  # noqa: E731
     errors = np.concatenate([errors, grad_check_sparse(f, W, grad)])
-    assert np.median(errors) < 1e-6  # a kink crossed now and then, as the assignment says
+    assert np.median(errors) < 1e-5  # a kink crossed now and then, as the assignment says
 
     tic = time.time()
     loss_naive, grad_naive = svm_loss_naive(W, X_dev, y_dev, 0.000005)

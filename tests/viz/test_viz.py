@@ -562,6 +562,7 @@ NAMES = st.text(st.one_of(
 @example(name="\n", scope_name="\r\n")
 @example(name="]", scope_name="]")  # a bare "]" in an HTML label: a dot syntax error once
 @example(name="", scope_name="]")  # "<B>]</B>": dot's HTML-label lexer failed on it
+@example(name="\t", scope_name="0")  # a tab alone in a bold name: a dot syntax error once
 def test_any_tensor_or_scope_name_renders(name, scope_name):
     assert shutil.which("dot"), "Graphviz's `dot` is needed: apt-get install graphviz"
     with tempfile.TemporaryDirectory() as folder:

@@ -45,7 +45,7 @@ def node_kind(t: Tensor) -> str:
 # even be written as UTF-8): C0 controls other than tab; surrogates; U+FFFE/F. Newline and CR
 # are legal XML, but a label holding nothing else is a syntax error to dot, and a line break
 # belongs in <BR/> anyway, so they are shown as symbols too.
-_NOT_XML = re.compile("[\x00-\x08\x0a-\x1f\ud800-\udfff\ufffe\uffff]")
+_NOT_XML = re.compile("[\x00-\x1f\ud800-\udfff\ufffe\uffff]")  # a tab too: dot refused "<B>\t</B>"
 
 
 def _visible(match: re.Match) -> str:
