@@ -293,7 +293,7 @@ def eval_numerical_gradient_array(f, x: np.ndarray, df: ArrayLike, h: float = 1e
 
 def grad_check_sparse(f: Callable, x: np.ndarray, analytic_grad: np.ndarray,
                       num_checks: int = 10, h: float = 1e-5,
-                      seed: int | None = None) -> np.ndarray:
+                      seed: int | None = None, verbose: bool = True) -> np.ndarray:
     """``gradcheck.grad_check_sparse`` with the assignment's signature; ``seed=None`` draws
     the entries from NumPy's global generator, so ``np.random.seed(...)`` makes the check
     repeatable, as in the assignment's notebooks.
@@ -309,4 +309,4 @@ def grad_check_sparse(f: Callable, x: np.ndarray, analytic_grad: np.ndarray,
     if seed is None:
         seed = int(np.random.randint(2 ** 31))
     return gradcheck.grad_check_sparse(f, x, analytic_grad, num_checks=num_checks, h=h,
-                                       seed=seed)
+                                       seed=seed, verbose=verbose)
