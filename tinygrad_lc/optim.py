@@ -20,13 +20,13 @@ The base does everything but the rule: it checks the parameters, holds ``lr``, r
 gradients before any parameter changes, skips parameters whose ``grad`` is None, writes each
 update into the parameter's existing array and bumps its version (so references to ``p.data``
 stay valid and a backward through the old value refuses to run), and saves and restores the
-state. A subclass names its hyperparameters and state arrays and writes ``update``, which
-computes one parameter's step and new state without changing anything: ``step()`` first
-computes them for every parameter and refuses, with a ``FloatingPointError`` naming the
-parameter and the state, a step or a state that is not finite (a finite gradient whose square
-overflows, g^2 > 3.4e38 in float32, would make Adam's, RMSprop's or Adagrad's running sum
-inf, the denominator inf and the parameter stop for good), and only then changes the
-parameters and the state, all of them.
+state. A subclass names its hyperparameters and state arrays and writes ``update``. The base
+keeps copies of each parameter and its state, runs it with NumPy's overflow, invalid and
+divide-by-zero flags raising, and when an update raises, puts every parameter and state back
+and raises a ``FloatingPointError`` naming the parameter: a step changes all or nothing. (A
+finite gradient whose square overflows, |g| > 1.8e19 in float32, would otherwise make Adam's,
+RMSprop's or Adagrad's running sum of squares inf, every later step 0, so the parameter
+stops for good, and the next checkpoint unloadable.)
 
 ``eps`` (Adam, RMSprop, Adagrad) must be at least the smallest normal number of the
 parameters' dtype (``np.finfo(dtype).tiny``: 1.2e-38 for float32, 2.2e-308 for float64). eps
@@ -71,14 +71,14 @@ class Optimizer:
     - ``counts_steps``: keep ``self.steps[i]``, the t of ``params[i]`` (saved as ``"step"``);
       when set, the base starts a parameter's state arrays at zeros before its first update;
     - ``check_hyperparameters``: extends the base's, validating the subclass's own numbers;
-    - ``update(p, g, state, t)``: one parameter's rule, returning ``(delta, new_state)``
-      without changing anything (see :meth:`update`).
+    - ``update(i, p, g)``: one parameter's rule, in place on its array ``p`` and its state.
 
     ``step()`` is the template: check every gradient; for each parameter with one, add the
-    weight decay and ``update``, and check that the step and the new state are finite; then
-    (nothing has changed so far) subtract each step from its parameter in place, store the
-    state, count the step, bump the version and ``project`` (a constraint after the step,
-    e.g. SGD's ``max_norm``; none by default).
+    weight decay, copy the parameter and its state (into arrays kept from step to step, so
+    no step allocates) and run ``update`` in place, with NumPy's overflow, invalid and
+    divide-by-zero flags raising; when any update raises, every parameter and state goes
+    back to its copy and nothing has changed; else count the steps, bump the versions and
+    ``project`` (a constraint after the step, e.g. SGD's ``max_norm``; none by default).
 
     Parameters
     ----------
@@ -97,9 +97,9 @@ class Optimizer:
     ...     def __init__(self, params, lr: float, weight_decay: float = 0.0):
     ...         super().__init__(params, lr=lr, weight_decay=weight_decay)
     ...
-    ...     def update(self, p, g, state, t):
+    ...     def update(self, i, p, g):
     ...         # p = p - lr sign(g)
-    ...         return self.lr * np.sign(g), {}
+    ...         p -= self.lr * np.sign(g)
     >>> w = Tensor([1.0, -2.0], requires_grad=True)
     >>> opt = SignSGD([w], lr=0.5)
     >>> (w * w).sum().backward()
@@ -141,6 +141,7 @@ learning rate)
         self.steps: list[int] | None = [0] * n if self.counts_steps else None
         self.state: dict[str, list[np.ndarray | None]] = {k: [None] * n
                                                           for k in self.state_names}
+        self._spares: dict[tuple[int, str], np.ndarray] = {}  # step's working arrays
 
     # ------------------------------------------------------------------ what a subclass writes
     def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
@@ -151,18 +152,11 @@ learning rate)
         return {"lr": check_real(where, "lr", hyper["lr"], lo_open=not loading),
                 "weight_decay": check_real(where, "weight_decay", hyper["weight_decay"])}
 
-    def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray | None],
-               t: int | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # pragma: no cover
-        """One parameter's step: ``(delta, new_state)``, so that ``p - delta`` is the new value.
-
-        ``p`` is the parameter's array, ``g`` its gradient (weight decay already added),
-        ``state`` maps each of ``state_names`` to its array (zeros before the parameter's
-        first update when the optimizer ``counts_steps``, else None then), and ``t`` counts
-        the parameter's updates, this one included (None when steps are not counted).
-        ``new_state`` maps state names to new arrays. Nothing passed in may be changed: the
-        base applies the step and stores the state only once every parameter's step and
-        state were found finite."""
-        raise NotImplementedError(f"{type(self).__name__} must define update(p, g, state, t)")
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
+        """Update ``params[i]``'s array ``p`` in place from its gradient ``g`` (weight decay
+        already added), with the state in ``self.state[name][i]`` (in place, or set when it
+        is None) and ``self.steps[i]``. ``step()`` puts them back when an update raises."""
+        raise NotImplementedError(f"{type(self).__name__} must define update(i, p, g)")
 
     def project(self, param: Tensor) -> None:
         """Constrain ``param`` after its update (SGD's ``max_norm``); nothing by default."""
@@ -201,58 +195,77 @@ learning rate)
         TypeError, ValueError
             A gradient of the wrong kind or shape, or holding NaN/inf (``check_grads``).
         FloatingPointError
-            A step or a new state value would not be finite (an overflow); no parameter
-            and no state was changed.
+            An update overflowed (or gave NaN): no parameter and no state was changed.
         """
         self.check_grads()
-        wd, steps = self.weight_decay, self.steps
-        staged = []  # (i, delta, new state): everything is checked before anything changes
-        for i, param in enumerate(self.params):
-            g = param.grad
-            if g is None:
-                continue
-            p = param._data
-            if wd:
-                # g = g + weight_decay * p
-                with np.errstate(over="ignore"):  # an overflow is found just below
-                    g = g + wd * p
-                self._check_finite(i, param, g, "gradient plus weight_decay * p", g)
-            t = None if steps is None else steps[i] + 1
-            state = {k: self.state[k][i] for k in self.state_names}
-            if t == 1:
-                state = {k: np.zeros_like(p) for k in self.state_names}
-            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                delta, new = self.update(p, g, state, t)
-            for k, v in new.items():
-                self._check_finite(i, param, v, f"state {k!r}", g)
-            self._check_finite(i, param, delta, "step", g)
-            staged.append((i, delta, new))
-        for i, delta, new in staged:  # all finite: apply (nothing below can fail)
-            param = self.params[i]
-            p = writeable_data(param)
-            # p = p - delta  (into the existing array, so outside references to p see it)
-            p -= delta
-            for k, v in new.items():
-                self.state[k][i] = v
-            if steps is not None:
-                steps[i] += 1
-            param._bump_version()
-            self.project(param)
+        wd, steps, names = self.weight_decay, self.steps, self.state_names
+        staged = []  # (i, its array, a copy of it, its state arrays, copies of them)
+        i = g = None
+        try:
+            # each rule in place, with overflow, NaN and x/0 raising; copies to go back to
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                for i, param in enumerate(self.params):
+                    g = param.grad
+                    if g is None:
+                        continue
+                    p = writeable_data(param)
+                    saved = self._spare(i, "", p)
+                    np.copyto(saved, p)
+                    before = {k: self.state[k][i] for k in names}
+                    copies: dict = {}
+                    staged.append((i, p, saved, before, copies))
+                    if steps is not None:
+                        steps[i] += 1
+                    for k, old in before.items():
+                        if old is not None:
+                            copies[k] = self._spare(i, k, old)
+                            np.copyto(copies[k], old)
+                        elif steps is not None and steps[i] == 1:  # the first update: zeros
+                            self.state[k][i] = np.zeros_like(p)
+                    if wd:
+                        # g = g + weight_decay * p
+                        g = g + wd * p
+                    self.update(i, p, g)
+        except BaseException as exc:
+            for k_i, p, saved, before, copies in staged:  # back to before the step
+                np.copyto(p, saved)
+                for k, old in before.items():
+                    self.state[k][k_i] = copies.get(k, old)
+                    if k in copies:
+                        self._spares[(k_i, k)] = old  # changed in place: a spare now
+                if steps is not None:
+                    steps[k_i] -= 1
+            if isinstance(exc, FloatingPointError):
+                raise FloatingPointError(self._overflow(i, self.params[i], g, exc)) from None
+            raise
+        for k_i, _, _, _, copies in staged:  # every update was clean
+            for k, copy in copies.items():
+                self._spares[(k_i, k)] = copy
+            self.params[k_i]._bump_version()
+            self.project(self.params[k_i])
 
-    def _check_finite(self, i: int, param: Tensor, value: np.ndarray, what: str,
-                      g: np.ndarray) -> None:
-        """A FloatingPointError naming params[i] unless ``value`` is finite everywhere."""
-        bad = count_nonfinite(value)
-        if not bad:
-            return
+    def _spare(self, i: int, key: str, like: np.ndarray) -> np.ndarray:
+        """An array of ``like``'s shape and dtype for a copy of ``params[i]`` (key "") or of
+        its state ``key``, kept from step to step so that no step allocates one."""
+        a = self._spares.pop((i, key), None)
+        if a is None or a.shape != like.shape or a.dtype != like.dtype:
+            a = np.empty_like(like)
+        if not key:
+            self._spares[(i, key)] = a
+        return a
+
+    def _overflow(self, i: int, param: Tensor, g: np.ndarray, exc: Exception) -> str:
+        """The message of a step whose update overflowed (or gave NaN) in ``params[i]``."""
         label = f" '{param.name}'" if param.name else ""
+        dtype = param.dtype
         biggest = float(np.max(np.abs(g))) if g.size else 0.0
-        raise FloatingPointError(
-            f"{type(self).__name__}.step: the {what} of params[{i}]{label} (shape "
-            f"{param.shape}) would hold {bad} NaN or infinite value(s) in {value.dtype} (the "
-            f"largest |gradient| is {biggest:.3g}; in {value.dtype} a square overflows above "
-            f"{math.sqrt(np.finfo(value.dtype).max):.3g}); no parameter and no state was "
-            "changed. Lower the learning rate, scale the loss down, or train in float64")
+        states = f"its state ({', '.join(self.state_names)}) or " if self.state_names else ""
+        return (f"{type(self).__name__}.step: the update of params[{i}]{label} (shape "
+                f"{param.shape}) overflows in {dtype} ({exc}): {states}its new value would "
+                f"hold inf or NaN. The largest |gradient| is {biggest:.3g}; in {dtype} a "
+                f"square overflows above {math.sqrt(np.finfo(dtype).max):.3g}. No parameter "
+                "and no state was changed; lower the learning rate, scale the loss down, or "
+                "train in float64")
 
     def check_params(self, params) -> list[Tensor]:
         """``params`` as a non-empty list of distinct leaf Tensors that require grad; raises
@@ -514,22 +527,21 @@ class SGD(Optimizer):
         """The velocities, one per parameter (``self.state["velocity"]``)."""
         return self.state["velocity"]
 
-    def update(self, p: np.ndarray, g: np.ndarray, state: dict, t: None) -> tuple:
-        mu, new = self.momentum, {}
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        mu = self.momentum
         if mu:
-            v = state["velocity"]
+            v = self.state["velocity"][i]
             if v is None:
                 # v = g  (the parameter's first momentum update; v is its own array, p's dtype)
-                v = np.array(g, dtype=p.dtype, copy=True)
+                v = self.state["velocity"][i] = np.array(g, dtype=p.dtype, copy=True)
             else:
                 # v = momentum * v + g
-                v = v * mu
+                v *= mu
                 v += g
-            new["velocity"] = v
             # g = g + momentum * v (nesterov), else g = v
             g = g + mu * v if self.nesterov else v
-        # p = p - lr * g
-        return self.lr * g, new
+        # p = p - lr * g  (into the existing array, so outside references to p see it)
+        p -= self.lr * g
 
     def project(self, param: Tensor) -> None:
         if self.max_norm is not None and param.data.ndim == 2:
@@ -606,13 +618,14 @@ class Adam(Optimizer):
         betas = tuple(check_real(where, f"betas[{i}]", b, hi=1.0) for i, b in enumerate(betas))
         return {**checked, "betas": betas, "eps": _eps(where, hyper, self.params)}
 
-    def update(self, p: np.ndarray, g: np.ndarray, state: dict, t: int) -> tuple:
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
+        t, m, v = self.steps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
         # m = b1 m + (1 - b1) g
-        m = state["exp_avg"] * b1
+        m *= b1
         m += (1 - b1) * g
         # v = b2 v + (1 - b2) g^2
-        v = state["exp_avg_sq"] * b2
+        v *= b2
         v += (1 - b2) * (g * g)
         # p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
         denom = np.sqrt(v)
@@ -620,7 +633,7 @@ class Adam(Optimizer):
         denom += self.eps
         step = np.divide(m, denom, out=denom)
         step *= self.lr / (1 - b1**t)
-        return step, {"exp_avg": m, "exp_avg_sq": v}
+        p -= step
 
 
 class RMSprop(Optimizer):
@@ -671,16 +684,17 @@ class RMSprop(Optimizer):
         return {**checked, "alpha": check_real(where, "alpha", hyper["alpha"], hi=1.0),
                 "eps": _eps(where, hyper, self.params)}
 
-    def update(self, p: np.ndarray, g: np.ndarray, state: dict, t: int) -> tuple:
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        v = self.state["square_avg"][i]
         # v = alpha v + (1 - alpha) g^2
-        v = state["square_avg"] * self.alpha
+        v *= self.alpha
         v += (1 - self.alpha) * (g * g)
         # p = p - lr g / (sqrt(v) + eps)
         denom = np.sqrt(v)
         denom += self.eps
         step = np.divide(g, denom, out=denom)
         step *= self.lr
-        return step, {"square_avg": v}
+        p -= step
 
 
 class Adagrad(Optimizer):
@@ -726,12 +740,13 @@ class Adagrad(Optimizer):
         checked = super().check_hyperparameters(where, hyper, loading=loading)
         return {**checked, "eps": _eps(where, hyper, self.params)}
 
-    def update(self, p: np.ndarray, g: np.ndarray, state: dict, t: int) -> tuple:
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        s = self.state["sum"][i]
         # s = s + g^2
-        s = state["sum"] + g * g
+        s += g * g
         # p = p - lr g / (sqrt(s) + eps)
         denom = np.sqrt(s)
         denom += self.eps
         step = np.divide(g, denom, out=denom)
         step *= self.lr
-        return step, {"sum": s}
+        p -= step

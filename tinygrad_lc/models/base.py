@@ -85,7 +85,7 @@ def at_start(what: str, model: Any, X: np.ndarray, trained: bool) -> str:
     """The message of the FloatingPointError a fit raises when the scores or the loss are NaN
     or infinite at step 0 of a run, before any update: the learning rate cannot be the cause,
     the weights the run starts from (or the data) are. ``what``: "scores are", "loss is"."""
-    biggest = max(float(np.max(np.abs(p._data))) for p in model.params)
+    biggest = max(float(np.max(np.abs(p.data))) for p in model.params)
     scale = getattr(model, "weight_scale", None)
     start = ("the weights it starts from (trained by an earlier fit)" if trained else
              "the initial weights" + (f" (weight_scale={scale:g})" if scale is not None else ""))

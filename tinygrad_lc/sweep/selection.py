@@ -124,11 +124,13 @@ def run_sweep(configs: Sequence[Mapping[str, Any]], dataset: str,
     Raises
     ------
     SweepError
-        An unknown option or a bad value; ``out`` holding another sweep (SweepFileError).
+        An unknown option or a bad value (a ``scheduler`` that is not ``tcp://HOST:PORT``);
+        ``out`` holding another sweep (SweepFileError).
     ImportError
         ``scheduler`` given without Dask distributed installed.
     ConnectionError
-        No Dask scheduler at ``scheduler`` (within 5 s).
+        No Dask scheduler at ``scheduler``: nothing listens, nothing answered the connection
+        and the handshake within 5 s, or what answered is not a Dask scheduler.
     KeyboardInterrupt
         Ctrl-C: the running trials are stopped, the finished ones are in trials.jsonl.
     """
