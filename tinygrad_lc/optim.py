@@ -244,13 +244,19 @@ learning rate)
             self.params[k_i]._bump_version()
             self.project(self.params[k_i])
 
+    def work(self, i: int) -> np.ndarray:
+        """A work array shaped like ``params[i]`` (its dtype), kept from step to step, for
+        an update's intermediate values: written with ``out=``, a step allocates nothing
+        (a new array of a CIFAR-10 weight's size per ufunc costs more than the ufunc)."""
+        return self._spare(i, "work", self.params[i]._data)
+
     def _spare(self, i: int, key: str, like: np.ndarray) -> np.ndarray:
         """An array of ``like``'s shape and dtype for a copy of ``params[i]`` (key "") or of
         its state ``key``, kept from step to step so that no step allocates one."""
         a = self._spares.pop((i, key), None)
         if a is None or a.shape != like.shape or a.dtype != like.dtype:
             a = np.empty_like(like)
-        if not key:
+        if key in ("", "work"):  # a copy of p, or the work array: kept, not handed over
             self._spares[(i, key)] = a
         return a
 
@@ -541,7 +547,7 @@ class SGD(Optimizer):
             # g = g + momentum * v (nesterov), else g = v
             g = g + mu * v if self.nesterov else v
         # p = p - lr * g  (into the existing array, so outside references to p see it)
-        p -= self.lr * g
+        p -= np.multiply(g, self.lr, out=self.work(i))
 
     def project(self, param: Tensor) -> None:
         if self.max_norm is not None and param.data.ndim == 2:
@@ -621,19 +627,22 @@ class Adam(Optimizer):
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
         t, m, v = self.steps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
+        w = self.work(i)
         # m = b1 m + (1 - b1) g
         m *= b1
-        m += (1 - b1) * g
+        m += np.multiply(g, 1 - b1, out=w)
         # v = b2 v + (1 - b2) g^2
         v *= b2
-        v += (1 - b2) * (g * g)
+        np.multiply(g, g, out=w)
+        w *= 1 - b2
+        v += w
         # p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-        denom = np.sqrt(v)
-        denom /= math.sqrt(1 - b2**t)
-        denom += self.eps
-        step = np.divide(m, denom, out=denom)
-        step *= self.lr / (1 - b1**t)
-        p -= step
+        np.sqrt(v, out=w)
+        w /= math.sqrt(1 - b2**t)
+        w += self.eps
+        np.divide(m, w, out=w)
+        w *= self.lr / (1 - b1**t)
+        p -= w
 
 
 class RMSprop(Optimizer):
@@ -686,15 +695,18 @@ class RMSprop(Optimizer):
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         v = self.state["square_avg"][i]
+        w = self.work(i)
         # v = alpha v + (1 - alpha) g^2
         v *= self.alpha
-        v += (1 - self.alpha) * (g * g)
+        np.multiply(g, g, out=w)
+        w *= 1 - self.alpha
+        v += w
         # p = p - lr g / (sqrt(v) + eps)
-        denom = np.sqrt(v)
-        denom += self.eps
-        step = np.divide(g, denom, out=denom)
-        step *= self.lr
-        p -= step
+        np.sqrt(v, out=w)
+        w += self.eps
+        np.divide(g, w, out=w)
+        w *= self.lr
+        p -= w
 
 
 class Adagrad(Optimizer):
@@ -742,11 +754,12 @@ class Adagrad(Optimizer):
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         s = self.state["sum"][i]
+        w = self.work(i)
         # s = s + g^2
-        s += g * g
+        s += np.multiply(g, g, out=w)
         # p = p - lr g / (sqrt(s) + eps)
-        denom = np.sqrt(s)
-        denom += self.eps
-        step = np.divide(g, denom, out=denom)
-        step *= self.lr
-        p -= step
+        np.sqrt(s, out=w)
+        w += self.eps
+        np.divide(g, w, out=w)
+        w *= self.lr
+        p -= w
