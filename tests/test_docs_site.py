@@ -236,11 +236,3 @@ def test_make_docs_builds_strict_into_the_ignored_site_folder():
     assert "mkdocs build --strict --site-dir site" in recipe
     assert "/site/" in (ROOT / ".gitignore").read_text("utf-8").split()
 
-
-def test_the_docs_tools_are_in_the_dev_group():
-    """`make test` (the dev group) installs what builds the site on a fresh machine."""
-    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
-    groups = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["dependency-groups"]
-    assert {"include-group": "docs"} in groups["dev"]
-    names = {re.split(r"[\[<>=]", r)[0] for r in groups["docs"]}
-    assert {"mkdocs", "mkdocs-material", "mkdocstrings"} <= names
