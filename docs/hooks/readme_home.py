@@ -11,6 +11,9 @@ repository once its target is placed as follows:
 - any other file of the repository (``examples/lecture.ipynb``) is copied into the site at its
   path in the repository, and the link made relative to that copy.
 
+A table cell's code may hold a pipe, escaped for GitHub (`` `digits\\|cifar10` ``); Python-Markdown
+reads the pipe in code as it is and would show the backslash, so the site's copy drops it.
+
 Every rewritten link is a link mkdocs checks, so ``mkdocs build --strict`` fails on a missing
 page or anchor; a link to a file outside docs/ that does not exist, or to a folder (the site
 has no page for it), is a warning, an error under ``--strict``.
@@ -30,6 +33,14 @@ log = logging.getLogger("mkdocs.hooks.readme_home")
 
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")  # the target of a markdown link or image
 ADDRESS = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:|#|/")  # a URL, an anchor on the page, a root path
+CODE = re.compile(r"`[^`\n]*`")  # an inline code span
+
+
+def table_pipes(markdown: str) -> str:
+    """``markdown`` with ``\\|`` written ``|`` in the code spans of its table rows."""
+    return "\n".join(CODE.sub(lambda m: m[0].replace("\\|", "|"), line)
+                     if line.lstrip().startswith("|") else line
+                     for line in markdown.split("\n"))
 
 
 def root_of(config) -> Path:
@@ -93,11 +104,12 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown, page, config, files):
-    """Rewrite the page's relative links for the site; warn about broken ones."""
+    """Rewrite the page's relative links for the site (warning about broken ones) and its
+    tables' escaped pipes in code."""
     src = page.file.src_uri
     in_repo = "README.md" if src == "index.md" else f"docs/{src}"
     text, _, broken = site_links(markdown, in_repo, root_of(config))
     for target in broken:
         log.warning("Doc file '%s' contains a link '%s', but the target is not a file of the "
                     "repository.", in_repo, target)
-    return text
+    return table_pipes(text)
