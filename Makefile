@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.dev-stamp
 PYTHON3 ?= python3
 
 .PHONY: setup dot demo test test-versions lint bench fuzz mutate clean
-.PHONY: chromium notebook playground
+.PHONY: chromium notebook playground docs
 
 $(DEMO_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
@@ -118,6 +118,12 @@ bench: setup
 fuzz: setup
 	HYPOTHESIS_PROFILE=ci $(PY) -m tests.fuzz_graphs --examples 10000
 
+# The docs site (mkdocs.yml): the README as home page, the guide (docs/*.md) and the API
+# reference from the docstrings (docs/api/), built into site/; open site/index.html. --strict
+# fails on a broken link, anchor or reference. The docs group (in dev) has the tools.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
 # Mutation testing, not part of `make test` (docs/testing.md has the score and the survivors).
 # mutmut copies the package into mutants/, runs the test files listed under [tool.mutmut] in
 # pyproject.toml once to learn which tests call which function, then runs each mutant against
@@ -132,4 +138,4 @@ mutate: setup
 	$(VENV)/bin/mutmut results | grep -v ': not checked$$' || true  # survivors (and timeouts)
 
 clean:
-	rm -rf $(VENV) .venv-oldest .venv-newest out .pytest_cache mutants
+	rm -rf $(VENV) .venv-oldest .venv-newest out .pytest_cache mutants site

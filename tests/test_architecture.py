@@ -9,7 +9,7 @@
 - No import circles between modules (import-linter checks the layers in ``make lint``; a test
   here proves its contracts can fail).
 - ``docs/architecture.md`` lists every module there is, and no module that is not there; the
-  README's layout paragraph names every folder.
+  layout section of ``docs/development.md`` names every folder.
 """
 
 from __future__ import annotations
@@ -214,10 +214,11 @@ def test_docs_architecture_lists_every_module_and_only_those():
     assert sorted(documented - on_disk) == [], "docs/architecture.md lists modules that are gone"
 
 
-def test_the_readme_layout_names_every_folder():
-    readme = (ROOT / "README.md").read_text("utf-8")
-    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+def test_the_layout_in_docs_development_names_every_folder():
+    page = (ROOT / "docs" / "development.md").read_text("utf-8")
+    layout = page.split("## Layout", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`(\w+)/`", layout))
-    assert SUBPACKAGES - named == set(), "the README's layout leaves these folders out"
+    assert SUBPACKAGES - named == set(), "docs/development.md's layout leaves these folders out"
     others = {"tinygrad_lc", "tests", "examples", "benchmarks", "docs"}  # the repository's
-    assert named - SUBPACKAGES - others == set(), "the README's layout names folders that are gone"
+    assert named - SUBPACKAGES - others == set(), \
+        "docs/development.md's layout names folders that are gone"

@@ -86,7 +86,8 @@ def test_the_dev_group_holds_the_test_tools_and_no_user_extra_does():
     pyproject = dependency_groups()
     dev = " ".join(group(pyproject["dependency-groups"], "dev"))
     for package in ("pytest", "hypothesis", "autograd", "playwright", "nbclient", "nbformat",
-                    "ipykernel", "ruff", "import-linter", "basedpyright", "build"):
+                    "ipykernel", "ruff", "import-linter", "basedpyright", "build",
+                    "mkdocs", "mkdocs-material", "mkdocstrings[python]"):  # the docs site
         assert package in dev, package
     assert "notebook" not in dev.replace("nbformat", "") and "jupyter" not in dev
     extras = pyproject["project"]["optional-dependencies"]

@@ -59,7 +59,7 @@ LOSS_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
 }
 # The two-layer net's defaults (--model mlp): Adam, He initialization, standardized pixels;
 # digits: 40 epochs, beats the linear model's test accuracy for seeds 0-4 (tests/test_mlp.py);
-# cifar10: 15 epochs of 245 steps (see README.md for the accuracy and time measured).
+# cifar10: 15 epochs of 245 steps (see docs/accuracy.md for the accuracy and time measured).
 MLP_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits": {"loss": "softmax", "hidden": (100,), "optimizer": "adam", "lr": 1e-2,
                "reg": 1e-3, "iters": 1000, "batch_size": 50, "lr_decay": 0.9,

@@ -1,5 +1,5 @@
-"""The README's and the demo report's claims about results hold: the numbers are measured,
-and what looks like a bug is explained."""
+"""The accuracy page's (docs/accuracy.md) and the demo report's claims about results hold: the
+numbers are measured, and what looks like a bug is explained."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from tinygrad_lc.losses import softmax_loss, svm_loss
 from tinygrad_lc.models import random_search
 from tinygrad_lc.models.training import TrainConfig, Trainer, load_dataset
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+PAGE = (Path(__file__).resolve().parents[1] / "docs" / "accuracy.md").read_text(encoding="utf-8")
 
 
 def accuracy_rows() -> dict[tuple[str, str], list[str]]:
-    """The README's digits accuracy table: (method, loss) -> [train, validation, test]."""
-    table = README.split("| method | loss | train | validation | test |", 1)[1]
+    """The page's digits accuracy table: (method, loss) -> [train, validation, test]."""
+    table = PAGE.split("| method | loss | train | validation | test |", 1)[1]
     rows = {}
     for line in table.splitlines()[2:]:
         if not line.startswith("|"):
@@ -32,7 +32,7 @@ def accuracy_rows() -> dict[tuple[str, str], list[str]]:
 def test_identical_random_search_rows_are_explained_where_they_are_shown():
     rows = accuracy_rows()
     assert rows[("random search", "SVM")] == rows[("random search", "softmax")]
-    assert "SVM loss is 9 + 10 x (softmax loss - ln 10)" in " ".join(README.split())
+    assert "SVM loss is 9 + 10 x (softmax loss - ln 10)" in " ".join(PAGE.split())
     note = same_search_note(1000, 10)
     assert "9 + 10 x (softmax loss - ln 10)" in note and "1,000 random W" in note
 
@@ -54,8 +54,8 @@ def test_the_explanation_holds_at_the_scale_random_search_draws():
 
 def test_the_blobs_accuracy_range_is_what_the_defaults_give():
     said = re.search(r"on\s+blobs \(`--dataset blobs`, its defaults\) ([\d.]+) to ([\d.]+) for "
-                     r"SVM and ([\d.]+) to ([\d.]+) for softmax", README)
-    assert said, "the README's blobs sentence changed: update this test"
+                     r"SVM and ([\d.]+) to ([\d.]+) for softmax", PAGE)
+    assert said, "docs/accuracy.md's blobs sentence changed: update this test"
     for k, loss in enumerate(("svm", "softmax")):
         accuracies = []
         for seed in range(5):
