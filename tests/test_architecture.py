@@ -28,7 +28,7 @@ PACKAGE = ROOT / "tinygrad_lc"
 # the modules a user imports by path (the API's public modules), and the entry points
 ROOT_MODULES = {"__init__", "__main__", "autodiff", "losses", "regularizers", "nn", "optim",
                 "testing", "cs231n"}
-SUBPACKAGES = {"core", "gradcheck", "compile", "viz", "models", "data", "sweep", "util", "cli",
+SUBPACKAGES = {"kernels", "core", "gradcheck", "compile", "viz", "models", "data", "sweep", "util", "cli",
                "playground"}
 
 
