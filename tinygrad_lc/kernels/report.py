@@ -27,7 +27,8 @@ D = 3073  # CIFAR-10's pixels and the bias column
 CLASSES = 10
 
 
-def lecture_products(ns: Sequence[int] = (200, 1000), dtypes: Sequence[str] = ("float32", "float64"),
+def lecture_products(ns: Sequence[int] = (200, 1000),
+                     dtypes: Sequence[str] = ("float32", "float64"),
                      hidden: Sequence[int] = (CLASSES, 100), seed: int = 0) -> list:
     """(name, dtype, x, y) for each product the lecture's models run, ``x @ y`` as the engine
     computes it (transposes are views, as in the backward).
