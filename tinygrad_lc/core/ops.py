@@ -49,8 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_lc.kernels import add_into_f_ordered, matmul_into
 from tinygrad_lc.kernels import matmul as matmul_kernel
-from tinygrad_lc.kernels import matmul_into
 
 
 @dataclass(frozen=True)
@@ -251,15 +251,17 @@ def unbroadcast_form(g, shape: tuple) -> Into | None:
 
 
 def _accumulate(q, pg):
-    """``q + pg``, in place into whichever is a fresh array nobody else holds, unless that one
-    is F-ordered and the other C-ordered: NumPy then writes a new C-ordered sum ~1.8x faster
-    than it adds into the F-ordered one (an F-ordered A^T G plus an L2 gradient)."""
+    """``q + pg``, in place into whichever is a fresh array nobody else holds. Into an
+    F-ordered one beside a C-ordered other only if ``kernels`` timed that faster on this
+    machine than a new C-ordered sum (an F-ordered A^T G plus an L2 gradient); same values."""
     if q.__class__ is np.ndarray and q.base is None and q.flags.writeable and (
-            q.flags.c_contiguous or not pg.flags.c_contiguous):
+            q.flags.c_contiguous or not pg.flags.c_contiguous
+            or add_into_f_ordered(q.shape, q.dtype)):
         q += pg
         return q
     if pg.__class__ is np.ndarray and pg.base is None and pg.flags.writeable and (
-            pg.flags.c_contiguous or not q.flags.c_contiguous):
+            pg.flags.c_contiguous or not q.flags.c_contiguous
+            or add_into_f_ordered(pg.shape, pg.dtype)):
         pg += q
         return pg
     return q + pg

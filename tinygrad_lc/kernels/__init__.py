@@ -1,7 +1,8 @@
 """Kernel choices: the engine's matrix products by the form timed fastest on this machine.
 
 Equivalent forms of a product (``x @ y``, or ``(y.T @ x.T).T``) run other BLAS kernels, and
-which is faster depends on the CPU, the BLAS build and the shapes. The first time a key
+which is faster depends on the CPU, the BLAS build and the shapes; so does whether a sum of
+an F-ordered and a C-ordered gradient is written over the first or into a new array. The first time a key
 (shapes, dtypes, memory orders, BLAS threads) is seen, the forms are timed on the call's own
 operands (a few ms) and the fastest is kept for the process. The eager forward and backward,
 ``create_graph`` and ``tg.compile`` all take their products from here, so they make the same
@@ -25,7 +26,8 @@ from tinygrad_lc.kernels.choose import ENV, MODES, Choice, Decision, Form, get_m
 from tinygrad_lc.kernels.machine import blas_info, blas_threads, cpu_model
 from tinygrad_lc.kernels.products import PRODUCT, matmul, matmul_into, product_form, product_key
 from tinygrad_lc.kernels.report import report
+from tinygrad_lc.kernels.sums import MIXED_ADD, add_into_f_ordered
 
 __all__ = ["set_mode", "get_mode", "MODES", "ENV", "matmul", "matmul_into", "product_form",
            "product_key", "PRODUCT", "Choice", "Form", "Decision", "blas_info", "blas_threads",
-           "cpu_model", "report"]
+           "cpu_model", "report", "MIXED_ADD", "add_into_f_ordered"]
