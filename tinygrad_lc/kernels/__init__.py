@@ -4,9 +4,9 @@ Equivalent forms of a product (``x @ y``, or ``(y.T @ x.T).T``) run other BLAS k
 which is faster depends on the CPU, the BLAS build and the shapes; so does whether a sum of
 an F-ordered and a C-ordered gradient is written over the first or into a new array. The
 first time a key (shapes, dtypes, memory orders, BLAS threads) is seen, the forms are timed
-on the call's own operands (a few ms) and the fastest is kept for the process. The eager forward and backward,
-``create_graph`` and ``tg.compile`` all take their products from here, so they make the same
-choices and compiled results stay bit-identical to eager ones.
+on the call's own operands (a few ms) and the fastest is kept for the process. The eager
+forward and backward, ``create_graph`` and ``tg.compile`` all take their products from here,
+so they make the same choices and compiled results stay bit-identical to eager ones.
 
 ``set_mode("fixed")`` or ``TINYGRAD_LC_KERNELS=fixed`` (read at import) takes the plain forms
 (``a @ b``) everywhere, the same on every machine. The modes' results differ only by the

@@ -6,7 +6,7 @@ forward ``X @ W``, the weight gradient ``X^T G`` and the net's input gradient ``
 Each is decided here exactly as the engine decides it (the same :data:`~.products.PRODUCT`
 choice), so the table shows the process's own choices and the timings behind them.
 
->>> header, rows = choices_table(ns=(64,), dtypes=("float64",), hidden=(8,))
+>>> header, rows = choices_table(ns=(64,), dtypes=("float64",), hidden=(10,))
 >>> header[:3], len(rows)
 (['product', 'shapes', 'dtype'], 2)
 """
