@@ -13,8 +13,9 @@ The method, per key:
    at most :data:`MAX_ROUNDS`, and no new round once the budget is spent (a loaded machine).
    A key whose one round would cost more than twice the budget is not timed: the plain form.
 3. Each form's best (minimum) time stands for it (load only ever adds time; the plain form's
-   warm-up counts too); the fastest wins, the plain form on a tie. The call returns the winner's result from its last run,
-   which is what every later call of the key computes, bit for bit.
+   warm-up counts too); the fastest wins, the plain form on a tie. The call returns the
+   winner's result from its last run, which is what every later call of the key computes,
+   bit for bit.
 
 The mode (:func:`set_mode`; ``TINYGRAD_LC_KERNELS`` at import) is ``"auto"`` (the above) or
 ``"fixed"`` (always the plain form, nothing timed). Results of the two modes differ only by
