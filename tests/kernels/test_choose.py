@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -76,23 +77,37 @@ def test_the_budget_stops_the_rounds_when_the_machine_turns_slow():
 
 
 def test_each_key_is_timed_once_even_from_many_threads():
-    clock, runs = Clock(), []
-    lock = threading.Lock()
+    clock, lock = Clock(), threading.Lock()
+    inside = {"now": 0, "most": 0, "warm-ups": 0}
 
-    def timer():
-        with lock:
-            return clock.now
+    def form(name, cost):
+        def fn(x):
+            with lock:
+                inside["now"] += 1
+                inside["most"] = max(inside["most"], inside["now"])
+                clock.now += cost
+            time.sleep(0.002)  # widens the window in which a second thread could enter
+            with lock:
+                inside["now"] -= 1
+            return (name, x)
+        return Form(name, fn)
 
-    c = Choice("t", [costed(clock, "plain", 2.0, runs), costed(clock, "fast", 1.0, runs)],
-                timer=timer, budget=6.0)
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(c.decide(("k",), 1)))
-               for _ in range(8)]
+    c = Choice("t", [form("plain", 2.0), form("fast", 1.0)], timer=lambda: clock.now,
+               budget=6.0)
+    start = threading.Barrier(8)
+
+    def call():
+        start.wait()
+        results.append(c.decide(("k",), 1))
+
+    results: list = []
+    threads = [threading.Thread(target=call) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert results == [("fast", 1)] * 8 and len(c.decisions()) == 1
+    assert inside["most"] == 1  # no two forms ever ran at once: one thread timed the key
 
 
 @pytest.fixture
