@@ -57,6 +57,10 @@ def choices_table(**kw) -> tuple[list[str], list[list[str]]]:
 
     Keyword arguments go to :func:`lecture_products`. A product seen before in the process
     shows the decision made then.
+
+    >>> header, rows = choices_table(ns=(64,), dtypes=("float32",), hidden=(10,))
+    >>> [row[0] for row in rows], rows[0][4] in ("x @ y", "(y.T @ x.T).T")
+    (['X @ W', 'X^T G'], True)
     """
     names = [f.name for f in PRODUCT.forms]
     header = ["product", "shapes", "dtype", "layouts", "chosen", *(f"{n} ms" for n in names),
@@ -88,7 +92,12 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def report(**kw) -> str:
-    """The machine, the BLAS build and its threads, then :func:`choices_table` as text."""
+    """The machine, the BLAS build and its threads, then :func:`choices_table` as text.
+
+    >>> text = report(ns=(64,), dtypes=("float32",), hidden=(10,))
+    >>> text.startswith("CPU: "), "BLAS threads: " in text
+    (True, True)
+    """
     lines = [f"{k}: {v}" for k, v in describe()]
     lines.append(f"mode: {get_mode()} (the table is timed in either mode; 'fixed' takes "
                  f"'{PRODUCT.plain.name}' everywhere)")
