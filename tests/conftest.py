@@ -14,6 +14,7 @@ import sys
 import pytest
 
 import tinygrad_lc as tg
+from tinygrad_lc import kernels
 from tinygrad_lc.testing import register_profiles
 
 register_profiles()
@@ -28,6 +29,7 @@ def process_state() -> dict:
         "grad enabled": tg.is_grad_enabled(),
         "anomaly mode": tg.is_anomaly_enabled(),
         "scope": tg.current_scope(),
+        "kernel mode": kernels.get_mode(),
     }
 
 

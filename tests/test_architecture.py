@@ -28,8 +28,8 @@ PACKAGE = ROOT / "tinygrad_lc"
 # the modules a user imports by path (the API's public modules), and the entry points
 ROOT_MODULES = {"__init__", "__main__", "autodiff", "losses", "regularizers", "nn", "optim",
                 "testing", "cs231n"}
-SUBPACKAGES = {"core", "gradcheck", "compile", "viz", "models", "data", "sweep", "util", "cli",
-               "playground"}
+SUBPACKAGES = {"kernels", "core", "gradcheck", "compile", "viz", "models", "data", "sweep",
+               "util", "cli", "playground"}
 
 
 def modules() -> dict[str, Path]:

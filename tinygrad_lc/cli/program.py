@@ -17,6 +17,7 @@ COMMANDS = {
     "gradcheck": "Check the lecture losses' gradients numerically.",
     "sweep": "Choose lr and reg on the validation set (local cores or a Dask cluster).",
     "playground": "Serve the lecture's interactive linear-classifier demo in the browser.",
+    "kernels": "Show the machine, its BLAS and the product forms chosen for the lecture's shapes.",
 }
 
 

@@ -28,6 +28,7 @@ from tinygrad_lc.compile.buffers import elementwise, makes_new, over_operand
 from tinygrad_lc.compile.buffers import into as writes_into
 from tinygrad_lc.compile.codegen import Call, Drop, direct_call, phase_function
 from tinygrad_lc.compile.program import Program, Ref, Step, map_refs, refs_in
+from tinygrad_lc.kernels import add_into_f_ordered
 
 __all__ = ["optimize", "plan", "Plan", "run", "DROP_BYTES"]
 
@@ -266,9 +267,13 @@ def _storage(p: Program, val: list, outs: set, inplace_ok: bool) -> tuple:
             mine |= storage.get(r, {r})
         fresh = mine == {s.out} and isinstance(o, np.ndarray) and o.ndim > 0
         if fresh and inplace_ok and elementwise(s.name):
-            # never over an F-ordered operand next to a C-ordered one: NumPy writes a C-ordered
-            # result 1.8x faster when the layouts differ (an F-ordered A^T G plus an L2 term)
-            mixed = any(_c_ordered(val, a) and val[a.id].shape == o.shape for a in s.args)
+            # over an F-ordered operand next to a C-ordered one only if kernels timed that
+            # faster here than a new C-ordered result (an F-ordered A^T G plus an L2 term)
+            same = [a for a in s.args if isinstance(a, Ref) and isinstance(val[a.id], np.ndarray)
+                    and val[a.id].shape == o.shape]
+            mixed = any(_c_ordered(val, a) for a in same) and \
+                not all(_c_ordered(val, a) for a in same) and \
+                not add_into_f_ordered(o.shape, o.dtype)
             for k, a in enumerate(s.args):
                 if not isinstance(a, Ref) or a.id not in whole or a.id in outs or (
                         mixed and not _c_ordered(val, a)):

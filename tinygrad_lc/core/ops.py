@@ -49,6 +49,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_lc.kernels import add_into_f_ordered, matmul_into
+from tinygrad_lc.kernels import matmul as matmul_kernel
+
 
 @dataclass(frozen=True)
 class Into:
@@ -195,29 +198,27 @@ def scatter_into(g, index, unique: bool, out: np.ndarray) -> np.ndarray:
 
 
 def matmul_at_g(a: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """A^T G, in the layout OpenBLAS computes fastest for the weight gradient's shape.
+    """A^T G (the weight gradient), by the form ``kernels`` chose for it on this machine.
 
-    Measured with one BLAS thread for (N, 3073)^T (N, 10), N = 200 and 1000: in float32 the
-    skinny product G^T A, written through the transposed view of an F-ordered result, is
-    1.12-1.13x faster than A^T G; in float64 it is A^T G that is 1.08-1.19x faster (and its
-    C-ordered result adds to a C-ordered L2 gradient 5x faster than an F-ordered one does).
-    Wider results (a hidden layer's (3073, 100)) take A^T G too: the two products cost
-    about the same there, and an F-ordered gradient slows every later elementwise op with
-    C-ordered arrays (an L2 term, optimizer state) up to 40x (benchmarks/nn.py).
+    >>> matmul_at_g(np.ones((3, 2)), np.ones((3, 4))).shape
+    (2, 4)
     """
-    if g.shape[1] > 32 or np.result_type(a, g).itemsize > 4:
-        return a.T @ g
-    out = np.empty((a.shape[1], g.shape[1]), dtype=np.result_type(a, g), order="F")
-    np.matmul(g.T, a, out=out.T)
-    return out
+    return matmul_kernel(a.T, g)
 
 
 def matmul_at_g_into(a: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """:func:`matmul_at_g` into ``out``, in the layout its result had when traced (``out``'s)."""
-    if out.flags.c_contiguous:
-        return np.matmul(a.T, g, out=out)
-    np.matmul(g.T, a, out=out.T)
-    return out
+    """:func:`matmul_at_g` into ``out``, bit for bit."""
+    return matmul_into(a.T, g, out)
+
+
+def matmul_g_bt(g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """G B^T (the input gradient), by the form ``kernels`` chose for it on this machine."""
+    return matmul_kernel(g, b.T)
+
+
+def matmul_g_bt_into(g: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """:func:`matmul_g_bt` into ``out``, bit for bit."""
+    return matmul_into(g, b.T, out)
 
 
 def unbroadcast_to(g, shape: tuple):
@@ -250,15 +251,17 @@ def unbroadcast_form(g, shape: tuple) -> Into | None:
 
 
 def _accumulate(q, pg):
-    """``q + pg``, in place into whichever is a fresh array nobody else holds, unless that one
-    is F-ordered and the other C-ordered: NumPy then writes a new C-ordered sum ~1.8x faster
-    than it adds into the F-ordered one (an F-ordered A^T G plus an L2 gradient)."""
+    """``q + pg``, in place into whichever is a fresh array nobody else holds. Into an
+    F-ordered one beside a C-ordered other only if ``kernels`` timed that faster on this
+    machine than a new C-ordered sum (an F-ordered A^T G plus an L2 gradient); same values."""
     if q.__class__ is np.ndarray and q.base is None and q.flags.writeable and (
-            q.flags.c_contiguous or not pg.flags.c_contiguous):
+            q.flags.c_contiguous or not pg.flags.c_contiguous
+            or add_into_f_ordered(q.shape, q.dtype)):
         q += pg
         return q
     if pg.__class__ is np.ndarray and pg.base is None and pg.flags.writeable and (
-            pg.flags.c_contiguous or not q.flags.c_contiguous):
+            pg.flags.c_contiguous or not q.flags.c_contiguous
+            or add_into_f_ordered(pg.shape, pg.dtype)):
         pg += q
         return pg
     return q + pg
@@ -304,6 +307,7 @@ class NumpyBackend:
     # (g, shape, index, unique): adjoint of take
     scatter = Primitive(scatter_to, Into(scatter_into, at=(0, 2, 3)))
     at_g = Primitive(matmul_at_g, Into(matmul_at_g_into))  # (a, g): a^T g for 2-D a, g
+    g_bt = Primitive(matmul_g_bt, Into(matmul_g_bt_into))  # (g, b): g b^T for 2-D g, b
     outer = Primitive(np.outer, Into(np.outer))  # (a, b): a b^T for 1-D a, b
     zeros = Primitive(np.zeros_like)  # (x): a constant 0 shaped like x
     mask = Primitive(lambda fn, *values, **kw: fn(*values, **kw))  # a constant from values
@@ -538,7 +542,7 @@ def _matmul_a(B, g, out, a, b):
     # gA = G B^T (1-D operands as row/column vectors)
     if b.ndim == 1:
         return B.outer(g, b) if a.ndim == 2 else g * b
-    return g @ B.transpose(b, None) if a.ndim == 2 else b @ g
+    return B.g_bt(g, b) if a.ndim == 2 else b @ g
 
 
 def _matmul_b(B, g, out, a, b):
@@ -549,15 +553,17 @@ def _matmul_b(B, g, out, a, b):
 
 
 def _matmul_form(a, b) -> Into | None:
-    """``np.matmul`` into a given array for matrix by matrix or vector by vector (a 0-d
-    result); no buffer form for the other products."""
-    return Into(np.matmul) if np.ndim(a) == np.ndim(b) and np.ndim(a) in (1, 2) else None
+    """The product written into a given array for matrix by matrix (in the form ``kernels``
+    chose) or vector by vector (a 0-d result); no buffer form for the other products."""
+    if np.ndim(a) == np.ndim(b) == 2:
+        return Into(matmul_into)
+    return Into(np.matmul) if np.ndim(a) == np.ndim(b) == 1 else None
 
 
-# d(AB) = dA B + A dB
+# d(AB) = dA B + A dB; matrix products take the form kernels.matmul timed fastest here
 @op("matmul", 2, into=Into(pick=_matmul_form), vjps=(_matmul_a, _matmul_b))
 def matmul(a, b):
-    return a @ b
+    return matmul_kernel(a, b)
 
 
 # ---------------------------------------------------------------- shape and indexing

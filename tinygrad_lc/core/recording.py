@@ -75,6 +75,7 @@ class TensorBackend:
     scatter = staticmethod(lambda g, shape, index, unique: apply_op(
         "scatter", (g,), {"shape": tuple(shape), "index": index, "unique": unique}))
     at_g = staticmethod(lambda a, g: apply_op2("matmul", _transpose(a, None), g))
+    g_bt = staticmethod(lambda g, b: apply_op2("matmul", g, _transpose(b, None)))
     outer = staticmethod(lambda a, b: apply_op2(
         "mul", _reshape(a, (a.size, 1)), _reshape(b, (1, b.size))))
     zeros = staticmethod(lambda x: _constant(np.zeros(x._data.shape, x._data.dtype)))
