@@ -18,7 +18,6 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from tinygrad_lc.models.training import TrainConfig, Trainer, load_dataset
 from tinygrad_lc.sweep.plot import plot_sweep
 from tinygrad_lc.sweep.selection import default_space, retrain, search
 from tinygrad_lc.util.atomic import atomic_write
+from tinygrad_lc.util.table import text_table
 from tinygrad_lc.viz import diagram, plots
 from tinygrad_lc.viz.report import Report
 
@@ -56,15 +56,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iters", type=int, metavar="N",
                    help="SGD steps (default: the data set's, as for `tinygrad-lc train`)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row] for row in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
-    print("  " + "  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
-    print("  " + "  ".join("-" * w for w in widths))
-    for r in cells:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)))
 
 
 # ---------------------------------------------------------------------- 1. the loss table
@@ -247,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
 
     print("1. The lecture's losses on the cat / car / frog scores")
     header, rows = lecture_table()
-    _print_table(header, rows)
+    print(text_table(header, rows, indent="  "))
     report.section("The lecture's losses", "Scores of three images for the classes cat, "
                    "car and frog (one row per image), their multiclass SVM losses (delta = 1) "
                    "and softmax cross-entropy losses. The last row is the sanity check: with all "
@@ -275,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
     check_rows = [[r.loss, r.what, f"{r.rel_error:.2e}" + (f" ({r.scope})" if r.scope else ""),
                    r.kinks, "passed" if r.passed else "FAILED"] for r in checks]
     check_header = ["loss", "check", "max relative error", "kinks met", "verdict"]
-    _print_table(check_header, check_rows)
+    print(text_table(check_header, check_rows, indent="  "))
     report.section("Gradient checks", "Each gradient computed by `backward()` against "
                    "centered differences `(f(x + h) - f(x - h)) / 2h`; the relative error of an "
                    f"entry is `{RELATIVE_ERROR}` (analytic a, numerical n), and 'max relative "
@@ -298,7 +289,7 @@ def _run(args: argparse.Namespace) -> int:
     acc_rows = [[r["method"], r["loss"], f"{r['train_accuracy']:.3f}", f"{r['val_accuracy']:.3f}",
                  f"{r['test_accuracy']:.3f}", f"{r['final_loss']:.3f}", f"{r['seconds']:.2f}"]
                 for r in results]
-    _print_table(acc_header, acc_rows)
+    print(text_table(acc_header, acc_rows, indent="  "))
     sizes = data.sizes()
     report.section(f"Random search against SGD on {args.dataset}",
                    f"{sizes['num_train']} training, {sizes['num_val']} validation and "

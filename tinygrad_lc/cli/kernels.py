@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from tinygrad_lc.kernels.report import report
+from tinygrad_lc.kernels.overview import report
 
 __all__ = ["add_arguments", "run"]
 

@@ -24,8 +24,8 @@ True
 
 from tinygrad_lc.kernels.choose import ENV, MODES, Choice, Decision, Form, get_mode, set_mode
 from tinygrad_lc.kernels.machine import blas_info, blas_threads, cpu_model
+from tinygrad_lc.kernels.overview import report
 from tinygrad_lc.kernels.products import PRODUCT, matmul, matmul_into, product_form, product_key
-from tinygrad_lc.kernels.report import report
 from tinygrad_lc.kernels.sums import MIXED_ADD, add_into_f_ordered
 
 __all__ = ["set_mode", "get_mode", "MODES", "ENV", "matmul", "matmul_into", "product_form",

@@ -1,5 +1,5 @@
 """``python -m tinygrad_lc.kernels``: the machine, its BLAS and the lecture's choices."""
 
-from tinygrad_lc.kernels.report import report
+from tinygrad_lc.kernels.overview import report
 
 print(report())

@@ -36,6 +36,7 @@ from tinygrad_lc.sweep.spaces import Choice, LogUniform, Uniform
 from tinygrad_lc.sweep.trial import Task, config_fields, failed_result, shared_dataset, trial_seed
 from tinygrad_lc.util import interrupts
 from tinygrad_lc.util.progress import progress_bar
+from tinygrad_lc.util.table import text_table
 
 __all__ = ["Runner", "SweepError", "SweepResult", "check_config", "check_space", "clip_space",
            "normalize_config", "rounded"]
@@ -268,14 +269,7 @@ class SweepResult:
     def table(self, limit: int | None = None) -> str:
         """The trials as a text table, best validation accuracy first (failures last)."""
         header, rows, more = self._ranked(limit)
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-                  for i, h in enumerate(header)]
-        lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)),
-                 "  ".join("-" * w for w in widths)]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-        if more:
-            lines.append(f"... and {more} more")
-        return "\n".join(lines)
+        return text_table(header, rows) + (f"\n... and {more} more" if more else "")
 
     def _repr_html_(self, limit: int = 20) -> str:
         """Jupyter's view: where and how the sweep ran, the best trial, and the ``limit``

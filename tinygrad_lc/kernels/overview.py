@@ -20,8 +20,9 @@ import numpy as np
 from tinygrad_lc.kernels.choose import BUDGET_S, get_mode
 from tinygrad_lc.kernels.machine import describe
 from tinygrad_lc.kernels.products import PRODUCT, product_key
+from tinygrad_lc.util.table import text_table
 
-__all__ = ["lecture_products", "choices_table", "text_table", "report"]
+__all__ = ["lecture_products", "choices_table", "report"]
 
 D = 3073  # CIFAR-10's pixels and the bias column
 CLASSES = 10
@@ -76,19 +77,6 @@ def choices_table(**kw) -> tuple[list[str], list[list[str]]]:
         rows.append([name, f"{x.shape} @ {y.shape}", dtype, f"{key[4]} {key[5]}", d.winner,
                      *times, str(d.rounds) if d.times else d.note, ratio])
     return header, rows
-
-
-def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell, a rule under the header.
-
-    >>> print(text_table(["a", "bb"], [["1", "2"]]))
-    a  bb
-    -  --
-    1  2
-    """
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def report(**kw) -> str:
