@@ -22,7 +22,7 @@ from tinygrad_lc.core.modes import no_grad
 from tinygrad_lc.core.tensor import Tensor
 from tinygrad_lc.models.base import Classifier
 from tinygrad_lc.nn import MLP, Linear
-from tinygrad_lc.optim import SGD, Adam
+from tinygrad_lc.optim import SGD, Adam, Optimizer
 
 __all__ = ["MLPClassifier", "OPTIMIZERS"]
 
@@ -160,8 +160,9 @@ class MLPClassifier(Classifier):
         return SGD(self.params, lr=lr, momentum=momentum if self.optimizer_name == "momentum"
                    else 0.0)
 
-    def _check_optimizer_kind(self, opt: SGD | Adam) -> None:
-        if self.optimizer_name == "sgd" and (opt.momentum or opt.nesterov):
+    def _check_optimizer_kind(self, opt: Optimizer) -> None:
+        if (self.optimizer_name == "sgd" and isinstance(opt, SGD)
+                and (opt.momentum or opt.nesterov)):
             raise ValueError(
                 f"the state is SGD with momentum {opt.momentum:g} (saved by a model with "
                 "optimizer='momentum'), but this model has optimizer='sgd', which trains "
