@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+import tinygrad_lc
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 pytest.importorskip("build")
@@ -133,25 +135,62 @@ def reveal_types(site: Path, script: Path, env_extra: dict[str, str]) -> list[st
             if d["severity"] == "information" and d["message"].startswith("Type of")]
 
 
+@pytest.fixture(scope="module")
+def site(dist, tmp_path_factory) -> Path:
+    """The wheel installed into a folder of its own, as a user's site-packages."""
+    site = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    "--target", str(site), str(dist["wheel"])], check=True, timeout=300)
+    return site
+
+
 @pytest.mark.skipif(not (BIN / "basedpyright").exists(), reason="needs basedpyright (lint group)")
-def test_a_users_type_checker_sees_tensor_not_any(dist, tmp_path):
+def test_tensor_and_the_top_level_names_are_fully_annotated(site, tmp_path):
+    """``--verifytypes`` on the installed wheel: every member of Tensor and every name of
+    ``import tinygrad_lc as tg`` has a declared, known type. A checker infers what is not
+    annotated (pyright does, mypy says Any), so the reveal_type test alone would not notice
+    ``Tensor.__add__`` losing its annotation; this one names it."""
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run([str(BIN / "basedpyright"), "--outputjson", "--pythonpath",
+                           sys.executable, "--verifytypes", "tinygrad_lc", "--ignoreexternal"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+    report = json.loads(done.stdout)["typeCompleteness"]
+    assert report.get("pyTypedPath"), report  # the wheel's py.typed was found
+    public = {f"tinygrad_lc.{name}" for name in tinygrad_lc.__all__}
+    checked, incomplete = set(), {}
+    for sym in report["symbols"]:
+        names = {sym["name"], *sym.get("alternateNames", [])}
+        if not (names & public or sym["name"].startswith("tinygrad_lc.core.tensor.Tensor")):
+            continue
+        checked |= names
+        problems = [d["message"].split("\n")[0] for d in sym["diagnostics"]
+                    if "docstring" not in d["message"]]
+        if problems or not sym["isTypeKnown"] or sym["isTypeAmbiguous"]:
+            incomplete[sym["name"]] = problems
+    assert public <= checked, public - checked
+    assert {"tinygrad_lc.core.tensor.Tensor.__add__", "tinygrad_lc.core.tensor.Tensor.backward",
+            "tinygrad_lc.core.tensor.Tensor.grad"} <= checked
+    assert not incomplete, incomplete
+
+
+@pytest.mark.skipif(not (BIN / "basedpyright").exists(), reason="needs basedpyright (lint group)")
+def test_a_users_type_checker_sees_tensor_not_any(site, tmp_path):
     """The README's example, type-checked against the installed wheel by a checker that reads
     only typed packages (useLibraryCodeForTypes off, as mypy does by default): with py.typed
     it sees Tensor; the same wheel without py.typed gives it nothing (Unknown)."""
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    "--target", str(site), str(dist["wheel"])], check=True, timeout=300)
+    own = tmp_path / "site"  # a copy of the installed wheel: its py.typed is removed below
+    shutil.copytree(site, own)
     project = tmp_path / "user"
     project.mkdir()
     script = project / "user_script.py"
     script.write_text(readme_example() + USER_SCRIPT_CHECKS, encoding="utf-8")
-    lines = reveal_types(site, script, {})
+    lines = reveal_types(own, script, {})
     said = dict(line[len('Type of "'):].split('" is ', 1) for line in lines)
     assert len(said) == 6, said
     types = list(said.values())
     assert types[0] == types[3] == types[4] == types[5] == '"Tensor"', said  # loss, X @ W, ...
     assert types[1].startswith('"ndarray[') and types[1].endswith(' | None"'), said  # W.grad
     assert types[2] == '"float"', said  # loss.item()
-    (site / "tinygrad_lc" / "py.typed").unlink()  # the wheel as it was before
-    without = reveal_types(site, script, {})
+    (own / "tinygrad_lc" / "py.typed").unlink()  # the wheel as it was before
+    without = reveal_types(own, script, {})
     assert without and all(line.endswith('is "Unknown"') for line in without), without
