@@ -236,7 +236,7 @@ learning rate)
                         self._spares[(k_i, k)] = old  # changed in place: a spare now
                 if steps is not None:
                     steps[k_i] -= 1
-            if isinstance(exc, FloatingPointError):
+            if isinstance(exc, FloatingPointError) and i is not None and g is not None:
                 raise FloatingPointError(self._overflow(i, self.params[i], g, exc)) from None
             raise
         for k_i, _, _, _, copies in staged:  # every update was clean
@@ -629,8 +629,9 @@ class Adam(Optimizer):
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
-        t, m, v = self.steps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
-        w = self.work(i)
+        steps, m, v = self.steps, self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
+        assert steps is not None and m is not None and v is not None  # counts_steps: see step()
+        t, w = steps[i], self.work(i)
         # m = b1 m + (1 - b1) g
         m *= b1
         m += np.multiply(g, 1 - b1, out=w)
@@ -699,6 +700,7 @@ class RMSprop(Optimizer):
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         v = self.state["square_avg"][i]
+        assert v is not None  # counts_steps: step() starts it at zeros
         w = self.work(i)
         # v = alpha v + (1 - alpha) g^2
         v *= self.alpha
@@ -759,6 +761,7 @@ class Adagrad(Optimizer):
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         s = self.state["sum"][i]
+        assert s is not None  # counts_steps: step() starts it at zeros
         w = self.work(i)
         # s = s + g^2
         s += np.multiply(g, g, out=w)
