@@ -8,6 +8,7 @@ basedpyright (pyright with Node.js in its wheel) on a user's script against the 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -135,25 +136,73 @@ def reveal_types(site: Path, script: Path, env_extra: dict[str, str]) -> list[st
             if d["severity"] == "information" and d["message"].startswith("Type of")]
 
 
+@pytest.fixture(scope="module")
+def site(dist, tmp_path_factory) -> Path:
+    """The wheel installed into a folder of its own, as a user's site-packages."""
+    site = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    "--target", str(site), str(dist["wheel"])], check=True, timeout=300)
+    return site
+
+
+# the modules a student of the lecture imports from; their public names and the members of
+# their public classes are held to complete annotations
+TYPED_MODULES = ["tinygrad_lc", "tinygrad_lc.losses", "tinygrad_lc.regularizers",
+                 "tinygrad_lc.optim", "tinygrad_lc.nn", "tinygrad_lc.autodiff",
+                 "tinygrad_lc.models", "tinygrad_lc.gradcheck"]
+
+
 @pytest.mark.skipif(not (BIN / "basedpyright").exists(), reason="needs basedpyright (lint group)")
-def test_a_users_type_checker_sees_tensor_not_any(dist, tmp_path):
+def test_the_lectures_public_api_is_fully_annotated(site, tmp_path):
+    """``--verifytypes`` on the installed wheel: every public name of ``TYPED_MODULES``
+    (``tg.Tensor``, ``tg.maximum``, ``losses.svm_loss``, ``optim.SGD``, ...) and every member
+    of their public classes has a declared, known type. A checker infers what is not
+    annotated (pyright does; mypy says Any), so the reveal_type test below would not notice
+    ``Tensor.__add__`` losing its annotation; this one names it."""
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run([str(BIN / "basedpyright"), "--outputjson", "--pythonpath",
+                           sys.executable, "--verifytypes", "tinygrad_lc", "--ignoreexternal"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+    report = json.loads(done.stdout)["typeCompleteness"]
+    assert report.get("pyTypedPath"), report  # the wheel's py.typed was found
+    public = {f"{m}.{name}" for m in TYPED_MODULES
+              for name in importlib.import_module(m).__all__}
+    symbols = [(s, {s["name"], *s.get("alternateNames", [])}) for s in report["symbols"]]
+    classes = set().union(*(names for s, names in symbols
+                            if s["category"] == "class" and names & public))
+    checked, incomplete = set(), {}
+    for sym, names in symbols:
+        if not (names & public or any(n.rsplit(".", 1)[0] in classes for n in names)):
+            continue
+        checked |= names
+        problems = [d["message"].split("\n")[0] for d in sym["diagnostics"]
+                    if "docstring" not in d["message"]]
+        if problems or not sym["isTypeKnown"] or sym["isTypeAmbiguous"]:
+            incomplete[sym["name"]] = problems
+    assert public <= checked, sorted(public - checked)
+    assert {"tinygrad_lc.core.tensor.Tensor.__add__", "tinygrad_lc.core.tensor.Tensor.grad",
+            "tinygrad_lc.optim.Optimizer.step", "tinygrad_lc.losses.svm_loss"} <= checked
+    assert not incomplete, "\n".join(f"{k}: {v}" for k, v in sorted(incomplete.items()))
+
+
+@pytest.mark.skipif(not (BIN / "basedpyright").exists(), reason="needs basedpyright (lint group)")
+def test_a_users_type_checker_sees_tensor_not_any(site, tmp_path):
     """The README's example, type-checked against the installed wheel by a checker that reads
     only typed packages (useLibraryCodeForTypes off, as mypy does by default): with py.typed
     it sees Tensor; the same wheel without py.typed gives it nothing (Unknown)."""
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    "--target", str(site), str(dist["wheel"])], check=True, timeout=300)
+    own = tmp_path / "site"  # a copy of the installed wheel: its py.typed is removed below
+    shutil.copytree(site, own)
     project = tmp_path / "user"
     project.mkdir()
     script = project / "user_script.py"
     script.write_text(readme_example() + USER_SCRIPT_CHECKS, encoding="utf-8")
-    lines = reveal_types(site, script, {})
+    lines = reveal_types(own, script, {})
     said = dict(line[len('Type of "'):].split('" is ', 1) for line in lines)
     assert len(said) == 6, said
     types = list(said.values())
     assert types[0] == types[3] == types[4] == types[5] == '"Tensor"', said  # loss, X @ W, ...
     assert types[1].startswith('"ndarray[') and types[1].endswith(' | None"'), said  # W.grad
     assert types[2] == '"float"', said  # loss.item()
-    (site / "tinygrad_lc" / "py.typed").unlink()  # the wheel as it was before
-    without = reveal_types(site, script, {})
+    (own / "tinygrad_lc" / "py.typed").unlink()  # the wheel as it was before
+    without = reveal_types(own, script, {})
     assert without and all(line.endswith('is "Unknown"') for line in without), without

@@ -352,7 +352,7 @@ def jacobian(f: Callable, x: Tensor | ArrayLike | Sequence[Tensor | ArrayLike]
     return blocks[0] if one else tuple(blocks)
 
 
-def _rows(y: Tensor, xs: list) -> list:
+def _rows(y: Tensor, xs: list) -> list[Tensor]:
     """d y / d x for each x of ``xs``, row by row: one sweep per entry of y with a one-hot
     upstream gradient."""
     outs = [np.zeros(y.shape + x.shape, dtype=np.result_type(y.dtype, x.dtype)) for x in xs]
@@ -366,7 +366,7 @@ def _rows(y: Tensor, xs: list) -> list:
 
 
 def hessian(f: Callable, x: Tensor | ArrayLike | Sequence[Tensor | ArrayLike],
-            allow_unused: bool = False) -> Tensor | tuple[Tensor, ...]:
+            allow_unused: bool = False) -> Tensor | tuple[tuple[Tensor, ...], ...]:
     """The Hessian of scalar ``f`` at ``x``, shaped ``x.shape + x.shape`` (for small inputs).
 
     The gradient is recorded once (``create_graph=True``), then differentiated row by row.

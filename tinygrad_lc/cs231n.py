@@ -72,6 +72,7 @@ def _finish(loss: Tensor, W: Tensor, reg: float) -> tuple[float, np.ndarray]:
     """Add ``reg * sum(W * W)``, backpropagate, return (loss, dW)."""
     loss = loss + reg * regularizers.l2(W)
     loss.backward(retain_grads=False)
+    assert W.grad is not None  # W requires grad and the loss depends on it (reg * l2(W))
     return loss.item(), W.grad
 
 

@@ -29,6 +29,8 @@ Conventions
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -53,7 +55,7 @@ FORMULATIONS = ("weston_watkins", "one_vs_all", "crammer_singer")  # svm_loss(fo
 
 
 @host  # tg.compile: the labels change per call, so their check is a step of the program
-def check_labels(where: str, y, n: int, num_classes: int) -> np.ndarray:
+def check_labels(where: str, y: Tensor | ArrayLike, n: int, num_classes: int) -> np.ndarray:
     """Return ``y`` as a 1-D integer array of length ``n`` with values in [0, num_classes).
 
     ``y`` may be an integer ndarray, a list of ints or a Tensor of ints
@@ -338,7 +340,8 @@ def softmax_loss(scores: Tensor | ArrayLike, y: Tensor | ArrayLike,
         return total / -n if reduction == "mean" else -total
 
 
-def data_loss(name: str, scores, y, **options) -> Tensor:
+def data_loss(name: str, scores: Tensor | ArrayLike, y: Tensor | ArrayLike,
+              **options: Any) -> Tensor:
     """The data loss called ``name`` (one of ``LOSSES``) of ``scores`` and labels ``y``.
 
     ``options`` go to that loss, e.g. ``delta=2.0`` for ``"svm"``.

@@ -103,7 +103,7 @@ class Module:
         """A copy of every parameter's values, by name."""
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
-    def load_state_dict(self, d: dict) -> None:
+    def load_state_dict(self, d: dict[str, Any]) -> None:
         """Copy the arrays of ``d`` (a ``state_dict()``) into the parameters.
 
         Every key, shape, dtype and value is checked before any parameter changes: a missing
@@ -192,8 +192,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str | float = "he", dtype: DTypeLike = np.float64,
                  seed: int | np.random.Generator | None = None) -> None:
-        self.in_features = check_count("Linear", "in_features", in_features, 1)
-        self.out_features = check_count("Linear", "out_features", out_features, 1)
+        self.in_features: int = check_count("Linear", "in_features", in_features, 1)
+        self.out_features: int = check_count("Linear", "out_features", out_features, 1)
         if not isinstance(bias, bool | np.bool_):
             raise TypeError(f"Linear: bias must be True or False, got {bias!r}")
         std = _init_std(init, self.in_features, self.out_features)
@@ -201,8 +201,8 @@ class Linear(Module):
         rng = np.random.default_rng(seed)
         w = std * rng.standard_normal((self.in_features, self.out_features))
         self.W = Tensor(w.astype(dtype), requires_grad=True, name="W")
-        self.b = Tensor(np.zeros(self.out_features, dtype), requires_grad=True, name="b") \
-            if bias else None
+        self.b: Tensor | None = Tensor(np.zeros(self.out_features, dtype), requires_grad=True,
+                                       name="b") if bias else None
 
     def forward(self, x: Tensor | ArrayLike) -> Tensor:
         if not isinstance(x, Tensor):
@@ -279,7 +279,7 @@ but layer 1 (Linear2, W of shape (6, 3)) expects 6
                                  f"features per row, but {_layer(i, m)} expects {need}")
             if getattr(m, "out_features", None) is not None:
                 last = (i, m)
-        self.layers = tuple(modules)
+        self.layers: tuple[Module, ...] = tuple(modules)
 
     def _members(self):
         return ((str(i), m) for i, m in enumerate(self.layers))
@@ -352,4 +352,4 @@ class MLP(Sequential):
                 layers.append(act())
             layers.append(Linear(n_in, n_out, bias=bias, init=init, dtype=dtype, seed=rng))
         super().__init__(*layers)
-        self.sizes = tuple(sizes)
+        self.sizes: tuple[int, ...] = tuple(sizes)

@@ -144,7 +144,8 @@ learning rate)
         self._spares: dict[tuple[int, str], np.ndarray] = {}  # step's working arrays
 
     # ------------------------------------------------------------------ what a subclass writes
-    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+    def check_hyperparameters(self, where: str, hyper: dict[str, Any], *,
+                              loading: bool = False) -> dict[str, Any]:
         """``hyper`` validated, as a dict of plain values; raises TypeError or ValueError
         naming ``where``. The base checks ``lr`` (> 0; >= 0 when ``loading`` a saved state,
         which a decay schedule may have brought to 0.0) and ``weight_decay`` (>= 0); a
@@ -235,7 +236,7 @@ learning rate)
                         self._spares[(k_i, k)] = old  # changed in place: a spare now
                 if steps is not None:
                     steps[k_i] -= 1
-            if isinstance(exc, FloatingPointError):
+            if isinstance(exc, FloatingPointError) and i is not None and g is not None:
                 raise FloatingPointError(self._overflow(i, self.params[i], g, exc)) from None
             raise
         for k_i, _, _, _, copies in staged:  # every update was clean
@@ -273,7 +274,7 @@ learning rate)
                 "and no state was changed; lower the learning rate, scale the loss down, or "
                 "train in float64")
 
-    def check_params(self, params) -> list[Tensor]:
+    def check_params(self, params: Iterable[Tensor]) -> list[Tensor]:
         """``params`` as a non-empty list of distinct leaf Tensors that require grad; raises
         TypeError or ValueError naming the optimizer, what was expected and what came."""
         where = type(self).__name__
@@ -343,7 +344,7 @@ learning rate)
         return (*cls.hyperparameters, *(("step",) if cls.counts_steps else ()),
                 *cls.state_names)
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """Hyperparameters, step counts and state arrays as plain numbers and array copies.
 
         Keys (``state_keys()``): each hyperparameter; ``"step"``, a list of ints, one per
@@ -357,7 +358,7 @@ learning rate)
             d[k] = [None if a is None else a.copy() for a in self.state[k]]
         return d
 
-    def load_state_dict(self, d: dict) -> None:
+    def load_state_dict(self, d: dict[str, Any]) -> None:
         """Restore a ``state_dict()``; the next ``step()`` continues exactly where it left off.
 
         Everything is checked before anything changes: a non-dict raises TypeError; missing
@@ -498,12 +499,12 @@ class SGD(Optimizer):
     ['lr', 'momentum', 'nesterov', 'weight_decay', 'max_norm', 'velocity']
     """
 
-    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay", "max_norm")
+    hyperparameters: tuple[str, ...] = ("lr", "momentum", "nesterov", "weight_decay", "max_norm")
     momentum: float
     nesterov: bool
     max_norm: float | None
-    state_names = ("velocity",)
-    counts_steps = False
+    state_names: tuple[str, ...] = ("velocity",)
+    counts_steps: bool = False
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  nesterov: bool = False,
@@ -511,7 +512,8 @@ class SGD(Optimizer):
         super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov,
                          weight_decay=weight_decay, max_norm=max_norm)
 
-    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+    def check_hyperparameters(self, where: str, hyper: dict[str, Any], *,
+                              loading: bool = False) -> dict[str, Any]:
         checked = super().check_hyperparameters(where, hyper, loading=loading)
         mu = check_real(where, "momentum", hyper["momentum"], hi=1.0)
         nesterov = hyper["nesterov"]
@@ -602,18 +604,19 @@ class Adam(Optimizer):
     array([ 0.9, -1.9])
     """
 
-    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    hyperparameters: tuple[str, ...] = ("lr", "betas", "eps", "weight_decay")
     betas: tuple[float, float]
     eps: float
-    state_names = ("exp_avg", "exp_avg_sq")
-    sums_of_squares = ("exp_avg_sq",)
+    state_names: tuple[str, ...] = ("exp_avg", "exp_avg_sq")
+    sums_of_squares: tuple[str, ...] = ("exp_avg_sq",)
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
-    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+    def check_hyperparameters(self, where: str, hyper: dict[str, Any], *,
+                              loading: bool = False) -> dict[str, Any]:
         checked = super().check_hyperparameters(where, hyper, loading=loading)
         betas = hyper["betas"]
         if isinstance(betas, np.ndarray):
@@ -626,8 +629,9 @@ class Adam(Optimizer):
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
-        t, m, v = self.steps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
-        w = self.work(i)
+        steps, m, v = self.steps, self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
+        assert steps is not None and m is not None and v is not None  # counts_steps: see step()
+        t, w = steps[i], self.work(i)
         # m = b1 m + (1 - b1) g
         m *= b1
         m += np.multiply(g, 1 - b1, out=w)
@@ -677,24 +681,26 @@ class RMSprop(Optimizer):
     array([ 0.9, -1.9])
     """
 
-    hyperparameters = ("lr", "alpha", "eps", "weight_decay")
+    hyperparameters: tuple[str, ...] = ("lr", "alpha", "eps", "weight_decay")
     alpha: float
     eps: float
-    state_names = ("square_avg",)
-    sums_of_squares = ("square_avg",)
+    state_names: tuple[str, ...] = ("square_avg",)
+    sums_of_squares: tuple[str, ...] = ("square_avg",)
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
 
-    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+    def check_hyperparameters(self, where: str, hyper: dict[str, Any], *,
+                              loading: bool = False) -> dict[str, Any]:
         checked = super().check_hyperparameters(where, hyper, loading=loading)
         return {**checked, "alpha": check_real(where, "alpha", hyper["alpha"], hi=1.0),
                 "eps": _eps(where, hyper, self.params)}
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         v = self.state["square_avg"][i]
+        assert v is not None  # counts_steps: step() starts it at zeros
         w = self.work(i)
         # v = alpha v + (1 - alpha) g^2
         v *= self.alpha
@@ -739,21 +745,23 @@ class Adagrad(Optimizer):
     array([ 0.9, -1.9])
     """
 
-    hyperparameters = ("lr", "eps", "weight_decay")
+    hyperparameters: tuple[str, ...] = ("lr", "eps", "weight_decay")
     eps: float
-    state_names = ("sum",)
-    sums_of_squares = ("sum",)
+    state_names: tuple[str, ...] = ("sum",)
+    sums_of_squares: tuple[str, ...] = ("sum",)
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, eps: float = 1e-10,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
 
-    def check_hyperparameters(self, where: str, hyper: dict, *, loading: bool = False) -> dict:
+    def check_hyperparameters(self, where: str, hyper: dict[str, Any], *,
+                              loading: bool = False) -> dict[str, Any]:
         checked = super().check_hyperparameters(where, hyper, loading=loading)
         return {**checked, "eps": _eps(where, hyper, self.params)}
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         s = self.state["sum"][i]
+        assert s is not None  # counts_steps: step() starts it at zeros
         w = self.work(i)
         # s = s + g^2
         s += np.multiply(g, g, out=w)

@@ -117,7 +117,7 @@ def elastic_net(W: Tensor | Sequence[Tensor], beta: float) -> Tensor:
         return _total([(beta * w**2 + w.abs()).sum() for w in ws])
 
 
-def penalty(name: str, W, *, beta: float = 1.0) -> Tensor:
+def penalty(name: str, W: Tensor | Sequence[Tensor], *, beta: float = 1.0) -> Tensor:
     """The penalty R(W) called ``name`` (one of ``REGULARIZERS``).
 
     ``beta`` is elastic_net's weight of ``W**2``; the other penalties do not use it.

@@ -214,9 +214,9 @@ class CompiledFunction:
         self.f = f
         self.check = check
         self.cache_size = cache_size
-        self.name = getattr(f, "__name__", type(f).__name__)
+        self.name: str = getattr(f, "__name__", type(f).__name__)
         self._cache: OrderedDict = OrderedDict()
-        self.traces = 0  # how many times f was traced (a new signature, or a guard failed)
+        self.traces: int = 0  # how many times f was traced (a new signature, or a guard failed)
         self.__doc__ = getattr(f, "__doc__", None)
         self.__wrapped__ = f
 

@@ -353,6 +353,7 @@ def plan(p: Program, val: list, keep_all: bool = False) -> Plan:
                 owned[s.out] = slot
                 into = how, slot
         if into is not None:
+            assert s.out is not None  # a step that writes into an array has a result
             (positions, fn), where = into
             call, slots = _bind(fn, tuple(s.args[k] for k in positions), {}, slot_of)
             where = home.get(where, where) if i in inplace else where

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class Value:
 
     id: int
     kind: str
-    shape: tuple | None
+    shape: tuple[int, ...] | None
     dtype: np.dtype | None
     name: str = ""
     const: object = None  # the constant itself (kind "const")
@@ -62,17 +63,18 @@ class Step:
     """``out = fn(*args, **kw)``, shown as ``name``; ``out`` is None for a check."""
 
     name: str
-    fn: Callable
+    fn: Callable[..., Any]
     out: int | None
-    args: tuple
-    kw: dict
+    args: tuple[Any, ...]
+    kw: dict[str, Any]
     scope: str = ""
-    views: tuple = ()  # values whose memory the result may share (set by the optimizer)
+    views: tuple[int, ...] = ()  # values whose memory the result may share (set by the optimizer)
 
 
-def refs_in(x) -> list:
+def refs_in(x: object) -> list[int]:
     """The value ids referenced anywhere in ``x`` (nested tuples, lists and dicts)."""
-    found, stack = [], [x]
+    found: list[int] = []
+    stack = [x]
     while stack:
         item = stack.pop()
         if isinstance(item, Ref):
@@ -84,7 +86,7 @@ def refs_in(x) -> list:
     return found
 
 
-def map_refs(x, fn: Callable):
+def map_refs(x: Any, fn: Callable[[Ref], Any]) -> Any:
     """``x`` with every Ref replaced by ``fn(ref)``, keeping tuples, lists and dicts."""
     if isinstance(x, Ref):
         return fn(x)
@@ -105,37 +107,43 @@ class Program:
     id per input that receives a gradient, in the order of ``grad_inputs``).
     """
 
-    values: list = field(default_factory=list)
-    steps: list = field(default_factory=list)
-    inputs: list = field(default_factory=list)  # value ids, in binding order
-    grad_inputs: list = field(default_factory=list)  # positions in ``inputs`` (gradients)
-    outputs: dict = field(default_factory=lambda: {"loss": None, "aux": [], "grads": []})
+    values: list[Value] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    inputs: list[int] = field(default_factory=list)  # value ids, in binding order
+    grad_inputs: list[int] = field(default_factory=list)  # positions in ``inputs`` (gradients)
+    outputs: dict[str, Any] = field(default_factory=lambda: {"loss": None, "aux": [], "grads": []})
     split: int | None = None  # index of the first backward step (None: forward only)
     seed: int | None = None  # value id of the upstream gradient
     name: str = "f"
     returns_tuple: bool = False  # the function returned (loss, ...) rather than the loss
-    buffers: dict = field(default_factory=dict)  # value id -> buffer number (after planning)
-    inplace: dict = field(default_factory=dict)  # value id -> the operand it overwrites
+    buffers: dict[int, int] = field(default_factory=dict)  # value id -> buffer number (planned)
+    inplace: dict[int, int] = field(default_factory=dict)  # value id -> the operand it overwrites
     buffer_bytes: int = 0
 
-    def add_value(self, kind: str, shape, dtype, name: str = "", const=None,
-                  dynamic: bool = True) -> int:
+    def add_value(self, kind: str, shape: tuple[int, ...] | None, dtype: np.dtype | None,
+                  name: str = "", const: object = None, dynamic: bool = True) -> int:
+        """A new value; its id."""
         v = Value(len(self.values), kind, shape, dtype, name, const, dynamic)
         self.values.append(v)
         return v.id
 
-    def add_step(self, name: str, fn: Callable, args: tuple, kw: dict, scope: str,
-                 shape=None, dtype=None, has_out: bool = True, dynamic: bool = True) -> int | None:
+    def add_step(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kw: dict[str, Any], scope: str, shape: tuple[int, ...] | None = None,
+                 dtype: np.dtype | None = None, has_out: bool = True,
+                 dynamic: bool = True) -> int | None:
+        """A new step (and its result's value, unless ``has_out`` is False); that value's id."""
         out = self.add_value("step", shape, dtype, dynamic=dynamic) if has_out else None
         self.steps.append(Step(name, fn, out, args, kw, scope))
         return out
 
     @property
-    def forward(self) -> list:
+    def forward(self) -> list[Step]:
+        """The forward's steps."""
         return self.steps if self.split is None else self.steps[: self.split]
 
     @property
-    def backward(self) -> list:
+    def backward(self) -> list[Step]:
+        """The backward's steps (none for a program without one)."""
         return [] if self.split is None else self.steps[self.split:]
 
     # ------------------------------------------------------------------ text

@@ -28,9 +28,9 @@ def maximum(a: Tensor | ArrayLike, b: Tensor | ArrayLike) -> Tensor:
     >>> tg.maximum(0, tg.Tensor([-1.0, 2.0])).data
     array([0., 2.])
     """
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = _as_tensor(a, "maximum")
-    return binary_op("maximum", a, b)
+    if isinstance(b, Tensor):
+        return binary_op("maximum", a, b)
+    return binary_op("maximum", _as_tensor(a, "maximum"), b)  # a Tensor stays itself
 
 
 def exp(x: Tensor | ArrayLike) -> Tensor:
@@ -66,7 +66,7 @@ def _joinable(tensors: Sequence, where: str, axis) -> tuple:
                  else t for t in ts)
 
 
-def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
+def concatenate(tensors: Sequence[Tensor | ArrayLike], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis.
 
     >>> import tinygrad_lc as tg
@@ -84,7 +84,7 @@ def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
     return apply_op("concatenate", ts, {"axis": axis})
 
 
-def stack(tensors: Sequence, axis: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor | ArrayLike], axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis.
 
     >>> import tinygrad_lc as tg

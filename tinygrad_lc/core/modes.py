@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import NoReturn
 
 __all__ = ["Modes", "no_grad", "enable_grad", "scope", "detect_anomaly", "is_grad_enabled",
            "is_anomaly_enabled", "current_scope"]
@@ -30,14 +31,17 @@ class Modes:
     """
 
     __slots__ = ("grad_enabled", "scope", "anomaly")
+    grad_enabled: bool
+    scope: str
+    anomaly: bool
 
-    def __init__(self, grad_enabled: bool, scope: str, anomaly: bool):
+    def __init__(self, grad_enabled: bool, scope: str, anomaly: bool) -> None:
         set_ = object.__setattr__
         set_(self, "grad_enabled", grad_enabled)
         set_(self, "scope", scope)
         set_(self, "anomaly", anomaly)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError("Modes: immutable; switch modes with no_grad(), scope(), ...")
 
     def __repr__(self) -> str:
@@ -130,8 +134,9 @@ class scope:  # lower case: used like a function, ``with tg.scope("svm_loss"):``
     """
 
     __slots__ = ("name", "_tokens")
+    name: str
 
-    def __init__(self, name: str):
+    def __init__(self, name: str) -> None:
         if not isinstance(name, str):
             raise TypeError(f"scope: name must be a str, got {type(name).__name__}")
         if not name or "/" in name:
@@ -146,7 +151,7 @@ class scope:  # lower case: used like a function, ``with tg.scope("svm_loss"):``
         self._tokens[new] = MODES.set(new)  # Modes hash by identity
         return path
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         token = self._tokens.pop(_modes(), None)
         if token is None:
             raise RuntimeError(

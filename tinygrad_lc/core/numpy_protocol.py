@@ -38,6 +38,8 @@ TypeError: np.sort is not differentiable in tinygrad_lc: ...
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
+from typing import Any, Final, overload
 
 import numpy as np
 
@@ -47,7 +49,15 @@ from tinygrad_lc.core.tensor import Tensor, binary_op, current_modes, data_array
 
 __all__ = ["TABLE", "NO_GRADIENT", "array_ufunc", "array_function"]
 
-NOT_GIVEN = object()  # an option the caller did not pass (NumPy passes only what was given)
+
+class NotGiven(Enum):
+    """An option the caller did not pass (NumPy passes only what was given). An enum of one
+    member, so that a type checker narrows ``if x is NOT_GIVEN``."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
 
 # ---------------------------------------------------------------------- options
@@ -122,7 +132,8 @@ def transpose(a, axes=None) -> Tensor:
     return t.transpose() if axes is None else t.transpose(axes)
 
 
-def reshape(a, shape=NOT_GIVEN, order="C", *, copy=None) -> Tensor:
+def reshape(a, shape: int | tuple[int, ...] | list[int] | NotGiven = NOT_GIVEN, order="C", *,
+            copy=None) -> Tensor:
     refuse_options("np.reshape", {"order": order, "copy": copy})
     if shape is NOT_GIVEN:
         raise TypeError("np.reshape: missing the new shape (np.reshape(t, (2, 3)))")
@@ -301,7 +312,15 @@ def tensors_in(x) -> list:
     return found
 
 
-def unwrap(x):
+@overload
+def unwrap(x: Tensor) -> np.ndarray: ...
+@overload
+def unwrap(x: tuple) -> tuple: ...
+@overload
+def unwrap(x: list) -> list: ...
+@overload
+def unwrap(x: dict[str, Any]) -> dict[str, Any]: ...
+def unwrap(x: object) -> object:
     """``x`` with every tensor (inside lists, tuples and dicts too) replaced by its array."""
     if isinstance(x, Tensor):
         return x._data
@@ -313,7 +332,11 @@ def unwrap(x):
     return x
 
 
-def values(name: str, x):
+@overload
+def values(name: str, x: tuple) -> tuple: ...
+@overload
+def values(name: str, x: dict[str, Any]) -> dict[str, Any]: ...
+def values(name: str, x: tuple | dict[str, Any]) -> tuple | dict[str, Any]:
     """:func:`unwrap`, after telling ``tg.compile``'s tracer that the values are read."""
     tracer = engine.active_tracer()
     if tracer is not None:

@@ -27,7 +27,7 @@ import itertools
 import math
 import threading
 from numbers import Real
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import numpy as np
 
@@ -55,6 +55,7 @@ from tinygrad_lc.core.modes import MODES, Modes
 from tinygrad_lc.core.ops import NUMPY, OPS
 
 if TYPE_CHECKING:  # names for annotations only (numpy.typing is not imported at run time)
+    from collections.abc import Callable
     from typing import TypeAlias
 
     from numpy.typing import ArrayLike, DTypeLike
@@ -105,8 +106,14 @@ def tracing(tracer):
 # NumPy's ufuncs and functions called with tensors (np.exp(t), arr * t, np.sum(t)) go through
 # the table of core/numpy_protocol.py, which builds on this module and functional.py and so
 # sits above them: importing it (tinygrad_lc/__init__.py does) puts its two entry points here
-numpy_ufunc = None  # numpy_protocol.array_ufunc
-numpy_function = None  # numpy_protocol.array_function
+def numpy_protocol_missing(*args: object) -> Any:
+    """The two entry points until ``core/numpy_protocol.py`` is imported."""
+    raise RuntimeError("NumPy's functions on tensors need tinygrad_lc.core.numpy_protocol, "
+                       "which `import tinygrad_lc` imports")
+
+
+numpy_ufunc: Callable[[np.ufunc, str, tuple, dict], Any] = numpy_protocol_missing
+numpy_function: Callable[[Callable, tuple, tuple, dict], Any] = numpy_protocol_missing
 
 
 def data_array(data, dtype, where: str) -> np.ndarray:
@@ -129,7 +136,7 @@ def _refuse_nodes_in(items: list | tuple | np.ndarray, where: str) -> None:
             )
 
 
-def compare(ufunc, symbol: str, t: Tensor, other):
+def compare(ufunc: np.ufunc, symbol: str, t: Tensor, other: object) -> np.ndarray:
     """``t <symbol> other`` on the values: NumPy's boolean result, no graph.
 
     ``other`` may be a Tensor, an ndarray, a number or a (nested) list; anything else gives
@@ -220,7 +227,7 @@ class Tensor:
         return self._data
 
     @data.setter
-    def data(self, value) -> None:
+    def data(self, value: ArrayLike | Tensor) -> None:
         arr = data_array(value, self._data.dtype, "Tensor.data")
         if arr.shape != self._data.shape:
             raise ValueError(
@@ -243,7 +250,7 @@ class Tensor:
         self._version += 1
         _mutated.add(self)
 
-    def assign_(self, value, index=None) -> Tensor:
+    def assign_(self, value: ArrayLike | Tensor, index: Any = None) -> Tensor:
         """Write ``value`` into the data in place (all of it, or ``data[index]``); bump the version.
 
         The way to change part of a tensor that the mutation guard sees (``t.data[i] = v``
@@ -346,7 +353,8 @@ class Tensor:
             raise ValueError(f"item: needs a tensor with one element, got shape {self.shape}")
         return self._data.item()
 
-    __float__ = lambda self: float(self.item())
+    def __float__(self) -> float:
+        return float(self.item())
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
@@ -355,7 +363,7 @@ class Tensor:
             tracer.read(self, ".numpy()")
         return self._data
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         """``np.asarray(t)`` is the data (shared, as ``numpy()``); ``np.array(t)`` copies it.
 
         NumPy 2's protocol: ``copy=False`` refuses a conversion that would need a copy.
@@ -376,12 +384,13 @@ class Tensor:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
 
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """NumPy's ufuncs on tensors: ``np.exp(t)``, ``np.maximum(0, t)``, ``arr * t`` record
         on the graph; the table and the rules are in ``core/numpy_protocol.py``."""
         return numpy_ufunc(ufunc, method, inputs, kwargs)
 
-    def __array_function__(self, func, types, args, kwargs):
+    def __array_function__(self, func: Callable[..., Any], types: tuple[type, ...],
+                           args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """NumPy's functions on tensors: ``np.sum(t, axis=0)``, ``np.concatenate([a, b])``
         record on the graph; the table and the rules are in ``core/numpy_protocol.py``."""
         return numpy_function(func, types, args, kwargs)
@@ -389,13 +398,17 @@ class Tensor:
     # comparisons: a boolean ndarray of the values, entry by entry, and no graph (a step has
     # no derivative worth passing on). == and != too, as in NumPy and PyTorch; so tensors are
     # hashed (dict keys, set members) by identity, and the engine never compares them with ==
-    def __lt__(self, other): return compare(np.less, "<", self, other)
-    def __le__(self, other): return compare(np.less_equal, "<=", self, other)
-    def __gt__(self, other): return compare(np.greater, ">", self, other)
-    def __ge__(self, other): return compare(np.greater_equal, ">=", self, other)
-    def __eq__(self, other): return compare(np.equal, "==", self, other)  # type: ignore[override]
-    def __ne__(self, other): return compare(np.not_equal, "!=", self, other)  # type: ignore[override]
-    __hash__ = object.__hash__
+    # (== and != return an array, not object's bool: the same override NumPy's stubs make)
+    def __lt__(self, other: Operand) -> np.ndarray: return compare(np.less, "<", self, other)
+    def __le__(self, other: Operand) -> np.ndarray: return compare(np.less_equal, "<=", self, other)
+    def __gt__(self, other: Operand) -> np.ndarray: return compare(np.greater, ">", self, other)
+    def __ge__(self, other: Operand) -> np.ndarray:
+        return compare(np.greater_equal, ">=", self, other)
+    def __eq__(self, other: object) -> np.ndarray:  # pyright: ignore[reportIncompatibleMethodOverride]
+        return compare(np.equal, "==", self, other)
+    def __ne__(self, other: object) -> np.ndarray:  # pyright: ignore[reportIncompatibleMethodOverride]
+        return compare(np.not_equal, "!=", self, other)
+    __hash__: ClassVar[Callable[[object], int]] = object.__hash__
 
     def _repr_html_(self) -> str:
         """Jupyter's view: shape, dtype, requires_grad, op, name, and previews of the values
@@ -405,7 +418,7 @@ class Tensor:
             ("requires_grad", str(self.requires_grad)), ("op", self.op or "(leaf)"),
             ("name", self.name or ""), ("scope", self.scope or "")])
 
-    def __deepcopy__(self, memo: dict) -> Tensor:
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
         """A leaf copies its data, grad, name and flags; a graph node is refused.
 
         A node's VJPs read its forward's arrays (its parents' data), so a copied node would
@@ -712,7 +725,11 @@ def _const(x, like: np.ndarray, where: str) -> Tensor:
     return t
 
 
-def binary_op(name: str, a, b) -> Tensor:
+@overload
+def binary_op(name: str, a: Tensor, b: Operand) -> Tensor: ...
+@overload
+def binary_op(name: str, a: Operand, b: Tensor) -> Tensor: ...
+def binary_op(name, a, b):  # one side at least is a Tensor (the overloads)
     """An elementwise op of two operands, either of which may be a constant."""
     if type(a) is not Tensor:
         a = _const(a, b._data, name)
@@ -735,7 +752,11 @@ def binary_op(name: str, a, b) -> Tensor:
                    None)
 
 
-def matmul(a, b) -> Tensor:
+@overload
+def matmul(a: Tensor, b: Operand) -> Tensor: ...
+@overload
+def matmul(a: Operand, b: Tensor) -> Tensor: ...
+def matmul(a, b):  # one side at least is a Tensor (the overloads)
     """Matrix product of 1-D or 2-D tensors, ``a @ b``.
 
     >>> (Tensor([[1.0, 2.0]]) @ Tensor([[3.0], [4.0]])).item()

@@ -91,6 +91,7 @@ def numerical_gradient(f: Callable, x: Tensor | np.ndarray, h: float = 1e-6,
         warnings.warn(note, GradcheckWarning, stacklevel=2)
     call = caller(f, x)
     contract = None
+    value: Callable[[object], float | np.ndarray]
     if upstream is None:
         value = lambda v: scalar_value(where, v)
     else:
@@ -99,13 +100,14 @@ def numerical_gradient(f: Callable, x: Tensor | np.ndarray, h: float = 1e-6,
             raise TypeError(f"{where}: upstream must hold real numbers, got dtype {u.dtype}")
         u = u.astype(np.float64)
 
-        def value(v) -> np.ndarray:
+        def array_value(v: object) -> np.ndarray:
             arr = value_array(where, v)
             if arr.shape != u.shape:
                 raise ValueError(f"{where}: f returned shape {arr.shape}, but upstream has "
                                  f"shape {u.shape}; they must match")
             return arr
 
+        value = array_value
         contract = lambda d: float(np.sum(d * u))  # noqa: E731
     with perturbable(where, x) as work:
         grad = np.zeros(work.shape)

@@ -40,10 +40,11 @@ class Kink:
     """A coordinate whose finite-difference step changed the side of a kink."""
 
     input: str
-    index: tuple
+    index: tuple[int, ...]
     op: str
     scope: str
-    entries: list  # entries of that op's kink state that changed (first few)
+    # entries of that op's kink state that changed (first few), or what changed instead
+    entries: list[tuple[int, ...]] | str
     side: str  # "+eps", "-eps" or "both" (both: x sits on the kink)
     analytic: float
     numerical: float
@@ -68,9 +69,9 @@ class InputCheck:
     label: str
     analytic: np.ndarray
     numerical: np.ndarray
-    kinks: list
+    kinks: list[Kink]
     bad: int
-    worst: tuple | None
+    worst: tuple[int, ...] | None
     rel: float
 
     def __str__(self) -> str:
@@ -102,11 +103,12 @@ class LocalCheck:
     op: str
     scope: str
     input: int
-    input_shapes: list
-    output_shape: tuple
+    input_shapes: list[tuple[int, ...]]
+    output_shape: tuple[int, ...]
     bad: int
     skipped: int  # coordinates at a kink of the op or outside its domain
-    worst: tuple | None  # largest relative error, among the bad entries if any, off skipped ones
+    # largest relative error, among the bad entries if any, off skipped ones
+    worst: tuple[int, ...] | None
     analytic: float
     numerical: float
     rel: float
@@ -128,20 +130,22 @@ class GradcheckReport:
     """Everything one :func:`gradcheck` run found; ``str(report)`` is the readable summary."""
 
     passed: bool
-    inputs: list
+    inputs: list[InputCheck]
     eps: float
     atol: float
     rtol: float
     strict: bool
-    local: list | None = None  # LocalCheck per (node, input) in forward order, if localize
-    notes: list = field(default_factory=list)
+    # LocalCheck per (node, input) in forward order, if localize
+    local: list[LocalCheck] | None = None
+    notes: list[str] = field(default_factory=list)
     value: float = float("nan")  # f at the inputs (contracted with ``upstream`` if not scalar)
     upstream: np.ndarray | None = None  # the random u for a non-scalar f, else None
     title: str = "gradcheck"  # or "gradgradcheck"
-    directions: list | None = None  # gradgradcheck: the w_i of sum_i <grad_i f, w_i>
+    directions: list[np.ndarray] | None = None  # gradgradcheck: the w_i of sum_i <grad_i f, w_i>
 
     @property
-    def kinks(self) -> list:
+    def kinks(self) -> list[Kink]:
+        """Every input's kinks, in order."""
         return [k for c in self.inputs for k in c.kinks]
 
     @property

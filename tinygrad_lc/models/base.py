@@ -221,12 +221,12 @@ class Classifier(ScoringMixin):
     reg: float
     optimizer_name: str
 
-    def __init__(self, where: str, num_features: int, num_classes: int):
-        self.num_features = check_count(where, "num_features", num_features, 1)
-        self.num_classes = check_count(where, "num_classes", num_classes, 2)
+    def __init__(self, where: str, num_features: int, num_classes: int) -> None:
+        self.num_features: int = check_count(where, "num_features", num_features, 1)
+        self.num_classes: int = check_count(where, "num_classes", num_classes, 2)
         self.optimizer: Optimizer | None = None
-        self.step_count = 0
-        self.last_batch_accuracy = float("nan")
+        self.step_count: int = 0
+        self.last_batch_accuracy: float = float("nan")
 
     # ------------------------------------------------------------------ how it shows
     def _settings(self) -> dict[str, Any]:  # pragma: no cover
@@ -343,7 +343,7 @@ class Classifier(ScoringMixin):
         check_flag(where, "compile", compile)
         if (X_val is None) != (y_val is None):
             raise ValueError(f"{where}: give both X_val and y_val, or neither")
-        if X_val is not None:
+        if X_val is not None and y_val is not None:  # both or neither (checked just above)
             X_val = features(where, X_val, self.num_features)
             y_val = check_labels(where, y_val, X_val.shape[0], self.num_classes)
         num_iters = check_count(where, "num_iters", num_iters, 0)
@@ -434,7 +434,7 @@ class Classifier(ScoringMixin):
                  "step_count": self.step_count}
         return {k: state[k] for k in self.STATE_KEYS}
 
-    def load_state_dict(self, d: dict) -> None:
+    def load_state_dict(self, d: dict[str, Any]) -> None:
         """Restore a ``state_dict()`` of a model of the same sizes (and kind of generator).
 
         Every entry is checked, and the new weights, generator and optimizer are built on the

@@ -82,7 +82,7 @@ class LinearClassifier(Classifier):
     True
     """
 
-    STATE_KEYS = ("W", "b", "rng", "optimizer", "step_count")
+    STATE_KEYS: tuple[str, ...] = ("W", "b", "rng", "optimizer", "step_count")
     optimizer_name = "sgd"  # fit trains with optim.SGD (named in load_state_dict's errors)
 
     def __init__(self, num_features: int, num_classes: int, loss: str = "svm", reg: float = 0.0,
@@ -92,13 +92,13 @@ class LinearClassifier(Classifier):
                  beta: float = 1.0):
         where = "LinearClassifier"
         super().__init__(where, num_features, num_classes)
-        self.loss_name = check_choice(where, "loss", loss, losses.LOSSES)
-        self.reg = check_real(where, "reg", reg, 0.0)
-        self.regularizer = check_choice(where, "regularizer", regularizer,
+        self.loss_name: str = check_choice(where, "loss", loss, losses.LOSSES)
+        self.reg: float = check_real(where, "reg", reg, 0.0)
+        self.regularizer: str = check_choice(where, "regularizer", regularizer,
                                         regularizers.REGULARIZERS)
-        self.delta = check_real(where, "delta", delta, 0.0)
-        self.beta = check_real(where, "beta", beta, 0.0)
-        self.weight_scale = weight_scale = check_real(where, "weight_scale", weight_scale, 0.0)
+        self.delta: float = check_real(where, "delta", delta, 0.0)
+        self.beta: float = check_real(where, "beta", beta, 0.0)
+        self.weight_scale: float = check_real(where, "weight_scale", weight_scale, 0.0)
         if not isinstance(bias, bool | np.bool_):
             raise TypeError(f"{where}: bias must be True or False, got {bias!r}")
         try:
@@ -107,13 +107,13 @@ class LinearClassifier(Classifier):
             checked_dtype = None
         if checked_dtype is None or checked_dtype not in (np.float64, np.float32):
             raise TypeError(f"{where}: dtype must be np.float64 or np.float32, got {dtype!r}")
-        self.dtype = checked_dtype
-        self.rng = np.random.default_rng(seed)
+        self.dtype: np.dtype = checked_dtype
+        self.rng: np.random.Generator = np.random.default_rng(seed)
         shape = (self.num_features, self.num_classes)
-        w0 = weight_scale * self.rng.standard_normal(shape)
+        w0 = self.weight_scale * self.rng.standard_normal(shape)
         self.W = Tensor(w0.astype(self.dtype), requires_grad=True, name="W")
-        self.b = Tensor(np.zeros(self.num_classes, self.dtype), requires_grad=True, name="b") \
-            if bias else None
+        self.b: Tensor | None = Tensor(np.zeros(self.num_classes, self.dtype),
+                                       requires_grad=True, name="b") if bias else None
 
     @property
     def params(self) -> list[Tensor]:
@@ -224,7 +224,7 @@ class LinearClassifier(Classifier):
 
     def _set_state(self, where: str, checked: tuple[np.ndarray, np.ndarray | None]) -> None:
         self.W.data, b = checked
-        if self.b is not None:
+        if self.b is not None and b is not None:  # both or neither (_checked_state)
             self.b.data = b
 
     def _weights_from(self, where: str, name: str, value, shape: tuple) -> np.ndarray:

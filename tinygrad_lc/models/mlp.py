@@ -22,7 +22,7 @@ from tinygrad_lc.core.modes import no_grad
 from tinygrad_lc.core.tensor import Tensor
 from tinygrad_lc.models.base import Classifier
 from tinygrad_lc.nn import MLP, Linear
-from tinygrad_lc.optim import SGD, Adam
+from tinygrad_lc.optim import SGD, Adam, Optimizer
 
 __all__ = ["MLPClassifier", "OPTIMIZERS"]
 
@@ -84,7 +84,7 @@ class MLPClassifier(Classifier):
     (True, 33)
     """
 
-    STATE_KEYS = ("net", "rng", "optimizer", "step_count", "history")
+    STATE_KEYS: tuple[str, ...] = ("net", "rng", "optimizer", "step_count", "history")
 
     def __init__(self, num_features: int, num_classes: int,
                  hidden: int | Iterable[int] = (100,), loss: str = "softmax", reg: float = 0.0,
@@ -98,24 +98,25 @@ class MLPClassifier(Classifier):
         if isinstance(hidden, str) or not isinstance(hidden, Iterable):
             raise TypeError(f"{where}: hidden must be an int or a sequence of ints such as "
                             f"(100,) or (100, 50), got {hidden!r}")
-        self.hidden = tuple(check_count(where, "each hidden width", h, 1) for h in hidden)
-        self.loss_name = check_choice(where, "loss", loss, losses.LOSSES)
-        self.reg = check_real(where, "reg", reg, 0.0)
-        self.optimizer_name = check_choice(where, "optimizer", optimizer, OPTIMIZERS)
-        self.weight_scale = None if weight_scale is None else \
+        self.hidden: tuple[int, ...] = tuple(check_count(where, "each hidden width", h, 1)
+                                             for h in hidden)
+        self.loss_name: str = check_choice(where, "loss", loss, losses.LOSSES)
+        self.reg: float = check_real(where, "reg", reg, 0.0)
+        self.optimizer_name: str = check_choice(where, "optimizer", optimizer, OPTIMIZERS)
+        self.weight_scale: float | None = None if weight_scale is None else \
             check_real(where, "weight_scale", weight_scale, 0.0)
-        self.delta = check_real(where, "delta", delta, 0.0)
-        self.rng = np.random.default_rng(seed)
+        self.delta: float = check_real(where, "delta", delta, 0.0)
+        self.rng: np.random.Generator = np.random.default_rng(seed)
         init = "he" if self.weight_scale is None else self.weight_scale
         sizes = [self.num_features, *self.hidden, self.num_classes]
         try:
-            self.net = MLP(sizes, init=init, seed=self.rng, dtype=dtype)
+            self.net: MLP = MLP(sizes, init=init, seed=self.rng, dtype=dtype)
         except TypeError as exc:
             raise TypeError(f"{where}: {str(exc).partition(': ')[2]}") from None
         first = self.net[0]
         assert isinstance(first, Linear)  # an MLP starts with a Linear layer
-        self.dtype = first.W.dtype
-        self.history: dict[str, list] = {k: [] for k in _HISTORY}
+        self.dtype: np.dtype = first.W.dtype
+        self.history: dict[str, list[float]] = {k: [] for k in _HISTORY}
 
     @property
     def params(self) -> list[Tensor]:
@@ -160,8 +161,9 @@ class MLPClassifier(Classifier):
         return SGD(self.params, lr=lr, momentum=momentum if self.optimizer_name == "momentum"
                    else 0.0)
 
-    def _check_optimizer_kind(self, opt: SGD | Adam) -> None:
-        if self.optimizer_name == "sgd" and (opt.momentum or opt.nesterov):
+    def _check_optimizer_kind(self, opt: Optimizer) -> None:
+        if (self.optimizer_name == "sgd" and isinstance(opt, SGD)
+                and (opt.momentum or opt.nesterov)):
             raise ValueError(
                 f"the state is SGD with momentum {opt.momentum:g} (saved by a model with "
                 "optimizer='momentum'), but this model has optimizer='sgd', which trains "

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -179,7 +179,7 @@ model trains with sgd or momentum
         """
         o = spell or option_name
 
-        def fail(message: str) -> None:
+        def fail(message: str) -> NoReturn:
             raise ConfigError(message)
 
         for name, known in (("dataset", DATASETS), ("model", MODELS), ("loss", LOSSES),

@@ -159,6 +159,7 @@ class State:
         RequestError (422) says at which update and what to change.
         """
         saved = (self.W.data.copy(), self.b.data.copy(), self.opt.state_dict(), self.step_count)
+        i = 0  # the update that failed
         try:
             for i in range(1, k + 1):
                 self.opt.zero_grad()
@@ -247,11 +248,11 @@ class State:
         return (Tensor(self.W.data.copy(), requires_grad=True, name="W"),
                 Tensor(self.b.data.copy(), requires_grad=True, name="b"))
 
-    def _total(self, W: Tensor | None = None, b: Tensor | None = None) -> tuple:
+    def _total(self, W: Tensor | None = None, b: Tensor | None = None) -> Parts:
         return total_loss(self.points, self.labels, self.W if W is None else W,
                           self.b if b is None else b, self.loss, self.delta, self.reg)
 
-    def _new_optimizer(self):
+    def _new_optimizer(self) -> SGD | Adam:
         params = [self.W, self.b]
         if self.optimizer == "adam":
             return Adam(params, lr=self.lr)

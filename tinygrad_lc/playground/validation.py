@@ -216,7 +216,7 @@ def _number(name: str, value, lo: float, hi: float, lo_open: bool = False) -> fl
 
 
 def _integer(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= value <= hi:
+    if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= int(value) <= hi:
         raise RequestError(f"{name} must be an integer from {lo} to {hi}, got {_show(value)}")
     return int(value)
 

@@ -194,15 +194,16 @@ def check_address(where: str, address: Any) -> str:
     ValueError: run_sweep: scheduler must be a Dask scheduler address, tcp://HOST:PORT (e.g. \
 tcp://10.0.0.5:8786), got 'garbage'
     """
+    _host_port(where, address)
+    return address
+
+
+def _host_port(where: str, address: Any) -> tuple[str, int]:
+    """HOST and PORT of ``address``, or :func:`check_address`'s ValueError."""
     match = _ADDRESS.fullmatch(address) if isinstance(address, str) else None
     if match is None or not 0 < int(match["port"]) < 65536:
         raise ValueError(f"{where}: scheduler must be a Dask scheduler address, tcp://HOST:PORT "
                          f"(e.g. tcp://10.0.0.5:8786), got {address!r}")
-    return address
-
-
-def _host_port(address: str) -> tuple[str, int]:
-    match = _ADDRESS.fullmatch(address)
     return match["host"].strip("[]"), int(match["port"])
 
 
@@ -233,7 +234,7 @@ def probe_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> dict[str,
     """
     distributed = import_distributed()
     deadline = time.monotonic() + timeout
-    host, port = _host_port(check_address("run_sweep", address))
+    host, port = _host_port("run_sweep", address)
     start = (f"Start one with `dask scheduler` and workers with `dask worker {address}`, "
              "or fix the address.")
     try:

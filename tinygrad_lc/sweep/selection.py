@@ -160,7 +160,11 @@ def check_search(space: Mapping[str, Any], dataset: str, trials: int | None = No
                          f"halves the ranges: after {MAX_REFINE} they are a millionth as wide),"
                          f" got {refine:,}")
     check_space(space, "search")  # the names and types, before counting
-    per_round = trials if grid_k is None else grid_size(space, grid_k)
+    if grid_k is None:
+        assert trials is not None  # exactly one of trials and grid_k (checked above)
+        per_round = trials
+    else:
+        per_round = grid_size(space, grid_k)
     if per_round * (1 + refine) > MAX_TRIALS:
         made = (f"{spell('trials')} {trials:,}" if grid_k is None else
                 f"{spell('grid_k')} {grid_k:,} ({per_round:,} combinations)")
