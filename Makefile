@@ -54,7 +54,7 @@ demo: $(DEMO_STAMP) dot
 # basedpyright: the package's types in pyright's standard mode ([tool.pyright] in pyproject.toml)
 # (basedpyright comes from PyPI with Node.js in its wheel: nothing else to install)
 lint: setup
-	$(VENV)/bin/ruff check tinygrad_lc tests examples benchmarks
+	$(VENV)/bin/ruff check tinygrad_lc tests examples benchmarks docs/hooks
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/basedpyright --pythonpath $(PY)
 
