@@ -19,6 +19,13 @@ from tinygrad_lc.testing import register_profiles
 
 register_profiles()
 
+# Started in the background by a shell without job control (`make test &` in a script, nohup),
+# the process begins with SIGINT ignored, and so does every process it starts: Ctrl-C tests of
+# child processes could not pass, and a test that restores Python's own handler would look
+# like a leak. Python started in a terminal installs its handler; do the same here.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def process_state() -> dict:
     """What a test may change for a while but must restore."""
