@@ -508,3 +508,40 @@ def test_gradgradcheck_with_rtol_inf_cannot_pass_a_wrong_second_derivative(monke
     assert not gradgradcheck(f, x, raise_exception=False)
     with pytest.raises(ValueError, match="rtol must be a finite number >= 0, got inf"):
         gradgradcheck(f, x, rtol=float("inf"))
+
+
+# ---------------------------------------------------------------------- found by make mutate
+def test_jacobian_and_hessian_blocks_have_the_promoted_dtype_and_are_constants():
+    x32 = np.array([1.0, 2.0], dtype=np.float32)
+    x64 = np.array([3.0, -1.0, 0.5])
+    J = jacobian(lambda t: t * t, x32)
+    H = hessian(lambda t: (t * t * t).sum(), x32)
+    np.testing.assert_array_equal(J.data, np.diag([2.0, 4.0]))
+    np.testing.assert_array_equal(H.data, np.diag([6.0, 12.0]))
+    # several inputs: each block has the dtype of y and its input promoted together
+    (Ja, Jb) = jacobian(lambda a, b: (a * Tensor(x64[:2])).sum() * b, [x32, x32])  # y float64
+    (Ju, Jv) = jacobian(lambda a, b: b * b, [x64, x32])  # y float32; a unused: zeros
+    assert [r.dtype for r in (J, H, Ja, Jb, Ju, Jv)] == \
+        [np.float32, np.float32, np.float64, np.float64, np.float64, np.float32]
+    np.testing.assert_array_equal(Ju.data, np.zeros((2, 3)))
+    for r in (J, H, Ja, Jb, Ju, Jv):  # results, not nodes of a graph
+        assert r.requires_grad is False and r.parents == () and r.is_leaf
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: jacobian(3, [1.0]), "jacobian: f must be callable, got int"),
+    (lambda: jacobian(lambda t: 3.0, [1.0]), "jacobian: f must return a Tensor, got float"),
+    (lambda: jacobian(lambda t: t, ["a"]), "jacobian: unsupported data of dtype <U1"),
+])
+def test_jacobian_errors_name_it_and_what_came(call, message):
+    with pytest.raises(TypeError) as info:
+        call()
+    assert str(info.value).startswith(message)
+
+
+def test_hvp_of_a_constant_gives_constant_zeros():
+    x = np.array([1.0, 2.0], dtype=np.float32)
+    value, (hv,) = hvp(lambda t: Tensor(3.0), [x], [np.ones(2)], allow_unused=True)
+    assert value.item() == 3.0 and hv.dtype == np.float32
+    np.testing.assert_array_equal(hv.data, [0.0, 0.0])
+    assert hv.requires_grad is False and hv.parents == () and hv.is_leaf

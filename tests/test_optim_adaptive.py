@@ -291,8 +291,10 @@ def _bad_states(name):
         (lambda d: d[slot].__setitem__(2, np.zeros((7, 3))),
          rf"{slot}\[2\] has shape \(7, 3\) and dtype float64, expected floats of shape \(6, 3\)"),
         (lambda d: d[slot].__setitem__(1, np.full(6, np.inf)),
-         rf"{slot}\[1\] \(shape \(6,\)\) holds 6 NaN or inf"),
-        (lambda d: d[slot].__setitem__(1, -np.ones(6)), rf"{slot}\[1\] holds negative values"),
+         rf"{slot}\[1\] \(shape \(6,\)\) holds 6 NaN or infinite value\(s\) \(in float64\); "
+         "saved optimizer state is always finite$"),
+        (lambda d: d[slot].__setitem__(1, -np.ones(6)),
+         rf"{slot}\[1\] holds negative values \(min -1\); it is a running sum of squares$"),
         (lambda d: d[slot].__setitem__(3, None), rf"{slot}\[3\] is None but step\[3\] is 2"),
     ]
     if name == "Adam":
@@ -503,3 +505,42 @@ def test_the_state_of_another_optimizer_is_refused_by_name(name):
         with pytest.raises(ValueError, match=rf"{name}.load_state_dict: this is the state of "
                            rf"{other} .*not of {name}"):
             classes[name]([w], lr=0.1).load_state_dict(saved)
+
+
+# ---------------------------------------------------------------------- found by make mutate
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_lr_zero_is_refused_when_made_though_a_loaded_state_may_hold_it(name):
+    w = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=rf"^{name}: lr must be a finite number > 0\.0, got 0\.0$"):
+        OPTIMIZERS[name]([w], lr=0.0)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_saved_state_beyond_float32_is_refused_without_an_overflow_warning(name):
+    import warnings
+
+    w = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = OPTIMIZERS[name]([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    d = opt.state_dict()
+    slot = {"Adam": "exp_avg_sq", "RMSprop": "square_avg", "Adagrad": "sum"}[name]
+    d[slot] = [np.full(3, 1e300)]  # float64, inf once cast to float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "overflow encountered in cast" would raise
+        with pytest.raises(ValueError, match=rf"{slot}\[0\] \(shape \(3,\)\) holds 3 NaN or "
+                                             r"infinite value\(s\) \(in float32\)"):
+            opt.load_state_dict(d)
+
+
+def test_an_optimizer_without_update_says_what_it_must_define():
+    from tinygrad_lc.optim import Optimizer
+
+    class Bare(Optimizer):
+        pass
+
+    w = Tensor(np.ones(2), requires_grad=True)
+    (w * w).sum().backward()
+    with pytest.raises(NotImplementedError) as info:
+        Bare([w], lr=0.1, weight_decay=0.0).step()
+    assert str(info.value) == "Bare must define update(p, g, state, t)"
