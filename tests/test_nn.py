@@ -306,3 +306,14 @@ def test_a_value_beyond_float32_is_refused_without_an_overflow_warning():
         with pytest.raises(ValueError, match=r"'0.W' holds 30 NaN or infinite value\(s\) "
                                              r"\(as float32\)"):
             net.load_state_dict(d)
+
+
+def test_repr_lists_the_layers_with_their_sizes_bias_and_dtype():
+    net = Sequential(Linear(2, 3, seed=0), ReLU(),
+                     Linear(3, 1, bias=False, seed=0, dtype=np.float32))
+    assert repr(net) == ("Sequential(\n"
+                         "  (0) Linear(2, 3, bias=True, dtype=float64)\n"
+                         "  (1) ReLU()\n"
+                         "  (2) Linear(3, 1, bias=False, dtype=float32)\n"
+                         ")")
+    assert repr(Module()) == "Module()"

@@ -286,8 +286,13 @@ def _bad_states(name):
         (lambda d: d.update(lr=-1.0), "lr must be a finite number >= 0"),
         (lambda d: d.update(eps=0.0), "eps must be a finite number > 0"),
         (lambda d: d.update(weight_decay=float("nan")), "weight_decay must be"),
-        (lambda d: d.update(step=[2, 2, 2]), "step must be a list of 4 entries"),
-        (lambda d: d.update(step=[2, 2, 2, -1]), r"step\[3\] must be an integer >= 0"),
+        (lambda d: d.update(step=[2, 2, 2]), rf"^{name}.load_state_dict: step must be a list "
+                                             "of 4 entries"),
+        (lambda d: d.update(step=[2, 2, 2, -1]),
+         rf"^{name}.load_state_dict: step\[3\] must be an integer >= 0"),
+        (lambda d: d.update(step=[2, 2, 2, 0]),
+         r"\w+\[3\] is an array but step\[3\] is 0; a parameter has state exactly when it has "
+         "been updated$"),
         (lambda d: d[slot].__setitem__(2, np.zeros((7, 3))),
          rf"{slot}\[2\] has shape \(7, 3\) and dtype float64, expected floats of shape \(6, 3\)"),
         (lambda d: d[slot].__setitem__(1, np.full(6, np.inf)),
@@ -295,7 +300,8 @@ def _bad_states(name):
          "saved optimizer state is always finite$"),
         (lambda d: d[slot].__setitem__(1, -np.ones(6)),
          rf"{slot}\[1\] holds negative values \(min -1\); it is a running sum of squares$"),
-        (lambda d: d[slot].__setitem__(3, None), rf"{slot}\[3\] is None but step\[3\] is 2"),
+        (lambda d: d[slot].__setitem__(3, None), rf"{slot}\[3\] is None but step\[3\] is 2; a "
+                                                 "parameter has state exactly when"),
     ]
     if name == "Adam":
         cases += [(lambda d: d.update(betas=(0.9, 1.0)), r"betas\[1\] must be a finite number in"
@@ -544,3 +550,15 @@ def test_an_optimizer_without_update_says_what_it_must_define():
     with pytest.raises(NotImplementedError) as info:
         Bare([w], lr=0.1, weight_decay=0.0).step()
     assert str(info.value) == "Bare must define update(p, g, state, t)"
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_steps_saved_as_0d_arrays_load_as_integers(name):
+    X, y, net = small_problem()
+    opt = OPTIMIZERS[name](net.parameters(), lr=0.02)
+    train(net, opt, X, y, 2)
+    d = opt.state_dict()
+    d["step"] = [np.array(s) for s in d["step"]]  # as an array file gives them back
+    fresh = OPTIMIZERS[name](net.parameters(), lr=0.02)
+    fresh.load_state_dict(d)
+    assert fresh.steps == [2] * 4 and all(type(s) is int for s in fresh.steps)
