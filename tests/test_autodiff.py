@@ -545,3 +545,17 @@ def test_hvp_of_a_constant_gives_constant_zeros():
     assert value.item() == 3.0 and hv.dtype == np.float32
     np.testing.assert_array_equal(hv.data, [0.0, 0.0])
     assert hv.requires_grad is False and hv.parents == () and hv.is_leaf
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: hvp(lambda a, b: (a * b).sum(), [np.ones(2), np.ones(2)], 3.0), ValueError,
+     "hvp: v must hold one direction per input (2)"),
+    (lambda: hvp(lambda a: (a * a).sum(), np.ones(2), ["a", "b"]), TypeError, "hvp: "),
+    (lambda: hvp(lambda a, b: (a * a).sum(), [np.ones(2), np.ones(2)], [np.ones(2)] * 2),
+     RuntimeError, "hvp: input 1 of shape (2,) is not in the graph of the outputs"),
+])
+def test_hvp_errors_name_it_and_what_came(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value).startswith(message)
+
