@@ -553,9 +553,19 @@ def test_hvp_of_a_constant_gives_constant_zeros():
     (lambda: hvp(lambda a: (a * a).sum(), np.ones(2), ["a", "b"]), TypeError, "hvp: "),
     (lambda: hvp(lambda a, b: (a * a).sum(), [np.ones(2), np.ones(2)], [np.ones(2)] * 2),
      RuntimeError, "hvp: input 1 of shape (2,) is not in the graph of the outputs"),
+    (lambda: hvp(3, np.ones(2), np.ones(2)), TypeError, "hvp: f must be callable, got int"),
+    (lambda: hvp(lambda a: 3.0, np.ones(2), np.ones(2)), TypeError,
+     "hvp: f must return a Tensor, got float"),
 ])
 def test_hvp_errors_name_it_and_what_came(call, error, message):
     with pytest.raises(error) as info:
         call()
     assert str(info.value).startswith(message)
 
+
+
+def test_hvp_of_an_f_linear_in_one_input_gives_zeros_for_it():
+    a, b = np.array([1.0, -2.0]), np.array([0.5, 3.0])
+    _, (ha, hb) = hvp(lambda a, b: (a * a).sum() + b.sum(), [a, b], [np.ones(2), np.ones(2)])
+    np.testing.assert_array_equal(ha.data, [2.0, 2.0])  # H = diag(2, 2, 0, 0)
+    np.testing.assert_array_equal(hb.data, [0.0, 0.0])

@@ -562,3 +562,11 @@ def test_steps_saved_as_0d_arrays_load_as_integers(name):
     fresh = OPTIMIZERS[name](net.parameters(), lr=0.02)
     fresh.load_state_dict(d)
     assert fresh.steps == [2] * 4 and all(type(s) is int for s in fresh.steps)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_bad_scheduled_lr_is_refused_naming_the_optimizer(name):
+    opt = OPTIMIZERS[name]([Tensor(np.ones(2), requires_grad=True)], lr=0.1)
+    opt.set_scheduled_lr(0.0)  # a decay that underflowed: allowed
+    with pytest.raises(ValueError, match=rf"^{name}: scheduled lr must be"):
+        opt.set_scheduled_lr(float("nan"))
