@@ -569,3 +569,21 @@ def test_hvp_of_an_f_linear_in_one_input_gives_zeros_for_it():
     _, (ha, hb) = hvp(lambda a, b: (a * a).sum() + b.sum(), [a, b], [np.ones(2), np.ones(2)])
     np.testing.assert_array_equal(ha.data, [2.0, 2.0])  # H = diag(2, 2, 0, 0)
     np.testing.assert_array_equal(hb.data, [0.0, 0.0])
+
+
+MIXED = ("hessian: inputs mixes Tensors or arrays with other items; pass one point (a Tensor, an "
+         "array or a list of numbers) or a list of Tensors or arrays, one per argument of f")
+NOT_INPUTS = ("hessian: inputs must be a Tensor, an array, a list of numbers or a non-empty "
+              "sequence of Tensors or arrays, got ")
+
+
+@pytest.mark.parametrize("inputs, message", [
+    ([Tensor([1.0]), 2.0], MIXED),
+    ({1.0, 2.0}, NOT_INPUTS + "set"),
+    ([], NOT_INPUTS + "list"),
+    ("ab", NOT_INPUTS + "str"),
+])
+def test_what_is_not_a_point_or_a_list_of_inputs_is_named(inputs, message):
+    with pytest.raises(TypeError) as info:
+        hessian(lambda t: (t * t).sum(), inputs)
+    assert str(info.value) == message
