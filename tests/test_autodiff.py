@@ -553,6 +553,9 @@ def test_hvp_of_a_constant_gives_constant_zeros():
     (lambda: hvp(lambda a: (a * a).sum(), np.ones(2), ["a", "b"]), TypeError, "hvp: "),
     (lambda: hvp(lambda a, b: (a * a).sum(), [np.ones(2), np.ones(2)], [np.ones(2)] * 2),
      RuntimeError, "hvp: input 1 of shape (2,) is not in the graph of the outputs"),
+    (lambda: hvp(lambda a, b: (a * a).sum(), [Tensor(np.ones(2), name="a"),
+                                               Tensor(np.ones(2), name="b")], [np.ones(2)] * 2),
+     RuntimeError, "hvp: input 1 ('b') of shape (2,) is not in the graph"),  # names kept
     (lambda: hvp(3, np.ones(2), np.ones(2)), TypeError, "hvp: f must be callable, got int"),
     (lambda: hvp(lambda a: 3.0, np.ones(2), np.ones(2)), TypeError,
      "hvp: f must return a Tensor, got float"),
