@@ -590,3 +590,36 @@ def test_what_is_not_a_point_or_a_list_of_inputs_is_named(inputs, message):
     with pytest.raises(TypeError) as info:
         hessian(lambda t: (t * t).sum(), inputs)
     assert str(info.value) == message
+
+
+OUTPUTS = "grad: outputs must be a Tensor or a non-empty sequence of Tensors, got "
+
+
+@pytest.mark.parametrize("outputs, got", [
+    (3.0, "float"), ("ab", "str"), ([], "an empty sequence"),
+    ([Tensor(1.0), 3.0, 2], "a sequence of Tensor, float, int"),
+])
+def test_grad_names_what_came_instead_of_outputs(outputs, got):
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(TypeError) as info:
+        grad(outputs, x)
+    assert str(info.value) == OUTPUTS + got
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_grad_results_are_constants_owning_their_arrays(create_graph):
+    x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    s = Tensor(2.0, requires_grad=True)  # 0-d: NumPy would hand back a scalar
+    unused = Tensor([5.0], requires_grad=True)
+    y = x.reshape(4).sum() * s  # the reshape's VJP gives a view of the upstream gradient
+    gx, gs, gx2, gu = grad(y, [x, s, x, unused], create_graph=create_graph, allow_unused=True)
+    np.testing.assert_array_equal(gx.data, np.full((2, 2), 2.0))
+    assert gs.item() == 10.0 and gu.data.tolist() == [0.0]
+    for g in (gx, gs, gx2, gu):
+        assert type(g.data) is np.ndarray
+        if not create_graph:  # recorded results are nodes of the gradient's graph
+            assert g.data.base is None and g.requires_grad is False and g.parents == ()
+            assert g.data.flags.writeable
+    if not create_graph:
+        assert gx.data is not gx2.data  # an input listed twice: two arrays
+    assert gu.requires_grad is False and gu.parents == ()  # zeros are constants either way
