@@ -179,7 +179,8 @@ def test_anomaly_mode_checks_recorded_gradients():
 def test_bad_input_gets_named_errors():
     x, c = _w((2,), "x"), Tensor([1.0, 2.0], name="c")
     with pytest.raises(RuntimeError, match=r"grad: output 0 of shape \(2,\) is not a scalar; "
-                                           "pass grad_outputs="):
+                                           r"pass grad_outputs= \(one array of that shape per "
+                                           r"output\) or reduce it first \(e\.g\. \.sum\(\)\)$"):
         grad(x * 2, x)
     with pytest.raises(RuntimeError, match=r"grad: input 0 \('c'\) .* does not require grad"):
         grad((x * c).sum(), c)
