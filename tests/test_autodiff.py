@@ -624,3 +624,32 @@ def test_grad_results_are_constants_owning_their_arrays(create_graph):
     if not create_graph:
         assert gx.data is not gx2.data  # an input listed twice: two arrays
     assert gu.requires_grad is False and gu.parents == ()  # zeros are constants either way
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("as_tensor", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grad_outputs_are_cast_to_the_outputs_dtype_and_never_written(create_graph, as_tensor,
+                                                                       dtype):
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    y = x + x * 3.0  # add hands its upstream gradient to x as is, then 3 g is added to it
+    go = np.array([1.0, 0.5], dtype=dtype)
+    (g,) = grad(y, x, grad_outputs=Tensor(go) if as_tensor else go, create_graph=create_graph)
+    assert g.dtype == np.float32 and g.data.tolist() == [4.0, 2.0]
+    assert go.tolist() == [1.0, 0.5]  # the caller's array is not written into
+
+
+def test_a_constant_gradient_recorded_does_not_require_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    for go in (None, np.ones(())):
+        (g,) = grad((x * 2.0).sum(), x, grad_outputs=go, create_graph=True)
+        assert g.data.tolist() == [2.0, 2.0] and g.requires_grad is False
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            grad(g.sum(), x)
+
+
+def test_bad_grad_outputs_data_is_named():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError) as info:
+        grad(x * 2.0, x, grad_outputs=["a", "b"])
+    assert str(info.value).startswith("grad: ")
