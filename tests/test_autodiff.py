@@ -653,3 +653,34 @@ def test_bad_grad_outputs_data_is_named():
     with pytest.raises(TypeError) as info:
         grad(x * 2.0, x, grad_outputs=["a", "b"])
     assert str(info.value).startswith("grad: ")
+
+
+def _grad_error_cases():
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    c, u = Tensor([1.0, 2.0], name="c"), Tensor([1.0], requires_grad=True)
+    (g,) = grad((x * x).sum(), x)  # a plain gradient: no graph
+    return [
+        (lambda: grad((x * c).sum(), c), "grad: input 0 ('c') of shape (2,) does not require "
+         "grad; create it with requires_grad=True (and not inside no_grad())"),
+        (lambda: grad(g, x, grad_outputs=np.ones(2)), "grad: output 0 of shape (2,) is a "
+         "gradient taken without create_graph=True, so no graph of it was recorded; pass "
+         "create_graph=True to the grad() call that made it to differentiate it again"),
+        (lambda: grad(c.sum(), x), "grad: output 0 of shape () does not require grad: no "
+         "tensor it depends on requires grad. If it is made from gradients of grad(), pass "
+         "create_graph=True to that call to differentiate them again; a gradient that is "
+         "constant in the inputs (as of a linear function) has derivative 0: pass "
+         "allow_unused=True to get zeros"),
+        (lambda: grad((x * x).sum(), [x, u]), "grad: input 1 of shape (1,) is not in the graph "
+         "of the outputs (they do not depend on it); pass allow_unused=True to get zeros for "
+         "it"),
+        (lambda: grad([x.sum(), x.sum()], x, grad_outputs=[1.0]),
+         "grad: grad_outputs must hold one entry per output (2)"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_grad_errors_say_what_to_do_in_full(case):
+    call, message = _grad_error_cases()[case]
+    with pytest.raises((RuntimeError, ValueError)) as info:
+        call()
+    assert str(info.value) == message
