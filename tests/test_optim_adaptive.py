@@ -570,3 +570,12 @@ def test_a_bad_scheduled_lr_is_refused_naming_the_optimizer(name):
     opt.set_scheduled_lr(0.0)  # a decay that underflowed: allowed
     with pytest.raises(ValueError, match=rf"^{name}: scheduled lr must be"):
         opt.set_scheduled_lr(float("nan"))
+
+
+def test_adam_betas_saved_as_an_array_load_as_a_pair():
+    w = Tensor(np.ones(3), requires_grad=True)
+    d = Adam([w], lr=0.1, betas=(0.8, 0.99)).state_dict()
+    d["betas"] = np.array(d["betas"])  # as an array file gives them back
+    fresh = Adam([w], lr=0.1)
+    fresh.load_state_dict(d)
+    assert fresh.betas == (0.8, 0.99)
