@@ -579,3 +579,16 @@ def test_adam_betas_saved_as_an_array_load_as_a_pair():
     fresh = Adam([w], lr=0.1)
     fresh.load_state_dict(d)
     assert fresh.betas == (0.8, 0.99)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_eps_must_be_normal_in_the_narrowest_dtype_of_the_parameters(name):
+    w64 = Tensor(np.ones(2), requires_grad=True)
+    w32 = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    OPTIMIZERS[name]([w64], lr=0.1, eps=1e-40)  # a normal float64 number
+    with pytest.raises(ValueError) as info:
+        OPTIMIZERS[name]([w64, w32], lr=0.1, eps=1e-40)
+    assert str(info.value) == (
+        f"{name}: eps must be at least the smallest normal float32 number, 1.175e-38, got "
+        "1e-40: added to sqrt(v) in float32, a smaller eps rounds or is flushed to 0, and an "
+        "entry whose gradient is 0 would get 0/0 = NaN")
