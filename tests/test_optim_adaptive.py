@@ -592,3 +592,35 @@ def test_eps_must_be_normal_in_the_narrowest_dtype_of_the_parameters(name):
         f"{name}: eps must be at least the smallest normal float32 number, 1.175e-38, got "
         "1e-40: added to sqrt(v) in float32, a smaller eps rounds or is flushed to 0, and an "
         "entry whose gradient is 0 would get 0/0 = NaN")
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_an_overflowing_step_is_named_in_full_without_numpy_warnings(named):
+    import warnings
+
+    w = Tensor(np.ones(3, np.float32), requires_grad=True, name="W" if named else None)
+    opt = Adagrad([w], lr=0.1)
+    w.grad = np.array([1.0, -1e20, 0.0], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "overflow encountered" would raise
+        with pytest.raises(FloatingPointError) as info:
+            opt.step()
+    label = " 'W'" if named else ""
+    assert str(info.value) == (
+        f"Adagrad.step: the state 'sum' of params[0]{label} (shape (3,)) would hold 1 NaN or "
+        "infinite value(s) in float32 (the largest |gradient| is 1e+20; in float32 a square "
+        "overflows above 1.84e+19); no parameter and no state was changed. Lower the learning "
+        "rate, scale the loss down, or train in float64")
+
+
+def test_an_overflowing_weight_decay_is_refused_without_numpy_warnings():
+    import warnings
+
+    w = Tensor(np.full(2, 3e38, np.float32), requires_grad=True)
+    opt = Adam([w], lr=0.1, weight_decay=10.0)
+    w.grad = np.ones(2, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "overflow encountered" would raise
+        with pytest.raises(FloatingPointError, match=r"^Adam.step: the gradient plus "
+                                                     r"weight_decay \* p of params\[0\]"):
+            opt.step()
