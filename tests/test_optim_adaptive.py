@@ -624,3 +624,22 @@ def test_an_overflowing_weight_decay_is_refused_without_numpy_warnings():
         with pytest.raises(FloatingPointError, match=r"^Adam.step: the gradient plus "
                                                      r"weight_decay \* p of params\[0\]"):
             opt.step()
+
+
+def test_a_subclass_update_giving_nan_is_refused_without_numpy_warnings():
+    import warnings
+
+    from tinygrad_lc.optim import Optimizer
+
+    class LogStep(Optimizer):  # p = p - lr log(g): NaN for a negative gradient
+        def update(self, p, g, state, t):
+            return self.lr * np.log(g), {}
+
+    w = Tensor(np.ones(2), requires_grad=True)
+    opt = LogStep([w], lr=0.1, weight_decay=0.0)
+    w.grad = np.array([1.0, -1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "invalid value encountered" would raise
+        with pytest.raises(FloatingPointError, match=r"^LogStep.step: the step of params\[0\]"):
+            opt.step()
+    assert w.data.tolist() == [1.0, 1.0]
