@@ -643,3 +643,22 @@ def test_a_subclass_update_giving_nan_is_refused_without_numpy_warnings():
         with pytest.raises(FloatingPointError, match=r"^LogStep.step: the step of params\[0\]"):
             opt.step()
     assert w.data.tolist() == [1.0, 1.0]
+
+
+def test_a_subclass_keeps_lr_zero_out_and_names_a_gradient_of_the_wrong_type():
+    from tinygrad_lc.optim import Optimizer
+
+    class Plain(Optimizer):  # the base's checks, not extended
+        def update(self, p, g, state, t):
+            return self.lr * g, {}
+
+    w = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match="^Plain: lr must be a finite number > 0"):
+        Plain([w], lr=0.0, weight_decay=0.0)
+    opt = Plain([w], lr=0.1, weight_decay=0.0)
+    w.grad = [1.0, 2.0]
+    with pytest.raises(TypeError) as info:
+        opt.step()
+    assert str(info.value) == ("Plain.step: the gradient of params[0] (shape (2,)) is a list; "
+                               "expected None or a NumPy array of real numbers of shape (2,); no "
+                               "parameter was changed")
