@@ -662,3 +662,14 @@ def test_a_subclass_keeps_lr_zero_out_and_names_a_gradient_of_the_wrong_type():
     assert str(info.value) == ("Plain.step: the gradient of params[0] (shape (2,)) is a list; "
                                "expected None or a NumPy array of real numbers of shape (2,); no "
                                "parameter was changed")
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_no_parameters_is_refused_with_an_example(name):
+    with pytest.raises(ValueError) as info:
+        OPTIMIZERS[name]([], lr=0.1)
+    assert str(info.value) == (f"{name}: params is empty; pass the Tensors to optimize, e.g. "
+                               "[W, b] or net.parameters()")
+    with pytest.raises(TypeError) as info:
+        OPTIMIZERS[name]([np.ones(2)], lr=0.1)
+    assert str(info.value) == f"{name}: params[0] is a ndarray, expected a Tensor"

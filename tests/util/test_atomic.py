@@ -235,3 +235,15 @@ def test_a_writer_whose_state_cannot_be_read_counts_as_running(tmp_path, monkeyp
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_when_every_temporary_name_is_taken_the_error_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: "0" * (2 * n))
+    target = tmp_path / "a.bin"
+    prefix = f".a.bin.{atomic._host_tag()}-{os.getpid()}-"
+    (tmp_path / f"{prefix}00000000.tmp").write_bytes(b"")  # the only name it can draw
+    with pytest.raises(FileExistsError) as info:
+        atomic_write(target, b"x")
+    assert str(info.value) == (f"atomic_open: could not create a temporary file {prefix}*.tmp "
+                               f"in {tmp_path}")
+    assert not target.exists()
