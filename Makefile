@@ -130,11 +130,21 @@ docs: setup
 # only the tests that call its function (fast Hypothesis profile, stopping at the first
 # failure). Results are kept in mutants/: a rerun tries only new mutants. It ends by printing
 # the survivors (`mutmut show NAME` shows one). MUTANTS="tinygrad_lc.losses*" picks some
-# (named mutants are tried again).
-MUTANTS ?=
+# (named mutants are tried again); MUTATE_SET=round1 or round2 picks a set of modules (the
+# round-2 globs, most important first: one `make mutate MUTANTS=...` per module resumes best).
+# It runs at the lowest priority (nice 19): the machine is shared.
+MUTATE_round1 := tinygrad_lc.core.tensor.* tinygrad_lc.core.ops.* tinygrad_lc.losses.* \
+                 tinygrad_lc.regularizers.* tinygrad_lc.optim.* tinygrad_lc.util.checkpoint.*
+MUTATE_round2 := tinygrad_lc.autodiff.* tinygrad_lc.optim.* tinygrad_lc.nn.* \
+                 tinygrad_lc.util.checkpoint.* tinygrad_lc.util.atomic.* \
+                 tinygrad_lc.util.interrupts.* tinygrad_lc.compile.* tinygrad_lc.core.recording.* \
+                 tinygrad_lc.models.mlp.* tinygrad_lc.sweep.*
+MUTATE_SET ?=
+MUTANTS ?= $(MUTATE_$(MUTATE_SET))
+MUTATE_CHILDREN ?= 2
 mutate: setup
 	@test -x $(VENV)/bin/mutmut || $(PY) -m pip install -q --group mutate
-	HYPOTHESIS_PROFILE=dev $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	HYPOTHESIS_PROFILE=dev nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATE_CHILDREN) $(foreach m,$(MUTANTS),"$(m)")
 	$(VENV)/bin/mutmut results | grep -v ': not checked$$' || true  # survivors (and timeouts)
 
 clean:

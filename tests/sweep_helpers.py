@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import time
 from pathlib import Path
 
 from tinygrad_lc.sweep.trial import run_trial
@@ -34,4 +35,19 @@ def fail_in_training(task):
     setting they do not know would be): the trial records the error, the sweep goes on."""
     if task.index == 0:
         task = dataclasses.replace(task, config={**task.config, "batch_size": 0})
+    return run_trial(task)
+
+
+def hold_first_start(task):
+    """The first start of trial 1 writes ``started-1`` (this process's pid) in the marks
+    folder, then waits until a file ``release`` appears there (the test kills its worker in
+    the meantime); every other start runs the trial at once."""
+    marks = Path(os.environ[MARKS])
+    mark = marks / f"started-{task.index}"
+    if task.index == 1 and not mark.exists():
+        part = marks / f"started-{task.index}.part"
+        part.write_text(str(os.getpid()))
+        part.replace(mark)  # whole when the test sees it
+        while not (marks / "release").exists():
+            time.sleep(0.05)  # polls for the file; a killed worker never gets past here
     return run_trial(task)

@@ -179,7 +179,8 @@ def test_anomaly_mode_checks_recorded_gradients():
 def test_bad_input_gets_named_errors():
     x, c = _w((2,), "x"), Tensor([1.0, 2.0], name="c")
     with pytest.raises(RuntimeError, match=r"grad: output 0 of shape \(2,\) is not a scalar; "
-                                           "pass grad_outputs="):
+                                           r"pass grad_outputs= \(one array of that shape per "
+                                           r"output\) or reduce it first \(e\.g\. \.sum\(\)\)$"):
         grad(x * 2, x)
     with pytest.raises(RuntimeError, match=r"grad: input 0 \('c'\) .* does not require grad"):
         grad((x * c).sum(), c)
@@ -508,3 +509,178 @@ def test_gradgradcheck_with_rtol_inf_cannot_pass_a_wrong_second_derivative(monke
     assert not gradgradcheck(f, x, raise_exception=False)
     with pytest.raises(ValueError, match="rtol must be a finite number >= 0, got inf"):
         gradgradcheck(f, x, rtol=float("inf"))
+
+
+# ---------------------------------------------------------------------- found by make mutate
+def test_jacobian_and_hessian_blocks_have_the_promoted_dtype_and_are_constants():
+    x32 = np.array([1.0, 2.0], dtype=np.float32)
+    x64 = np.array([3.0, -1.0, 0.5])
+    J = jacobian(lambda t: t * t, x32)
+    H = hessian(lambda t: (t * t * t).sum(), x32)
+    np.testing.assert_array_equal(J.data, np.diag([2.0, 4.0]))
+    np.testing.assert_array_equal(H.data, np.diag([6.0, 12.0]))
+    # several inputs: each block has the dtype of y and its input promoted together
+    (Ja, Jb) = jacobian(lambda a, b: (a * Tensor(x64[:2])).sum() * b, [x32, x32])  # y float64
+    (Ju, Jv) = jacobian(lambda a, b: b * b, [x64, x32])  # y float32; a unused: zeros
+    assert [r.dtype for r in (J, H, Ja, Jb, Ju, Jv)] == \
+        [np.float32, np.float32, np.float64, np.float64, np.float64, np.float32]
+    np.testing.assert_array_equal(Ju.data, np.zeros((2, 3)))
+    for r in (J, H, Ja, Jb, Ju, Jv):  # results, not nodes of a graph
+        assert r.requires_grad is False and r.parents == () and r.is_leaf
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: jacobian(3, [1.0]), "jacobian: f must be callable, got int"),
+    (lambda: jacobian(lambda t: 3.0, [1.0]), "jacobian: f must return a Tensor, got float"),
+    (lambda: jacobian(lambda t: t, ["a"]), "jacobian: unsupported data of dtype <U1"),
+])
+def test_jacobian_errors_name_it_and_what_came(call, message):
+    with pytest.raises(TypeError) as info:
+        call()
+    assert str(info.value).startswith(message)
+
+
+def test_hvp_of_a_constant_gives_constant_zeros():
+    x = np.array([1.0, 2.0], dtype=np.float32)
+    value, (hv,) = hvp(lambda t: Tensor(3.0), [x], [np.ones(2)], allow_unused=True)
+    assert value.item() == 3.0 and hv.dtype == np.float32
+    np.testing.assert_array_equal(hv.data, [0.0, 0.0])
+    assert hv.requires_grad is False and hv.parents == () and hv.is_leaf
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: hvp(lambda a, b: (a * b).sum(), [np.ones(2), np.ones(2)], 3.0), ValueError,
+     "hvp: v must hold one direction per input (2)"),
+    (lambda: hvp(lambda a: (a * a).sum(), np.ones(2), ["a", "b"]), TypeError, "hvp: "),
+    (lambda: hvp(lambda a, b: (a * a).sum(), [np.ones(2), np.ones(2)], [np.ones(2)] * 2),
+     RuntimeError, "hvp: input 1 of shape (2,) is not in the graph of the outputs"),
+    (lambda: hvp(lambda a, b: (a * a).sum(), [Tensor(np.ones(2), name="a"),
+                                               Tensor(np.ones(2), name="b")], [np.ones(2)] * 2),
+     RuntimeError, "hvp: input 1 ('b') of shape (2,) is not in the graph"),  # names kept
+    (lambda: hvp(3, np.ones(2), np.ones(2)), TypeError, "hvp: f must be callable, got int"),
+    (lambda: hvp(lambda a: 3.0, np.ones(2), np.ones(2)), TypeError,
+     "hvp: f must return a Tensor, got float"),
+])
+def test_hvp_errors_name_it_and_what_came(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value).startswith(message)
+
+
+
+def test_hvp_of_an_f_linear_in_one_input_gives_zeros_for_it():
+    a, b = np.array([1.0, -2.0]), np.array([0.5, 3.0])
+    _, (ha, hb) = hvp(lambda a, b: (a * a).sum() + b.sum(), [a, b], [np.ones(2), np.ones(2)])
+    np.testing.assert_array_equal(ha.data, [2.0, 2.0])  # H = diag(2, 2, 0, 0)
+    np.testing.assert_array_equal(hb.data, [0.0, 0.0])
+
+
+MIXED = ("hessian: inputs mixes Tensors or arrays with other items; pass one point (a Tensor, an "
+         "array or a list of numbers) or a list of Tensors or arrays, one per argument of f")
+NOT_INPUTS = ("hessian: inputs must be a Tensor, an array, a list of numbers or a non-empty "
+              "sequence of Tensors or arrays, got ")
+
+
+@pytest.mark.parametrize("inputs, message", [
+    ([Tensor([1.0]), 2.0], MIXED),
+    ({1.0, 2.0}, NOT_INPUTS + "set"),
+    ([], NOT_INPUTS + "list"),
+    ("ab", NOT_INPUTS + "str"),
+])
+def test_what_is_not_a_point_or_a_list_of_inputs_is_named(inputs, message):
+    with pytest.raises(TypeError) as info:
+        hessian(lambda t: (t * t).sum(), inputs)
+    assert str(info.value) == message
+
+
+OUTPUTS = "grad: outputs must be a Tensor or a non-empty sequence of Tensors, got "
+
+
+@pytest.mark.parametrize("outputs, got", [
+    (3.0, "float"), ("ab", "str"), ([], "an empty sequence"),
+    ([Tensor(1.0), 3.0, 2], "a sequence of Tensor, float, int"),
+])
+def test_grad_names_what_came_instead_of_outputs(outputs, got):
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(TypeError) as info:
+        grad(outputs, x)
+    assert str(info.value) == OUTPUTS + got
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_grad_results_are_constants_owning_their_arrays(create_graph):
+    x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    s = Tensor(2.0, requires_grad=True)  # 0-d: NumPy would hand back a scalar
+    unused = Tensor([5.0], requires_grad=True)
+    y = x.reshape(4).sum() * s  # the reshape's VJP gives a view of the upstream gradient
+    gx, gs, gx2, gu = grad(y, [x, s, x, unused], create_graph=create_graph, allow_unused=True)
+    np.testing.assert_array_equal(gx.data, np.full((2, 2), 2.0))
+    assert gs.item() == 10.0 and gu.data.tolist() == [0.0]
+    for g in (gx, gs, gx2, gu):
+        assert type(g.data) is np.ndarray
+        if not create_graph:  # recorded results are nodes of the gradient's graph
+            assert g.data.base is None and g.requires_grad is False and g.parents == ()
+            assert g.data.flags.writeable
+    if not create_graph:
+        assert gx.data is not gx2.data  # an input listed twice: two arrays
+    assert gu.requires_grad is False and gu.parents == ()  # zeros are constants either way
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("as_tensor", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grad_outputs_are_cast_to_the_outputs_dtype_and_never_written(create_graph, as_tensor,
+                                                                       dtype):
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    y = x + x * 3.0  # add hands its upstream gradient to x as is, then 3 g is added to it
+    go = np.array([1.0, 0.5], dtype=dtype)
+    (g,) = grad(y, x, grad_outputs=Tensor(go) if as_tensor else go, create_graph=create_graph)
+    assert g.dtype == np.float32 and g.data.tolist() == [4.0, 2.0]
+    assert go.tolist() == [1.0, 0.5]  # the caller's array is not written into
+
+
+def test_a_constant_gradient_recorded_does_not_require_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    for go in (None, np.ones(())):
+        (g,) = grad((x * 2.0).sum(), x, grad_outputs=go, create_graph=True)
+        assert g.data.tolist() == [2.0, 2.0] and g.requires_grad is False
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            grad(g.sum(), x)
+
+
+def test_bad_grad_outputs_data_is_named():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError) as info:
+        grad(x * 2.0, x, grad_outputs=["a", "b"])
+    assert str(info.value).startswith("grad: ")
+
+
+def _grad_error_cases():
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    c, u = Tensor([1.0, 2.0], name="c"), Tensor([1.0], requires_grad=True)
+    (g,) = grad((x * x).sum(), x)  # a plain gradient: no graph
+    return [
+        (lambda: grad((x * c).sum(), c), "grad: input 0 ('c') of shape (2,) does not require "
+         "grad; create it with requires_grad=True (and not inside no_grad())"),
+        (lambda: grad(g, x, grad_outputs=np.ones(2)), "grad: output 0 of shape (2,) is a "
+         "gradient taken without create_graph=True, so no graph of it was recorded; pass "
+         "create_graph=True to the grad() call that made it to differentiate it again"),
+        (lambda: grad(c.sum(), x), "grad: output 0 of shape () does not require grad: no "
+         "tensor it depends on requires grad. If it is made from gradients of grad(), pass "
+         "create_graph=True to that call to differentiate them again; a gradient that is "
+         "constant in the inputs (as of a linear function) has derivative 0: pass "
+         "allow_unused=True to get zeros"),
+        (lambda: grad((x * x).sum(), [x, u]), "grad: input 1 of shape (1,) is not in the graph "
+         "of the outputs (they do not depend on it); pass allow_unused=True to get zeros for "
+         "it"),
+        (lambda: grad([x.sum(), x.sum()], x, grad_outputs=[1.0]),
+         "grad: grad_outputs must hold one entry per output (2)"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_grad_errors_say_what_to_do_in_full(case):
+    call, message = _grad_error_cases()[case]
+    with pytest.raises((RuntimeError, ValueError)) as info:
+        call()
+    assert str(info.value) == message

@@ -286,3 +286,34 @@ def test_a_wide_layers_weight_gradient_is_c_ordered_like_its_weights():
     loss = tg.losses.softmax_loss(net(np.ones((20, 300), np.float32)), np.zeros(20, int))
     loss.backward()
     assert net[0].W.grad.flags.c_contiguous and net[0].W.data.flags.c_contiguous
+
+
+# ---------------------------------------------------------------------- found by make mutate
+def test_load_state_dict_messages_name_the_class_and_what_came():
+    with pytest.raises(TypeError) as info:
+        two_layer().load_state_dict([("0.W", np.zeros((6, 5)))])
+    assert str(info.value) == "MLP.load_state_dict: expected a dict of arrays, got list"
+
+
+def test_a_value_beyond_float32_is_refused_without_an_overflow_warning():
+    net = two_layer(dtype=np.float32)
+    d = net.state_dict()
+    d["0.W"] = np.full(d["0.W"].shape, 1e300)  # inf once cast to float32
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "overflow encountered in cast" would raise
+        with pytest.raises(ValueError, match=r"'0.W' holds 30 NaN or infinite value\(s\) "
+                                             r"\(as float32\)"):
+            net.load_state_dict(d)
+
+
+def test_repr_lists_the_layers_with_their_sizes_bias_and_dtype():
+    net = Sequential(Linear(2, 3, seed=0), ReLU(),
+                     Linear(3, 1, bias=False, seed=0, dtype=np.float32))
+    assert repr(net) == ("Sequential(\n"
+                         "  (0) Linear(2, 3, bias=True, dtype=float64)\n"
+                         "  (1) ReLU()\n"
+                         "  (2) Linear(3, 1, bias=False, dtype=float32)\n"
+                         ")")
+    assert repr(Module()) == "Module()"

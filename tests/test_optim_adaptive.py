@@ -286,14 +286,22 @@ def _bad_states(name):
         (lambda d: d.update(lr=-1.0), "lr must be a finite number >= 0"),
         (lambda d: d.update(eps=0.0), "eps must be a finite number > 0"),
         (lambda d: d.update(weight_decay=float("nan")), "weight_decay must be"),
-        (lambda d: d.update(step=[2, 2, 2]), "step must be a list of 4 entries"),
-        (lambda d: d.update(step=[2, 2, 2, -1]), r"step\[3\] must be an integer >= 0"),
+        (lambda d: d.update(step=[2, 2, 2]), rf"^{name}.load_state_dict: step must be a list "
+                                             "of 4 entries"),
+        (lambda d: d.update(step=[2, 2, 2, -1]),
+         rf"^{name}.load_state_dict: step\[3\] must be an integer >= 0"),
+        (lambda d: d.update(step=[2, 2, 2, 0]),
+         r"\w+\[3\] is an array but step\[3\] is 0; a parameter has state exactly when it has "
+         "been updated$"),
         (lambda d: d[slot].__setitem__(2, np.zeros((7, 3))),
          rf"{slot}\[2\] has shape \(7, 3\) and dtype float64, expected floats of shape \(6, 3\)"),
         (lambda d: d[slot].__setitem__(1, np.full(6, np.inf)),
-         rf"{slot}\[1\] \(shape \(6,\)\) holds 6 NaN or inf"),
-        (lambda d: d[slot].__setitem__(1, -np.ones(6)), rf"{slot}\[1\] holds negative values"),
-        (lambda d: d[slot].__setitem__(3, None), rf"{slot}\[3\] is None but step\[3\] is 2"),
+         rf"{slot}\[1\] \(shape \(6,\)\) holds 6 NaN or infinite value\(s\) \(in float64\); "
+         "saved optimizer state is always finite$"),
+        (lambda d: d[slot].__setitem__(1, -np.ones(6)),
+         rf"{slot}\[1\] holds negative values \(min -1\); it is a running sum of squares$"),
+        (lambda d: d[slot].__setitem__(3, None), rf"{slot}\[3\] is None but step\[3\] is 2; a "
+                                                 "parameter has state exactly when"),
     ]
     if name == "Adam":
         cases += [(lambda d: d.update(betas=(0.9, 1.0)), r"betas\[1\] must be a finite number in"
@@ -510,3 +518,165 @@ def test_the_state_of_another_optimizer_is_refused_by_name(name):
         with pytest.raises(ValueError, match=rf"{name}.load_state_dict: this is the state of "
                            rf"{other} .*not of {name}"):
             classes[name]([w], lr=0.1).load_state_dict(saved)
+
+
+# ---------------------------------------------------------------------- found by make mutate
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_lr_zero_is_refused_when_made_though_a_loaded_state_may_hold_it(name):
+    w = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=rf"^{name}: lr must be a finite number > 0\.0, got 0\.0$"):
+        OPTIMIZERS[name]([w], lr=0.0)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_saved_state_beyond_float32_is_refused_without_an_overflow_warning(name):
+    import warnings
+
+    w = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = OPTIMIZERS[name]([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    d = opt.state_dict()
+    slot = {"Adam": "exp_avg_sq", "RMSprop": "square_avg", "Adagrad": "sum"}[name]
+    d[slot] = [np.full(3, 1e300)]  # float64, inf once cast to float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "overflow encountered in cast" would raise
+        with pytest.raises(ValueError, match=rf"{slot}\[0\] \(shape \(3,\)\) holds 3 NaN or "
+                                             r"infinite value\(s\) \(in float32\)"):
+            opt.load_state_dict(d)
+
+
+def test_an_optimizer_without_update_says_what_it_must_define():
+    from tinygrad_lc.optim import Optimizer
+
+    class Bare(Optimizer):
+        pass
+
+    w = Tensor(np.ones(2), requires_grad=True)
+    (w * w).sum().backward()
+    with pytest.raises(NotImplementedError) as info:
+        Bare([w], lr=0.1, weight_decay=0.0).step()
+    assert str(info.value) == "Bare must define update(p, g, state, t)"
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_steps_saved_as_0d_arrays_load_as_integers(name):
+    X, y, net = small_problem()
+    opt = OPTIMIZERS[name](net.parameters(), lr=0.02)
+    train(net, opt, X, y, 2)
+    d = opt.state_dict()
+    d["step"] = [np.array(s) for s in d["step"]]  # as an array file gives them back
+    fresh = OPTIMIZERS[name](net.parameters(), lr=0.02)
+    fresh.load_state_dict(d)
+    assert fresh.steps == [2] * 4 and all(type(s) is int for s in fresh.steps)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_bad_scheduled_lr_is_refused_naming_the_optimizer(name):
+    opt = OPTIMIZERS[name]([Tensor(np.ones(2), requires_grad=True)], lr=0.1)
+    opt.set_scheduled_lr(0.0)  # a decay that underflowed: allowed
+    with pytest.raises(ValueError, match=rf"^{name}: scheduled lr must be"):
+        opt.set_scheduled_lr(float("nan"))
+
+
+def test_adam_betas_saved_as_an_array_load_as_a_pair():
+    w = Tensor(np.ones(3), requires_grad=True)
+    d = Adam([w], lr=0.1, betas=(0.8, 0.99)).state_dict()
+    d["betas"] = np.array(d["betas"])  # as an array file gives them back
+    fresh = Adam([w], lr=0.1)
+    fresh.load_state_dict(d)
+    assert fresh.betas == (0.8, 0.99)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_eps_must_be_normal_in_the_narrowest_dtype_of_the_parameters(name):
+    w64 = Tensor(np.ones(2), requires_grad=True)
+    w32 = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    OPTIMIZERS[name]([w64], lr=0.1, eps=1e-40)  # a normal float64 number
+    with pytest.raises(ValueError) as info:
+        OPTIMIZERS[name]([w64, w32], lr=0.1, eps=1e-40)
+    assert str(info.value) == (
+        f"{name}: eps must be at least the smallest normal float32 number, 1.175e-38, got "
+        "1e-40: added to sqrt(v) in float32, a smaller eps rounds or is flushed to 0, and an "
+        "entry whose gradient is 0 would get 0/0 = NaN")
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_an_overflowing_step_is_named_in_full_without_numpy_warnings(named):
+    import warnings
+
+    w = Tensor(np.ones(3, np.float32), requires_grad=True, name="W" if named else None)
+    opt = Adagrad([w], lr=0.1)
+    w.grad = np.array([1.0, -1e20, 0.0], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "overflow encountered" would raise
+        with pytest.raises(FloatingPointError) as info:
+            opt.step()
+    label = " 'W'" if named else ""
+    assert str(info.value) == (
+        f"Adagrad.step: the state 'sum' of params[0]{label} (shape (3,)) would hold 1 NaN or "
+        "infinite value(s) in float32 (the largest |gradient| is 1e+20; in float32 a square "
+        "overflows above 1.84e+19); no parameter and no state was changed. Lower the learning "
+        "rate, scale the loss down, or train in float64")
+
+
+def test_an_overflowing_weight_decay_is_refused_without_numpy_warnings():
+    import warnings
+
+    w = Tensor(np.full(2, 3e38, np.float32), requires_grad=True)
+    opt = Adam([w], lr=0.1, weight_decay=10.0)
+    w.grad = np.ones(2, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "overflow encountered" would raise
+        with pytest.raises(FloatingPointError, match=r"^Adam.step: the gradient plus "
+                                                     r"weight_decay \* p of params\[0\]"):
+            opt.step()
+
+
+def test_a_subclass_update_giving_nan_is_refused_without_numpy_warnings():
+    import warnings
+
+    from tinygrad_lc.optim import Optimizer
+
+    class LogStep(Optimizer):  # p = p - lr log(g): NaN for a negative gradient
+        def update(self, p, g, state, t):
+            return self.lr * np.log(g), {}
+
+    w = Tensor(np.ones(2), requires_grad=True)
+    opt = LogStep([w], lr=0.1, weight_decay=0.0)
+    w.grad = np.array([1.0, -1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "invalid value encountered" would raise
+        with pytest.raises(FloatingPointError, match=r"^LogStep.step: the step of params\[0\]"):
+            opt.step()
+    assert w.data.tolist() == [1.0, 1.0]
+
+
+def test_a_subclass_keeps_lr_zero_out_and_names_a_gradient_of_the_wrong_type():
+    from tinygrad_lc.optim import Optimizer
+
+    class Plain(Optimizer):  # the base's checks, not extended
+        def update(self, p, g, state, t):
+            return self.lr * g, {}
+
+    w = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match="^Plain: lr must be a finite number > 0"):
+        Plain([w], lr=0.0, weight_decay=0.0)
+    opt = Plain([w], lr=0.1, weight_decay=0.0)
+    w.grad = [1.0, 2.0]
+    with pytest.raises(TypeError) as info:
+        opt.step()
+    assert str(info.value) == ("Plain.step: the gradient of params[0] (shape (2,)) is a list; "
+                               "expected None or a NumPy array of real numbers of shape (2,); no "
+                               "parameter was changed")
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_no_parameters_is_refused_with_an_example(name):
+    with pytest.raises(ValueError) as info:
+        OPTIMIZERS[name]([], lr=0.1)
+    assert str(info.value) == (f"{name}: params is empty; pass the Tensors to optimize, e.g. "
+                               "[W, b] or net.parameters()")
+    with pytest.raises(TypeError) as info:
+        OPTIMIZERS[name]([np.ones(2)], lr=0.1)
+    assert str(info.value) == f"{name}: params[0] is a ndarray, expected a Tensor"

@@ -191,3 +191,59 @@ def test_a_live_writers_temp_file_is_left_alone(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_the_temp_of_a_killed_unreaped_writer_is_removed_and_an_impossible_pid_kept(tmp_path):
+    target = tmp_path / "run.npz"
+    # two children that end and are never waited for (zombies); the second one names itself
+    # "w) R", so its /proc stat line reads "pid (w) R) Z ...": the state is after the last ")"
+    zombies = [subprocess.Popen([sys.executable, "-c", code]) for code in (
+        "pass", "open('/proc/self/comm', 'w').write('w) R')")]
+    try:
+        for z in zombies:
+            stat = Path(f"/proc/{z.pid}/stat")
+            while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # an event: it ended
+                os.sched_yield()
+        host = atomic._host_tag()
+        dead = [f".run.npz.{host}-{z.pid}-0123abcd.tmp" for z in zombies]
+        impossible = f".run.npz.{host}-{2**80}-0123abcd.tmp"  # os.kill: OverflowError
+        for name in (*dead, impossible):
+            (tmp_path / name).write_bytes(b"")
+        save_checkpoint(target, {"step": 1})
+        assert _temps(tmp_path) == [impossible]
+    finally:
+        for z in zombies:
+            z.wait()
+
+
+def test_a_writer_whose_state_cannot_be_read_counts_as_running(tmp_path, monkeypatch):
+    target = tmp_path / "run.npz"
+    proc = _start_writer(target)
+    try:
+        theirs = _temps(tmp_path)
+        read_text = Path.read_text
+
+        def no_proc(self, *args, **kwargs):  # as on a system without /proc
+            if str(self).startswith("/proc/"):
+                raise FileNotFoundError(str(self))
+            return read_text(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "read_text", no_proc)
+        save_checkpoint(target, {"step": 1})
+        assert _temps(tmp_path) == theirs
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_when_every_temporary_name_is_taken_the_error_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: "0" * (2 * n))
+    target = tmp_path / "a.bin"
+    prefix = f".a.bin.{atomic._host_tag()}-{os.getpid()}-"
+    (tmp_path / f"{prefix}00000000.tmp").write_bytes(b"")  # the only name it can draw
+    with pytest.raises(FileExistsError) as info:
+        atomic_write(target, b"x")
+    assert str(info.value) == (f"atomic_open: could not create a temporary file {prefix}*.tmp "
+                               f"in {tmp_path}")
+    assert not target.exists()
