@@ -556,7 +556,7 @@ def test_an_optimizer_without_update_says_what_it_must_define():
     (w * w).sum().backward()
     with pytest.raises(NotImplementedError) as info:
         Bare([w], lr=0.1, weight_decay=0.0).step()
-    assert str(info.value) == "Bare must define update(p, g, state, t)"
+    assert str(info.value) == "Bare must define update(i, p, g)"
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -614,10 +614,12 @@ def test_an_overflowing_step_is_named_in_full_without_numpy_warnings(named):
             opt.step()
     label = " 'W'" if named else ""
     assert str(info.value) == (
-        f"Adagrad.step: the state 'sum' of params[0]{label} (shape (3,)) would hold 1 NaN or "
-        "infinite value(s) in float32 (the largest |gradient| is 1e+20; in float32 a square "
-        "overflows above 1.84e+19); no parameter and no state was changed. Lower the learning "
-        "rate, scale the loss down, or train in float64")
+        f"Adagrad.step: the update of params[0]{label} (shape (3,)) overflows in float32 "
+        "(overflow encountered in multiply): its state (sum) or its new value would hold inf "
+        "or NaN. The largest |gradient| is 1e+20; in float32 a square overflows above "
+        "1.84e+19. No parameter and no state was changed; lower the learning rate, scale the "
+        "loss down, or train in float64")
+    assert w.data.tolist() == [1.0, 1.0, 1.0] and opt.state["sum"] == [None] and opt.steps == [0]
 
 
 def test_an_overflowing_weight_decay_is_refused_without_numpy_warnings():
@@ -628,9 +630,10 @@ def test_an_overflowing_weight_decay_is_refused_without_numpy_warnings():
     w.grad = np.ones(2, np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # NumPy's "overflow encountered" would raise
-        with pytest.raises(FloatingPointError, match=r"^Adam.step: the gradient plus "
-                                                     r"weight_decay \* p of params\[0\]"):
+        with pytest.raises(FloatingPointError, match=r"^Adam.step: the update of params\[0\] "
+                                                     r"\(shape \(2,\)\) overflows in float32"):
             opt.step()
+    assert w.data.tolist() == [np.float32(3e38)] * 2 and opt.steps == [0]
 
 
 def test_a_subclass_update_giving_nan_is_refused_without_numpy_warnings():
@@ -639,15 +642,15 @@ def test_a_subclass_update_giving_nan_is_refused_without_numpy_warnings():
     from tinygrad_lc.optim import Optimizer
 
     class LogStep(Optimizer):  # p = p - lr log(g): NaN for a negative gradient
-        def update(self, p, g, state, t):
-            return self.lr * np.log(g), {}
+        def update(self, i, p, g):
+            p -= self.lr * np.log(g)
 
     w = Tensor(np.ones(2), requires_grad=True)
     opt = LogStep([w], lr=0.1, weight_decay=0.0)
     w.grad = np.array([1.0, -1.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # NumPy's "invalid value encountered" would raise
-        with pytest.raises(FloatingPointError, match=r"^LogStep.step: the step of params\[0\]"):
+        with pytest.raises(FloatingPointError, match=r"^LogStep.step: the update of params\[0\]"):
             opt.step()
     assert w.data.tolist() == [1.0, 1.0]
 
@@ -656,8 +659,8 @@ def test_a_subclass_keeps_lr_zero_out_and_names_a_gradient_of_the_wrong_type():
     from tinygrad_lc.optim import Optimizer
 
     class Plain(Optimizer):  # the base's checks, not extended
-        def update(self, p, g, state, t):
-            return self.lr * g, {}
+        def update(self, i, p, g):
+            p -= self.lr * g
 
     w = Tensor(np.ones(2), requires_grad=True)
     with pytest.raises(ValueError, match="^Plain: lr must be a finite number > 0"):
