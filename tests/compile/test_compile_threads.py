@@ -45,6 +45,15 @@ def _eager_and_compiled(f, W0, X, y) -> tuple:
     return results
 
 
+def _run_in_threads(work) -> None:
+    """``work(k)`` for k = 0 .. THREADS - 1, each in its own thread, all joined."""
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_threads_tracing_and_replaying_their_own_functions_match_eager_bit_for_bit():
     barrier = threading.Barrier(THREADS)
     problems: list[str] = []
@@ -75,11 +84,7 @@ def test_threads_tracing_and_replaying_their_own_functions_match_eager_bit_for_b
         except Exception as exc:  # noqa: BLE001 - reported by the main thread
             problems.append(f"thread {k}: {type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_in_threads(work)
     assert problems == []
 
 
@@ -104,11 +109,7 @@ def test_one_compiled_function_shared_by_threads_with_different_signatures():
         except Exception as exc:  # noqa: BLE001 - reported by the main thread
             problems.append(f"thread {k}: {type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_in_threads(work)
     assert problems == []
     assert compiled.traces == THREADS  # one per shape, none twice
 
